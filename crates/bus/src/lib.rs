@@ -1,0 +1,125 @@
+//! The bus: wake-up hints between the tasks of a node (and, with the NATS backend, between nodes).
+//!
+//! A hint says "user U's update log now reaches seq N". It carries no data: the store is the truth,
+//! and a woken reader re-reads from its own cursor, so a lost or merged hint delays but never loses
+//! an update. That is why a `watch` channel per user is enough: it keeps only the newest value.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use plaza_core::UserId;
+use tokio::sync::watch;
+
+/// Wakes readers of a user's update log.
+pub trait Bus: Send + Sync + 'static {
+    /// Tells everyone watching `user` that their log reaches `seq`.
+    fn publish(&self, user: UserId, seq: u64);
+    /// Watches `user`'s log; the receiver changes whenever a newer seq is published.
+    fn subscribe(&self, user: UserId) -> Subscription;
+}
+
+/// A watch on one user's log. Dropping it unsubscribes.
+pub struct Subscription {
+    rx: watch::Receiver<u64>,
+    _guard: Option<Arc<dyn Send + Sync>>,
+}
+
+impl Subscription {
+    /// Waits until a seq newer than the last one seen is published. Returns it, or `None` if the
+    /// bus has shut down.
+    pub async fn changed(&mut self) -> Option<u64> {
+        self.rx.changed().await.ok()?;
+        Some(*self.rx.borrow_and_update())
+    }
+}
+
+const SHARDS: usize = 64;
+
+/// The single-node bus: a `watch` channel per watched user, in sharded maps.
+#[derive(Clone)]
+pub struct LocalBus {
+    shards: Arc<[Mutex<HashMap<UserId, watch::Sender<u64>>>; SHARDS]>,
+}
+
+impl Default for LocalBus {
+    fn default() -> Self {
+        LocalBus { shards: Arc::new(std::array::from_fn(|_| Mutex::new(HashMap::new()))) }
+    }
+}
+
+impl LocalBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn shard(&self, user: UserId) -> &Mutex<HashMap<UserId, watch::Sender<u64>>> {
+        &self.shards[(user.0 as u64 % SHARDS as u64) as usize]
+    }
+
+    /// Users with at least one watcher.
+    pub fn watched_users(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().expect("bus shard").len()).sum()
+    }
+}
+
+/// Removes the user's channel when the last subscription goes.
+struct Unsubscribe {
+    bus: LocalBus,
+    user: UserId,
+}
+
+impl Drop for Unsubscribe {
+    fn drop(&mut self) {
+        let mut map = self.bus.shard(self.user).lock().expect("bus shard");
+        // This subscription's receiver is already gone when the guard drops (field order).
+        if map.get(&self.user).is_some_and(|tx| tx.receiver_count() == 0) {
+            map.remove(&self.user);
+        }
+    }
+}
+
+impl Bus for LocalBus {
+    fn publish(&self, user: UserId, seq: u64) {
+        let map = self.shard(user).lock().expect("bus shard");
+        if let Some(tx) = map.get(&user) {
+            tx.send_if_modified(|cur| {
+                if seq > *cur {
+                    *cur = seq;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+    }
+
+    fn subscribe(&self, user: UserId) -> Subscription {
+        let mut map = self.shard(user).lock().expect("bus shard");
+        let rx = map.entry(user).or_insert_with(|| watch::channel(0).0).subscribe();
+        Subscription { rx, _guard: Some(Arc::new(Unsubscribe { bus: self.clone(), user })) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn wakes_watchers_and_forgets_idle_users() {
+        let bus = LocalBus::new();
+        let mut a = bus.subscribe(UserId(1));
+        let mut b = bus.subscribe(UserId(1));
+        bus.publish(UserId(2), 9); // nobody watches: dropped
+        bus.publish(UserId(1), 3);
+        assert_eq!(a.changed().await, Some(3));
+        assert_eq!(b.changed().await, Some(3));
+        bus.publish(UserId(1), 2); // older than known: no wake-up
+        bus.publish(UserId(1), 5);
+        assert_eq!(a.changed().await, Some(5));
+        assert_eq!(bus.watched_users(), 1);
+        drop(a);
+        assert_eq!(bus.watched_users(), 1);
+        drop(b);
+        assert_eq!(bus.watched_users(), 0);
+    }
+}

@@ -1,0 +1,242 @@
+//! Plaza's domain model: identifiers, validated values and the rules of users, chats and messages.
+//!
+//! Nothing here does IO or knows a wire format. Values are built with `parse`/`new` returning `Result`,
+//! so a value of one of these types is valid by construction.
+
+pub mod ids;
+pub mod message;
+pub mod text;
+pub mod user;
+
+pub use ids::{ChatId, ChatKey, MessageId, UserId};
+pub use message::{Entity, EntityKind, Message, MessageText, NewMessage};
+pub use text::utf16_len;
+pub use user::{BotToken, DisplayName, GroupTitle, LanguageCode, Password, PhoneNumber, Username};
+
+/// Why a value from outside was refused. The message is meant for the person who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl Invalid {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self { field, reason: reason.into() }
+    }
+}
+
+/// A user as every other user may see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub username: Username,
+    pub display_name: DisplayName,
+    pub is_bot: bool,
+    pub language_code: Option<LanguageCode>,
+    /// Only ever shown to the user themself.
+    pub phone_number: Option<PhoneNumber>,
+    pub created_at: i64,
+}
+
+/// What a member may do in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Creator,
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Creator => "creator",
+            Role::Admin => "administrator",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "creator" => Ok(Role::Creator),
+            "administrator" | "admin" => Ok(Role::Admin),
+            "member" => Ok(Role::Member),
+            other => Err(Invalid::new("role", format!("unknown role {other:?}"))),
+        }
+    }
+
+    /// Creators and admins manage members and the title.
+    pub fn can_manage(self) -> bool {
+        matches!(self, Role::Creator | Role::Admin)
+    }
+}
+
+/// Largest group Plaza creates; Telegram's basic groups stop at 200 and supergroups go far beyond.
+pub const MAX_GROUP_MEMBERS: usize = 10_000;
+
+/// A chat as one of its members sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chat {
+    /// The id this viewer uses for the chat: the peer's user id for private chats, negative for groups.
+    pub id: ChatId,
+    pub key: ChatKey,
+    pub kind: ChatKind,
+    /// Highest message id ever assigned in the chat (0 when empty).
+    pub last_message_id: MessageId,
+    /// Highest message id this viewer has read.
+    pub read_inbox_max_id: MessageId,
+    /// Highest message id the other side has read (private chats only; 0 in groups).
+    pub read_outbox_max_id: MessageId,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatKind {
+    Private { peer: User },
+    Group { title: GroupTitle, member_count: u32, my_role: Role },
+}
+
+/// A chat in a member's chat list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatSummary {
+    pub chat: Chat,
+    pub last_message: Option<Message>,
+    pub unread_count: u32,
+}
+
+/// One member of a chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user: User,
+    pub role: Role,
+    pub joined_at: i64,
+}
+
+/// One entry of a user's update log. `seq` is the user's own, gap-free cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserUpdate {
+    pub seq: u64,
+    pub chat: ChatKey,
+    pub kind: UpdateKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateKind {
+    /// A message appeared in the chat.
+    MessageNew { message_id: MessageId },
+    /// A message's text or entities changed.
+    MessageEdited { message_id: MessageId },
+    /// A message was deleted for everyone.
+    MessageDeleted { message_id: MessageId },
+    /// The chat appeared in the user's list or changed (title, members, roles).
+    ChatUpdated,
+    /// The user left or was removed; the chat is gone from their list.
+    ChatRemoved,
+    /// Read marks moved: `inbox` when the user read, `outbox` when the peer read the user's messages.
+    Read { outbox: bool, max_id: MessageId },
+}
+
+impl UpdateKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            UpdateKind::MessageNew { .. } => "message_new",
+            UpdateKind::MessageEdited { .. } => "message_edited",
+            UpdateKind::MessageDeleted { .. } => "message_deleted",
+            UpdateKind::ChatUpdated => "chat_updated",
+            UpdateKind::ChatRemoved => "chat_removed",
+            UpdateKind::Read { outbox: false, .. } => "read_inbox",
+            UpdateKind::Read { outbox: true, .. } => "read_outbox",
+        }
+    }
+}
+
+/// How many messages one history page may return.
+pub const MAX_HISTORY_PAGE: u32 = 100;
+
+/// A page request for chat history: newest first before a message, or oldest first after one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryPage {
+    /// Messages with ids below `before` (or the newest when `None`), newest first in storage order.
+    Before { before: Option<MessageId>, limit: u32 },
+    /// Messages with ids above `after`, oldest first.
+    After { after: MessageId, limit: u32 },
+}
+
+impl HistoryPage {
+    pub fn new(before: Option<i64>, after: Option<i64>, limit: Option<u32>) -> Result<Self, Invalid> {
+        let limit = limit.unwrap_or(50);
+        if limit == 0 || limit > MAX_HISTORY_PAGE {
+            return Err(Invalid::new("limit", format!("must be between 1 and {MAX_HISTORY_PAGE}")));
+        }
+        match (before, after) {
+            (Some(_), Some(_)) => Err(Invalid::new("before", "give either before or after, not both")),
+            (None, Some(a)) if a < 0 => Err(Invalid::new("after", "must not be negative")),
+            (None, Some(a)) => Ok(HistoryPage::After { after: MessageId(a), limit }),
+            (Some(b), None) if b <= 0 => Err(Invalid::new("before", "must be positive")),
+            (b, None) => Ok(HistoryPage::Before { before: b.map(MessageId), limit }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_page_bounds() {
+        assert!(HistoryPage::new(None, None, Some(0)).is_err());
+        assert!(HistoryPage::new(None, None, Some(101)).is_err());
+        assert!(HistoryPage::new(Some(3), Some(1), None).is_err());
+        assert!(HistoryPage::new(Some(0), None, None).is_err());
+        assert_eq!(
+            HistoryPage::new(None, Some(5), Some(10)).unwrap(),
+            HistoryPage::After { after: MessageId(5), limit: 10 }
+        );
+        assert_eq!(HistoryPage::new(None, None, None).unwrap(), HistoryPage::Before { before: None, limit: 50 });
+    }
+
+    #[test]
+    fn role_round_trip() {
+        for r in [Role::Creator, Role::Admin, Role::Member] {
+            assert_eq!(Role::parse(r.as_str()).unwrap(), r);
+        }
+        assert!(Role::parse("owner").is_err());
+    }
+}
+
+/// A domain rule that refused an operation. Stores return these from inside the transaction that
+/// checked them, so a check and the change it guards cannot race.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("user not found")]
+    UserNotFound,
+    #[error("chat not found")]
+    ChatNotFound,
+    #[error("message not found")]
+    MessageNotFound,
+    #[error("username is already taken")]
+    UsernameTaken,
+    #[error("you are not a member of this chat")]
+    NotMember,
+    #[error("only the group's creator or administrators may do this")]
+    NotAdmin,
+    #[error("only the group's creator may do this")]
+    NotCreator,
+    #[error("only the author may edit a message")]
+    NotAuthor,
+    #[error("the message can't be deleted")]
+    CannotDelete,
+    #[error("the group's creator can't be removed or demoted")]
+    CreatorIsFixed,
+    #[error("the user is already a member")]
+    AlreadyMember,
+    #[error("a private chat needs another user")]
+    PeerIsSelf,
+    #[error("the group has too many members")]
+    TooManyMembers,
+    #[error("the message is not modified: new text and entities are the same as the current ones")]
+    NotModified,
+    #[error("this operation is only for groups")]
+    NotAGroup,
+}

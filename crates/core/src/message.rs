@@ -1,0 +1,224 @@
+//! Messages: their text, formatting entities and the rules a new or edited message must follow.
+
+use crate::{ChatKey, Invalid, MessageId, UserId, text::utf16_len};
+
+/// Longest message text, in UTF-16 code units, as on Telegram.
+pub const MAX_TEXT_LEN: usize = 4096;
+/// Most entities one message may carry, as on Telegram.
+pub const MAX_ENTITIES: usize = 100;
+
+/// A message's text: 1–4096 UTF-16 code units, not only whitespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageText(String);
+
+impl MessageText {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        if s.trim().is_empty() {
+            return Err(Invalid::new("text", "message text is empty"));
+        }
+        let len = utf16_len(s);
+        if len > MAX_TEXT_LEN {
+            return Err(Invalid::new("text", format!("message is too long: {len} characters, at most {MAX_TEXT_LEN}")));
+        }
+        Ok(MessageText(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A formatting or meaning span over a message's text, in UTF-16 code units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    pub kind: EntityKind,
+    pub offset: u32,
+    pub length: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntityKind {
+    Mention,
+    Hashtag,
+    Cashtag,
+    BotCommand,
+    Url,
+    Email,
+    PhoneNumber,
+    Bold,
+    Italic,
+    Underline,
+    Strikethrough,
+    Spoiler,
+    Blockquote,
+    ExpandableBlockquote,
+    Code,
+    Pre { language: Option<String> },
+    TextLink { url: String },
+    TextMention { user_id: UserId },
+    CustomEmoji { custom_emoji_id: String },
+}
+
+impl EntityKind {
+    /// The Bot API's name for the kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EntityKind::Mention => "mention",
+            EntityKind::Hashtag => "hashtag",
+            EntityKind::Cashtag => "cashtag",
+            EntityKind::BotCommand => "bot_command",
+            EntityKind::Url => "url",
+            EntityKind::Email => "email",
+            EntityKind::PhoneNumber => "phone_number",
+            EntityKind::Bold => "bold",
+            EntityKind::Italic => "italic",
+            EntityKind::Underline => "underline",
+            EntityKind::Strikethrough => "strikethrough",
+            EntityKind::Spoiler => "spoiler",
+            EntityKind::Blockquote => "blockquote",
+            EntityKind::ExpandableBlockquote => "expandable_blockquote",
+            EntityKind::Code => "code",
+            EntityKind::Pre { .. } => "pre",
+            EntityKind::TextLink { .. } => "text_link",
+            EntityKind::TextMention { .. } => "text_mention",
+            EntityKind::CustomEmoji { .. } => "custom_emoji",
+        }
+    }
+
+    /// Builds a kind from its Bot API name and the extra field that kind needs.
+    pub fn from_parts(
+        name: &str,
+        url: Option<String>,
+        language: Option<String>,
+        user_id: Option<i64>,
+        custom_emoji_id: Option<String>,
+    ) -> Result<Self, Invalid> {
+        Ok(match name {
+            "mention" => EntityKind::Mention,
+            "hashtag" => EntityKind::Hashtag,
+            "cashtag" => EntityKind::Cashtag,
+            "bot_command" => EntityKind::BotCommand,
+            "url" => EntityKind::Url,
+            "email" => EntityKind::Email,
+            "phone_number" => EntityKind::PhoneNumber,
+            "bold" => EntityKind::Bold,
+            "italic" => EntityKind::Italic,
+            "underline" => EntityKind::Underline,
+            "strikethrough" => EntityKind::Strikethrough,
+            "spoiler" => EntityKind::Spoiler,
+            "blockquote" => EntityKind::Blockquote,
+            "expandable_blockquote" => EntityKind::ExpandableBlockquote,
+            "code" => EntityKind::Code,
+            "pre" => EntityKind::Pre { language: language.filter(|l| !l.is_empty()) },
+            "text_link" => {
+                let url = url.filter(|u| !u.trim().is_empty()).ok_or_else(|| Invalid::new("entities", "a text_link entity needs a url"))?;
+                if url.len() > 2048 {
+                    return Err(Invalid::new("entities", "a text_link url is at most 2048 bytes"));
+                }
+                EntityKind::TextLink { url }
+            }
+            "text_mention" => EntityKind::TextMention {
+                user_id: UserId(user_id.ok_or_else(|| Invalid::new("entities", "a text_mention entity needs a user"))?),
+            },
+            "custom_emoji" => EntityKind::CustomEmoji {
+                custom_emoji_id: custom_emoji_id
+                    .ok_or_else(|| Invalid::new("entities", "a custom_emoji entity needs a custom_emoji_id"))?,
+            },
+            other => return Err(Invalid::new("entities", format!("unknown entity type {other:?}"))),
+        })
+    }
+}
+
+/// Checks entities against the text they annotate; returns them sorted by offset.
+pub fn check_entities(text: &MessageText, mut entities: Vec<Entity>) -> Result<Vec<Entity>, Invalid> {
+    if entities.len() > MAX_ENTITIES {
+        return Err(Invalid::new("entities", format!("at most {MAX_ENTITIES} entities")));
+    }
+    let len = utf16_len(text.as_str()) as u64;
+    for e in &entities {
+        if e.length == 0 {
+            return Err(Invalid::new("entities", "an entity's length must be positive"));
+        }
+        if u64::from(e.offset) + u64::from(e.length) > len {
+            return Err(Invalid::new(
+                "entities",
+                format!("entity at offset {} with length {} lies outside the text", e.offset, e.length),
+            ));
+        }
+    }
+    entities.sort_by_key(|e| (e.offset, std::cmp::Reverse(e.length)));
+    Ok(entities)
+}
+
+/// A message about to be sent; valid by construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub text: MessageText,
+    pub entities: Vec<Entity>,
+    pub reply_to: Option<MessageId>,
+}
+
+impl NewMessage {
+    pub fn new(text: &str, entities: Vec<Entity>, reply_to: Option<i64>) -> Result<Self, Invalid> {
+        let text = MessageText::parse(text)?;
+        let entities = check_entities(&text, entities)?;
+        let reply_to = match reply_to {
+            Some(id) if id <= 0 => return Err(Invalid::new("reply_to_message_id", "must be positive")),
+            other => other.map(MessageId),
+        };
+        Ok(NewMessage { text, entities, reply_to })
+    }
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub chat: ChatKey,
+    pub id: MessageId,
+    pub sender: UserId,
+    pub date: i64,
+    pub text: MessageText,
+    pub entities: Vec<Entity>,
+    pub reply_to: Option<MessageId>,
+    pub edit_date: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ent(offset: u32, length: u32) -> Entity {
+        Entity { kind: EntityKind::Bold, offset, length }
+    }
+
+    #[test]
+    fn text_limits_count_utf16() {
+        assert!(MessageText::parse("").is_err());
+        assert!(MessageText::parse(" \n ").is_err());
+        assert!(MessageText::parse(&"a".repeat(4096)).is_ok());
+        assert!(MessageText::parse(&"a".repeat(4097)).is_err());
+        // 2048 emoji are 4096 UTF-16 units; one more is too long.
+        assert!(MessageText::parse(&"👍".repeat(2048)).is_ok());
+        assert!(MessageText::parse(&"👍".repeat(2049)).is_err());
+    }
+
+    #[test]
+    fn entities_must_lie_inside_the_text() {
+        assert!(NewMessage::new("👍 hi", vec![ent(3, 2)], None).is_ok());
+        assert!(NewMessage::new("👍 hi", vec![ent(3, 3)], None).is_err());
+        assert!(NewMessage::new("hi", vec![ent(0, 0)], None).is_err());
+        let m = NewMessage::new("hello", vec![ent(3, 1), ent(0, 2)], Some(1)).unwrap();
+        assert_eq!(m.entities[0].offset, 0);
+        assert!(NewMessage::new("hello", vec![], Some(0)).is_err());
+    }
+
+    #[test]
+    fn entity_kinds_need_their_fields() {
+        assert!(EntityKind::from_parts("text_link", None, None, None, None).is_err());
+        assert!(EntityKind::from_parts("text_mention", None, None, None, None).is_err());
+        assert!(EntityKind::from_parts("blink", None, None, None, None).is_err());
+        let k = EntityKind::from_parts("pre", None, Some("rust".into()), None, None).unwrap();
+        assert_eq!(k, EntityKind::Pre { language: Some("rust".into()) });
+        assert_eq!(k.name(), "pre");
+    }
+}

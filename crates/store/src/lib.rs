@@ -1,0 +1,242 @@
+//! Storage for Plaza: one domain-shaped [`Store`] trait and its backends.
+//!
+//! SQLite ([`sqlite::SqliteStore`], the embedded default) and PostgreSQL ([`postgres::PgStore`]).
+//! Every write that returns `Ok` is durable: it was committed with a synced WAL before the call
+//! returned. Rule checks that guard a write (membership, roles, authorship) run inside the same
+//! transaction as the write and come back as [`StoreError::Denied`].
+//!
+//! Both backends must behave the same; `tests/conformance.rs` runs one suite against each.
+
+use async_trait::async_trait;
+use plaza_core::{
+    Chat, ChatId, ChatSummary, Denied, DisplayName, Entity, GroupTitle, HistoryPage, LanguageCode, Member, Message,
+    MessageId, MessageText, NewMessage, PhoneNumber, Role, User, UserId, Username,
+};
+
+pub mod entities;
+pub mod postgres;
+pub mod sqlite;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A domain rule refused the operation; nothing was changed.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// The database failed; nothing was changed. The text is for logs, never for clients.
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    pub fn backend(e: impl std::fmt::Display) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// A new account, person or bot.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: Username,
+    pub display_name: DisplayName,
+    /// argon2id PHC string; `None` for bots, which log in with their token only.
+    pub password_hash: Option<String>,
+    pub language_code: Option<LanguageCode>,
+    pub phone_number: Option<PhoneNumber>,
+    pub bot: Option<NewBot>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBot {
+    pub owner: UserId,
+    /// SHA-256 of the token's secret part. The bot's id is only known once it is stored, so the
+    /// secret is chosen before and combined with the id afterwards.
+    pub token_secret_hash: Vec<u8>,
+}
+
+/// A change to one's own profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    pub display_name: Option<DisplayName>,
+    pub language_code: Option<Option<LanguageCode>>,
+    pub phone_number: Option<Option<PhoneNumber>>,
+}
+
+/// A bot and the person who owns it.
+#[derive(Debug, Clone)]
+pub struct BotRecord {
+    pub bot: User,
+    pub owner: User,
+}
+
+/// A change to a group, made by `actor`.
+#[derive(Debug, Clone)]
+pub enum GroupChange {
+    /// Admins add members; each gets `chat_updated`, the rest of the group sees the new count.
+    AddMembers(Vec<UserId>),
+    /// Admins remove a member (not the creator); admins can't remove other admins, the creator can.
+    RemoveMember(UserId),
+    /// The creator makes a member an admin or an admin a member.
+    SetRole(UserId, Role),
+    /// Admins rename the group.
+    SetTitle(GroupTitle),
+    /// The actor leaves. A creator who leaves hands the group to the longest-serving admin, else
+    /// member; the last member leaving leaves an empty group behind.
+    Leave,
+}
+
+/// The new content of an edited message.
+#[derive(Debug, Clone)]
+pub struct EditedText {
+    pub text: MessageText,
+    pub entities: Vec<Entity>,
+}
+
+/// A write's result and the users whose update logs it appended to, each with their new cursor,
+/// so the caller can wake them.
+#[derive(Debug, Clone)]
+pub struct Written<T> {
+    pub value: T,
+    pub notify: Vec<(UserId, u64)>,
+}
+
+/// An update log entry, read back with the current state of what it points at. Entries whose
+/// subject is gone (a message since deleted, a chat since left) are skipped when read, because the
+/// entry that made them go is later in the same log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub seq: u64,
+    pub body: EventBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventBody {
+    MessageNew { chat_id: ChatId, message: Message },
+    MessageEdited { chat_id: ChatId, message: Message },
+    MessageDeleted { chat_id: ChatId, message_id: MessageId },
+    ChatUpdated { chat: Chat },
+    ChatRemoved { chat_id: ChatId },
+    ReadInbox { chat_id: ChatId, max_id: MessageId },
+    ReadOutbox { chat_id: ChatId, max_id: MessageId },
+}
+
+/// Plaza's storage, shaped around domain operations.
+///
+/// Chats are always named from a viewer's side (`ChatId`: the peer's user id for a private chat, a
+/// negative id for a group); a chat the viewer is not in is [`Denied::ChatNotFound`], so ids of other
+/// people's chats reveal nothing.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Short name of the backend for logs and metrics: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    // ---- accounts ----
+
+    /// Creates a person or bot. [`Denied::UsernameTaken`] when the username (ignoring case) exists.
+    async fn create_account(&self, account: NewAccount) -> StoreResult<User>;
+    async fn user(&self, id: UserId) -> StoreResult<User>;
+    async fn user_by_username(&self, username: &Username) -> StoreResult<User>;
+    /// The user and their password hash, for logging in. Bots have none.
+    async fn login_record(&self, username: &Username) -> StoreResult<Option<(User, String)>>;
+    async fn update_profile(&self, user: UserId, change: ProfileChange) -> StoreResult<User>;
+    /// People (not bots), ordered by id.
+    async fn list_people(&self) -> StoreResult<Vec<User>>;
+    /// Bots with their owners, ordered by id.
+    async fn list_bots(&self) -> StoreResult<Vec<BotRecord>>;
+    /// SHA-256 of the bot's current token secret, or `UserNotFound` if `bot` is not a bot.
+    async fn bot_token_hash(&self, bot: UserId) -> StoreResult<Vec<u8>>;
+    /// Replaces the bot's token secret hash; the old token stops working at once.
+    async fn set_bot_token_hash(&self, bot: UserId, token_secret_hash: Vec<u8>) -> StoreResult<()>;
+
+    // ---- sessions ----
+
+    async fn create_session(&self, token_hash: Vec<u8>, user: UserId, now: i64, expires_at: i64) -> StoreResult<()>;
+    /// The session's user if the session exists and `now < expires_at`.
+    async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<User>>;
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()>;
+
+    // ---- chats ----
+
+    /// The private chat between `me` and `peer`, created on first use (both get `chat_updated`).
+    async fn open_private_chat(&self, me: UserId, peer: UserId, now: i64) -> StoreResult<Written<Chat>>;
+    /// A new group with `creator` as creator and `members` (unknown ids: `UserNotFound`).
+    async fn create_group(
+        &self,
+        creator: UserId,
+        title: GroupTitle,
+        members: Vec<UserId>,
+        now: i64,
+    ) -> StoreResult<Written<Chat>>;
+    async fn chat(&self, viewer: UserId, chat: ChatId) -> StoreResult<Chat>;
+    /// The viewer's chats with last message and unread count, most recent activity first.
+    async fn chats(&self, viewer: UserId) -> StoreResult<Vec<ChatSummary>>;
+    async fn members(&self, viewer: UserId, chat: ChatId) -> StoreResult<Vec<Member>>;
+    /// Applies `change`; returns the chat as the actor now sees it (after `Leave`, as it was).
+    async fn change_group(&self, actor: UserId, chat: ChatId, change: GroupChange, now: i64) -> StoreResult<Written<Chat>>;
+
+    // ---- messages ----
+
+    /// Appends a message with the chat's next message id. `reply_to` must name a message of the chat.
+    async fn append_message(&self, sender: UserId, chat: ChatId, message: NewMessage, now: i64) -> StoreResult<Written<Message>>;
+    /// Only the author edits; unchanged content is [`Denied::NotModified`].
+    async fn edit_message(
+        &self,
+        editor: UserId,
+        chat: ChatId,
+        id: MessageId,
+        content: EditedText,
+        now: i64,
+    ) -> StoreResult<Written<Message>>;
+    /// Deletes for everyone: the author, either side of a private chat, or a group admin. All or none.
+    async fn delete_messages(&self, actor: UserId, chat: ChatId, ids: Vec<MessageId>) -> StoreResult<Written<()>>;
+    /// A page of history, in ascending message id order whichever way it was paged.
+    async fn history(&self, viewer: UserId, chat: ChatId, page: HistoryPage) -> StoreResult<Vec<Message>>;
+    /// Marks messages up to `max_id` (capped at the last message) read; never moves backwards.
+    async fn mark_read(&self, reader: UserId, chat: ChatId, max_id: MessageId) -> StoreResult<Written<Chat>>;
+
+    // ---- updates ----
+
+    /// Up to `limit` events of the user's log after `cursor`, oldest first.
+    async fn events_after(&self, user: UserId, cursor: u64, limit: u32) -> StoreResult<Vec<Event>>;
+    /// The user's newest cursor (0 before their first event).
+    async fn current_cursor(&self, user: UserId) -> StoreResult<u64>;
+}
+
+/// Most events `events_after` returns in one call.
+pub const MAX_EVENTS_PAGE: u32 = 1000;
+
+/// Rules shared by both backends, so the two cannot drift apart.
+pub mod rules {
+    use super::*;
+
+    /// May `actor` (with `actor_role`) remove `target` (with `target_role`) from a group?
+    pub fn may_remove(actor: UserId, actor_role: Role, target: UserId, target_role: Role) -> Result<(), Denied> {
+        if target_role == Role::Creator {
+            return Err(Denied::CreatorIsFixed);
+        }
+        if actor == target {
+            return Ok(());
+        }
+        match (actor_role, target_role) {
+            (Role::Creator, _) => Ok(()),
+            (Role::Admin, Role::Member) => Ok(()),
+            _ => Err(Denied::NotAdmin),
+        }
+    }
+
+    /// May `actor` delete a message sent by `author`?
+    pub fn may_delete(actor: UserId, author: UserId, is_group: bool, actor_role: Role) -> Result<(), Denied> {
+        if !is_group || actor == author || actor_role.can_manage() {
+            Ok(())
+        } else {
+            Err(Denied::CannotDelete)
+        }
+    }
+
+    /// Orders a private chat's two users the way both backends key them.
+    pub fn private_pair(a: UserId, b: UserId) -> (UserId, UserId) {
+        if a <= b { (a, b) } else { (b, a) }
+    }
+}

@@ -1,0 +1,1028 @@
+//! The embedded SQLite backend: one writer thread that group-commits, a few reader threads.
+//!
+//! Writes are closures queued to the writer thread. It takes every queued write (up to
+//! [`MAX_BATCH`]), runs each inside its own savepoint in one transaction, commits once with
+//! `synchronous=FULL` (the WAL is fsynced), and only then answers each caller. A failing write rolls
+//! back its own savepoint and leaves the rest of the batch alone. Throughput therefore comes from
+//! sharing one fsync between many writes, never from weaker sync settings.
+//!
+//! Reads run on a small pool of read-only connections; WAL lets them proceed while the writer writes.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use async_trait::async_trait;
+use plaza_core::ids::{ChatRef, FIRST_USER_ID};
+use plaza_core::{
+    Chat, ChatId, ChatKey, ChatKind, ChatSummary, Denied, DisplayName, GroupTitle, HistoryPage, LanguageCode,
+    MAX_GROUP_MEMBERS, Member, Message, MessageId, MessageText, NewMessage, PhoneNumber, Role, User, UserId, Username,
+};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+
+use crate::rules::{may_delete, may_remove, private_pair};
+use crate::{
+    BotRecord, EditedText, Event, EventBody, GroupChange, NewAccount, ProfileChange, Store, StoreError, StoreResult,
+    Written, entities,
+};
+
+/// Most writes committed together.
+pub const MAX_BATCH: usize = 512;
+/// Writes waiting for the writer thread before callers wait to enqueue.
+const WRITE_QUEUE: usize = 4096;
+const READ_QUEUE: usize = 4096;
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type WriteJob = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+pub struct SqliteStore {
+    writer: flume::Sender<WriteJob>,
+    readers: flume::Sender<ReadJob>,
+}
+
+/// Options for opening the SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub readers: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions { readers: 4 }
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    // FULL: every commit fsyncs the WAL, so an answered write survives a crash or power loss.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// Applies the migrations this binary knows that the database has not seen, each in a transaction.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let have: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(have.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied sqlite migration");
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub fn open(path: &Path, options: SqliteOptions) -> StoreResult<Self> {
+        let mut conn = open_connection(path, false).map_err(StoreError::backend)?;
+        migrate(&mut conn).map_err(StoreError::backend)?;
+
+        let (writer, write_rx) = flume::bounded::<WriteJob>(WRITE_QUEUE);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, write_rx))
+            .map_err(StoreError::backend)?;
+
+        let (readers, read_rx) = flume::bounded::<ReadJob>(READ_QUEUE);
+        for i in 0..options.readers.max(1) {
+            let conn = open_connection(path, true).map_err(StoreError::backend)?;
+            let rx = read_rx.clone();
+            std::thread::Builder::new()
+                .name(format!("sqlite-reader-{i}"))
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        // A panicking read only loses its own answer (the caller sees an error).
+                        let _ = catch_unwind(AssertUnwindSafe(|| job(&conn)));
+                    }
+                })
+                .map_err(StoreError::backend)?;
+        }
+        Ok(SqliteStore { writer, readers })
+    }
+
+    /// Applies migrations and returns; used by `plaza migrate`.
+    pub fn migrate_only(path: &Path) -> StoreResult<()> {
+        let mut conn = open_connection(path, false).map_err(StoreError::backend)?;
+        migrate(&mut conn).map_err(StoreError::backend)
+    }
+
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit| {
+                let out = match (result, commit) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(e)) => Err(StoreError::Backend(e)),
+                };
+                let _ = tx.send(out);
+            });
+            (ok, completion)
+        });
+        self.writer.send_async(job).await.map_err(|_| StoreError::Backend("writer thread has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Backend("write was abandoned".into()))?
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.readers.send_async(job).await.map_err(|_| StoreError::Backend("reader threads have stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Backend("read was abandoned".into()))?
+    }
+}
+
+fn writer_loop(conn: Connection, rx: flume::Receiver<WriteJob>) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "sqlite: cannot begin a write transaction");
+            // Dropping the jobs drops their answer channels: every caller gets an error.
+            batch.clear();
+            continue;
+        }
+        for job in batch.drain(..) {
+            let step = conn.execute_batch("SAVEPOINT job").map_err(|e| e.to_string()).and_then(|()| {
+                match catch_unwind(AssertUnwindSafe(|| job(&conn))) {
+                    Ok((true, completion)) => {
+                        conn.execute_batch("RELEASE job").map_err(|e| e.to_string())?;
+                        Ok(Some(completion))
+                    }
+                    Ok((false, completion)) => {
+                        conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(|e| e.to_string())?;
+                        Ok(Some(completion))
+                    }
+                    Err(_) => {
+                        tracing::error!("sqlite: a write panicked; its changes were rolled back");
+                        conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(|e| e.to_string())?;
+                        Ok(None)
+                    }
+                }
+            });
+            match step {
+                Ok(Some(c)) => completions.push(c),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "sqlite: savepoint failed"),
+            }
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "sqlite: commit failed; the batch is lost and its callers told");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for c in completions.drain(..) {
+            c(committed.clone());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row helpers. All of them run on a connection inside a reader or the writer thread.
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::backend(e)
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, is_bot, language_code, phone_number, created_at";
+
+fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    let corrupt = |i: usize, e: plaza_core::Invalid| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    };
+    Ok(User {
+        id: UserId(r.get(0)?),
+        username: Username::parse(&r.get::<_, String>(1)?).map_err(|e| corrupt(1, e))?,
+        display_name: DisplayName::parse(&r.get::<_, String>(2)?).map_err(|e| corrupt(2, e))?,
+        is_bot: r.get(3)?,
+        language_code: r.get::<_, Option<String>>(4)?.map(|s| LanguageCode::parse(&s)).transpose().map_err(|e| corrupt(4, e))?,
+        phone_number: r.get::<_, Option<String>>(5)?.map(|s| PhoneNumber::parse(&s)).transpose().map_err(|e| corrupt(5, e))?,
+        created_at: r.get(6)?,
+    })
+}
+
+fn load_user(conn: &Connection, id: UserId) -> StoreResult<User> {
+    conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+        .map_err(db)?
+        .query_row([id.0], user_from_row)
+        .optional()
+        .map_err(db)?
+        .ok_or(StoreError::Denied(Denied::UserNotFound))
+}
+
+const MESSAGE_COLUMNS: &str = "chat_id, id, sender_id, date, text, entities, reply_to, edit_date";
+
+fn message_from_row(r: &Row<'_>) -> rusqlite::Result<(Message, Option<String>)> {
+    let text: String = r.get(4)?;
+    let text = MessageText::parse(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok((
+        Message {
+            chat: ChatKey(r.get(0)?),
+            id: MessageId(r.get(1)?),
+            sender: UserId(r.get(2)?),
+            date: r.get(3)?,
+            text,
+            entities: Vec::new(),
+            reply_to: r.get::<_, Option<i64>>(6)?.map(MessageId),
+            edit_date: r.get(7)?,
+        },
+        r.get(5)?,
+    ))
+}
+
+fn finish_message((mut m, entities_json): (Message, Option<String>)) -> StoreResult<Message> {
+    m.entities = entities::decode(entities_json.as_deref())?;
+    Ok(m)
+}
+
+/// A live (not deleted) message of the chat.
+fn load_message(conn: &Connection, chat: ChatKey, id: MessageId) -> StoreResult<Option<Message>> {
+    conn.prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND id = ?2 AND deleted = 0"))
+        .map_err(db)?
+        .query_row([chat.0, id.0], message_from_row)
+        .optional()
+        .map_err(db)?
+        .map(finish_message)
+        .transpose()
+}
+
+#[derive(Debug, Clone)]
+struct ChatRow {
+    key: ChatKey,
+    is_group: bool,
+    title: Option<String>,
+    user_lo: Option<i64>,
+    user_hi: Option<i64>,
+    last_message_id: i64,
+    created_at: i64,
+}
+
+impl ChatRow {
+    /// The chat's id as `viewer` names it.
+    fn id_for(&self, viewer: UserId) -> ChatId {
+        if self.is_group {
+            ChatId::group(self.key)
+        } else {
+            ChatId::private(self.peer_of(viewer))
+        }
+    }
+
+    fn peer_of(&self, viewer: UserId) -> UserId {
+        if self.user_lo == Some(viewer.0) { UserId(self.user_hi.unwrap_or_default()) } else { UserId(self.user_lo.unwrap_or_default()) }
+    }
+}
+
+const CHAT_COLUMNS: &str = "id, kind, title, user_lo, user_hi, last_message_id, created_at";
+
+fn chat_from_row(r: &Row<'_>) -> rusqlite::Result<ChatRow> {
+    Ok(ChatRow {
+        key: ChatKey(r.get(0)?),
+        is_group: r.get::<_, String>(1)? == "group",
+        title: r.get(2)?,
+        user_lo: r.get(3)?,
+        user_hi: r.get(4)?,
+        last_message_id: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
+fn load_chat_row(conn: &Connection, key: ChatKey) -> StoreResult<Option<ChatRow>> {
+    conn.prepare_cached(&format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?1"))
+        .map_err(db)?
+        .query_row([key.0], chat_from_row)
+        .optional()
+        .map_err(db)
+}
+
+fn member_row(conn: &Connection, key: ChatKey, user: UserId) -> StoreResult<Option<(Role, i64)>> {
+    conn.prepare_cached("SELECT role, read_inbox_max_id FROM members WHERE chat_id = ?1 AND user_id = ?2")
+        .map_err(db)?
+        .query_row([key.0, user.0], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .optional()
+        .map_err(db)?
+        .map(|(role, read)| Ok((Role::parse(&role).map_err(StoreError::backend)?, read)))
+        .transpose()
+}
+
+/// The chat `viewer` calls `chat`, if the viewer is a member of it; otherwise `ChatNotFound`.
+fn resolve(conn: &Connection, viewer: UserId, chat: ChatId) -> StoreResult<(ChatRow, Role)> {
+    let row = match chat.resolve() {
+        None => None,
+        Some(ChatRef::Private { peer }) => {
+            let (lo, hi) = private_pair(viewer, peer);
+            conn.prepare_cached(&format!("SELECT {CHAT_COLUMNS} FROM chats WHERE kind = 'private' AND user_lo = ?1 AND user_hi = ?2"))
+                .map_err(db)?
+                .query_row([lo.0, hi.0], chat_from_row)
+                .optional()
+                .map_err(db)?
+        }
+        Some(ChatRef::Group { key }) => load_chat_row(conn, key)?.filter(|c| c.is_group),
+    };
+    let row = row.ok_or(Denied::ChatNotFound)?;
+    let (role, _) = member_row(conn, row.key, viewer)?.ok_or(Denied::ChatNotFound)?;
+    Ok((row, role))
+}
+
+fn member_ids(conn: &Connection, key: ChatKey) -> StoreResult<Vec<UserId>> {
+    let mut stmt = conn.prepare_cached("SELECT user_id FROM members WHERE chat_id = ?1 ORDER BY user_id").map_err(db)?;
+    let ids = stmt.query_map([key.0], |r| r.get(0).map(UserId)).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
+    Ok(ids)
+}
+
+/// Appends one entry to `user`'s update log and returns its seq.
+fn push_update(conn: &Connection, user: UserId, kind: &str, chat: ChatKey, message_id: Option<i64>) -> StoreResult<(UserId, u64)> {
+    let seq: i64 = conn
+        .prepare_cached("UPDATE users SET update_seq = update_seq + 1 WHERE id = ?1 RETURNING update_seq")
+        .map_err(db)?
+        .query_row([user.0], |r| r.get(0))
+        .map_err(db)?;
+    conn.prepare_cached("INSERT INTO updates (user_id, seq, kind, chat_id, message_id) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .map_err(db)?
+        .execute(params![user.0, seq, kind, chat.0, message_id])
+        .map_err(db)?;
+    Ok((user, seq as u64))
+}
+
+fn push_all(conn: &Connection, users: &[UserId], kind: &str, chat: ChatKey, message_id: Option<i64>) -> StoreResult<Vec<(UserId, u64)>> {
+    users.iter().map(|u| push_update(conn, *u, kind, chat, message_id)).collect()
+}
+
+fn chat_view(conn: &Connection, viewer: UserId, row: &ChatRow) -> StoreResult<Chat> {
+    let (role, read_inbox) = member_row(conn, row.key, viewer)?.ok_or(Denied::ChatNotFound)?;
+    let (kind, read_outbox) = if row.is_group {
+        let count: i64 = conn
+            .prepare_cached("SELECT COUNT(*) FROM members WHERE chat_id = ?1")
+            .map_err(db)?
+            .query_row([row.key.0], |r| r.get(0))
+            .map_err(db)?;
+        let title = GroupTitle::parse(row.title.as_deref().unwrap_or("")).map_err(StoreError::backend)?;
+        (ChatKind::Group { title, member_count: count as u32, my_role: role }, 0)
+    } else {
+        let peer = row.peer_of(viewer);
+        let peer_read = member_row(conn, row.key, peer)?.map(|(_, r)| r).unwrap_or(0);
+        (ChatKind::Private { peer: load_user(conn, peer)? }, peer_read)
+    };
+    Ok(Chat {
+        id: row.id_for(viewer),
+        key: row.key,
+        kind,
+        last_message_id: MessageId(row.last_message_id),
+        read_inbox_max_id: MessageId(read_inbox),
+        read_outbox_max_id: MessageId(read_outbox),
+        created_at: row.created_at,
+    })
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn create_account(&self, a: NewAccount) -> StoreResult<User> {
+        self.write(move |conn| {
+            let key = a.username.canonical();
+            let taken: bool = conn
+                .prepare_cached("SELECT EXISTS(SELECT 1 FROM users WHERE username_key = ?1)")
+                .map_err(db)?
+                .query_row([&key], |r| r.get(0))
+                .map_err(db)?;
+            if taken {
+                return Err(Denied::UsernameTaken.into());
+            }
+            if let Some(bot) = &a.bot {
+                let owner = load_user(conn, bot.owner)?;
+                if owner.is_bot {
+                    return Err(Denied::UserNotFound.into());
+                }
+            }
+            let id: i64 = conn
+                .query_row("SELECT COALESCE(MAX(id), ?1) + 1 FROM users", [FIRST_USER_ID - 1], |r| r.get(0))
+                .map_err(db)?;
+            conn.prepare_cached(
+                "INSERT INTO users (id, username, username_key, display_name, password_hash, is_bot, bot_owner, \
+                 bot_token_hash, language_code, phone_number, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .map_err(db)?
+            .execute(params![
+                id,
+                a.username.as_str(),
+                key,
+                a.display_name.as_str(),
+                a.password_hash,
+                a.bot.is_some(),
+                a.bot.as_ref().map(|b| b.owner.0),
+                a.bot.as_ref().map(|b| b.token_secret_hash.clone()),
+                a.language_code.as_ref().map(|l| l.as_str().to_string()),
+                a.phone_number.as_ref().map(|p| p.as_str().to_string()),
+                a.now,
+            ])
+            .map_err(|e| if is_unique_violation(&e) { Denied::UsernameTaken.into() } else { db(e) })?;
+            load_user(conn, UserId(id))
+        })
+        .await
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<User> {
+        self.read(move |conn| load_user(conn, id)).await
+    }
+
+    async fn user_by_username(&self, username: &Username) -> StoreResult<User> {
+        let key = username.canonical();
+        self.read(move |conn| {
+            conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = ?1"))
+                .map_err(db)?
+                .query_row([key], user_from_row)
+                .optional()
+                .map_err(db)?
+                .ok_or(Denied::UserNotFound.into())
+        })
+        .await
+    }
+
+    async fn login_record(&self, username: &Username) -> StoreResult<Option<(User, String)>> {
+        let key = username.canonical();
+        self.read(move |conn| {
+            let row = conn
+                .prepare_cached(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username_key = ?1"))
+                .map_err(db)?
+                .query_row([key], |r| Ok((user_from_row(r)?, r.get::<_, Option<String>>(7)?)))
+                .optional()
+                .map_err(db)?;
+            Ok(row.and_then(|(u, h)| h.map(|h| (u, h))))
+        })
+        .await
+    }
+
+    async fn update_profile(&self, user: UserId, change: ProfileChange) -> StoreResult<User> {
+        self.write(move |conn| {
+            load_user(conn, user)?;
+            if let Some(name) = &change.display_name {
+                conn.execute("UPDATE users SET display_name = ?1 WHERE id = ?2", params![name.as_str(), user.0]).map_err(db)?;
+            }
+            if let Some(lang) = &change.language_code {
+                let v = lang.as_ref().map(|l| l.as_str().to_string());
+                conn.execute("UPDATE users SET language_code = ?1 WHERE id = ?2", params![v, user.0]).map_err(db)?;
+            }
+            if let Some(phone) = &change.phone_number {
+                let v = phone.as_ref().map(|p| p.as_str().to_string());
+                conn.execute("UPDATE users SET phone_number = ?1 WHERE id = ?2", params![v, user.0]).map_err(db)?;
+            }
+            load_user(conn, user)
+        })
+        .await
+    }
+
+    async fn list_people(&self) -> StoreResult<Vec<User>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE is_bot = 0 ORDER BY id")).map_err(db)?;
+            let users = stmt.query_map([], user_from_row).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
+            Ok(users)
+        })
+        .await
+    }
+
+    async fn list_bots(&self) -> StoreResult<Vec<BotRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!("SELECT {USER_COLUMNS}, bot_owner FROM users WHERE is_bot = 1 ORDER BY id"))
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([], |r| Ok((user_from_row(r)?, r.get::<_, i64>(7)?)))
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            rows.into_iter().map(|(bot, owner)| Ok(BotRecord { bot, owner: load_user(conn, UserId(owner))? })).collect()
+        })
+        .await
+    }
+
+    async fn bot_token_hash(&self, bot: UserId) -> StoreResult<Vec<u8>> {
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT bot_token_hash FROM users WHERE id = ?1 AND is_bot = 1")
+                .map_err(db)?
+                .query_row([bot.0], |r| r.get::<_, Option<Vec<u8>>>(0))
+                .optional()
+                .map_err(db)?
+                .flatten()
+                .ok_or(Denied::UserNotFound.into())
+        })
+        .await
+    }
+
+    async fn set_bot_token_hash(&self, bot: UserId, hash: Vec<u8>) -> StoreResult<()> {
+        self.write(move |conn| {
+            let n = conn
+                .execute("UPDATE users SET bot_token_hash = ?1 WHERE id = ?2 AND is_bot = 1", params![hash, bot.0])
+                .map_err(db)?;
+            if n == 0 { Err(Denied::UserNotFound.into()) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn create_session(&self, token_hash: Vec<u8>, user: UserId, now: i64, expires_at: i64) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.prepare_cached("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(db)?
+                .execute(params![token_hash, user.0, now, expires_at])
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<User>> {
+        let token_hash = token_hash.to_vec();
+        self.read(move |conn| {
+            let cols = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+            conn.prepare_cached(&format!(
+                "SELECT {cols} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+            ))
+            .map_err(db)?
+            .query_row(params![token_hash, now], user_from_row)
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        let token_hash = token_hash.to_vec();
+        self.write(move |conn| {
+            conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash]).map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn open_private_chat(&self, me: UserId, peer: UserId, now: i64) -> StoreResult<Written<Chat>> {
+        self.write(move |conn| {
+            if me == peer {
+                return Err(Denied::PeerIsSelf.into());
+            }
+            load_user(conn, peer)?;
+            match resolve(conn, me, ChatId::private(peer)) {
+                Ok((row, _)) => return Ok(Written { value: chat_view(conn, me, &row)?, notify: vec![] }),
+                Err(StoreError::Denied(Denied::ChatNotFound)) => {}
+                Err(e) => return Err(e),
+            }
+            let (lo, hi) = private_pair(me, peer);
+            conn.execute(
+                "INSERT INTO chats (kind, user_lo, user_hi, last_activity, created_at) VALUES ('private', ?1, ?2, ?3, ?3)",
+                params![lo.0, hi.0, now],
+            )
+            .map_err(db)?;
+            let key = ChatKey(conn.last_insert_rowid());
+            for u in [lo, hi] {
+                conn.execute(
+                    "INSERT INTO members (chat_id, user_id, role, joined_at) VALUES (?1, ?2, 'member', ?3)",
+                    params![key.0, u.0, now],
+                )
+                .map_err(db)?;
+            }
+            let notify = push_all(conn, &[lo, hi], "chat_updated", key, None)?;
+            let row = load_chat_row(conn, key)?.ok_or(Denied::ChatNotFound)?;
+            Ok(Written { value: chat_view(conn, me, &row)?, notify })
+        })
+        .await
+    }
+
+    async fn create_group(&self, creator: UserId, title: GroupTitle, members: Vec<UserId>, now: i64) -> StoreResult<Written<Chat>> {
+        self.write(move |conn| {
+            let mut others: Vec<UserId> = members.into_iter().filter(|m| *m != creator).collect();
+            others.sort();
+            others.dedup();
+            if others.len() + 1 > MAX_GROUP_MEMBERS {
+                return Err(Denied::TooManyMembers.into());
+            }
+            load_user(conn, creator)?;
+            for m in &others {
+                load_user(conn, *m)?;
+            }
+            conn.execute(
+                "INSERT INTO chats (kind, title, last_activity, created_at) VALUES ('group', ?1, ?2, ?2)",
+                params![title.as_str(), now],
+            )
+            .map_err(db)?;
+            let key = ChatKey(conn.last_insert_rowid());
+            let mut stmt = conn
+                .prepare_cached("INSERT INTO members (chat_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(db)?;
+            stmt.execute(params![key.0, creator.0, Role::Creator.as_str(), now]).map_err(db)?;
+            for m in &others {
+                stmt.execute(params![key.0, m.0, Role::Member.as_str(), now]).map_err(db)?;
+            }
+            let all = member_ids(conn, key)?;
+            let notify = push_all(conn, &all, "chat_updated", key, None)?;
+            let row = load_chat_row(conn, key)?.ok_or(Denied::ChatNotFound)?;
+            Ok(Written { value: chat_view(conn, creator, &row)?, notify })
+        })
+        .await
+    }
+
+    async fn chat(&self, viewer: UserId, chat: ChatId) -> StoreResult<Chat> {
+        self.read(move |conn| {
+            let (row, _) = resolve(conn, viewer, chat)?;
+            chat_view(conn, viewer, &row)
+        })
+        .await
+    }
+
+    async fn chats(&self, viewer: UserId) -> StoreResult<Vec<ChatSummary>> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {} FROM members m JOIN chats c ON c.id = m.chat_id WHERE m.user_id = ?1 \
+                     ORDER BY c.last_activity DESC, c.id DESC",
+                    CHAT_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
+                ))
+                .map_err(db)?;
+            let rows = stmt.query_map([viewer.0], chat_from_row).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let chat = chat_view(conn, viewer, &row)?;
+                let last_message = conn
+                    .prepare_cached(&format!(
+                        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND deleted = 0 ORDER BY id DESC LIMIT 1"
+                    ))
+                    .map_err(db)?
+                    .query_row([row.key.0], message_from_row)
+                    .optional()
+                    .map_err(db)?
+                    .map(finish_message)
+                    .transpose()?;
+                let unread: i64 = conn
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND id > ?2 AND deleted = 0 AND sender_id != ?3",
+                    )
+                    .map_err(db)?
+                    .query_row(params![row.key.0, chat.read_inbox_max_id.0, viewer.0], |r| r.get(0))
+                    .map_err(db)?;
+                out.push(ChatSummary { chat, last_message, unread_count: unread as u32 });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn members(&self, viewer: UserId, chat: ChatId) -> StoreResult<Vec<Member>> {
+        self.read(move |conn| {
+            let (row, _) = resolve(conn, viewer, chat)?;
+            let mut stmt = conn
+                .prepare_cached("SELECT user_id, role, joined_at FROM members WHERE chat_id = ?1 ORDER BY joined_at, user_id")
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([row.key.0], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            rows.into_iter()
+                .map(|(id, role, joined_at)| {
+                    Ok(Member {
+                        user: load_user(conn, UserId(id))?,
+                        role: Role::parse(&role).map_err(StoreError::backend)?,
+                        joined_at,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn change_group(&self, actor: UserId, chat: ChatId, change: GroupChange, now: i64) -> StoreResult<Written<Chat>> {
+        self.write(move |conn| {
+            let (row, actor_role) = resolve(conn, actor, chat)?;
+            if !row.is_group {
+                return Err(Denied::NotAGroup.into());
+            }
+            let key = row.key;
+            let mut notify = Vec::new();
+            match change {
+                GroupChange::AddMembers(ids) => {
+                    if !actor_role.can_manage() {
+                        return Err(Denied::NotAdmin.into());
+                    }
+                    let mut ids = ids;
+                    ids.sort();
+                    ids.dedup();
+                    let count = member_ids(conn, key)?.len();
+                    if count + ids.len() > MAX_GROUP_MEMBERS {
+                        return Err(Denied::TooManyMembers.into());
+                    }
+                    for id in &ids {
+                        load_user(conn, *id)?;
+                        if member_row(conn, key, *id)?.is_some() {
+                            return Err(Denied::AlreadyMember.into());
+                        }
+                        conn.execute(
+                            "INSERT INTO members (chat_id, user_id, role, joined_at) VALUES (?1, ?2, 'member', ?3)",
+                            params![key.0, id.0, now],
+                        )
+                        .map_err(db)?;
+                    }
+                    // Newcomers start with everything before their arrival read.
+                    conn.execute(
+                        &format!(
+                            "UPDATE members SET read_inbox_max_id = ?1 WHERE chat_id = ?2 AND user_id IN ({})",
+                            ids.iter().map(|i| i.0.to_string()).collect::<Vec<_>>().join(",")
+                        ),
+                        params![row.last_message_id, key.0],
+                    )
+                    .map_err(db)?;
+                    notify = push_all(conn, &member_ids(conn, key)?, "chat_updated", key, None)?;
+                }
+                GroupChange::RemoveMember(target) => {
+                    let (target_role, _) = member_row(conn, key, target)?.ok_or(Denied::UserNotFound)?;
+                    may_remove(actor, actor_role, target, target_role)?;
+                    conn.execute("DELETE FROM members WHERE chat_id = ?1 AND user_id = ?2", params![key.0, target.0]).map_err(db)?;
+                    notify.push(push_update(conn, target, "chat_removed", key, None)?);
+                    notify.extend(push_all(conn, &member_ids(conn, key)?, "chat_updated", key, None)?);
+                }
+                GroupChange::SetRole(target, role) => {
+                    if actor_role != Role::Creator {
+                        return Err(Denied::NotCreator.into());
+                    }
+                    let (target_role, _) = member_row(conn, key, target)?.ok_or(Denied::UserNotFound)?;
+                    if target_role == Role::Creator || role == Role::Creator {
+                        return Err(Denied::CreatorIsFixed.into());
+                    }
+                    conn.execute(
+                        "UPDATE members SET role = ?1 WHERE chat_id = ?2 AND user_id = ?3",
+                        params![role.as_str(), key.0, target.0],
+                    )
+                    .map_err(db)?;
+                    notify = push_all(conn, &member_ids(conn, key)?, "chat_updated", key, None)?;
+                }
+                GroupChange::SetTitle(title) => {
+                    if !actor_role.can_manage() {
+                        return Err(Denied::NotAdmin.into());
+                    }
+                    conn.execute("UPDATE chats SET title = ?1 WHERE id = ?2", params![title.as_str(), key.0]).map_err(db)?;
+                    notify = push_all(conn, &member_ids(conn, key)?, "chat_updated", key, None)?;
+                }
+                GroupChange::Leave => {
+                    let before = chat_view(conn, actor, &row)?;
+                    conn.execute("DELETE FROM members WHERE chat_id = ?1 AND user_id = ?2", params![key.0, actor.0]).map_err(db)?;
+                    if actor_role == Role::Creator {
+                        // Hand the group to the longest-serving admin, else the longest-serving member.
+                        conn.execute(
+                            "UPDATE members SET role = 'creator' WHERE chat_id = ?1 AND user_id = (SELECT user_id FROM members \
+                             WHERE chat_id = ?1 ORDER BY role = 'administrator' DESC, joined_at, user_id LIMIT 1)",
+                            [key.0],
+                        )
+                        .map_err(db)?;
+                    }
+                    notify.push(push_update(conn, actor, "chat_removed", key, None)?);
+                    notify.extend(push_all(conn, &member_ids(conn, key)?, "chat_updated", key, None)?);
+                    return Ok(Written { value: before, notify });
+                }
+            }
+            let row = load_chat_row(conn, key)?.ok_or(Denied::ChatNotFound)?;
+            Ok(Written { value: chat_view(conn, actor, &row)?, notify })
+        })
+        .await
+    }
+
+    async fn append_message(&self, sender: UserId, chat: ChatId, m: NewMessage, now: i64) -> StoreResult<Written<Message>> {
+        self.write(move |conn| {
+            let (row, _) = resolve(conn, sender, chat)?;
+            if let Some(reply_to) = m.reply_to {
+                load_message(conn, row.key, reply_to)?.ok_or(Denied::MessageNotFound)?;
+            }
+            let id: i64 = conn
+                .prepare_cached("UPDATE chats SET last_message_id = last_message_id + 1, last_activity = ?2 WHERE id = ?1 RETURNING last_message_id")
+                .map_err(db)?
+                .query_row(params![row.key.0, now], |r| r.get(0))
+                .map_err(db)?;
+            conn.prepare_cached(
+                "INSERT INTO messages (chat_id, id, sender_id, date, text, entities, reply_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(db)?
+            .execute(params![row.key.0, id, sender.0, now, m.text.as_str(), entities::encode(&m.entities), m.reply_to.map(|r| r.0)])
+            .map_err(db)?;
+            // One's own messages count as read.
+            conn.prepare_cached("UPDATE members SET read_inbox_max_id = ?1 WHERE chat_id = ?2 AND user_id = ?3")
+                .map_err(db)?
+                .execute(params![id, row.key.0, sender.0])
+                .map_err(db)?;
+            let notify = push_all(conn, &member_ids(conn, row.key)?, "message_new", row.key, Some(id))?;
+            let message = Message {
+                chat: row.key,
+                id: MessageId(id),
+                sender,
+                date: now,
+                text: m.text,
+                entities: m.entities,
+                reply_to: m.reply_to,
+                edit_date: None,
+            };
+            Ok(Written { value: message, notify })
+        })
+        .await
+    }
+
+    async fn edit_message(&self, editor: UserId, chat: ChatId, id: MessageId, content: EditedText, now: i64) -> StoreResult<Written<Message>> {
+        self.write(move |conn| {
+            let (row, _) = resolve(conn, editor, chat)?;
+            let mut message = load_message(conn, row.key, id)?.ok_or(Denied::MessageNotFound)?;
+            if message.sender != editor {
+                return Err(Denied::NotAuthor.into());
+            }
+            if message.text == content.text && message.entities == content.entities {
+                return Err(Denied::NotModified.into());
+            }
+            conn.execute(
+                "UPDATE messages SET text = ?1, entities = ?2, edit_date = ?3 WHERE chat_id = ?4 AND id = ?5",
+                params![content.text.as_str(), entities::encode(&content.entities), now, row.key.0, id.0],
+            )
+            .map_err(db)?;
+            let notify = push_all(conn, &member_ids(conn, row.key)?, "message_edited", row.key, Some(id.0))?;
+            message.text = content.text;
+            message.entities = content.entities;
+            message.edit_date = Some(now);
+            Ok(Written { value: message, notify })
+        })
+        .await
+    }
+
+    async fn delete_messages(&self, actor: UserId, chat: ChatId, ids: Vec<MessageId>) -> StoreResult<Written<()>> {
+        self.write(move |conn| {
+            let (row, role) = resolve(conn, actor, chat)?;
+            let mut ids = ids;
+            ids.sort();
+            ids.dedup();
+            for id in &ids {
+                let m = load_message(conn, row.key, *id)?.ok_or(Denied::MessageNotFound)?;
+                may_delete(actor, m.sender, row.is_group, role)?;
+            }
+            let members = member_ids(conn, row.key)?;
+            let mut notify = Vec::new();
+            for id in &ids {
+                conn.prepare_cached("UPDATE messages SET deleted = 1, text = '', entities = NULL WHERE chat_id = ?1 AND id = ?2")
+                    .map_err(db)?
+                    .execute(params![row.key.0, id.0])
+                    .map_err(db)?;
+                notify.extend(push_all(conn, &members, "message_deleted", row.key, Some(id.0))?);
+            }
+            Ok(Written { value: (), notify })
+        })
+        .await
+    }
+
+    async fn history(&self, viewer: UserId, chat: ChatId, page: HistoryPage) -> StoreResult<Vec<Message>> {
+        self.read(move |conn| {
+            let (row, _) = resolve(conn, viewer, chat)?;
+            let (sql, bound, limit, reverse) = match page {
+                HistoryPage::Before { before, limit } => (
+                    format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND deleted = 0 AND id < ?2 ORDER BY id DESC LIMIT ?3"),
+                    before.map_or(i64::MAX, |b| b.0),
+                    limit,
+                    true,
+                ),
+                HistoryPage::After { after, limit } => (
+                    format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND deleted = 0 AND id > ?2 ORDER BY id ASC LIMIT ?3"),
+                    after.0,
+                    limit,
+                    false,
+                ),
+            };
+            let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+            let rows = stmt
+                .query_map(params![row.key.0, bound, limit], message_from_row)
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            let mut out = rows.into_iter().map(finish_message).collect::<StoreResult<Vec<_>>>()?;
+            if reverse {
+                out.reverse();
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn mark_read(&self, reader: UserId, chat: ChatId, max_id: MessageId) -> StoreResult<Written<Chat>> {
+        self.write(move |conn| {
+            let (row, _) = resolve(conn, reader, chat)?;
+            let (_, current) = member_row(conn, row.key, reader)?.ok_or(Denied::ChatNotFound)?;
+            let target = max_id.0.min(row.last_message_id);
+            let mut notify = Vec::new();
+            if target > current {
+                conn.execute(
+                    "UPDATE members SET read_inbox_max_id = ?1 WHERE chat_id = ?2 AND user_id = ?3",
+                    params![target, row.key.0, reader.0],
+                )
+                .map_err(db)?;
+                notify.push(push_update(conn, reader, "read_inbox", row.key, Some(target))?);
+                if !row.is_group {
+                    notify.push(push_update(conn, row.peer_of(reader), "read_outbox", row.key, Some(target))?);
+                }
+            }
+            Ok(Written { value: chat_view(conn, reader, &row)?, notify })
+        })
+        .await
+    }
+
+    async fn events_after(&self, user: UserId, cursor: u64, limit: u32) -> StoreResult<Vec<Event>> {
+        let limit = limit.min(crate::MAX_EVENTS_PAGE);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT seq, kind, chat_id, message_id FROM updates WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![user.0, cursor as i64, limit], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, ChatKey(r.get(2)?), r.get::<_, Option<i64>>(3)?))
+                })
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            let mut chats: HashMap<ChatKey, ChatRow> = HashMap::new();
+            let mut out = Vec::with_capacity(rows.len());
+            for (seq, kind, key, message_id) in rows {
+                let row = match chats.get(&key) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let Some(r) = load_chat_row(conn, key)? else { continue };
+                        chats.insert(key, r.clone());
+                        r
+                    }
+                };
+                let chat_id = row.id_for(user);
+                let mid = MessageId(message_id.unwrap_or(0));
+                let body = match kind.as_str() {
+                    "message_new" | "message_edited" => {
+                        let Some(message) = load_message(conn, key, mid)? else { continue };
+                        if kind == "message_new" { EventBody::MessageNew { chat_id, message } } else { EventBody::MessageEdited { chat_id, message } }
+                    }
+                    "message_deleted" => EventBody::MessageDeleted { chat_id, message_id: mid },
+                    "chat_updated" => match chat_view(conn, user, &row) {
+                        Ok(chat) => EventBody::ChatUpdated { chat },
+                        Err(StoreError::Denied(Denied::ChatNotFound)) => continue,
+                        Err(e) => return Err(e),
+                    },
+                    "chat_removed" => EventBody::ChatRemoved { chat_id },
+                    "read_inbox" => EventBody::ReadInbox { chat_id, max_id: mid },
+                    "read_outbox" => EventBody::ReadOutbox { chat_id, max_id: mid },
+                    other => return Err(StoreError::Backend(format!("unknown update kind {other:?}"))),
+                };
+                out.push(Event { seq: seq as u64, body });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn current_cursor(&self, user: UserId) -> StoreResult<u64> {
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT update_seq FROM users WHERE id = ?1")
+                .map_err(db)?
+                .query_row([user.0], |r| r.get::<_, i64>(0))
+                .optional()
+                .map_err(db)?
+                .map(|s| s as u64)
+                .ok_or(Denied::UserNotFound.into())
+        })
+        .await
+    }
+}
