@@ -35,10 +35,12 @@ impl Subscription {
 
 const SHARDS: usize = 64;
 
+type Shard = Mutex<HashMap<UserId, watch::Sender<u64>>>;
+
 /// The single-node bus: a `watch` channel per watched user, in sharded maps.
 #[derive(Clone)]
 pub struct LocalBus {
-    shards: Arc<[Mutex<HashMap<UserId, watch::Sender<u64>>>; SHARDS]>,
+    shards: Arc<[Shard; SHARDS]>,
 }
 
 impl Default for LocalBus {
@@ -52,7 +54,7 @@ impl LocalBus {
         Self::default()
     }
 
-    fn shard(&self, user: UserId) -> &Mutex<HashMap<UserId, watch::Sender<u64>>> {
+    fn shard(&self, user: UserId) -> &Shard {
         &self.shards[(user.0 as u64 % SHARDS as u64) as usize]
     }
 

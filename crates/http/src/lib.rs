@@ -1,1 +1,168 @@
-//! placeholder
+//! Plaza's HTTP surface: the client API under `/api/v1` with its WebSocket, its OpenAPI document,
+//! `/healthz` and `/metrics`. Only this crate and the binary know HTTP and JSON.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use plaza_protocol::Health;
+use plaza_service::Service;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub mod api;
+pub mod convert;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod ws;
+
+use error::ApiError;
+pub use metrics::Metrics;
+
+/// Largest request body the client API accepts.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Limits sign-up and login attempts per client address, against password guessing.
+pub struct AuthLimiter {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl AuthLimiter {
+    /// `per_minute` attempts a minute with bursts of up to `burst`.
+    pub fn new(per_minute: u32, burst: u32) -> Self {
+        let per_minute = NonZeroU32::new(per_minute.max(1)).expect("positive");
+        let burst = NonZeroU32::new(burst.max(1)).expect("positive");
+        AuthLimiter { limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)) }
+    }
+
+    /// `Err(seconds to wait)` when over the limit.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        self.limiter.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<Service>,
+    pub metrics: Arc<Metrics>,
+    pub auth_limiter: Arc<AuthLimiter>,
+    /// Cancelled when the server shuts down; long-lived connections close on it.
+    pub shutdown: CancellationToken,
+    /// Tracks WebSocket connections so shutdown can wait for their close frames.
+    pub tracker: TaskTracker,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Plaza client API", description = "The API Plaza's web client uses; scripts may use it too. \
+        Authenticate with `Authorization: Bearer <token>` from signup or login. Errors are \
+        `{\"error\":{\"status\",\"code\",\"message\"}}`."),
+    modifiers(&BearerAuth),
+    tags((name = "auth"), (name = "users"), (name = "chats"), (name = "messages"), (name = "updates"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(api::signup))
+        .routes(routes!(api::login))
+        .routes(routes!(api::logout))
+        .routes(routes!(api::me, api::update_me))
+        .routes(routes!(api::user_by_username))
+        .routes(routes!(api::list_chats))
+        .routes(routes!(api::open_private))
+        .routes(routes!(api::create_group))
+        .routes(routes!(api::get_chat, api::set_title))
+        .routes(routes!(api::list_members, api::add_members))
+        .routes(routes!(api::remove_member))
+        .routes(routes!(api::set_role))
+        .routes(routes!(api::history, api::send_message))
+        .routes(routes!(api::edit_message, api::delete_message))
+        .routes(routes!(api::delete_messages))
+        .routes(routes!(api::mark_read))
+        .routes(routes!(api::updates))
+        .routes(routes!(ws::ws))
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api_router().split_for_parts();
+    let doc = Arc::new(doc);
+    Router::new()
+        .merge(api)
+        .route("/api/v1/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
+        .route("/", get(index))
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it has been logged")
+                .into_response()
+        }))
+        .with_state(state)
+}
+
+/// Liveness and store reachability.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let store = state.service.store().backend().to_string();
+    match state.service.store().current_cursor(plaza_core::UserId(0)).await {
+        // Any answer, even "no such user", proves the store is reachable.
+        Ok(_) | Err(plaza_store::StoreError::Denied(_)) => {
+            (StatusCode::OK, Json(Health { status: "ok".into(), store }))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "health check: store unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "store unavailable".into(), store }))
+        }
+    }
+}
+
+async fn index() -> Html<&'static str> {
+    Html(
+        "<!doctype html><meta charset=utf-8><title>Plaza</title>\
+         <h1>Plaza</h1><p>The client API lives under <code>/api/v1</code>; its OpenAPI document is at \
+         <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>. Health: <a href=\"/healthz\">/healthz</a>.</p>",
+    )
+}

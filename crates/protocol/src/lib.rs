@@ -1,1 +1,321 @@
-//! placeholder
+//! Wire types of Plaza's client API (`/api/v1`): JSON requests, responses and WebSocket frames.
+//!
+//! These types are the contract with clients and scripts; they are converted to and from domain
+//! types explicitly in `plaza-http`, so the domain can change while the wire stays stable.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Every error the client API returns has this shape, with the HTTP status repeated inside.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// The HTTP status code.
+    pub status: u16,
+    /// A stable machine-readable code, e.g. `chat_not_found`, `invalid_request`, `unauthorized`.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// Seconds to wait before retrying, on `429`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// 3–32 characters of letters, digits and underscores, starting with a letter.
+    pub username: String,
+    /// 4–256 characters.
+    pub password: String,
+    /// 1–64 characters.
+    pub display_name: String,
+    /// An IETF language tag such as `en`.
+    #[serde(default)]
+    pub language_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// A new session: send `Authorization: Bearer <token>` on every other call.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuthResponse {
+    pub token: String,
+    pub user: UserOut,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct UserOut {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub is_bot: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language_code: Option<String>,
+    /// Only in `GET /me`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+}
+
+/// A change to one's profile; absent fields stay, `null` clears an optional one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub language_code: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub phone_number: Option<Option<String>>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatType {
+    Private,
+    Group,
+}
+
+/// A chat as the caller sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ChatOut {
+    /// The peer's user id for a private chat; negative for a group.
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub chat_type: ChatType,
+    /// Groups: the title. Private chats: the peer's display name.
+    pub title: String,
+    /// Private chats: the other person or bot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<UserOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<u32>,
+    /// Groups: `creator`, `administrator` or `member`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub my_role: Option<String>,
+    pub last_message_id: i64,
+    pub read_inbox_max_id: i64,
+    pub read_outbox_max_id: i64,
+    pub created_at: i64,
+}
+
+/// A chat in the chat list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChatListItem {
+    pub chat: ChatOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<MessageOut>,
+    pub unread_count: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenPrivateRequest {
+    /// The user's or bot's username, with or without `@`.
+    pub username: String,
+}
+
+/// Someone to add to a group: a username or a user id.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum MemberRef {
+    Id(i64),
+    Username(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroupRequest {
+    pub title: String,
+    #[serde(default)]
+    pub members: Vec<MemberRef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMembersRequest {
+    pub members: Vec<MemberRef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRoleRequest {
+    /// `administrator` or `member`.
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetTitleRequest {
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MemberOut {
+    pub user: UserOut,
+    /// `creator`, `administrator` or `member`.
+    pub role: String,
+    pub joined_at: i64,
+}
+
+/// A formatting span, as in the Bot API's MessageEntity (offsets in UTF-16 code units).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EntityOut {
+    #[serde(rename = "type")]
+    pub entity_type: String,
+    pub offset: u32,
+    pub length: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_emoji_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct MessageOut {
+    /// The message's number within its chat.
+    pub message_id: i64,
+    /// The chat as the receiver names it.
+    pub chat_id: i64,
+    pub from: UserOut,
+    /// Unix time, seconds.
+    pub date: i64,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<EntityOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to_message_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edit_date: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessageRequest {
+    /// 1–4096 characters (UTF-16 code units).
+    pub text: String,
+    #[serde(default)]
+    pub entities: Vec<EntityOut>,
+    #[serde(default)]
+    pub reply_to_message_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditMessageRequest {
+    pub text: String,
+    #[serde(default)]
+    pub entities: Vec<EntityOut>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMessagesRequest {
+    /// 1–100 message ids of the chat.
+    pub message_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkReadRequest {
+    /// Everything up to and including this message id counts as read.
+    pub max_id: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Ok {
+    pub ok: bool,
+}
+
+/// What the WebSocket sends. Every frame but `hello` carries `cursor`, the position in the caller's
+/// update log; reconnect with `?cursor=<last seen>` to receive exactly what was missed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame: the cursor the stream starts after.
+    Hello {
+        cursor: u64,
+    },
+    MessageNew {
+        cursor: u64,
+        message: MessageOut,
+    },
+    MessageEdited {
+        cursor: u64,
+        message: MessageOut,
+    },
+    MessageDeleted {
+        cursor: u64,
+        chat_id: i64,
+        message_id: i64,
+    },
+    /// The chat appeared in the caller's list or changed.
+    ChatUpdated {
+        cursor: u64,
+        chat: ChatOut,
+    },
+    /// The caller left or was removed.
+    ChatRemoved {
+        cursor: u64,
+        chat_id: i64,
+    },
+    /// The caller read up to `max_id` (on this or another device).
+    ReadInbox {
+        cursor: u64,
+        chat_id: i64,
+        max_id: i64,
+    },
+    /// The other side of a private chat read the caller's messages up to `max_id`.
+    ReadOutbox {
+        cursor: u64,
+        chat_id: i64,
+        max_id: i64,
+    },
+}
+
+impl ServerFrame {
+    pub fn cursor(&self) -> u64 {
+        match self {
+            ServerFrame::Hello { cursor }
+            | ServerFrame::MessageNew { cursor, .. }
+            | ServerFrame::MessageEdited { cursor, .. }
+            | ServerFrame::MessageDeleted { cursor, .. }
+            | ServerFrame::ChatUpdated { cursor, .. }
+            | ServerFrame::ChatRemoved { cursor, .. }
+            | ServerFrame::ReadInbox { cursor, .. }
+            | ServerFrame::ReadOutbox { cursor, .. } => *cursor,
+        }
+    }
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub store: String,
+}

@@ -1,1 +1,99 @@
-//! placeholder
+//! The `plaza` server: wiring of store, bus, service and HTTP, startup, demo data and shutdown.
+//!
+//! `main.rs` is the CLI; this library holds what both it and the black-box tests start.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use plaza_bus::LocalBus;
+use plaza_http::{AppState, AuthLimiter, Metrics};
+use plaza_service::{Clock, Service, ServiceConfig, SystemClock};
+use plaza_store::Store;
+use plaza_store::postgres::PgStore;
+use plaza_store::sqlite::{SqliteOptions, SqliteStore};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub mod config;
+pub mod demo;
+
+pub use config::{Config, StoreConfig};
+
+/// Opens the configured store, applying migrations.
+pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match config {
+        StoreConfig::Sqlite { path } => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+            }
+            Arc::new(
+                SqliteStore::open(path, SqliteOptions::default())
+                    .with_context(|| format!("opening {}", path.display()))?,
+            )
+        }
+        StoreConfig::Postgres { url } => Arc::new(PgStore::connect(url).await.context("connecting to PostgreSQL")?),
+    })
+}
+
+/// The service over a store, with the single-node bus.
+pub fn service(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Arc<Service> {
+    Arc::new(Service::new(store, Arc::new(LocalBus::new()), clock, ServiceConfig { session_ttl: config.session_ttl }))
+}
+
+/// A server bound to its address, ready to run.
+pub struct Server {
+    pub listener: TcpListener,
+    pub state: AppState,
+    pub shutdown_grace: std::time::Duration,
+}
+
+impl Server {
+    /// Opens the store, seeds demo data if asked, and binds the listener.
+    pub async fn bind(config: &Config) -> anyhow::Result<Server> {
+        Self::bind_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn bind_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+        let store = open_store(&config.store).await?;
+        let service = service(store, clock, config);
+        if config.demo {
+            demo::seed(&service).await.context("seeding demo data")?;
+        }
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let state = AppState {
+            service,
+            metrics: Arc::new(Metrics::default()),
+            auth_limiter: Arc::new(AuthLimiter::new(config.auth_attempts_per_minute, config.auth_attempts_burst)),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        };
+        Ok(Server { listener, state, shutdown_grace: config.shutdown_grace })
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// Serves until `stop` resolves, then shuts down gracefully: the listener closes, in-flight
+    /// requests finish, and every WebSocket gets a close frame before this returns.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Server { listener, state, shutdown_grace } = self;
+        let app = plaza_http::router(state.clone());
+        let shutdown = state.shutdown.clone();
+        let signal = async move {
+            stop.await;
+            tracing::info!("shutting down: finishing in-flight requests and closing WebSockets");
+            shutdown.cancel();
+        };
+        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(signal);
+        let tracker = state.tracker.clone();
+        let result = serve.await;
+        tracker.close();
+        if tokio::time::timeout(shutdown_grace, tracker.wait()).await.is_err() {
+            tracing::warn!("some WebSockets did not close within the grace period");
+        }
+        result.context("serving HTTP")
+    }
+}

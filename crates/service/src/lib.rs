@@ -1,1 +1,431 @@
-//! placeholder
+//! Plaza's use cases: sign-up, sessions, chats, messages, bots and the update stream.
+//!
+//! This is the only crate that sees both the [`Store`] (the truth) and the [`Bus`] (wake-ups).
+//! Every write goes to the store first; once it is durable, the users whose update logs it touched
+//! are woken through the bus.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use plaza_bus::{Bus, Subscription};
+use plaza_core::message::check_entities;
+use plaza_core::user::BOT_SECRET_LEN;
+use plaza_core::{
+    BotToken, Chat, ChatId, ChatSummary, Denied, DisplayName, Entity, GroupTitle, HistoryPage, Invalid, LanguageCode,
+    Member, Message, MessageId, MessageText, NewMessage, Password, PhoneNumber, Role, User, UserId, Username,
+};
+use plaza_store::{
+    BotRecord, EditedText, EventPage, GroupChange, NewAccount, NewBot, ProfileChange, Store, StoreError, Written,
+};
+
+mod secrets;
+pub use secrets::{hash_password, sha256, verify_password};
+
+/// Wall-clock time in unix seconds; tests substitute a clock they move by hand.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    }
+}
+
+/// A clock that moves only when told; for tests of expiry without sleeping.
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(now: i64) -> Self {
+        ManualClock(AtomicI64::new(now))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_secs() as i64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request's content is not acceptable.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// A domain rule refused it.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// No valid session or credentials.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// Something broke inside; details are logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Denied(d) => ServiceError::Denied(d),
+            StoreError::Backend(msg) => ServiceError::Internal(msg),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// How long a login session lasts.
+    pub session_ttl: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig { session_ttl: Duration::from_secs(30 * 24 * 3600) }
+    }
+}
+
+/// Plaza's use cases. Cheap to share behind an `Arc`.
+pub struct Service {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    clock: Arc<dyn Clock>,
+    config: ServiceConfig,
+}
+
+/// A new bot and its token, shown once.
+#[derive(Debug, Clone)]
+pub struct IssuedBot {
+    pub bot: User,
+    pub token: BotToken,
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>, config: ServiceConfig) -> Self {
+        Service { store, bus, clock, config }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    fn wake<T>(&self, written: Written<T>) -> T {
+        for (user, seq) in &written.notify {
+            self.bus.publish(*user, *seq);
+        }
+        written.value
+    }
+
+    // ---- accounts and sessions ----
+
+    pub async fn signup(
+        &self,
+        username: &str,
+        password: &str,
+        display_name: &str,
+        language: Option<&str>,
+    ) -> ServiceResult<(String, User)> {
+        let username = Username::parse(username)?;
+        let password = Password::parse(password)?;
+        let display_name = DisplayName::parse(display_name)?;
+        let language_code = language.map(LanguageCode::parse).transpose()?;
+        let password_hash = hash_password(password).await?;
+        let user = self
+            .store
+            .create_account(NewAccount {
+                username,
+                display_name,
+                password_hash: Some(password_hash),
+                language_code,
+                phone_number: None,
+                bot: None,
+                now: self.now(),
+            })
+            .await?;
+        let token = self.start_session(user.id).await?;
+        Ok((token, user))
+    }
+
+    /// Creates a person without a session (for the CLI and demo data).
+    pub async fn create_person(&self, username: &str, password: &str, display_name: &str) -> ServiceResult<User> {
+        let username = Username::parse(username)?;
+        let password = Password::parse(password)?;
+        let display_name = DisplayName::parse(display_name)?;
+        let password_hash = hash_password(password).await?;
+        Ok(self
+            .store
+            .create_account(NewAccount {
+                username,
+                display_name,
+                password_hash: Some(password_hash),
+                language_code: None,
+                phone_number: None,
+                bot: None,
+                now: self.now(),
+            })
+            .await?)
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> ServiceResult<(String, User)> {
+        const BAD: ServiceError = ServiceError::Unauthorized("wrong username or password");
+        let (Ok(username), Ok(password)) = (Username::parse(username), Password::parse(password)) else {
+            return Err(BAD);
+        };
+        let record = self.store.login_record(&username).await?;
+        // Verify against a real hash even for unknown users, so timing does not tell which exist.
+        let (user, hash) = match record {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, secrets::DECOY_HASH.to_string()),
+        };
+        let ok = verify_password(password, hash).await?;
+        match user {
+            Some(user) if ok => {
+                let token = self.start_session(user.id).await?;
+                Ok((token, user))
+            }
+            _ => Err(BAD),
+        }
+    }
+
+    async fn start_session(&self, user: UserId) -> ServiceResult<String> {
+        let token = secrets::session_token();
+        let now = self.now();
+        let expires = now + self.config.session_ttl.as_secs() as i64;
+        self.store.create_session(sha256(token.as_bytes()), user, now, expires).await?;
+        Ok(token)
+    }
+
+    /// The user behind a bearer token, if the session exists and has not expired.
+    pub async fn authenticate(&self, token: &str) -> ServiceResult<User> {
+        if token.is_empty() || token.len() > 256 {
+            return Err(ServiceError::Unauthorized("invalid session token"));
+        }
+        self.store
+            .session_user(&sha256(token.as_bytes()), self.now())
+            .await?
+            .ok_or(ServiceError::Unauthorized("the session is invalid or has expired; log in again"))
+    }
+
+    pub async fn logout(&self, token: &str) -> ServiceResult<()> {
+        Ok(self.store.delete_session(&sha256(token.as_bytes())).await?)
+    }
+
+    pub async fn update_profile(
+        &self,
+        user: UserId,
+        display_name: Option<&str>,
+        language_code: Option<Option<&str>>,
+        phone_number: Option<Option<&str>>,
+    ) -> ServiceResult<User> {
+        let change = ProfileChange {
+            display_name: display_name.map(DisplayName::parse).transpose()?,
+            language_code: language_code.map(|l| l.map(LanguageCode::parse).transpose()).transpose()?,
+            phone_number: phone_number.map(|p| p.map(PhoneNumber::parse).transpose()).transpose()?,
+        };
+        Ok(self.store.update_profile(user, change).await?)
+    }
+
+    pub async fn user(&self, id: UserId) -> ServiceResult<User> {
+        Ok(self.store.user(id).await?)
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> ServiceResult<User> {
+        Ok(self.store.user_by_username(&Username::parse(username)?).await?)
+    }
+
+    pub async fn list_people(&self) -> ServiceResult<Vec<User>> {
+        Ok(self.store.list_people().await?)
+    }
+
+    // ---- bots ----
+
+    pub async fn create_bot(
+        &self,
+        username: &str,
+        owner: &str,
+        display_name: Option<&str>,
+    ) -> ServiceResult<IssuedBot> {
+        let username = Username::parse_bot(username)?;
+        let owner = self.store.user_by_username(&Username::parse(owner)?).await?;
+        if owner.is_bot {
+            return Err(Invalid::new("owner", "a bot can't own a bot").into());
+        }
+        let display_name = DisplayName::parse(display_name.unwrap_or(username.as_str()))?;
+        let secret = secrets::bot_secret();
+        let bot = self
+            .store
+            .create_account(NewAccount {
+                username,
+                display_name,
+                password_hash: None,
+                language_code: None,
+                phone_number: None,
+                bot: Some(NewBot { owner: owner.id, token_secret_hash: sha256(secret.as_bytes()) }),
+                now: self.now(),
+            })
+            .await?;
+        let token = BotToken::new(bot.id, secret)?;
+        Ok(IssuedBot { bot, token })
+    }
+
+    /// Issues a new token for the bot; the old one stops working at once.
+    pub async fn rotate_bot_token(&self, username: &str) -> ServiceResult<IssuedBot> {
+        let bot = self.store.user_by_username(&Username::parse(username)?).await?;
+        if !bot.is_bot {
+            return Err(Denied::UserNotFound.into());
+        }
+        let secret = secrets::bot_secret();
+        self.store.set_bot_token_hash(bot.id, sha256(secret.as_bytes())).await?;
+        let token = BotToken::new(bot.id, secret)?;
+        Ok(IssuedBot { bot, token })
+    }
+
+    /// The bot a token belongs to, comparing the secret's hash in constant time.
+    pub async fn authenticate_bot(&self, token: &str) -> ServiceResult<User> {
+        let token = BotToken::parse(token).map_err(|_| ServiceError::Unauthorized("invalid token specified"))?;
+        let stored = match self.store.bot_token_hash(token.bot_id).await {
+            Ok(h) => h,
+            Err(StoreError::Denied(_)) => return Err(ServiceError::Unauthorized("unknown token")),
+            Err(e) => return Err(e.into()),
+        };
+        if !secrets::hashes_equal(&stored, &sha256(token.secret().as_bytes())) {
+            return Err(ServiceError::Unauthorized("unknown token"));
+        }
+        Ok(self.store.user(token.bot_id).await?)
+    }
+
+    pub async fn list_bots(&self) -> ServiceResult<Vec<BotRecord>> {
+        Ok(self.store.list_bots().await?)
+    }
+
+    // ---- chats ----
+
+    pub async fn open_private_chat(&self, me: UserId, username: &str) -> ServiceResult<Chat> {
+        let peer = self.store.user_by_username(&Username::parse(username)?).await?;
+        let written = self.store.open_private_chat(me, peer.id, self.now()).await?;
+        Ok(self.wake(written))
+    }
+
+    pub async fn create_group(&self, me: UserId, title: &str, members: Vec<UserId>) -> ServiceResult<Chat> {
+        let title = GroupTitle::parse(title)?;
+        let written = self.store.create_group(me, title, members, self.now()).await?;
+        Ok(self.wake(written))
+    }
+
+    pub async fn chats(&self, me: UserId) -> ServiceResult<Vec<ChatSummary>> {
+        Ok(self.store.chats(me).await?)
+    }
+
+    pub async fn chat(&self, me: UserId, chat: ChatId) -> ServiceResult<Chat> {
+        Ok(self.store.chat(me, chat).await?)
+    }
+
+    pub async fn members(&self, me: UserId, chat: ChatId) -> ServiceResult<Vec<Member>> {
+        Ok(self.store.members(me, chat).await?)
+    }
+
+    pub async fn add_members(&self, me: UserId, chat: ChatId, members: Vec<UserId>) -> ServiceResult<Chat> {
+        if members.is_empty() {
+            return Err(Invalid::new("members", "name at least one member").into());
+        }
+        self.change_group(me, chat, GroupChange::AddMembers(members)).await
+    }
+
+    pub async fn remove_member(&self, me: UserId, chat: ChatId, member: UserId) -> ServiceResult<Chat> {
+        let change = if member == me { GroupChange::Leave } else { GroupChange::RemoveMember(member) };
+        self.change_group(me, chat, change).await
+    }
+
+    pub async fn set_role(&self, me: UserId, chat: ChatId, member: UserId, role: &str) -> ServiceResult<Chat> {
+        let role = Role::parse(role)?;
+        if role == Role::Creator {
+            return Err(Invalid::new("role", "must be 'administrator' or 'member'").into());
+        }
+        self.change_group(me, chat, GroupChange::SetRole(member, role)).await
+    }
+
+    pub async fn set_title(&self, me: UserId, chat: ChatId, title: &str) -> ServiceResult<Chat> {
+        self.change_group(me, chat, GroupChange::SetTitle(GroupTitle::parse(title)?)).await
+    }
+
+    async fn change_group(&self, me: UserId, chat: ChatId, change: GroupChange) -> ServiceResult<Chat> {
+        let written = self.store.change_group(me, chat, change, self.now()).await?;
+        Ok(self.wake(written))
+    }
+
+    // ---- messages ----
+
+    pub async fn send_message(&self, me: UserId, chat: ChatId, message: NewMessage) -> ServiceResult<Message> {
+        let written = self.store.append_message(me, chat, message, self.now()).await?;
+        Ok(self.wake(written))
+    }
+
+    pub async fn edit_message(
+        &self,
+        me: UserId,
+        chat: ChatId,
+        id: MessageId,
+        text: &str,
+        entities: Vec<Entity>,
+    ) -> ServiceResult<Message> {
+        let text = MessageText::parse(text)?;
+        let entities = check_entities(&text, entities)?;
+        let written = self.store.edit_message(me, chat, id, EditedText { text, entities }, self.now()).await?;
+        Ok(self.wake(written))
+    }
+
+    pub async fn delete_messages(&self, me: UserId, chat: ChatId, ids: Vec<i64>) -> ServiceResult<()> {
+        if ids.is_empty() || ids.len() > 100 {
+            return Err(Invalid::new("message_ids", "give 1 to 100 message ids").into());
+        }
+        if ids.iter().any(|id| *id <= 0) {
+            return Err(Invalid::new("message_ids", "message ids are positive").into());
+        }
+        let written = self.store.delete_messages(me, chat, ids.into_iter().map(MessageId).collect()).await?;
+        self.wake(written);
+        Ok(())
+    }
+
+    pub async fn history(&self, me: UserId, chat: ChatId, page: HistoryPage) -> ServiceResult<Vec<Message>> {
+        Ok(self.store.history(me, chat, page).await?)
+    }
+
+    pub async fn mark_read(&self, me: UserId, chat: ChatId, max_id: i64) -> ServiceResult<Chat> {
+        if max_id < 0 {
+            return Err(Invalid::new("max_id", "must not be negative").into());
+        }
+        let written = self.store.mark_read(me, chat, MessageId(max_id)).await?;
+        Ok(self.wake(written))
+    }
+
+    // ---- the update stream ----
+
+    /// Watches the user's update log. Subscribe before reading, so no wake-up falls between.
+    pub fn subscribe(&self, me: UserId) -> Subscription {
+        self.bus.subscribe(me)
+    }
+
+    pub async fn events_after(&self, me: UserId, cursor: u64, limit: u32) -> ServiceResult<EventPage> {
+        Ok(self.store.events_after(me, cursor, limit).await?)
+    }
+
+    pub async fn current_cursor(&self, me: UserId) -> ServiceResult<u64> {
+        Ok(self.store.current_cursor(me).await?)
+    }
+}
+
+/// The token secret alphabet's length is fixed by Telegram's token shape.
+const _: () = assert!(BOT_SECRET_LEN == 35);

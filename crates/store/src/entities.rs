@@ -28,7 +28,15 @@ pub fn encode(entities: &[Entity]) -> Option<String> {
     let stored: Vec<Stored> = entities
         .iter()
         .map(|e| {
-            let mut s = Stored { t: e.kind.name().to_string(), o: e.offset, l: e.length, url: None, lang: None, user: None, emoji: None };
+            let mut s = Stored {
+                t: e.kind.name().to_string(),
+                o: e.offset,
+                l: e.length,
+                url: None,
+                lang: None,
+                user: None,
+                emoji: None,
+            };
             match &e.kind {
                 EntityKind::Pre { language } => s.lang = language.clone(),
                 EntityKind::TextLink { url } => s.url = Some(url.clone()),

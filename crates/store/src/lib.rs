@@ -111,6 +111,17 @@ pub struct Event {
     pub body: EventBody,
 }
 
+/// One page of a user's update log.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// The seq of the last entry scanned (the given cursor if none): resume after it. Fewer than
+    /// `limit` entries scanned means the log ended there at the time of reading.
+    pub next_cursor: u64,
+    /// How many entries were scanned, skipped ones included.
+    pub scanned: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventBody {
     MessageNew { chat_id: ChatId, message: Message },
@@ -174,12 +185,24 @@ pub trait Store: Send + Sync + 'static {
     async fn chats(&self, viewer: UserId) -> StoreResult<Vec<ChatSummary>>;
     async fn members(&self, viewer: UserId, chat: ChatId) -> StoreResult<Vec<Member>>;
     /// Applies `change`; returns the chat as the actor now sees it (after `Leave`, as it was).
-    async fn change_group(&self, actor: UserId, chat: ChatId, change: GroupChange, now: i64) -> StoreResult<Written<Chat>>;
+    async fn change_group(
+        &self,
+        actor: UserId,
+        chat: ChatId,
+        change: GroupChange,
+        now: i64,
+    ) -> StoreResult<Written<Chat>>;
 
     // ---- messages ----
 
     /// Appends a message with the chat's next message id. `reply_to` must name a message of the chat.
-    async fn append_message(&self, sender: UserId, chat: ChatId, message: NewMessage, now: i64) -> StoreResult<Written<Message>>;
+    async fn append_message(
+        &self,
+        sender: UserId,
+        chat: ChatId,
+        message: NewMessage,
+        now: i64,
+    ) -> StoreResult<Written<Message>>;
     /// Only the author edits; unchanged content is [`Denied::NotModified`].
     async fn edit_message(
         &self,
@@ -198,8 +221,9 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- updates ----
 
-    /// Up to `limit` events of the user's log after `cursor`, oldest first.
-    async fn events_after(&self, user: UserId, cursor: u64, limit: u32) -> StoreResult<Vec<Event>>;
+    /// Scans up to `limit` entries of the user's log after `cursor`, oldest first, and returns the
+    /// events among them with the seq scanned up to (skipped entries count as scanned).
+    async fn events_after(&self, user: UserId, cursor: u64, limit: u32) -> StoreResult<EventPage>;
     /// The user's newest cursor (0 before their first event).
     async fn current_cursor(&self, user: UserId) -> StoreResult<u64>;
 }
@@ -228,11 +252,7 @@ pub mod rules {
 
     /// May `actor` delete a message sent by `author`?
     pub fn may_delete(actor: UserId, author: UserId, is_group: bool, actor_role: Role) -> Result<(), Denied> {
-        if !is_group || actor == author || actor_role.can_manage() {
-            Ok(())
-        } else {
-            Err(Denied::CannotDelete)
-        }
+        if !is_group || actor == author || actor_role.can_manage() { Ok(()) } else { Err(Denied::CannotDelete) }
     }
 
     /// Orders a private chat's two users the way both backends key them.

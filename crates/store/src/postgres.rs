@@ -1,1 +1,1330 @@
-//! PostgreSQL backend (being written).
+//! The PostgreSQL backend: a pooled client where every write is one READ COMMITTED transaction.
+//!
+//! The SQLite backend gets its ordering for free from a single writer thread. Here many writes run at
+//! once, so each write takes row locks in one fixed order: first the chat row it changes (`FOR NO KEY
+//! UPDATE`, which every writer of that chat takes), then the `update_seq` rows of the users it
+//! notifies, in ascending user id order. A write therefore sees its chat exactly as the previous
+//! writer of that chat left it, each user's update log grows without gaps (a seq only becomes
+//! visible after every smaller one has committed), and no two writes can wait on each other in a
+//! cycle. Reads that take more than one statement run in a read-only REPEATABLE READ transaction
+//! so they see a single snapshot.
+//!
+//! Durability is PostgreSQL's: with the default `synchronous_commit = on`, `COMMIT` returns only
+//! after the WAL is flushed, which is what the `Store` contract promises.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction};
+use plaza_core::ids::ChatRef;
+use plaza_core::{
+    Chat, ChatId, ChatKey, ChatKind, ChatSummary, Denied, DisplayName, GroupTitle, HistoryPage, LanguageCode,
+    MAX_GROUP_MEMBERS, Member, Message, MessageId, MessageText, NewMessage, PhoneNumber, Role, User, UserId, Username,
+};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{IsolationLevel, NoTls, Row};
+
+use crate::rules::{may_delete, may_remove, private_pair};
+use crate::{
+    BotRecord, EditedText, Event, EventBody, EventPage, GroupChange, NewAccount, ProfileChange, Store, StoreError,
+    StoreResult, Written, entities,
+};
+
+/// Connections per node; PostgreSQL's default `max_connections` (100) leaves room for several nodes.
+const POOL_SIZE: usize = 16;
+
+/// Migrations in order; the version of `MIGRATIONS[i]` is `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_init.sql")];
+
+/// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
+const MIGRATION_LOCK: i64 = 0x706c_617a_616d_6967;
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user@host/db`) and applies pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        let pool = build_pool(url)?;
+        let mut client = pool.get().await.map_err(StoreError::backend)?;
+        migrate(&mut client).await?;
+        Ok(PgStore { pool })
+    }
+
+    /// Applies migrations and returns; used by `plaza migrate`.
+    pub async fn migrate_only(url: &str) -> StoreResult<()> {
+        let pool = build_pool(url)?;
+        let mut client = pool.get().await.map_err(StoreError::backend)?;
+        migrate(&mut client).await
+    }
+
+    async fn client(&self) -> StoreResult<Object> {
+        self.pool.get().await.map_err(StoreError::backend)
+    }
+}
+
+fn build_pool(url: &str) -> StoreResult<Pool> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(StoreError::backend)?;
+    if config.get_application_name().is_none() {
+        // Lets operators tell Plaza's connections apart in pg_stat_activity.
+        config.application_name("plaza");
+    }
+    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    // Creating a connection is bounded so a dead server fails calls instead of hanging them; waiting
+    // for a free connection is not, as callers of the SQLite backend wait for its queue.
+    Pool::builder(manager)
+        .max_size(POOL_SIZE)
+        .runtime(Runtime::Tokio1)
+        .create_timeout(Some(Duration::from_secs(10)))
+        .recycle_timeout(Some(Duration::from_secs(10)))
+        .build()
+        .map_err(StoreError::backend)
+}
+
+/// Applies the migrations this binary knows that the database has not seen, each in a transaction.
+async fn migrate(client: &mut Object) -> StoreResult<()> {
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = (i + 1) as i32;
+        let tx = client.transaction().await.map_err(db)?;
+        // Held until this transaction ends, so a second node starting now waits and then finds the
+        // migration recorded instead of applying it twice.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(db)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)",
+        )
+        .await
+        .map_err(db)?;
+        let applied = tx
+            .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[&version])
+            .await
+            .map_err(db)?
+            .is_some();
+        if !applied {
+            tx.batch_execute(sql).await.map_err(db)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())", &[&version])
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        if !applied {
+            tracing::info!(version, "applied postgres migration");
+        }
+    }
+    Ok(())
+}
+
+/// Starts a write. READ COMMITTED is set explicitly because the locking scheme relies on each
+/// statement seeing what was committed before the lock it waited for was released; a server whose
+/// default is stricter would instead fail those writes with serialization errors.
+async fn write_tx(client: &mut Object) -> StoreResult<Transaction<'_>> {
+    client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await.map_err(db)
+}
+
+/// Starts a read that spans several statements and must see one snapshot.
+async fn read_tx(client: &mut Object) -> StoreResult<Transaction<'_>> {
+    client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await.map_err(db)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statement and row helpers. They take any client or transaction; all statements are prepared
+// once per connection and cached.
+
+fn db(e: tokio_postgres::Error) -> StoreError {
+    StoreError::backend(e)
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+async fn query<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> StoreResult<Vec<Row>> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.query(&stmt, params).await.map_err(db)
+}
+
+async fn query_opt<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> StoreResult<Option<Row>> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.query_opt(&stmt, params).await.map_err(db)
+}
+
+async fn query_one<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> StoreResult<Row> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.query_one(&stmt, params).await.map_err(db)
+}
+
+async fn execute<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> StoreResult<u64> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.execute(&stmt, params).await.map_err(db)
+}
+
+/// Reads a column without the panic `Row::get` has on a type mismatch.
+fn get<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> StoreResult<T> {
+    r.try_get(i).map_err(db)
+}
+
+/// The user columns, each prefixed with `$p` (a table alias and a dot, or nothing).
+macro_rules! user_cols {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "id, ",
+            $p,
+            "username, ",
+            $p,
+            "display_name, ",
+            $p,
+            "is_bot, ",
+            $p,
+            "language_code, ",
+            $p,
+            "phone_number, ",
+            $p,
+            "created_at"
+        )
+    };
+}
+const USER_WIDTH: usize = 7;
+
+/// A user from the [`user_cols!`] columns starting at `at`.
+fn user_at(r: &Row, at: usize) -> StoreResult<User> {
+    Ok(User {
+        id: UserId(get(r, at)?),
+        username: Username::parse(get(r, at + 1)?).map_err(StoreError::backend)?,
+        display_name: DisplayName::parse(get(r, at + 2)?).map_err(StoreError::backend)?,
+        is_bot: get(r, at + 3)?,
+        language_code: get::<Option<&str>>(r, at + 4)?
+            .map(LanguageCode::parse)
+            .transpose()
+            .map_err(StoreError::backend)?,
+        phone_number: get::<Option<&str>>(r, at + 5)?
+            .map(PhoneNumber::parse)
+            .transpose()
+            .map_err(StoreError::backend)?,
+        created_at: get(r, at + 6)?,
+    })
+}
+
+async fn load_user<C: GenericClient>(c: &C, id: UserId) -> StoreResult<User> {
+    let row = query_opt(c, concat!("SELECT ", user_cols!(""), " FROM users WHERE id = $1"), &[&id.0]).await?;
+    user_at(&row.ok_or(Denied::UserNotFound)?, 0)
+}
+
+macro_rules! message_cols {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "chat_id, ",
+            $p,
+            "id, ",
+            $p,
+            "sender_id, ",
+            $p,
+            "date, ",
+            $p,
+            "text, ",
+            $p,
+            "entities, ",
+            $p,
+            "reply_to, ",
+            $p,
+            "edit_date"
+        )
+    };
+}
+
+/// A message from the [`message_cols!`] columns starting at `at`.
+fn message_at(r: &Row, at: usize) -> StoreResult<Message> {
+    Ok(Message {
+        chat: ChatKey(get(r, at)?),
+        id: MessageId(get(r, at + 1)?),
+        sender: UserId(get(r, at + 2)?),
+        date: get(r, at + 3)?,
+        text: MessageText::parse(get(r, at + 4)?).map_err(StoreError::backend)?,
+        entities: entities::decode(get(r, at + 5)?)?,
+        reply_to: get::<Option<i64>>(r, at + 6)?.map(MessageId),
+        edit_date: get(r, at + 7)?,
+    })
+}
+
+/// A live (not deleted) message of the chat.
+async fn load_message<C: GenericClient>(c: &C, chat: ChatKey, id: MessageId) -> StoreResult<Option<Message>> {
+    let sql = concat!("SELECT ", message_cols!(""), " FROM messages WHERE chat_id = $1 AND id = $2 AND NOT deleted");
+    query_opt(c, sql, &[&chat.0, &id.0]).await?.map(|r| message_at(&r, 0)).transpose()
+}
+
+#[derive(Debug, Clone)]
+struct ChatRow {
+    key: ChatKey,
+    is_group: bool,
+    title: Option<String>,
+    user_lo: Option<i64>,
+    user_hi: Option<i64>,
+    last_message_id: i64,
+    created_at: i64,
+}
+
+impl ChatRow {
+    /// The chat's id as `viewer` names it.
+    fn id_for(&self, viewer: UserId) -> ChatId {
+        if self.is_group { ChatId::group(self.key) } else { ChatId::private(self.peer_of(viewer)) }
+    }
+
+    fn peer_of(&self, viewer: UserId) -> UserId {
+        if self.user_lo == Some(viewer.0) {
+            UserId(self.user_hi.unwrap_or_default())
+        } else {
+            UserId(self.user_lo.unwrap_or_default())
+        }
+    }
+}
+
+macro_rules! chat_cols {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "id, ",
+            $p,
+            "kind, ",
+            $p,
+            "title, ",
+            $p,
+            "user_lo, ",
+            $p,
+            "user_hi, ",
+            $p,
+            "last_message_id, ",
+            $p,
+            "created_at"
+        )
+    };
+}
+
+/// A chat row from the [`chat_cols!`] columns starting at `at`.
+fn chat_at(r: &Row, at: usize) -> StoreResult<ChatRow> {
+    Ok(ChatRow {
+        key: ChatKey(get(r, at)?),
+        is_group: get::<&str>(r, at + 1)? == "group",
+        title: get(r, at + 2)?,
+        user_lo: get(r, at + 3)?,
+        user_hi: get(r, at + 4)?,
+        last_message_id: get(r, at + 5)?,
+        created_at: get(r, at + 6)?,
+    })
+}
+
+async fn load_chat_row<C: GenericClient>(c: &C, key: ChatKey) -> StoreResult<Option<ChatRow>> {
+    let row = query_opt(c, concat!("SELECT ", chat_cols!(""), " FROM chats WHERE id = $1"), &[&key.0]).await?;
+    row.map(|r| chat_at(&r, 0)).transpose()
+}
+
+fn parse_role(s: &str) -> StoreResult<Role> {
+    Role::parse(s).map_err(StoreError::backend)
+}
+
+async fn member_row<C: GenericClient>(c: &C, key: ChatKey, user: UserId) -> StoreResult<Option<(Role, i64)>> {
+    let sql = "SELECT role, read_inbox_max_id FROM members WHERE chat_id = $1 AND user_id = $2";
+    match query_opt(c, sql, &[&key.0, &user.0]).await? {
+        Some(r) => Ok(Some((parse_role(get(&r, 0)?)?, get(&r, 1)?))),
+        None => Ok(None),
+    }
+}
+
+/// Whether [`resolve`] locks the chat row: writes do, reads never block anyone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    None,
+    Chat,
+}
+
+/// The chat `viewer` calls `chat`, if the viewer is a member of it; otherwise `ChatNotFound`.
+///
+/// With [`Lock::Chat`] the chat row is locked first and membership is read by a later statement,
+/// so under READ COMMITTED it reflects every write to the chat committed before the lock was won.
+async fn resolve<C: GenericClient>(
+    c: &C,
+    viewer: UserId,
+    chat: ChatId,
+    lock: Lock,
+) -> StoreResult<(ChatRow, Role, i64)> {
+    let row = match chat.resolve() {
+        None => None,
+        Some(ChatRef::Private { peer }) => {
+            let (lo, hi) = private_pair(viewer, peer);
+            let sql = match lock {
+                Lock::None => concat!(
+                    "SELECT ",
+                    chat_cols!(""),
+                    " FROM chats WHERE kind = 'private' AND user_lo = $1 AND user_hi = $2"
+                ),
+                Lock::Chat => concat!(
+                    "SELECT ",
+                    chat_cols!(""),
+                    " FROM chats WHERE kind = 'private' AND user_lo = $1 AND user_hi = $2 FOR NO KEY UPDATE"
+                ),
+            };
+            query_opt(c, sql, &[&lo.0, &hi.0]).await?
+        }
+        Some(ChatRef::Group { key }) => {
+            let sql = match lock {
+                Lock::None => concat!("SELECT ", chat_cols!(""), " FROM chats WHERE id = $1 AND kind = 'group'"),
+                Lock::Chat => {
+                    concat!("SELECT ", chat_cols!(""), " FROM chats WHERE id = $1 AND kind = 'group' FOR NO KEY UPDATE")
+                }
+            };
+            query_opt(c, sql, &[&key.0]).await?
+        }
+    };
+    let row = chat_at(&row.ok_or(Denied::ChatNotFound)?, 0)?;
+    let (role, read) = member_row(c, row.key, viewer).await?.ok_or(Denied::ChatNotFound)?;
+    Ok((row, role, read))
+}
+
+async fn member_ids<C: GenericClient>(c: &C, key: ChatKey) -> StoreResult<Vec<UserId>> {
+    let rows = query(c, "SELECT user_id FROM members WHERE chat_id = $1 ORDER BY user_id", &[&key.0]).await?;
+    rows.iter().map(|r| get(r, 0).map(UserId)).collect()
+}
+
+/// What a viewer's chat view needs beyond the chat row.
+struct ViewParts {
+    role: Role,
+    read_inbox: i64,
+    member_count: i64,
+    peer_read: i64,
+}
+
+fn build_chat(row: &ChatRow, viewer: UserId, parts: ViewParts, peer: Option<User>) -> StoreResult<Chat> {
+    let (kind, read_outbox) = match (row.is_group, peer) {
+        (true, _) => {
+            let title = GroupTitle::parse(row.title.as_deref().unwrap_or("")).map_err(StoreError::backend)?;
+            (ChatKind::Group { title, member_count: parts.member_count as u32, my_role: parts.role }, 0)
+        }
+        (false, Some(peer)) => (ChatKind::Private { peer }, parts.peer_read),
+        (false, None) => return Err(Denied::UserNotFound.into()),
+    };
+    Ok(Chat {
+        id: row.id_for(viewer),
+        key: row.key,
+        kind,
+        last_message_id: MessageId(row.last_message_id),
+        read_inbox_max_id: MessageId(parts.read_inbox),
+        read_outbox_max_id: MessageId(read_outbox),
+        created_at: row.created_at,
+    })
+}
+
+/// The chat as `viewer` sees it; `ChatNotFound` if the viewer is not a member.
+async fn chat_view<C: GenericClient>(c: &C, viewer: UserId, row: &ChatRow) -> StoreResult<Chat> {
+    let peer = if row.is_group { None } else { Some(row.peer_of(viewer)) };
+    let sql = "SELECT m.role, m.read_inbox_max_id, \
+               (SELECT count(*) FROM members x WHERE x.chat_id = m.chat_id), \
+               COALESCE((SELECT x.read_inbox_max_id FROM members x WHERE x.chat_id = m.chat_id AND x.user_id = $3), 0) \
+               FROM members m WHERE m.chat_id = $1 AND m.user_id = $2";
+    let r = query_opt(c, sql, &[&row.key.0, &viewer.0, &peer.map_or(0, |p| p.0)]).await?.ok_or(Denied::ChatNotFound)?;
+    let parts = ViewParts {
+        role: parse_role(get(&r, 0)?)?,
+        read_inbox: get(&r, 1)?,
+        member_count: get(&r, 2)?,
+        peer_read: get(&r, 3)?,
+    };
+    let peer = match peer {
+        Some(p) => Some(load_user(c, p).await?),
+        None => None,
+    };
+    build_chat(row, viewer, parts, peer)
+}
+
+/// The update-log entries one write appends, all about one chat, in the order the SQLite backend
+/// appends them (which fixes each entry's seq and the order of `Written::notify`).
+struct UpdateLog {
+    chat: ChatKey,
+    entries: Vec<(UserId, &'static str, Option<i64>)>,
+}
+
+impl UpdateLog {
+    fn new(chat: ChatKey) -> Self {
+        UpdateLog { chat, entries: Vec::new() }
+    }
+
+    fn push(&mut self, user: UserId, kind: &'static str, message_id: Option<i64>) {
+        self.entries.push((user, kind, message_id));
+    }
+
+    fn push_all(&mut self, users: &[UserId], kind: &'static str, message_id: Option<i64>) {
+        for u in users {
+            self.push(*u, kind, message_id);
+        }
+    }
+
+    /// Appends the entries. The users' rows are locked in ascending id order before any seq is
+    /// taken, so two writes notifying overlapping users queue up instead of deadlocking.
+    async fn write(self, tx: &Transaction<'_>) -> StoreResult<Vec<(UserId, u64)>> {
+        if self.entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut users: Vec<i64> = self.entries.iter().map(|(u, _, _)| u.0).collect();
+        users.sort_unstable();
+        users.dedup();
+        let rows =
+            query(tx, "SELECT id, update_seq FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE", &[&users])
+                .await?;
+        let mut seqs: HashMap<i64, i64> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            seqs.insert(get(r, 0)?, get(r, 1)?);
+        }
+        let n = self.entries.len();
+        let (mut user_col, mut seq_col, mut kind_col, mut message_col) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut notify = Vec::with_capacity(n);
+        for (user, kind, message_id) in self.entries {
+            let seq = seqs
+                .get_mut(&user.0)
+                .ok_or_else(|| StoreError::Backend(format!("update log for unknown user {}", user.0)))?;
+            *seq += 1;
+            user_col.push(user.0);
+            seq_col.push(*seq);
+            kind_col.push(kind);
+            message_col.push(message_id);
+            notify.push((user, *seq as u64));
+        }
+        let (last_users, last_seqs): (Vec<i64>, Vec<i64>) = seqs.into_iter().unzip();
+        let bump_params: [&(dyn ToSql + Sync); 2] = [&last_users, &last_seqs];
+        let append_params: [&(dyn ToSql + Sync); 5] = [&user_col, &seq_col, &kind_col, &self.chat.0, &message_col];
+        // Both statements are independent, so they are pipelined on the connection.
+        tokio::try_join!(
+            execute(
+                tx,
+                "UPDATE users SET update_seq = d.seq FROM unnest($1::bigint[], $2::bigint[]) AS d(id, seq) \
+                 WHERE users.id = d.id",
+                &bump_params,
+            ),
+            execute(
+                tx,
+                "INSERT INTO updates (user_id, seq, kind, chat_id, message_id) \
+                 SELECT u, s, k, $4, m FROM unnest($1::bigint[], $2::bigint[], $3::text[], $5::bigint[]) AS t(u, s, k, m)",
+                &append_params,
+            ),
+        )?;
+        Ok(notify)
+    }
+}
+
+fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn create_account(&self, a: NewAccount) -> StoreResult<User> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let key = a.username.canonical();
+        let taken: bool =
+            get(&query_one(&tx, "SELECT EXISTS(SELECT 1 FROM users WHERE username_key = $1)", &[&key]).await?, 0)?;
+        if taken {
+            return Err(Denied::UsernameTaken.into());
+        }
+        if let Some(bot) = &a.bot {
+            let owner = load_user(&tx, bot.owner).await?;
+            if owner.is_bot {
+                return Err(Denied::UserNotFound.into());
+            }
+        }
+        let stmt = tx
+            .prepare_cached(concat!(
+                "INSERT INTO users (username, username_key, display_name, password_hash, is_bot, bot_owner, \
+                 bot_token_hash, language_code, phone_number, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+                user_cols!("")
+            ))
+            .await
+            .map_err(db)?;
+        // A sign-up racing this one for the same name passes the check above; the unique index
+        // then refuses one of the two.
+        let row = tx
+            .query_one(
+                &stmt,
+                &[
+                    &a.username.as_str(),
+                    &key,
+                    &a.display_name.as_str(),
+                    &a.password_hash,
+                    &a.bot.is_some(),
+                    &a.bot.as_ref().map(|b| b.owner.0),
+                    &a.bot.as_ref().map(|b| b.token_secret_hash.as_slice()),
+                    &a.language_code.as_ref().map(|l| l.as_str()),
+                    &a.phone_number.as_ref().map(|p| p.as_str()),
+                    &a.now,
+                ],
+            )
+            .await
+            .map_err(|e| if is_unique_violation(&e) { Denied::UsernameTaken.into() } else { db(e) })?;
+        let user = user_at(&row, 0)?;
+        tx.commit().await.map_err(db)?;
+        Ok(user)
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<User> {
+        let client = self.client().await?;
+        load_user(&client, id).await
+    }
+
+    async fn user_by_username(&self, username: &Username) -> StoreResult<User> {
+        let client = self.client().await?;
+        let sql = concat!("SELECT ", user_cols!(""), " FROM users WHERE username_key = $1");
+        let row = query_opt(&client, sql, &[&username.canonical()]).await?;
+        user_at(&row.ok_or(Denied::UserNotFound)?, 0)
+    }
+
+    async fn login_record(&self, username: &Username) -> StoreResult<Option<(User, String)>> {
+        let client = self.client().await?;
+        let sql = concat!("SELECT ", user_cols!(""), ", password_hash FROM users WHERE username_key = $1");
+        let Some(row) = query_opt(&client, sql, &[&username.canonical()]).await? else { return Ok(None) };
+        let hash: Option<String> = get(&row, USER_WIDTH)?;
+        match hash {
+            Some(h) => Ok(Some((user_at(&row, 0)?, h))),
+            None => Ok(None),
+        }
+    }
+
+    async fn update_profile(&self, user: UserId, change: ProfileChange) -> StoreResult<User> {
+        let client = self.client().await?;
+        if change.display_name.is_none() && change.language_code.is_none() && change.phone_number.is_none() {
+            return load_user(&client, user).await;
+        }
+        // One statement is one transaction: the existence check is the UPDATE finding the row.
+        let sql = concat!(
+            "UPDATE users SET display_name = CASE WHEN $2 THEN $3 ELSE display_name END, \
+             language_code = CASE WHEN $4 THEN $5 ELSE language_code END, \
+             phone_number = CASE WHEN $6 THEN $7 ELSE phone_number END \
+             WHERE id = $1 RETURNING ",
+            user_cols!("")
+        );
+        let row = query_opt(
+            &client,
+            sql,
+            &[
+                &user.0,
+                &change.display_name.is_some(),
+                &change.display_name.as_ref().map(|d| d.as_str()),
+                &change.language_code.is_some(),
+                &change.language_code.as_ref().and_then(|l| l.as_ref().map(|l| l.as_str())),
+                &change.phone_number.is_some(),
+                &change.phone_number.as_ref().and_then(|p| p.as_ref().map(|p| p.as_str())),
+            ],
+        )
+        .await?;
+        user_at(&row.ok_or(Denied::UserNotFound)?, 0)
+    }
+
+    async fn list_people(&self) -> StoreResult<Vec<User>> {
+        let client = self.client().await?;
+        let rows =
+            query(&client, concat!("SELECT ", user_cols!(""), " FROM users WHERE NOT is_bot ORDER BY id"), &[]).await?;
+        rows.iter().map(|r| user_at(r, 0)).collect()
+    }
+
+    async fn list_bots(&self) -> StoreResult<Vec<BotRecord>> {
+        let client = self.client().await?;
+        let sql = concat!(
+            "SELECT ",
+            user_cols!("b."),
+            ", ",
+            user_cols!("o."),
+            " FROM users b LEFT JOIN users o ON o.id = b.bot_owner WHERE b.is_bot ORDER BY b.id"
+        );
+        let rows = query(&client, sql, &[]).await?;
+        rows.iter()
+            .map(|r| {
+                // SQLite fails reading a NULL owner as an integer; this is that same backend error.
+                if get::<Option<i64>>(r, USER_WIDTH)?.is_none() {
+                    return Err(StoreError::Backend("bot without an owner".into()));
+                }
+                Ok(BotRecord { bot: user_at(r, 0)?, owner: user_at(r, USER_WIDTH)? })
+            })
+            .collect()
+    }
+
+    async fn bot_token_hash(&self, bot: UserId) -> StoreResult<Vec<u8>> {
+        let client = self.client().await?;
+        let row = query_opt(&client, "SELECT bot_token_hash FROM users WHERE id = $1 AND is_bot", &[&bot.0]).await?;
+        let hash: Option<Vec<u8>> = match row {
+            Some(r) => get(&r, 0)?,
+            None => None,
+        };
+        hash.ok_or(Denied::UserNotFound.into())
+    }
+
+    async fn set_bot_token_hash(&self, bot: UserId, hash: Vec<u8>) -> StoreResult<()> {
+        let client = self.client().await?;
+        let n =
+            execute(&client, "UPDATE users SET bot_token_hash = $1 WHERE id = $2 AND is_bot", &[&hash, &bot.0]).await?;
+        if n == 0 { Err(Denied::UserNotFound.into()) } else { Ok(()) }
+    }
+
+    async fn create_session(&self, token_hash: Vec<u8>, user: UserId, now: i64, expires_at: i64) -> StoreResult<()> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            &[&token_hash, &user.0, &now, &expires_at],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<User>> {
+        let client = self.client().await?;
+        let sql = concat!(
+            "SELECT ",
+            user_cols!("u."),
+            " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2"
+        );
+        query_opt(&client, sql, &[&token_hash, &now]).await?.map(|r| user_at(&r, 0)).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        let client = self.client().await?;
+        execute(&client, "DELETE FROM sessions WHERE token_hash = $1", &[&token_hash]).await?;
+        Ok(())
+    }
+
+    async fn open_private_chat(&self, me: UserId, peer: UserId, now: i64) -> StoreResult<Written<Chat>> {
+        if me == peer {
+            return Err(Denied::PeerIsSelf.into());
+        }
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        load_user(&tx, peer).await?;
+        match resolve(&tx, me, ChatId::private(peer), Lock::Chat).await {
+            Ok((row, _, _)) => {
+                let value = chat_view(&tx, me, &row).await?;
+                tx.commit().await.map_err(db)?;
+                return Ok(Written { value, notify: vec![] });
+            }
+            Err(StoreError::Denied(Denied::ChatNotFound)) => {}
+            Err(e) => return Err(e),
+        }
+        let (lo, hi) = private_pair(me, peer);
+        // Two first opens of the same pair queue on the pair's user rows (ascending, the locks the
+        // update log takes next anyway), so the second finds the chat instead of racing the insert.
+        // Waiting here is safe: this transaction holds no chat lock and takes none afterwards.
+        let locked =
+            query(&tx, "SELECT id FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE", &[&vec![lo.0, hi.0]])
+                .await?;
+        if locked.len() < 2 {
+            // The peer exists, so `me` does not: SQLite fails on the members foreign key here. Failing
+            // before the insert also keeps the chat key sequence free of gaps, as on SQLite.
+            return Err(StoreError::Backend(format!("user {} does not exist", me.0)));
+        }
+        match resolve(&tx, me, ChatId::private(peer), Lock::None).await {
+            Ok((row, _, _)) => {
+                let value = chat_view(&tx, me, &row).await?;
+                tx.commit().await.map_err(db)?;
+                return Ok(Written { value, notify: vec![] });
+            }
+            Err(StoreError::Denied(Denied::ChatNotFound)) => {}
+            Err(e) => return Err(e),
+        }
+        let inserted = query_one(
+            &tx,
+            concat!(
+                "INSERT INTO chats (kind, user_lo, user_hi, last_activity, created_at) \
+                 VALUES ('private', $1, $2, $3, $3) RETURNING ",
+                chat_cols!("")
+            ),
+            &[&lo.0, &hi.0, &now],
+        )
+        .await?;
+        let row = chat_at(&inserted, 0)?;
+        execute(
+            &tx,
+            "INSERT INTO members (chat_id, user_id, role, joined_at) VALUES ($1, $2, 'member', $4), ($1, $3, 'member', $4)",
+            &[&row.key.0, &lo.0, &hi.0, &now],
+        )
+        .await?;
+        let mut log = UpdateLog::new(row.key);
+        log.push_all(&[lo, hi], "chat_updated", None);
+        let notify = log.write(&tx).await?;
+        let value = chat_view(&tx, me, &row).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Written { value, notify })
+    }
+
+    async fn create_group(
+        &self,
+        creator: UserId,
+        title: GroupTitle,
+        members: Vec<UserId>,
+        now: i64,
+    ) -> StoreResult<Written<Chat>> {
+        let mut others: Vec<UserId> = members.into_iter().filter(|m| *m != creator).collect();
+        others.sort();
+        others.dedup();
+        if others.len() + 1 > MAX_GROUP_MEMBERS {
+            return Err(Denied::TooManyMembers.into());
+        }
+        let mut all: Vec<i64> = others.iter().map(|u| u.0).chain([creator.0]).collect();
+        all.sort_unstable();
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let found: i64 = get(&query_one(&tx, "SELECT count(*) FROM users WHERE id = ANY($1)", &[&all]).await?, 0)?;
+        if found != all.len() as i64 {
+            return Err(Denied::UserNotFound.into());
+        }
+        let inserted = query_one(
+            &tx,
+            concat!(
+                "INSERT INTO chats (kind, title, last_activity, created_at) VALUES ('group', $1, $2, $2) RETURNING ",
+                chat_cols!("")
+            ),
+            &[&title.as_str(), &now],
+        )
+        .await?;
+        let row = chat_at(&inserted, 0)?;
+        execute(
+            &tx,
+            "INSERT INTO members (chat_id, user_id, role, joined_at) \
+             SELECT $1, u, CASE WHEN u = $2 THEN 'creator' ELSE 'member' END, $3 FROM unnest($4::bigint[]) AS u",
+            &[&row.key.0, &creator.0, &now, &all],
+        )
+        .await?;
+        let all: Vec<UserId> = all.into_iter().map(UserId).collect();
+        let mut log = UpdateLog::new(row.key);
+        log.push_all(&all, "chat_updated", None);
+        let notify = log.write(&tx).await?;
+        let value = chat_view(&tx, creator, &row).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Written { value, notify })
+    }
+
+    async fn chat(&self, viewer: UserId, chat: ChatId) -> StoreResult<Chat> {
+        let mut client = self.client().await?;
+        let tx = read_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, viewer, chat, Lock::None).await?;
+        let value = chat_view(&tx, viewer, &row).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(value)
+    }
+
+    async fn chats(&self, viewer: UserId) -> StoreResult<Vec<ChatSummary>> {
+        let mut client = self.client().await?;
+        let tx = read_tx(&mut client).await?;
+        // One statement gathers what the SQLite backend reads per chat: the chat, the viewer's view
+        // parts, the newest live message and the unread count.
+        let sql = concat!(
+            "SELECT ",
+            chat_cols!("c."),
+            ", m.role, m.read_inbox_max_id, \
+             CASE WHEN c.kind = 'group' THEN (SELECT count(*) FROM members x WHERE x.chat_id = c.id) ELSE 0 END, \
+             COALESCE((SELECT x.read_inbox_max_id FROM members x WHERE c.kind = 'private' AND x.chat_id = c.id \
+                       AND x.user_id = CASE WHEN c.user_lo = $1 THEN c.user_hi ELSE c.user_lo END), 0), \
+             (SELECT count(*) FROM messages g WHERE g.chat_id = c.id AND g.id > m.read_inbox_max_id \
+              AND NOT g.deleted AND g.sender_id <> $1), ",
+            message_cols!("l."),
+            " FROM members m JOIN chats c ON c.id = m.chat_id \
+             LEFT JOIN LATERAL (SELECT ",
+            message_cols!(""),
+            " FROM messages WHERE chat_id = c.id AND NOT deleted ORDER BY id DESC LIMIT 1) l ON TRUE \
+             WHERE m.user_id = $1 ORDER BY c.last_activity DESC, c.id DESC"
+        );
+        let rows = query(&tx, sql, &[&viewer.0]).await?;
+        const VIEW: usize = 7;
+        const LAST: usize = VIEW + 5;
+        let mut chats = Vec::with_capacity(rows.len());
+        let mut peer_ids: Vec<i64> = Vec::new();
+        for r in &rows {
+            let row = chat_at(r, 0)?;
+            if !row.is_group {
+                peer_ids.push(row.peer_of(viewer).0);
+            }
+            chats.push(row);
+        }
+        let mut peers: HashMap<i64, User> = HashMap::with_capacity(peer_ids.len());
+        if !peer_ids.is_empty() {
+            let sql = concat!("SELECT ", user_cols!(""), " FROM users WHERE id = ANY($1)");
+            for r in query(&tx, sql, &[&peer_ids]).await? {
+                let user = user_at(&r, 0)?;
+                peers.insert(user.id.0, user);
+            }
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for (r, row) in rows.iter().zip(chats) {
+            let parts = ViewParts {
+                role: parse_role(get(r, VIEW)?)?,
+                read_inbox: get(r, VIEW + 1)?,
+                member_count: get(r, VIEW + 2)?,
+                peer_read: get(r, VIEW + 3)?,
+            };
+            let unread: i64 = get(r, VIEW + 4)?;
+            let peer = if row.is_group { None } else { peers.get(&row.peer_of(viewer).0).cloned() };
+            let chat = build_chat(&row, viewer, parts, peer)?;
+            let last_message = match get::<Option<i64>>(r, LAST + 1)? {
+                Some(_) => Some(message_at(r, LAST)?),
+                None => None,
+            };
+            out.push(ChatSummary { chat, last_message, unread_count: unread as u32 });
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn members(&self, viewer: UserId, chat: ChatId) -> StoreResult<Vec<Member>> {
+        let mut client = self.client().await?;
+        let tx = read_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, viewer, chat, Lock::None).await?;
+        let sql = concat!(
+            "SELECT ",
+            user_cols!("u."),
+            ", m.role, m.joined_at FROM members m JOIN users u ON u.id = m.user_id \
+             WHERE m.chat_id = $1 ORDER BY m.joined_at, m.user_id"
+        );
+        let rows = query(&tx, sql, &[&row.key.0]).await?;
+        let members = rows
+            .iter()
+            .map(|r| {
+                Ok(Member {
+                    user: user_at(r, 0)?,
+                    role: parse_role(get(r, USER_WIDTH)?)?,
+                    joined_at: get(r, USER_WIDTH + 1)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        tx.commit().await.map_err(db)?;
+        Ok(members)
+    }
+
+    async fn change_group(
+        &self,
+        actor: UserId,
+        chat: ChatId,
+        change: GroupChange,
+        now: i64,
+    ) -> StoreResult<Written<Chat>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let (row, actor_role, _) = resolve(&tx, actor, chat, Lock::Chat).await?;
+        if !row.is_group {
+            return Err(Denied::NotAGroup.into());
+        }
+        let key = row.key;
+        let mut log = UpdateLog::new(key);
+        match change {
+            GroupChange::AddMembers(ids) => {
+                if !actor_role.can_manage() {
+                    return Err(Denied::NotAdmin.into());
+                }
+                let mut ids: Vec<i64> = ids.into_iter().map(|u| u.0).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let count: i64 =
+                    get(&query_one(&tx, "SELECT count(*) FROM members WHERE chat_id = $1", &[&key.0]).await?, 0)?;
+                if count as usize + ids.len() > MAX_GROUP_MEMBERS {
+                    return Err(Denied::TooManyMembers.into());
+                }
+                let rows = query(
+                    &tx,
+                    "SELECT u.id, EXISTS(SELECT 1 FROM members m WHERE m.chat_id = $1 AND m.user_id = u.id) \
+                     FROM users u WHERE u.id = ANY($2)",
+                    &[&key.0, &ids],
+                )
+                .await?;
+                let mut status: HashMap<i64, bool> = HashMap::with_capacity(rows.len());
+                for r in &rows {
+                    status.insert(get(r, 0)?, get(r, 1)?);
+                }
+                // The first id in ascending order that fails decides the error, as on SQLite.
+                for id in &ids {
+                    match status.get(id) {
+                        None => return Err(Denied::UserNotFound.into()),
+                        Some(true) => return Err(Denied::AlreadyMember.into()),
+                        Some(false) => {}
+                    }
+                }
+                // Newcomers start with everything before their arrival read.
+                execute(
+                    &tx,
+                    "INSERT INTO members (chat_id, user_id, role, joined_at, read_inbox_max_id) \
+                     SELECT $1, u, 'member', $2, $3 FROM unnest($4::bigint[]) AS u",
+                    &[&key.0, &now, &row.last_message_id, &ids],
+                )
+                .await?;
+                log.push_all(&member_ids(&tx, key).await?, "chat_updated", None);
+            }
+            GroupChange::RemoveMember(target) => {
+                let (target_role, _) = member_row(&tx, key, target).await?.ok_or(Denied::UserNotFound)?;
+                may_remove(actor, actor_role, target, target_role)?;
+                execute(&tx, "DELETE FROM members WHERE chat_id = $1 AND user_id = $2", &[&key.0, &target.0]).await?;
+                log.push(target, "chat_removed", None);
+                log.push_all(&member_ids(&tx, key).await?, "chat_updated", None);
+            }
+            GroupChange::SetRole(target, role) => {
+                if actor_role != Role::Creator {
+                    return Err(Denied::NotCreator.into());
+                }
+                let (target_role, _) = member_row(&tx, key, target).await?.ok_or(Denied::UserNotFound)?;
+                if target_role == Role::Creator || role == Role::Creator {
+                    return Err(Denied::CreatorIsFixed.into());
+                }
+                execute(
+                    &tx,
+                    "UPDATE members SET role = $1 WHERE chat_id = $2 AND user_id = $3",
+                    &[&role.as_str(), &key.0, &target.0],
+                )
+                .await?;
+                log.push_all(&member_ids(&tx, key).await?, "chat_updated", None);
+            }
+            GroupChange::SetTitle(title) => {
+                if !actor_role.can_manage() {
+                    return Err(Denied::NotAdmin.into());
+                }
+                execute(&tx, "UPDATE chats SET title = $1 WHERE id = $2", &[&title.as_str(), &key.0]).await?;
+                log.push_all(&member_ids(&tx, key).await?, "chat_updated", None);
+            }
+            GroupChange::Leave => {
+                let before = chat_view(&tx, actor, &row).await?;
+                execute(&tx, "DELETE FROM members WHERE chat_id = $1 AND user_id = $2", &[&key.0, &actor.0]).await?;
+                if actor_role == Role::Creator {
+                    // Hand the group to the longest-serving admin, else the longest-serving member.
+                    execute(
+                        &tx,
+                        "UPDATE members SET role = 'creator' WHERE chat_id = $1 AND user_id = (SELECT user_id FROM members \
+                         WHERE chat_id = $1 ORDER BY role = 'administrator' DESC, joined_at, user_id LIMIT 1)",
+                        &[&key.0],
+                    )
+                    .await?;
+                }
+                log.push(actor, "chat_removed", None);
+                log.push_all(&member_ids(&tx, key).await?, "chat_updated", None);
+                let notify = log.write(&tx).await?;
+                tx.commit().await.map_err(db)?;
+                return Ok(Written { value: before, notify });
+            }
+        }
+        let notify = log.write(&tx).await?;
+        let row = load_chat_row(&tx, key).await?.ok_or(Denied::ChatNotFound)?;
+        // After a member removed themself this is ChatNotFound and the whole change rolls back,
+        // exactly as on SQLite.
+        let value = chat_view(&tx, actor, &row).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Written { value, notify })
+    }
+
+    async fn append_message(
+        &self,
+        sender: UserId,
+        chat: ChatId,
+        m: NewMessage,
+        now: i64,
+    ) -> StoreResult<Written<Message>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, sender, chat, Lock::Chat).await?;
+        if let Some(reply_to) = m.reply_to {
+            let exists = query_opt(
+                &tx,
+                "SELECT 1 FROM messages WHERE chat_id = $1 AND id = $2 AND NOT deleted",
+                &[&row.key.0, &reply_to.0],
+            )
+            .await?;
+            if exists.is_none() {
+                return Err(Denied::MessageNotFound.into());
+            }
+        }
+        let id: i64 = get(
+            &query_one(
+                &tx,
+                "UPDATE chats SET last_message_id = last_message_id + 1, last_activity = $2 WHERE id = $1 \
+                 RETURNING last_message_id",
+                &[&row.key.0, &now],
+            )
+            .await?,
+            0,
+        )?;
+        let entities_json = entities::encode(&m.entities);
+        let reply_to = m.reply_to.map(|r| r.0);
+        let text = m.text.as_str();
+        let insert_params: [&(dyn ToSql + Sync); 7] =
+            [&row.key.0, &id, &sender.0, &now, &text, &entities_json, &reply_to];
+        let read_params: [&(dyn ToSql + Sync); 3] = [&id, &row.key.0, &sender.0];
+        // Independent statements, pipelined on the connection; the second marks one's own message read.
+        let (_, _, members) = tokio::try_join!(
+            execute(
+                &tx,
+                "INSERT INTO messages (chat_id, id, sender_id, date, text, entities, reply_to) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &insert_params,
+            ),
+            execute(&tx, "UPDATE members SET read_inbox_max_id = $1 WHERE chat_id = $2 AND user_id = $3", &read_params,),
+            member_ids(&tx, row.key),
+        )?;
+        let mut log = UpdateLog::new(row.key);
+        log.push_all(&members, "message_new", Some(id));
+        let notify = log.write(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        let message = Message {
+            chat: row.key,
+            id: MessageId(id),
+            sender,
+            date: now,
+            text: m.text,
+            entities: m.entities,
+            reply_to: m.reply_to,
+            edit_date: None,
+        };
+        Ok(Written { value: message, notify })
+    }
+
+    async fn edit_message(
+        &self,
+        editor: UserId,
+        chat: ChatId,
+        id: MessageId,
+        content: EditedText,
+        now: i64,
+    ) -> StoreResult<Written<Message>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, editor, chat, Lock::Chat).await?;
+        let mut message = load_message(&tx, row.key, id).await?.ok_or(Denied::MessageNotFound)?;
+        if message.sender != editor {
+            return Err(Denied::NotAuthor.into());
+        }
+        if message.text == content.text && message.entities == content.entities {
+            return Err(Denied::NotModified.into());
+        }
+        let entities_json = entities::encode(&content.entities);
+        let text = content.text.as_str();
+        let params: [&(dyn ToSql + Sync); 5] = [&text, &entities_json, &now, &row.key.0, &id.0];
+        let (_, members) = tokio::try_join!(
+            execute(
+                &tx,
+                "UPDATE messages SET text = $1, entities = $2, edit_date = $3 WHERE chat_id = $4 AND id = $5",
+                &params,
+            ),
+            member_ids(&tx, row.key),
+        )?;
+        let mut log = UpdateLog::new(row.key);
+        log.push_all(&members, "message_edited", Some(id.0));
+        let notify = log.write(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        message.text = content.text;
+        message.entities = content.entities;
+        message.edit_date = Some(now);
+        Ok(Written { value: message, notify })
+    }
+
+    async fn delete_messages(&self, actor: UserId, chat: ChatId, ids: Vec<MessageId>) -> StoreResult<Written<()>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let (row, role, _) = resolve(&tx, actor, chat, Lock::Chat).await?;
+        let mut ids: Vec<i64> = ids.into_iter().map(|i| i.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let rows = query(
+            &tx,
+            "SELECT id, sender_id FROM messages WHERE chat_id = $1 AND id = ANY($2) AND NOT deleted",
+            &[&row.key.0, &ids],
+        )
+        .await?;
+        let mut senders: HashMap<i64, i64> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            senders.insert(get(r, 0)?, get(r, 1)?);
+        }
+        // Checked in ascending id order so the first refusal is the one SQLite would give.
+        for id in &ids {
+            let sender = senders.get(id).ok_or(Denied::MessageNotFound)?;
+            may_delete(actor, UserId(*sender), row.is_group, role)?;
+        }
+        let mut log = UpdateLog::new(row.key);
+        if !ids.is_empty() {
+            let params: [&(dyn ToSql + Sync); 2] = [&row.key.0, &ids];
+            let (_, members) = tokio::try_join!(
+                execute(
+                    &tx,
+                    "UPDATE messages SET deleted = TRUE, text = '', entities = NULL WHERE chat_id = $1 AND id = ANY($2)",
+                    &params,
+                ),
+                member_ids(&tx, row.key),
+            )?;
+            for id in &ids {
+                log.push_all(&members, "message_deleted", Some(*id));
+            }
+        }
+        let notify = log.write(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Written { value: (), notify })
+    }
+
+    async fn history(&self, viewer: UserId, chat: ChatId, page: HistoryPage) -> StoreResult<Vec<Message>> {
+        let mut client = self.client().await?;
+        let tx = read_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, viewer, chat, Lock::None).await?;
+        let (sql, bound, limit, reverse) = match page {
+            HistoryPage::Before { before, limit } => (
+                concat!(
+                    "SELECT ",
+                    message_cols!(""),
+                    " FROM messages WHERE chat_id = $1 AND NOT deleted AND id < $2 ORDER BY id DESC LIMIT $3"
+                ),
+                before.map_or(i64::MAX, |b| b.0),
+                limit,
+                true,
+            ),
+            HistoryPage::After { after, limit } => (
+                concat!(
+                    "SELECT ",
+                    message_cols!(""),
+                    " FROM messages WHERE chat_id = $1 AND NOT deleted AND id > $2 ORDER BY id ASC LIMIT $3"
+                ),
+                after.0,
+                limit,
+                false,
+            ),
+        };
+        let rows = query(&tx, sql, &[&row.key.0, &bound, &i64::from(limit)]).await?;
+        let mut out = rows.iter().map(|r| message_at(r, 0)).collect::<StoreResult<Vec<_>>>()?;
+        if reverse {
+            out.reverse();
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn mark_read(&self, reader: UserId, chat: ChatId, max_id: MessageId) -> StoreResult<Written<Chat>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let (row, _, current) = resolve(&tx, reader, chat, Lock::Chat).await?;
+        let target = max_id.0.min(row.last_message_id);
+        let mut log = UpdateLog::new(row.key);
+        if target > current {
+            execute(
+                &tx,
+                "UPDATE members SET read_inbox_max_id = $1 WHERE chat_id = $2 AND user_id = $3",
+                &[&target, &row.key.0, &reader.0],
+            )
+            .await?;
+            log.push(reader, "read_inbox", Some(target));
+            if !row.is_group {
+                log.push(row.peer_of(reader), "read_outbox", Some(target));
+            }
+        }
+        let notify = log.write(&tx).await?;
+        let value = chat_view(&tx, reader, &row).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Written { value, notify })
+    }
+
+    async fn events_after(&self, user: UserId, cursor: u64, limit: u32) -> StoreResult<EventPage> {
+        let limit = limit.min(crate::MAX_EVENTS_PAGE);
+        let mut client = self.client().await?;
+        let tx = read_tx(&mut client).await?;
+        let rows = query(
+            &tx,
+            "SELECT seq, kind, chat_id, message_id FROM updates WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            &[&user.0, &(cursor as i64), &i64::from(limit)],
+        )
+        .await?;
+        let entries = rows
+            .iter()
+            .map(|r| Ok((get::<i64>(r, 0)?, get::<String>(r, 1)?, ChatKey(get(r, 2)?), get::<Option<i64>>(r, 3)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let scanned = entries.len() as u32;
+        let next_cursor = entries.last().map_or(cursor, |e| e.0 as u64);
+
+        // The chats and messages the page points at, each fetched in one statement.
+        let mut keys: Vec<i64> = entries.iter().map(|e| e.2.0).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut chats: HashMap<ChatKey, ChatRow> = HashMap::with_capacity(keys.len());
+        if !keys.is_empty() {
+            for r in query(&tx, concat!("SELECT ", chat_cols!(""), " FROM chats WHERE id = ANY($1)"), &[&keys]).await? {
+                let row = chat_at(&r, 0)?;
+                chats.insert(row.key, row);
+            }
+        }
+        let (wanted_chats, wanted_ids): (Vec<i64>, Vec<i64>) = entries
+            .iter()
+            .filter(|e| matches!(e.1.as_str(), "message_new" | "message_edited"))
+            .map(|e| (e.2.0, e.3.unwrap_or(0)))
+            .unzip();
+        let mut messages: HashMap<(ChatKey, MessageId), Message> = HashMap::with_capacity(wanted_ids.len());
+        if !wanted_ids.is_empty() {
+            let sql = concat!(
+                "SELECT ",
+                message_cols!("m."),
+                " FROM messages m JOIN (SELECT DISTINCT * FROM unnest($1::bigint[], $2::bigint[])) AS k(chat_id, id) \
+                 ON m.chat_id = k.chat_id AND m.id = k.id WHERE NOT m.deleted"
+            );
+            for r in query(&tx, sql, &[&wanted_chats, &wanted_ids]).await? {
+                let message = message_at(&r, 0)?;
+                messages.insert((message.chat, message.id), message);
+            }
+        }
+
+        // Views are taken from one snapshot, so one per chat serves every entry about it.
+        let mut views: HashMap<ChatKey, Option<Chat>> = HashMap::new();
+        let mut out = Vec::with_capacity(entries.len());
+        for (seq, kind, key, message_id) in entries {
+            let Some(row) = chats.get(&key) else { continue };
+            let chat_id = row.id_for(user);
+            let mid = MessageId(message_id.unwrap_or(0));
+            let body = match kind.as_str() {
+                "message_new" | "message_edited" => {
+                    let Some(message) = messages.get(&(key, mid)).cloned() else { continue };
+                    if kind == "message_new" {
+                        EventBody::MessageNew { chat_id, message }
+                    } else {
+                        EventBody::MessageEdited { chat_id, message }
+                    }
+                }
+                "message_deleted" => EventBody::MessageDeleted { chat_id, message_id: mid },
+                "chat_updated" => {
+                    let view = match views.get(&key) {
+                        Some(v) => v.clone(),
+                        None => {
+                            let v = match chat_view(&tx, user, row).await {
+                                Ok(chat) => Some(chat),
+                                Err(StoreError::Denied(Denied::ChatNotFound)) => None,
+                                Err(e) => return Err(e),
+                            };
+                            views.insert(key, v.clone());
+                            v
+                        }
+                    };
+                    let Some(chat) = view else { continue };
+                    EventBody::ChatUpdated { chat }
+                }
+                "chat_removed" => EventBody::ChatRemoved { chat_id },
+                "read_inbox" => EventBody::ReadInbox { chat_id, max_id: mid },
+                "read_outbox" => EventBody::ReadOutbox { chat_id, max_id: mid },
+                other => return Err(StoreError::Backend(format!("unknown update kind {other:?}"))),
+            };
+            out.push(Event { seq: seq as u64, body });
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(EventPage { events: out, next_cursor, scanned })
+    }
+
+    async fn current_cursor(&self, user: UserId) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let row = query_opt(&client, "SELECT update_seq FROM users WHERE id = $1", &[&user.0]).await?;
+        let seq: i64 = get(&row.ok_or(Denied::UserNotFound)?, 0)?;
+        Ok(seq as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn user_ids_start_where_core_says() {
+        let start = format!("START WITH {}", plaza_core::ids::FIRST_USER_ID);
+        assert!(super::MIGRATIONS[0].contains(&start), "users.id must start at FIRST_USER_ID");
+    }
+}

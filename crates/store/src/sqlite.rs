@@ -22,8 +22,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::rules::{may_delete, may_remove, private_pair};
 use crate::{
-    BotRecord, EditedText, Event, EventBody, GroupChange, NewAccount, ProfileChange, Store, StoreError, StoreResult,
-    Written, entities,
+    BotRecord, EditedText, Event, EventBody, EventPage, GroupChange, NewAccount, ProfileChange, Store, StoreError,
+    StoreResult, Written, entities,
 };
 
 /// Most writes committed together.
@@ -176,23 +176,24 @@ fn writer_loop(conn: Connection, rx: flume::Receiver<WriteJob>) {
             continue;
         }
         for job in batch.drain(..) {
-            let step = conn.execute_batch("SAVEPOINT job").map_err(|e| e.to_string()).and_then(|()| {
-                match catch_unwind(AssertUnwindSafe(|| job(&conn))) {
-                    Ok((true, completion)) => {
-                        conn.execute_batch("RELEASE job").map_err(|e| e.to_string())?;
-                        Ok(Some(completion))
+            let step =
+                conn.execute_batch("SAVEPOINT job").map_err(|e| e.to_string()).and_then(|()| {
+                    match catch_unwind(AssertUnwindSafe(|| job(&conn))) {
+                        Ok((true, completion)) => {
+                            conn.execute_batch("RELEASE job").map_err(|e| e.to_string())?;
+                            Ok(Some(completion))
+                        }
+                        Ok((false, completion)) => {
+                            conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(|e| e.to_string())?;
+                            Ok(Some(completion))
+                        }
+                        Err(_) => {
+                            tracing::error!("sqlite: a write panicked; its changes were rolled back");
+                            conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(|e| e.to_string())?;
+                            Ok(None)
+                        }
                     }
-                    Ok((false, completion)) => {
-                        conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(|e| e.to_string())?;
-                        Ok(Some(completion))
-                    }
-                    Err(_) => {
-                        tracing::error!("sqlite: a write panicked; its changes were rolled back");
-                        conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(|e| e.to_string())?;
-                        Ok(None)
-                    }
-                }
-            });
+                });
             match step {
                 Ok(Some(c)) => completions.push(c),
                 Ok(None) => {}
@@ -228,8 +229,16 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
         username: Username::parse(&r.get::<_, String>(1)?).map_err(|e| corrupt(1, e))?,
         display_name: DisplayName::parse(&r.get::<_, String>(2)?).map_err(|e| corrupt(2, e))?,
         is_bot: r.get(3)?,
-        language_code: r.get::<_, Option<String>>(4)?.map(|s| LanguageCode::parse(&s)).transpose().map_err(|e| corrupt(4, e))?,
-        phone_number: r.get::<_, Option<String>>(5)?.map(|s| PhoneNumber::parse(&s)).transpose().map_err(|e| corrupt(5, e))?,
+        language_code: r
+            .get::<_, Option<String>>(4)?
+            .map(|s| LanguageCode::parse(&s))
+            .transpose()
+            .map_err(|e| corrupt(4, e))?,
+        phone_number: r
+            .get::<_, Option<String>>(5)?
+            .map(|s| PhoneNumber::parse(&s))
+            .transpose()
+            .map_err(|e| corrupt(5, e))?,
         created_at: r.get(6)?,
     })
 }
@@ -247,9 +256,8 @@ const MESSAGE_COLUMNS: &str = "chat_id, id, sender_id, date, text, entities, rep
 
 fn message_from_row(r: &Row<'_>) -> rusqlite::Result<(Message, Option<String>)> {
     let text: String = r.get(4)?;
-    let text = MessageText::parse(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
-    })?;
+    let text = MessageText::parse(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e)))?;
     Ok((
         Message {
             chat: ChatKey(r.get(0)?),
@@ -272,13 +280,15 @@ fn finish_message((mut m, entities_json): (Message, Option<String>)) -> StoreRes
 
 /// A live (not deleted) message of the chat.
 fn load_message(conn: &Connection, chat: ChatKey, id: MessageId) -> StoreResult<Option<Message>> {
-    conn.prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND id = ?2 AND deleted = 0"))
-        .map_err(db)?
-        .query_row([chat.0, id.0], message_from_row)
-        .optional()
-        .map_err(db)?
-        .map(finish_message)
-        .transpose()
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND id = ?2 AND deleted = 0"
+    ))
+    .map_err(db)?
+    .query_row([chat.0, id.0], message_from_row)
+    .optional()
+    .map_err(db)?
+    .map(finish_message)
+    .transpose()
 }
 
 #[derive(Debug, Clone)]
@@ -295,15 +305,15 @@ struct ChatRow {
 impl ChatRow {
     /// The chat's id as `viewer` names it.
     fn id_for(&self, viewer: UserId) -> ChatId {
-        if self.is_group {
-            ChatId::group(self.key)
-        } else {
-            ChatId::private(self.peer_of(viewer))
-        }
+        if self.is_group { ChatId::group(self.key) } else { ChatId::private(self.peer_of(viewer)) }
     }
 
     fn peer_of(&self, viewer: UserId) -> UserId {
-        if self.user_lo == Some(viewer.0) { UserId(self.user_hi.unwrap_or_default()) } else { UserId(self.user_lo.unwrap_or_default()) }
+        if self.user_lo == Some(viewer.0) {
+            UserId(self.user_hi.unwrap_or_default())
+        } else {
+            UserId(self.user_lo.unwrap_or_default())
+        }
     }
 }
 
@@ -345,11 +355,13 @@ fn resolve(conn: &Connection, viewer: UserId, chat: ChatId) -> StoreResult<(Chat
         None => None,
         Some(ChatRef::Private { peer }) => {
             let (lo, hi) = private_pair(viewer, peer);
-            conn.prepare_cached(&format!("SELECT {CHAT_COLUMNS} FROM chats WHERE kind = 'private' AND user_lo = ?1 AND user_hi = ?2"))
-                .map_err(db)?
-                .query_row([lo.0, hi.0], chat_from_row)
-                .optional()
-                .map_err(db)?
+            conn.prepare_cached(&format!(
+                "SELECT {CHAT_COLUMNS} FROM chats WHERE kind = 'private' AND user_lo = ?1 AND user_hi = ?2"
+            ))
+            .map_err(db)?
+            .query_row([lo.0, hi.0], chat_from_row)
+            .optional()
+            .map_err(db)?
         }
         Some(ChatRef::Group { key }) => load_chat_row(conn, key)?.filter(|c| c.is_group),
     };
@@ -359,13 +371,21 @@ fn resolve(conn: &Connection, viewer: UserId, chat: ChatId) -> StoreResult<(Chat
 }
 
 fn member_ids(conn: &Connection, key: ChatKey) -> StoreResult<Vec<UserId>> {
-    let mut stmt = conn.prepare_cached("SELECT user_id FROM members WHERE chat_id = ?1 ORDER BY user_id").map_err(db)?;
-    let ids = stmt.query_map([key.0], |r| r.get(0).map(UserId)).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
+    let mut stmt =
+        conn.prepare_cached("SELECT user_id FROM members WHERE chat_id = ?1 ORDER BY user_id").map_err(db)?;
+    let ids =
+        stmt.query_map([key.0], |r| r.get(0).map(UserId)).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
     Ok(ids)
 }
 
 /// Appends one entry to `user`'s update log and returns its seq.
-fn push_update(conn: &Connection, user: UserId, kind: &str, chat: ChatKey, message_id: Option<i64>) -> StoreResult<(UserId, u64)> {
+fn push_update(
+    conn: &Connection,
+    user: UserId,
+    kind: &str,
+    chat: ChatKey,
+    message_id: Option<i64>,
+) -> StoreResult<(UserId, u64)> {
     let seq: i64 = conn
         .prepare_cached("UPDATE users SET update_seq = update_seq + 1 WHERE id = ?1 RETURNING update_seq")
         .map_err(db)?
@@ -378,7 +398,13 @@ fn push_update(conn: &Connection, user: UserId, kind: &str, chat: ChatKey, messa
     Ok((user, seq as u64))
 }
 
-fn push_all(conn: &Connection, users: &[UserId], kind: &str, chat: ChatKey, message_id: Option<i64>) -> StoreResult<Vec<(UserId, u64)>> {
+fn push_all(
+    conn: &Connection,
+    users: &[UserId],
+    kind: &str,
+    chat: ChatKey,
+    message_id: Option<i64>,
+) -> StoreResult<Vec<(UserId, u64)>> {
     users.iter().map(|u| push_update(conn, *u, kind, chat, message_id)).collect()
 }
 
@@ -499,7 +525,8 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             load_user(conn, user)?;
             if let Some(name) = &change.display_name {
-                conn.execute("UPDATE users SET display_name = ?1 WHERE id = ?2", params![name.as_str(), user.0]).map_err(db)?;
+                conn.execute("UPDATE users SET display_name = ?1 WHERE id = ?2", params![name.as_str(), user.0])
+                    .map_err(db)?;
             }
             if let Some(lang) = &change.language_code {
                 let v = lang.as_ref().map(|l| l.as_str().to_string());
@@ -516,7 +543,9 @@ impl Store for SqliteStore {
 
     async fn list_people(&self) -> StoreResult<Vec<User>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE is_bot = 0 ORDER BY id")).map_err(db)?;
+            let mut stmt = conn
+                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE is_bot = 0 ORDER BY id"))
+                .map_err(db)?;
             let users = stmt.query_map([], user_from_row).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
             Ok(users)
         })
@@ -563,10 +592,12 @@ impl Store for SqliteStore {
 
     async fn create_session(&self, token_hash: Vec<u8>, user: UserId, now: i64, expires_at: i64) -> StoreResult<()> {
         self.write(move |conn| {
-            conn.prepare_cached("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(db)?
-                .execute(params![token_hash, user.0, now, expires_at])
-                .map_err(db)?;
+            conn.prepare_cached(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(db)?
+            .execute(params![token_hash, user.0, now, expires_at])
+            .map_err(db)?;
             Ok(())
         })
         .await
@@ -628,7 +659,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_group(&self, creator: UserId, title: GroupTitle, members: Vec<UserId>, now: i64) -> StoreResult<Written<Chat>> {
+    async fn create_group(
+        &self,
+        creator: UserId,
+        title: GroupTitle,
+        members: Vec<UserId>,
+        now: i64,
+    ) -> StoreResult<Written<Chat>> {
         self.write(move |conn| {
             let mut others: Vec<UserId> = members.into_iter().filter(|m| *m != creator).collect();
             others.sort();
@@ -710,7 +747,9 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let (row, _) = resolve(conn, viewer, chat)?;
             let mut stmt = conn
-                .prepare_cached("SELECT user_id, role, joined_at FROM members WHERE chat_id = ?1 ORDER BY joined_at, user_id")
+                .prepare_cached(
+                    "SELECT user_id, role, joined_at FROM members WHERE chat_id = ?1 ORDER BY joined_at, user_id",
+                )
                 .map_err(db)?;
             let rows = stmt
                 .query_map([row.key.0], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
@@ -730,7 +769,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn change_group(&self, actor: UserId, chat: ChatId, change: GroupChange, now: i64) -> StoreResult<Written<Chat>> {
+    async fn change_group(
+        &self,
+        actor: UserId,
+        chat: ChatId,
+        change: GroupChange,
+        now: i64,
+    ) -> StoreResult<Written<Chat>> {
         self.write(move |conn| {
             let (row, actor_role) = resolve(conn, actor, chat)?;
             if !row.is_group {
@@ -824,7 +869,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn append_message(&self, sender: UserId, chat: ChatId, m: NewMessage, now: i64) -> StoreResult<Written<Message>> {
+    async fn append_message(
+        &self,
+        sender: UserId,
+        chat: ChatId,
+        m: NewMessage,
+        now: i64,
+    ) -> StoreResult<Written<Message>> {
         self.write(move |conn| {
             let (row, _) = resolve(conn, sender, chat)?;
             if let Some(reply_to) = m.reply_to {
@@ -862,7 +913,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn edit_message(&self, editor: UserId, chat: ChatId, id: MessageId, content: EditedText, now: i64) -> StoreResult<Written<Message>> {
+    async fn edit_message(
+        &self,
+        editor: UserId,
+        chat: ChatId,
+        id: MessageId,
+        content: EditedText,
+        now: i64,
+    ) -> StoreResult<Written<Message>> {
         self.write(move |conn| {
             let (row, _) = resolve(conn, editor, chat)?;
             let mut message = load_message(conn, row.key, id)?.ok_or(Denied::MessageNotFound)?;
@@ -899,10 +957,12 @@ impl Store for SqliteStore {
             let members = member_ids(conn, row.key)?;
             let mut notify = Vec::new();
             for id in &ids {
-                conn.prepare_cached("UPDATE messages SET deleted = 1, text = '', entities = NULL WHERE chat_id = ?1 AND id = ?2")
-                    .map_err(db)?
-                    .execute(params![row.key.0, id.0])
-                    .map_err(db)?;
+                conn.prepare_cached(
+                    "UPDATE messages SET deleted = 1, text = '', entities = NULL WHERE chat_id = ?1 AND id = ?2",
+                )
+                .map_err(db)?
+                .execute(params![row.key.0, id.0])
+                .map_err(db)?;
                 notify.extend(push_all(conn, &members, "message_deleted", row.key, Some(id.0))?);
             }
             Ok(Written { value: (), notify })
@@ -964,7 +1024,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn events_after(&self, user: UserId, cursor: u64, limit: u32) -> StoreResult<Vec<Event>> {
+    async fn events_after(&self, user: UserId, cursor: u64, limit: u32) -> StoreResult<EventPage> {
         let limit = limit.min(crate::MAX_EVENTS_PAGE);
         self.read(move |conn| {
             let mut stmt = conn
@@ -979,6 +1039,8 @@ impl Store for SqliteStore {
                 .map_err(db)?;
             let mut chats: HashMap<ChatKey, ChatRow> = HashMap::new();
             let mut out = Vec::with_capacity(rows.len());
+            let scanned = rows.len() as u32;
+            let next_cursor = rows.last().map_or(cursor, |r| r.0 as u64);
             for (seq, kind, key, message_id) in rows {
                 let row = match chats.get(&key) {
                     Some(r) => r.clone(),
@@ -1008,7 +1070,7 @@ impl Store for SqliteStore {
                 };
                 out.push(Event { seq: seq as u64, body });
             }
-            Ok(out)
+            Ok(EventPage { events: out, next_cursor, scanned })
         })
         .await
     }

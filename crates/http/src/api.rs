@@ -1,0 +1,375 @@
+//! Handlers of the client API under `/api/v1`: accounts, chats, members, messages, updates.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use plaza_core::{ChatId, HistoryPage, MessageId, NewMessage, UserId};
+use plaza_protocol::{
+    AddMembersRequest, AuthResponse, ChatListItem, ChatOut, CreateGroupRequest, DeleteMessagesRequest,
+    EditMessageRequest, ErrorBody, LoginRequest, MarkReadRequest, MemberOut, MemberRef, MessageOut, Ok,
+    OpenPrivateRequest, ProfilePatch, SendMessageRequest, ServerFrame, SetRoleRequest, SetTitleRequest, SignupRequest,
+    UserOut,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::convert::{Senders, chat_out, entities_in, me_out, member_out, user_out};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Session};
+use crate::ws::frames;
+
+fn check_rate(state: &AppState, peer: SocketAddr) -> ApiResult<()> {
+    state.auth_limiter.check(peer.ip()).map_err(ApiError::too_many_requests)
+}
+
+/// Create an account and a session.
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
+    responses((status = 200, body = AuthResponse), (status = 400, body = ErrorBody), (status = 409, description = "username taken", body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn signup(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> ApiResult<Json<AuthResponse>> {
+    check_rate(&state, peer)?;
+    let (token, user) =
+        state.service.signup(&req.username, &req.password, &req.display_name, req.language_code.as_deref()).await?;
+    Ok(Json(AuthResponse { token, user: me_out(&user) }))
+}
+
+/// Log in with username and password; returns a new session.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = AuthResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<AuthResponse>> {
+    check_rate(&state, peer)?;
+    let (token, user) = state.service.login(&req.username, &req.password).await?;
+    Ok(Json(AuthResponse { token, user: me_out(&user) }))
+}
+
+/// End this session; its token stops working at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Ok), (status = 401, body = ErrorBody)))]
+pub async fn logout(State(state): State<AppState>, session: Session) -> ApiResult<Json<Ok>> {
+    state.service.logout(&session.token).await?;
+    Ok(Json(Ok { ok: true }))
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserOut), (status = 401, body = ErrorBody)))]
+pub async fn me(session: Session) -> Json<UserOut> {
+    Json(me_out(&session.user))
+}
+
+/// Change display name, language or phone number.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "auth", security(("bearer" = [])), request_body = ProfilePatch,
+    responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    session: Session,
+    ApiJson(p): ApiJson<ProfilePatch>,
+) -> ApiResult<Json<UserOut>> {
+    let user = state
+        .service
+        .update_profile(
+            session.user.id,
+            p.display_name.as_deref(),
+            p.language_code.as_ref().map(|o| o.as_deref()),
+            p.phone_number.as_ref().map(|o| o.as_deref()),
+        )
+        .await?;
+    Ok(Json(me_out(&user)))
+}
+
+/// Look up a user or bot by username.
+#[utoipa::path(get, path = "/api/v1/users/{username}", tag = "users", security(("bearer" = [])),
+    params(("username" = String, Path)),
+    responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)))]
+pub async fn user_by_username(
+    State(state): State<AppState>,
+    _session: Session,
+    ApiPath(username): ApiPath<String>,
+) -> ApiResult<Json<UserOut>> {
+    Ok(Json(user_out(&state.service.user_by_username(&username).await?)))
+}
+
+/// The caller's chats, most recent first, each with its last message and unread count.
+#[utoipa::path(get, path = "/api/v1/chats", tag = "chats", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ChatListItem>), (status = 401, body = ErrorBody)))]
+pub async fn list_chats(State(state): State<AppState>, session: Session) -> ApiResult<Json<Vec<ChatListItem>>> {
+    let summaries = state.service.chats(session.user.id).await?;
+    let mut senders = Senders::default();
+    let mut out = Vec::with_capacity(summaries.len());
+    for s in summaries {
+        let last_message = match &s.last_message {
+            Some(m) => Some(senders.message_out(&state.service, s.chat.id, m).await?),
+            None => None,
+        };
+        out.push(ChatListItem { chat: chat_out(&s.chat), last_message, unread_count: s.unread_count });
+    }
+    Ok(Json(out))
+}
+
+/// The private chat with a user or bot, created on first use.
+#[utoipa::path(post, path = "/api/v1/chats/private", tag = "chats", security(("bearer" = [])), request_body = OpenPrivateRequest,
+    responses((status = 200, body = ChatOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn open_private(
+    State(state): State<AppState>,
+    session: Session,
+    ApiJson(req): ApiJson<OpenPrivateRequest>,
+) -> ApiResult<Json<ChatOut>> {
+    Ok(Json(chat_out(&state.service.open_private_chat(session.user.id, &req.username).await?)))
+}
+
+async fn resolve_members(state: &AppState, refs: Vec<MemberRef>) -> ApiResult<Vec<UserId>> {
+    let mut ids = Vec::with_capacity(refs.len());
+    for r in refs {
+        ids.push(match r {
+            MemberRef::Id(id) => state.service.user(UserId(id)).await?.id,
+            MemberRef::Username(name) => state.service.user_by_username(&name).await?.id,
+        });
+    }
+    Ok(ids)
+}
+
+/// Create a group with the caller as creator.
+#[utoipa::path(post, path = "/api/v1/chats/group", tag = "chats", security(("bearer" = [])), request_body = CreateGroupRequest,
+    responses((status = 200, body = ChatOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create_group(
+    State(state): State<AppState>,
+    session: Session,
+    ApiJson(req): ApiJson<CreateGroupRequest>,
+) -> ApiResult<Json<ChatOut>> {
+    if req.members.len() > plaza_core::MAX_GROUP_MEMBERS {
+        return Err(ApiError::bad_request("too many members"));
+    }
+    let members = resolve_members(&state, req.members).await?;
+    Ok(Json(chat_out(&state.service.create_group(session.user.id, &req.title, members).await?)))
+}
+
+/// One chat as the caller sees it.
+#[utoipa::path(get, path = "/api/v1/chats/{chat_id}", tag = "chats", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)), responses((status = 200, body = ChatOut), (status = 404, body = ErrorBody)))]
+pub async fn get_chat(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+) -> ApiResult<Json<ChatOut>> {
+    Ok(Json(chat_out(&state.service.chat(session.user.id, ChatId(chat_id)).await?)))
+}
+
+/// Rename a group (creator and administrators).
+#[utoipa::path(patch, path = "/api/v1/chats/{chat_id}", tag = "chats", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)), request_body = SetTitleRequest,
+    responses((status = 200, body = ChatOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_title(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+    ApiJson(req): ApiJson<SetTitleRequest>,
+) -> ApiResult<Json<ChatOut>> {
+    Ok(Json(chat_out(&state.service.set_title(session.user.id, ChatId(chat_id), &req.title).await?)))
+}
+
+/// Members of a chat.
+#[utoipa::path(get, path = "/api/v1/chats/{chat_id}/members", tag = "chats", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)), responses((status = 200, body = Vec<MemberOut>), (status = 404, body = ErrorBody)))]
+pub async fn list_members(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<MemberOut>>> {
+    let members = state.service.members(session.user.id, ChatId(chat_id)).await?;
+    Ok(Json(members.iter().map(member_out).collect()))
+}
+
+/// Add members to a group (creator and administrators).
+#[utoipa::path(post, path = "/api/v1/chats/{chat_id}/members", tag = "chats", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)), request_body = AddMembersRequest,
+    responses((status = 200, body = ChatOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn add_members(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+    ApiJson(req): ApiJson<AddMembersRequest>,
+) -> ApiResult<Json<ChatOut>> {
+    if req.members.len() > plaza_core::MAX_GROUP_MEMBERS {
+        return Err(ApiError::bad_request("too many members"));
+    }
+    let members = resolve_members(&state, req.members).await?;
+    Ok(Json(chat_out(&state.service.add_members(session.user.id, ChatId(chat_id), members).await?)))
+}
+
+/// Remove a member from a group, or leave it (your own user id).
+#[utoipa::path(delete, path = "/api/v1/chats/{chat_id}/members/{user_id}", tag = "chats", security(("bearer" = [])),
+    params(("chat_id" = i64, Path), ("user_id" = i64, Path)),
+    responses((status = 200, body = ChatOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((chat_id, user_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<Json<ChatOut>> {
+    let chat = state.service.remove_member(session.user.id, ChatId(chat_id), UserId(user_id)).await?;
+    Ok(Json(chat_out(&chat)))
+}
+
+/// Make a member an administrator or back (the creator only).
+#[utoipa::path(put, path = "/api/v1/chats/{chat_id}/members/{user_id}/role", tag = "chats", security(("bearer" = [])),
+    params(("chat_id" = i64, Path), ("user_id" = i64, Path)), request_body = SetRoleRequest,
+    responses((status = 200, body = ChatOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_role(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((chat_id, user_id)): ApiPath<(i64, i64)>,
+    ApiJson(req): ApiJson<SetRoleRequest>,
+) -> ApiResult<Json<ChatOut>> {
+    let chat = state.service.set_role(session.user.id, ChatId(chat_id), UserId(user_id), &req.role).await?;
+    Ok(Json(chat_out(&chat)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Messages with ids below this one (newest page when neither is given).
+    pub before: Option<i64>,
+    /// Messages with ids above this one.
+    pub after: Option<i64>,
+    /// 1–100, default 50.
+    pub limit: Option<u32>,
+}
+
+/// A page of history, in ascending message id order.
+#[utoipa::path(get, path = "/api/v1/chats/{chat_id}/messages", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path), HistoryQuery),
+    responses((status = 200, body = Vec<MessageOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn history(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> ApiResult<Json<Vec<MessageOut>>> {
+    let page = HistoryPage::new(q.before, q.after, q.limit).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let chat_id = ChatId(chat_id);
+    let messages = state.service.history(session.user.id, chat_id, page).await?;
+    let mut senders = Senders::default();
+    let mut out = Vec::with_capacity(messages.len());
+    for m in &messages {
+        out.push(senders.message_out(&state.service, chat_id, m).await?);
+    }
+    Ok(Json(out))
+}
+
+/// Send a text message; answered once it is durably stored.
+#[utoipa::path(post, path = "/api/v1/chats/{chat_id}/messages", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)), request_body = SendMessageRequest,
+    responses((status = 200, body = MessageOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn send_message(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+    ApiJson(req): ApiJson<SendMessageRequest>,
+) -> ApiResult<Json<MessageOut>> {
+    let entities = entities_in(req.entities).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let message = NewMessage::new(&req.text, entities, req.reply_to_message_id)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let chat_id = ChatId(chat_id);
+    let m = state.service.send_message(session.user.id, chat_id, message).await?;
+    state.metrics.messages_sent.inc();
+    let mut senders = Senders::default();
+    Ok(Json(senders.message_out(&state.service, chat_id, &m).await?))
+}
+
+/// Edit one of your messages.
+#[utoipa::path(patch, path = "/api/v1/chats/{chat_id}/messages/{message_id}", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path), ("message_id" = i64, Path)), request_body = EditMessageRequest,
+    responses((status = 200, body = MessageOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn edit_message(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((chat_id, message_id)): ApiPath<(i64, i64)>,
+    ApiJson(req): ApiJson<EditMessageRequest>,
+) -> ApiResult<Json<MessageOut>> {
+    let entities = entities_in(req.entities).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let chat_id = ChatId(chat_id);
+    let m = state.service.edit_message(session.user.id, chat_id, MessageId(message_id), &req.text, entities).await?;
+    let mut senders = Senders::default();
+    Ok(Json(senders.message_out(&state.service, chat_id, &m).await?))
+}
+
+/// Delete one message for everyone.
+#[utoipa::path(delete, path = "/api/v1/chats/{chat_id}/messages/{message_id}", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path), ("message_id" = i64, Path)),
+    responses((status = 200, body = Ok), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_message(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((chat_id, message_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<Json<Ok>> {
+    state.service.delete_messages(session.user.id, ChatId(chat_id), vec![message_id]).await?;
+    Ok(Json(Ok { ok: true }))
+}
+
+/// Delete up to 100 messages for everyone: all of them or, on any error, none.
+#[utoipa::path(post, path = "/api/v1/chats/{chat_id}/messages/delete", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)), request_body = DeleteMessagesRequest,
+    responses((status = 200, body = Ok), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_messages(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+    ApiJson(req): ApiJson<DeleteMessagesRequest>,
+) -> ApiResult<Json<Ok>> {
+    state.service.delete_messages(session.user.id, ChatId(chat_id), req.message_ids).await?;
+    Ok(Json(Ok { ok: true }))
+}
+
+/// Mark messages up to `max_id` read.
+#[utoipa::path(post, path = "/api/v1/chats/{chat_id}/read", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)), request_body = MarkReadRequest,
+    responses((status = 200, body = ChatOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn mark_read(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+    ApiJson(req): ApiJson<MarkReadRequest>,
+) -> ApiResult<Json<ChatOut>> {
+    Ok(Json(chat_out(&state.service.mark_read(session.user.id, ChatId(chat_id), req.max_id).await?)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatesQuery {
+    /// The cursor of the last update seen; 0 for the whole log.
+    pub cursor: u64,
+    /// 1–1000, default 100.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct UpdatesPage {
+    pub updates: Vec<ServerFrame>,
+    /// Pass this as `cursor` next time.
+    pub next_cursor: u64,
+}
+
+/// The caller's update log after a cursor: the same frames the WebSocket pushes, for clients that poll.
+#[utoipa::path(get, path = "/api/v1/updates", tag = "updates", security(("bearer" = [])), params(UpdatesQuery),
+    responses((status = 200, body = UpdatesPage), (status = 400, body = ErrorBody)))]
+pub async fn updates(
+    State(state): State<AppState>,
+    session: Session,
+    ApiQuery(q): ApiQuery<UpdatesQuery>,
+) -> ApiResult<Json<UpdatesPage>> {
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > plaza_store::MAX_EVENTS_PAGE {
+        return Err(ApiError::bad_request(format!("limit must be between 1 and {}", plaza_store::MAX_EVENTS_PAGE)));
+    }
+    let page = state.service.events_after(session.user.id, q.cursor, limit).await?;
+    let updates = frames(&state, page.events).await?;
+    Ok(Json(UpdatesPage { updates, next_cursor: page.next_cursor }))
+}

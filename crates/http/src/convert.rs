@@ -1,0 +1,106 @@
+//! Explicit conversions between domain values and the client API's wire types.
+
+use std::collections::HashMap;
+
+use plaza_core::{Chat, ChatId, ChatKind, Entity, EntityKind, Invalid, Member, Message, User, UserId};
+use plaza_protocol::{ChatOut, ChatType, EntityOut, MemberOut, MessageOut, UserOut};
+use plaza_service::{Service, ServiceResult};
+
+pub fn user_out(u: &User) -> UserOut {
+    UserOut {
+        id: u.id.0,
+        username: u.username.as_str().to_string(),
+        display_name: u.display_name.as_str().to_string(),
+        is_bot: u.is_bot,
+        language_code: u.language_code.as_ref().map(|l| l.as_str().to_string()),
+        phone_number: None,
+    }
+}
+
+/// The caller's own profile, with the fields only they may see.
+pub fn me_out(u: &User) -> UserOut {
+    UserOut { phone_number: u.phone_number.as_ref().map(|p| p.as_str().to_string()), ..user_out(u) }
+}
+
+pub fn chat_out(c: &Chat) -> ChatOut {
+    let (chat_type, title, peer, member_count, my_role) = match &c.kind {
+        ChatKind::Private { peer } => {
+            (ChatType::Private, peer.display_name.as_str().to_string(), Some(user_out(peer)), None, None)
+        }
+        ChatKind::Group { title, member_count, my_role } => {
+            (ChatType::Group, title.as_str().to_string(), None, Some(*member_count), Some(my_role.as_str().to_string()))
+        }
+    };
+    ChatOut {
+        id: c.id.0,
+        chat_type,
+        title,
+        peer,
+        member_count,
+        my_role,
+        last_message_id: c.last_message_id.0,
+        read_inbox_max_id: c.read_inbox_max_id.0,
+        read_outbox_max_id: c.read_outbox_max_id.0,
+        created_at: c.created_at,
+    }
+}
+
+pub fn member_out(m: &Member) -> MemberOut {
+    MemberOut { user: user_out(&m.user), role: m.role.as_str().to_string(), joined_at: m.joined_at }
+}
+
+pub fn entity_out(e: &Entity) -> EntityOut {
+    let mut out = EntityOut {
+        entity_type: e.kind.name().to_string(),
+        offset: e.offset,
+        length: e.length,
+        url: None,
+        language: None,
+        user_id: None,
+        custom_emoji_id: None,
+    };
+    match &e.kind {
+        EntityKind::Pre { language } => out.language = language.clone(),
+        EntityKind::TextLink { url } => out.url = Some(url.clone()),
+        EntityKind::TextMention { user_id } => out.user_id = Some(user_id.0),
+        EntityKind::CustomEmoji { custom_emoji_id } => out.custom_emoji_id = Some(custom_emoji_id.clone()),
+        _ => {}
+    }
+    out
+}
+
+pub fn entity_in(e: EntityOut) -> Result<Entity, Invalid> {
+    let kind = EntityKind::from_parts(&e.entity_type, e.url, e.language, e.user_id, e.custom_emoji_id)?;
+    Ok(Entity { kind, offset: e.offset, length: e.length })
+}
+
+pub fn entities_in(es: Vec<EntityOut>) -> Result<Vec<Entity>, Invalid> {
+    es.into_iter().map(entity_in).collect()
+}
+
+/// Looks up message senders once per batch of messages.
+#[derive(Default)]
+pub struct Senders(HashMap<UserId, UserOut>);
+
+impl Senders {
+    pub async fn message_out(&mut self, service: &Service, chat_id: ChatId, m: &Message) -> ServiceResult<MessageOut> {
+        let from = match self.0.get(&m.sender) {
+            Some(u) => u.clone(),
+            None => {
+                let u = user_out(&service.user(m.sender).await?);
+                self.0.insert(m.sender, u.clone());
+                u
+            }
+        };
+        Ok(MessageOut {
+            message_id: m.id.0,
+            chat_id: chat_id.0,
+            from,
+            date: m.date,
+            text: m.text.as_str().to_string(),
+            entities: m.entities.iter().map(entity_out).collect(),
+            reply_to_message_id: m.reply_to.map(|r| r.0),
+            edit_date: m.edit_date,
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! `GET /api/v1/ws`: the live update stream.
+//!
+//! Each connection replays the user's update log from the client's cursor, then waits on the bus
+//! for wake-ups and re-reads from its own cursor. The store is the truth; a wake-up only says "look
+//! again", so a lost wake-up delays but never loses an event, and replay after a reconnect sends
+//! exactly what was missed.
+
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{Query, State};
+use axum::http::request::Parts;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use plaza_core::User;
+use plaza_protocol::ServerFrame;
+use plaza_store::{Event, EventBody};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::convert::{Senders, chat_out};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::bearer;
+
+/// Events read from the store per round trip.
+const PAGE: u32 = 256;
+/// How often an idle connection is pinged, so dead peers are noticed.
+const PING_EVERY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct WsQuery {
+    /// Resume after this cursor (the `cursor` of the last frame seen). Without it the stream starts
+    /// at the present.
+    pub cursor: Option<u64>,
+    /// The session token, for clients that cannot set headers on a WebSocket (browsers).
+    pub token: Option<String>,
+}
+
+/// Turns log events into frames, looking each sender up once.
+pub async fn frames(state: &AppState, events: Vec<Event>) -> ApiResult<Vec<ServerFrame>> {
+    let mut senders = Senders::default();
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let cursor = e.seq;
+        out.push(match e.body {
+            EventBody::MessageNew { chat_id, message } => ServerFrame::MessageNew {
+                cursor,
+                message: senders.message_out(&state.service, chat_id, &message).await?,
+            },
+            EventBody::MessageEdited { chat_id, message } => ServerFrame::MessageEdited {
+                cursor,
+                message: senders.message_out(&state.service, chat_id, &message).await?,
+            },
+            EventBody::MessageDeleted { chat_id, message_id } => {
+                ServerFrame::MessageDeleted { cursor, chat_id: chat_id.0, message_id: message_id.0 }
+            }
+            EventBody::ChatUpdated { chat } => ServerFrame::ChatUpdated { cursor, chat: chat_out(&chat) },
+            EventBody::ChatRemoved { chat_id } => ServerFrame::ChatRemoved { cursor, chat_id: chat_id.0 },
+            EventBody::ReadInbox { chat_id, max_id } => {
+                ServerFrame::ReadInbox { cursor, chat_id: chat_id.0, max_id: max_id.0 }
+            }
+            EventBody::ReadOutbox { chat_id, max_id } => {
+                ServerFrame::ReadOutbox { cursor, chat_id: chat_id.0, max_id: max_id.0 }
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// Open the update stream (WebSocket). Frames are JSON `ServerFrame`s; the first is `hello`.
+#[utoipa::path(get, path = "/api/v1/ws", tag = "updates", security(("bearer" = [])), params(WsQuery),
+    responses((status = 101, description = "switching to the WebSocket protocol"), (status = 400, body = plaza_protocol::ErrorBody), (status = 401, body = plaza_protocol::ErrorBody)))]
+pub async fn ws(
+    State(state): State<AppState>,
+    parts: Parts,
+    Query(q): Query<WsQuery>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let token =
+        bearer(&parts).map(str::to_string).or(q.token).ok_or_else(|| ApiError::unauthorized("send a session token"))?;
+    let user = state.service.authenticate(&token).await?;
+    let current = state.service.current_cursor(user.id).await?;
+    let cursor = match q.cursor {
+        Some(c) if c > current => return Err(ApiError::bad_request("cursor is ahead of the update log")),
+        Some(c) => c,
+        None => current,
+    };
+    let upgrade = upgrade.map_err(|r| ApiError::new(r.status(), "websocket_required", r.body_text()))?;
+    Ok(upgrade
+        // Small buffers keep an idle connection cheap; they grow on demand for large frames.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| run(state, user, cursor, socket)))
+}
+
+async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
+    let _tracked = state.tracker.token();
+    state.metrics.ws_connections.inc();
+    let _gauge = scopeguard(&state);
+    let (mut sink, mut stream) = socket.split();
+    let mut sub = state.service.subscribe(user.id);
+    if send(&mut sink, &ServerFrame::Hello { cursor }).await.is_err() {
+        return;
+    }
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    loop {
+        // Catch up with the log.
+        loop {
+            let page = match state.service.events_after(user.id, cursor, PAGE).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, user = user.id.0, "ws: reading the update log failed");
+                    let _ = close(&mut sink, close_code::ERROR, "internal error").await;
+                    return;
+                }
+            };
+            let frames = match frames(&state, page.events).await {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::error!(error = ?e, user = user.id.0, "ws: building frames failed");
+                    let _ = close(&mut sink, close_code::ERROR, "internal error").await;
+                    return;
+                }
+            };
+            for f in &frames {
+                if send(&mut sink, f).await.is_err() {
+                    return;
+                }
+            }
+            cursor = page.next_cursor;
+            if page.scanned < PAGE {
+                break;
+            }
+        }
+        let _ = sink.flush().await;
+        tokio::select! {
+            woke = sub.changed() => if woke.is_none() { return },
+            incoming = stream.next() => match incoming {
+                None | Some(Err(_)) | Some(Ok(WsMessage::Close(_))) => return,
+                // Pings are answered by the protocol layer; text from the client is not used yet.
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if sink.send(WsMessage::Ping(Default::default())).await.is_err() { return }
+            }
+            () = state.shutdown.cancelled() => {
+                let _ = close(&mut sink, close_code::AWAY, "server is shutting down").await;
+                return;
+            }
+        }
+    }
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, WsMessage>;
+
+async fn send(sink: &mut Sink, frame: &ServerFrame) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(frame).expect("frames serialize");
+    sink.feed(WsMessage::Text(text.into())).await
+}
+
+async fn close(sink: &mut Sink, code: u16, reason: &'static str) -> Result<(), axum::Error> {
+    sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await
+}
+
+/// Decrements the connection gauge however the connection ends.
+struct GaugeGuard(AppState);
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.metrics.ws_connections.dec();
+    }
+}
+
+fn scopeguard(state: &AppState) -> GaugeGuard {
+    GaugeGuard(state.clone())
+}

@@ -1,0 +1,249 @@
+//! The `plaza` command: run the server and administer users, bots and the database.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use plaza_server::config::{Config, DEFAULT_LISTEN, FileConfig, StoreConfig, store_config};
+use plaza_server::{Server, open_store};
+use plaza_service::SystemClock;
+use plaza_store::postgres::PgStore;
+use plaza_store::sqlite::SqliteStore;
+use tracing_subscriber::EnvFilter;
+
+/// Plaza: an open super-app platform (messenger, Telegram-compatible bots, mini apps).
+#[derive(Parser)]
+#[command(name = "plaza", version, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// TOML configuration file; flags and environment variables override its keys.
+    #[arg(long, global = true, env = "PLAZA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory of the embedded SQLite store [default: ./plaza-data].
+    #[arg(long, global = true, env = "PLAZA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Use this database instead of the embedded store: postgres://user@host/db (or sqlite://<file>).
+    #[arg(long, global = true, env = "PLAZA_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Log filter, e.g. `info` or `plaza_http=debug,info` [default: info].
+    #[arg(long, global = true, env = "PLAZA_LOG")]
+    log_level: Option<String>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, global = true, env = "PLAZA_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage people's accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage bots and their tokens.
+    #[command(subcommand)]
+    Bot(BotCommand),
+    /// Apply database migrations and exit (serve also applies them on start).
+    Migrate,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "PLAZA_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Create demo accounts (demo/demo, alice/alice, bob/bob), a demo bot and a demo group.
+    #[arg(long, env = "PLAZA_DEMO")]
+    demo: bool,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account.
+    Create {
+        username: String,
+        /// The password (4–256 characters).
+        #[arg(long, env = "PLAZA_PASSWORD")]
+        password: String,
+        /// Shown name [default: the username].
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List people (bots are listed by `plaza bot list`).
+    List,
+}
+
+#[derive(Subcommand)]
+enum BotCommand {
+    /// Create a bot owned by a person and print its token (shown only this once).
+    Create {
+        /// The bot's username: ends in `bot`, like on Telegram.
+        username: String,
+        /// Username of the person who owns the bot.
+        #[arg(long)]
+        owner: String,
+        /// Shown name [default: the username].
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List bots and their owners.
+    List,
+    /// Issue a new token (with --rotate); tokens are stored hashed, so an old one can't be shown.
+    Token {
+        username: String,
+        /// Replace the token; the old one stops working at once.
+        #[arg(long)]
+        rotate: bool,
+    },
+}
+
+fn init_logging(level: &str, format: &str) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(level).with_context(|| format!("bad log filter {level:?}"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        "json" => builder.json().init(),
+        "text" => builder.init(),
+        other => anyhow::bail!("unknown log format {other:?}: use text or json"),
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let file = FileConfig::load(cli.global.config.as_deref())?;
+    let level = cli.global.log_level.or(file.log_level).unwrap_or_else(|| "info".into());
+    let format = cli.global.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
+    init_logging(&level, &format)?;
+    let store = store_config(cli.global.database_url.or(file.database_url), cli.global.data_dir.or(file.data_dir))?;
+
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config {
+                listen: args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default address")),
+                store,
+                session_ttl: Duration::from_secs(file.session_ttl_days.unwrap_or(30) * 24 * 3600),
+                auth_attempts_per_minute: file.auth_attempts_per_minute.unwrap_or(20),
+                auth_attempts_burst: file.auth_attempts_burst.unwrap_or(10),
+                demo: args.demo,
+                shutdown_grace: Duration::from_secs(10),
+            };
+            serve(config).await
+        }
+        Command::Migrate => {
+            match &store {
+                StoreConfig::Sqlite { path } => {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir)?;
+                    }
+                    SqliteStore::migrate_only(path)?
+                }
+                StoreConfig::Postgres { url } => PgStore::migrate_only(url).await?,
+            }
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let service = admin_service(&store).await?;
+            match cmd {
+                UserCommand::Create { username, password, display_name } => {
+                    let user = service
+                        .create_person(&username, &password, display_name.as_deref().unwrap_or(&username))
+                        .await?;
+                    println!("created user @{} (id {})", user.username.as_str(), user.id.0);
+                }
+                UserCommand::List => {
+                    for u in service.list_people().await? {
+                        println!("{}\t@{}\t{}", u.id.0, u.username.as_str(), u.display_name.as_str());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Bot(cmd) => {
+            let service = admin_service(&store).await?;
+            match cmd {
+                BotCommand::Create { username, owner, display_name } => {
+                    let issued = service.create_bot(&username, &owner, display_name.as_deref()).await?;
+                    println!(
+                        "created bot @{} (id {}) owned by @{owner}",
+                        issued.bot.username.as_str(),
+                        issued.bot.id.0
+                    );
+                    println!("token: {}", issued.token.to_token_string());
+                    println!(
+                        "Keep it secret: Plaza stores only its hash. `plaza bot token {username} --rotate` issues a new one."
+                    );
+                }
+                BotCommand::List => {
+                    for b in service.list_bots().await? {
+                        println!(
+                            "{}\t@{}\t{}\towner @{}",
+                            b.bot.id.0,
+                            b.bot.username.as_str(),
+                            b.bot.display_name.as_str(),
+                            b.owner.username.as_str()
+                        );
+                    }
+                }
+                BotCommand::Token { username, rotate } => {
+                    if !rotate {
+                        anyhow::bail!(
+                            "tokens are stored hashed and can't be shown again; run `plaza bot token {username} --rotate` to issue a new one"
+                        );
+                    }
+                    let issued = service.rotate_bot_token(&username).await?;
+                    println!("new token for @{}: {}", issued.bot.username.as_str(), issued.token.to_token_string());
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn admin_service(store: &StoreConfig) -> anyhow::Result<Arc<plaza_service::Service>> {
+    let store = open_store(store).await?;
+    let config = Config::for_tests(StoreConfig::Sqlite { path: PathBuf::new() });
+    Ok(plaza_server::service(store, Arc::new(SystemClock), &config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let server = Server::bind(&config).await?;
+    let addr = server.local_addr();
+    let where_ = match &config.store {
+        StoreConfig::Sqlite { path } => format!("SQLite at {}", path.display()),
+        StoreConfig::Postgres { .. } => "PostgreSQL".to_string(),
+    };
+    tracing::info!(%addr, store = %where_, "plaza is listening");
+    println!("Plaza is running at http://{addr}/ (store: {where_}; Ctrl-C to stop)");
+    server.run(shutdown_signal()).await
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

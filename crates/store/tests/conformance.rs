@@ -1,0 +1,1259 @@
+//! The backend conformance suite: one set of scenarios that every `Store` backend must pass alike.
+//!
+//! Each scenario is an async fn taking an `Arc<dyn Store>`; the `conformance!` macro turns it into one
+//! test per backend (`sqlite::<name>`, `postgres::<name>`). SQLite runs in a fresh temp dir; PostgreSQL
+//! runs in a freshly created database on the server named by `PLAZA_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), dropped again afterwards.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+
+use plaza_core::ids::FIRST_USER_ID;
+use plaza_core::{
+    Chat, ChatId, ChatKind, Denied, DisplayName, Entity, EntityKind, GroupTitle, HistoryPage, LanguageCode, Message,
+    MessageId, MessageText, NewMessage, PhoneNumber, Role, User, UserId, Username,
+};
+use plaza_store::sqlite::{SqliteOptions, SqliteStore};
+use plaza_store::{
+    EditedText, Event, EventBody, GroupChange, MAX_EVENTS_PAGE, NewAccount, NewBot, ProfileChange, Store, StoreError,
+    StoreResult, Written,
+};
+
+/// Generates, for every scenario, one test per backend.
+macro_rules! conformance {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::with_sqlite(super::$scenario).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::with_pg(super::$scenario).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    accounts,
+    bots,
+    profiles,
+    sessions,
+    private_chats,
+    groups_are_created,
+    outsiders_see_nothing,
+    group_changes,
+    leaving_hands_the_group_over,
+    messages_are_numbered_per_chat,
+    edits,
+    deletions,
+    history_pages,
+    read_marks,
+    chat_list_order,
+    update_log,
+    concurrent_appends,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Backends.
+
+async fn with_sqlite<F, Fut>(scenario: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("plaza.db"), SqliteOptions::default()).expect("open sqlite");
+    scenario(Arc::new(store)).await;
+}
+
+fn pg_base_url() -> String {
+    std::env::var("PLAZA_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// `url` with its database name replaced by `database`, keeping credentials, host and parameters.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{database}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// A database name no other test run uses: tests run in parallel, in several processes at once.
+fn fresh_database_name() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let salt = (std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos);
+    format!("plaza_test_{:016x}", std::collections::hash_map::RandomState::new().hash_one(salt))
+}
+
+async fn pg_admin(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {url} (set PLAZA_TEST_PG_URL): {e}"));
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+async fn drop_database(admin: &tokio_postgres::Client, name: &str) {
+    // Best effort: a database left behind costs disk space, not correctness.
+    if let Err(e) = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await {
+        eprintln!("could not drop test database {name}: {e}");
+    }
+}
+
+async fn with_pg<F, Fut>(scenario: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let base = pg_base_url();
+    let name = fresh_database_name();
+    let admin = pg_admin(&base).await;
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    let store = match plaza_store::postgres::PgStore::connect(&with_database(&base, &name)).await {
+        Ok(store) => store,
+        Err(e) => {
+            drop_database(&admin, &name).await;
+            panic!("PgStore::connect failed: {e}");
+        }
+    };
+    // The scenario runs as its own task so that a failing assertion still lets us drop the database.
+    let outcome = tokio::spawn(scenario(Arc::new(store))).await;
+    drop_database(&admin, &name).await;
+    if let Err(e) = outcome {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("scenario did not finish: {e}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/// A fixed epoch keeps dates readable in failure output.
+const T0: i64 = 1_700_000_000;
+
+/// An id below the first one handed out, so it never names a user.
+const NOBODY: UserId = UserId(FIRST_USER_ID - 1);
+
+#[track_caller]
+fn denied<T: std::fmt::Debug>(result: StoreResult<T>) -> Denied {
+    match result {
+        Err(StoreError::Denied(d)) => d,
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+fn account(name: &str, now: i64) -> NewAccount {
+    NewAccount {
+        username: Username::parse(name).unwrap(),
+        display_name: DisplayName::parse(&format!("{name} display")).unwrap(),
+        password_hash: Some(format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$hash-of-{name}")),
+        language_code: None,
+        phone_number: None,
+        bot: None,
+        now,
+    }
+}
+
+async fn person(s: &dyn Store, name: &str) -> User {
+    s.create_account(account(name, T0)).await.unwrap()
+}
+
+fn bot_account(name: &str, owner: UserId, hash: Vec<u8>) -> NewAccount {
+    NewAccount {
+        username: Username::parse_bot(name).unwrap(),
+        display_name: DisplayName::parse("Helper").unwrap(),
+        password_hash: None,
+        language_code: None,
+        phone_number: None,
+        bot: Some(NewBot { owner, token_secret_hash: hash }),
+        now: T0,
+    }
+}
+
+fn text(t: &str) -> NewMessage {
+    NewMessage::new(t, vec![], None).unwrap()
+}
+
+async fn send(s: &dyn Store, from: &User, chat: ChatId, t: &str, now: i64) -> Message {
+    s.append_message(from.id, chat, text(t), now).await.unwrap().value
+}
+
+async fn group(s: &dyn Store, creator: &User, title: &str, members: &[&User], now: i64) -> Chat {
+    let members = members.iter().map(|u| u.id).collect();
+    s.create_group(creator.id, GroupTitle::parse(title).unwrap(), members, now).await.unwrap().value
+}
+
+/// The chat id `viewer` uses for their private chat with `peer`.
+fn dm(peer: &User) -> ChatId {
+    ChatId::private(peer.id)
+}
+
+fn ids(messages: &[Message]) -> Vec<i64> {
+    messages.iter().map(|m| m.id.0).collect()
+}
+
+fn before(before: Option<i64>, limit: u32) -> HistoryPage {
+    HistoryPage::Before { before: before.map(MessageId), limit }
+}
+
+fn after(after: i64, limit: u32) -> HistoryPage {
+    HistoryPage::After { after: MessageId(after), limit }
+}
+
+async fn all_history(s: &dyn Store, viewer: &User, chat: ChatId) -> Vec<Message> {
+    s.history(viewer.id, chat, after(0, 100)).await.unwrap()
+}
+
+#[track_caller]
+fn group_view(chat: &Chat) -> (&str, u32, Role) {
+    match &chat.kind {
+        ChatKind::Group { title, member_count, my_role } => (title.as_str(), *member_count, *my_role),
+        ChatKind::Private { .. } => panic!("expected a group, got {chat:?}"),
+    }
+}
+
+/// The users a write notified, sorted, each once per entry.
+fn notified<T>(w: &Written<T>) -> Vec<UserId> {
+    let mut users: Vec<UserId> = w.notify.iter().map(|(u, _)| *u).collect();
+    users.sort();
+    users
+}
+
+fn users(list: &[&User]) -> Vec<UserId> {
+    let mut ids: Vec<UserId> = list.iter().map(|u| u.id).collect();
+    ids.sort();
+    ids
+}
+
+/// Every event of the user's log after `cursor`, read in pages of `limit`.
+async fn read_log(s: &dyn Store, user: UserId, mut cursor: u64, limit: u32) -> Vec<Event> {
+    let mut out = Vec::new();
+    loop {
+        let page = s.events_after(user, cursor, limit).await.unwrap();
+        // Seqs are gap-free, so a page scanning n entries moves the cursor by exactly n.
+        assert_eq!(page.next_cursor, cursor + u64::from(page.scanned), "page after {cursor} for {user:?}");
+        assert!(page.scanned <= limit);
+        assert!(page.events.iter().all(|e| e.seq > cursor && e.seq <= page.next_cursor));
+        out.extend(page.events);
+        cursor = page.next_cursor;
+        if page.scanned < limit {
+            return out;
+        }
+    }
+}
+
+fn event(seq: u64, body: EventBody) -> Event {
+    Event { seq, body }
+}
+
+/// Remembers which seqs each write reported per user, to compare with what the log holds.
+#[derive(Default)]
+struct Notified(HashMap<UserId, Vec<u64>>);
+
+impl Notified {
+    fn take<T>(&mut self, w: Written<T>) -> T {
+        for (user, seq) in &w.notify {
+            self.0.entry(*user).or_default().push(*seq);
+        }
+        w.value
+    }
+
+    fn seqs(&self, user: UserId) -> Vec<u64> {
+        self.0.get(&user).cloned().unwrap_or_default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts.
+
+async fn accounts(store: Arc<dyn Store>) {
+    let s = &*store;
+    let mut new = account("alice", T0 + 5);
+    new.language_code = Some(LanguageCode::parse("en").unwrap());
+    new.phone_number = Some(PhoneNumber::parse("+15551234567").unwrap());
+    let alice = s.create_account(new).await.unwrap();
+    let bob = person(s, "Bob_2").await;
+
+    assert!(alice.id.0 >= FIRST_USER_ID && bob.id.0 >= FIRST_USER_ID, "{alice:?} {bob:?}");
+    assert_ne!(alice.id, bob.id);
+    assert_eq!(alice.username.as_str(), "alice");
+    assert_eq!(alice.display_name.as_str(), "alice display");
+    assert!(!alice.is_bot);
+    assert_eq!(alice.language_code.as_ref().map(LanguageCode::as_str), Some("en"));
+    assert_eq!(alice.phone_number.as_ref().map(PhoneNumber::as_str), Some("+15551234567"));
+    assert_eq!(alice.created_at, T0 + 5);
+
+    assert_eq!(s.user(alice.id).await.unwrap(), alice);
+    // Usernames keep their spelling but are found and unique ignoring case.
+    assert_eq!(s.user_by_username(&Username::parse("ALICE").unwrap()).await.unwrap(), alice);
+    assert_eq!(s.user_by_username(&Username::parse("bob_2").unwrap()).await.unwrap().username.as_str(), "Bob_2");
+    assert_eq!(denied(s.create_account(account("Alice", T0)).await), Denied::UsernameTaken);
+    assert_eq!(denied(s.create_account(account("BOB_2", T0)).await), Denied::UsernameTaken);
+    assert_eq!(denied(s.user(NOBODY).await), Denied::UserNotFound);
+    assert_eq!(denied(s.user_by_username(&Username::parse("nobody").unwrap()).await), Denied::UserNotFound);
+
+    // A refused account left nothing behind; the next one is created normally.
+    let carol = person(s, "carol").await;
+    assert!(![alice.id, bob.id].contains(&carol.id));
+    assert_eq!(s.list_people().await.unwrap().len(), 3);
+
+    let (user, hash) = s.login_record(&Username::parse("ALICE").unwrap()).await.unwrap().expect("alice logs in");
+    assert_eq!(user, alice);
+    assert_eq!(hash, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$hash-of-alice");
+    assert!(s.login_record(&Username::parse("nobody").unwrap()).await.unwrap().is_none());
+
+    // A new user's log is empty.
+    assert_eq!(s.current_cursor(alice.id).await.unwrap(), 0);
+    let page = s.events_after(alice.id, 0, 10).await.unwrap();
+    assert!(page.events.is_empty());
+    assert_eq!((page.next_cursor, page.scanned), (0, 0));
+}
+
+async fn bots(store: Arc<dyn Store>) {
+    let s = &*store;
+    let owner = person(s, "owner").await;
+    let other = person(s, "other").await;
+    let bot = s.create_account(bot_account("helper_bot", owner.id, vec![1; 32])).await.unwrap();
+    assert!(bot.is_bot);
+    assert!(bot.id.0 >= FIRST_USER_ID);
+    assert_eq!(s.user(bot.id).await.unwrap(), bot);
+
+    assert_eq!(s.bot_token_hash(bot.id).await.unwrap(), vec![1; 32]);
+    s.set_bot_token_hash(bot.id, vec![2; 32]).await.unwrap();
+    assert_eq!(s.bot_token_hash(bot.id).await.unwrap(), vec![2; 32]);
+    // People have no token; unknown ids are not bots either.
+    assert_eq!(denied(s.bot_token_hash(owner.id).await), Denied::UserNotFound);
+    assert_eq!(denied(s.bot_token_hash(NOBODY).await), Denied::UserNotFound);
+    assert_eq!(denied(s.set_bot_token_hash(owner.id, vec![3; 32]).await), Denied::UserNotFound);
+    assert_eq!(denied(s.set_bot_token_hash(NOBODY, vec![3; 32]).await), Denied::UserNotFound);
+
+    // Bots log in with their token only.
+    assert!(s.login_record(&bot.username).await.unwrap().is_none());
+    // Bot and person usernames share one namespace.
+    assert_eq!(denied(s.create_account(account("Helper_Bot", T0)).await), Denied::UsernameTaken);
+    assert_eq!(denied(s.create_account(bot_account("HELPER_BOT", other.id, vec![4; 32])).await), Denied::UsernameTaken);
+    // A bot is owned by an existing person.
+    assert_eq!(denied(s.create_account(bot_account("orphan_bot", NOBODY, vec![5; 32])).await), Denied::UserNotFound);
+    assert_eq!(denied(s.create_account(bot_account("nested_bot", bot.id, vec![5; 32])).await), Denied::UserNotFound);
+
+    let bot2 = s.create_account(bot_account("OtherBot", other.id, vec![6; 32])).await.unwrap();
+    assert_eq!(s.bot_token_hash(bot2.id).await.unwrap(), vec![6; 32]);
+    assert_eq!(s.bot_token_hash(bot.id).await.unwrap(), vec![2; 32]);
+
+    let mut people = vec![owner.clone(), other.clone()];
+    people.sort_by_key(|u| u.id);
+    assert_eq!(s.list_people().await.unwrap(), people);
+
+    let mut expected = vec![(bot.clone(), owner.clone()), (bot2.clone(), other.clone())];
+    expected.sort_by_key(|(b, _)| b.id);
+    let listed: Vec<(User, User)> = s.list_bots().await.unwrap().into_iter().map(|r| (r.bot, r.owner)).collect();
+    assert_eq!(listed, expected);
+}
+
+async fn profiles(store: Arc<dyn Store>) {
+    let s = &*store;
+    let mut new = account("alice", T0);
+    new.language_code = Some(LanguageCode::parse("en").unwrap());
+    new.phone_number = Some(PhoneNumber::parse("+15551234567").unwrap());
+    let alice = s.create_account(new).await.unwrap();
+    let bob = person(s, "bob").await;
+
+    // An empty change changes nothing.
+    assert_eq!(s.update_profile(alice.id, ProfileChange::default()).await.unwrap(), alice);
+
+    let renamed = s
+        .update_profile(
+            alice.id,
+            ProfileChange { display_name: Some(DisplayName::parse("Alice A.").unwrap()), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed, User { display_name: DisplayName::parse("Alice A.").unwrap(), ..alice.clone() });
+
+    let change = ProfileChange {
+        display_name: None,
+        language_code: Some(None),
+        phone_number: Some(Some(PhoneNumber::parse("+4930123456").unwrap())),
+    };
+    let changed = s.update_profile(alice.id, change).await.unwrap();
+    assert_eq!(changed.display_name.as_str(), "Alice A.");
+    assert_eq!(changed.language_code, None);
+    assert_eq!(changed.phone_number.as_ref().map(PhoneNumber::as_str), Some("+4930123456"));
+    assert_eq!(
+        (changed.username.clone(), changed.created_at, changed.id),
+        (alice.username.clone(), alice.created_at, alice.id)
+    );
+    assert_eq!(s.user(alice.id).await.unwrap(), changed);
+    // Other accounts are untouched.
+    assert_eq!(s.user(bob.id).await.unwrap(), bob);
+
+    assert_eq!(denied(s.update_profile(NOBODY, ProfileChange::default()).await), Denied::UserNotFound);
+}
+
+async fn sessions(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    s.create_session(vec![7; 32], alice.id, T0, T0 + 100).await.unwrap();
+    s.create_session(vec![8; 32], bob.id, T0, T0 + 100).await.unwrap();
+
+    assert_eq!(s.session_user(&[7; 32], T0).await.unwrap(), Some(alice.clone()));
+    assert_eq!(s.session_user(&[7; 32], T0 + 99).await.unwrap(), Some(alice.clone()));
+    assert_eq!(s.session_user(&[8; 32], T0 + 50).await.unwrap(), Some(bob.clone()));
+    // A session is valid only while now < expires_at.
+    assert_eq!(s.session_user(&[7; 32], T0 + 100).await.unwrap(), None);
+    assert_eq!(s.session_user(&[7; 32], T0 + 1000).await.unwrap(), None);
+    assert_eq!(s.session_user(&[9; 32], T0).await.unwrap(), None);
+
+    s.delete_session(&[7; 32]).await.unwrap();
+    assert_eq!(s.session_user(&[7; 32], T0 + 1).await.unwrap(), None);
+    assert_eq!(s.session_user(&[8; 32], T0 + 1).await.unwrap(), Some(bob));
+    // Deleting what is gone is not an error: logging out twice is harmless.
+    s.delete_session(&[7; 32]).await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chats.
+
+async fn private_chats(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+
+    assert_eq!(denied(s.chat(alice.id, dm(&bob)).await), Denied::ChatNotFound);
+
+    let w = s.open_private_chat(alice.id, bob.id, T0 + 10).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    assert!(w.notify.iter().all(|(_, seq)| *seq == 1), "{:?}", w.notify);
+    let mine = w.value;
+    assert_eq!(mine.id, ChatId(bob.id.0));
+    assert_eq!(mine.kind, ChatKind::Private { peer: bob.clone() });
+    assert_eq!(mine.created_at, T0 + 10);
+    assert_eq!(
+        (mine.last_message_id, mine.read_inbox_max_id, mine.read_outbox_max_id),
+        (MessageId(0), MessageId(0), MessageId(0))
+    );
+
+    // Opening again, from either side, finds the same chat and writes nothing.
+    let again = s.open_private_chat(alice.id, bob.id, T0 + 20).await.unwrap();
+    assert!(again.notify.is_empty());
+    assert_eq!(again.value, mine);
+    let theirs = s.open_private_chat(bob.id, alice.id, T0 + 30).await.unwrap();
+    assert!(theirs.notify.is_empty());
+    let theirs = theirs.value;
+    assert_eq!(theirs.id, ChatId(alice.id.0));
+    assert_eq!(theirs.key, mine.key);
+    assert_eq!(theirs.kind, ChatKind::Private { peer: alice.clone() });
+    assert_eq!(theirs.created_at, T0 + 10);
+
+    assert_eq!(s.chat(alice.id, dm(&bob)).await.unwrap(), mine);
+    assert_eq!(s.chat(bob.id, dm(&alice)).await.unwrap(), theirs);
+    assert_eq!(s.current_cursor(alice.id).await.unwrap(), 1);
+    assert_eq!(s.current_cursor(bob.id).await.unwrap(), 1);
+    assert_eq!(
+        s.events_after(alice.id, 0, 10).await.unwrap().events,
+        vec![event(1, EventBody::ChatUpdated { chat: mine.clone() })]
+    );
+    assert_eq!(
+        s.events_after(bob.id, 0, 10).await.unwrap().events,
+        vec![event(1, EventBody::ChatUpdated { chat: theirs.clone() })]
+    );
+
+    assert_eq!(denied(s.open_private_chat(alice.id, alice.id, T0).await), Denied::PeerIsSelf);
+    assert_eq!(denied(s.open_private_chat(alice.id, NOBODY, T0).await), Denied::UserNotFound);
+    // Carol has no chat with Bob, and no id reaches Alice and Bob's chat for her.
+    assert_eq!(denied(s.chat(carol.id, dm(&bob)).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.chat(carol.id, ChatId::group(mine.key)).await), Denied::ChatNotFound);
+    // A private chat's key is no group id.
+    assert_eq!(denied(s.chat(alice.id, ChatId::group(mine.key)).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.chat(alice.id, ChatId(0)).await), Denied::ChatNotFound);
+
+    // Another pair gets another chat.
+    let other = s.open_private_chat(carol.id, alice.id, T0 + 40).await.unwrap().value;
+    assert_ne!(other.key, mine.key);
+    assert_eq!(other.id, ChatId(alice.id.0));
+    assert_eq!(s.chat(alice.id, dm(&carol)).await.unwrap().key, other.key);
+}
+
+async fn groups_are_created(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+
+    let w = s
+        .create_group(alice.id, GroupTitle::parse("Team").unwrap(), vec![bob.id, carol.id, bob.id, alice.id], T0 + 10)
+        .await
+        .unwrap();
+    // Duplicates and the creator in the list are one membership each.
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol]));
+    assert!(w.notify.iter().all(|(_, seq)| *seq == 1), "{:?}", w.notify);
+    let g = w.value;
+    assert!(g.id.0 < 0, "{g:?}");
+    assert_eq!(g.id, ChatId::group(g.key));
+    assert_eq!(group_view(&g), ("Team", 3, Role::Creator));
+    assert_eq!(g.created_at, T0 + 10);
+    assert_eq!((g.last_message_id, g.read_outbox_max_id), (MessageId(0), MessageId(0)));
+
+    assert_eq!(s.chat(alice.id, g.id).await.unwrap(), g);
+    let bobs = s.chat(bob.id, g.id).await.unwrap();
+    assert_eq!((bobs.id, bobs.key), (g.id, g.key));
+    assert_eq!(group_view(&bobs), ("Team", 3, Role::Member));
+
+    let mut members: Vec<(UserId, Role, i64)> =
+        s.members(carol.id, g.id).await.unwrap().into_iter().map(|m| (m.user.id, m.role, m.joined_at)).collect();
+    members.sort_by_key(|m| m.0);
+    let mut expected =
+        vec![(alice.id, Role::Creator, T0 + 10), (bob.id, Role::Member, T0 + 10), (carol.id, Role::Member, T0 + 10)];
+    expected.sort_by_key(|m| m.0);
+    assert_eq!(members, expected);
+    let listed = s.members(alice.id, g.id).await.unwrap();
+    assert!(listed.iter().any(|m| m.user == bob), "members carry the whole user");
+
+    // An unknown member refuses the whole group.
+    let refused = s.create_group(alice.id, GroupTitle::parse("Nope").unwrap(), vec![bob.id, NOBODY], T0 + 20).await;
+    assert_eq!(denied(refused), Denied::UserNotFound);
+    assert_eq!(s.chats(alice.id).await.unwrap().len(), 1);
+    assert_eq!(s.current_cursor(bob.id).await.unwrap(), 1);
+
+    // A group of one is fine, and gets its own id.
+    let solo = group(s, &alice, "Notes", &[], T0 + 30).await;
+    assert_ne!(solo.id, g.id);
+    assert_eq!(group_view(&solo), ("Notes", 1, Role::Creator));
+    assert_eq!(s.chats(alice.id).await.unwrap().len(), 2);
+    assert_eq!(s.chats(bob.id).await.unwrap().len(), 1);
+}
+
+async fn outsiders_see_nothing(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let dave = person(s, "dave").await;
+    let g = group(s, &alice, "Secret", &[&bob], T0).await;
+    let m = send(s, &alice, g.id, "hush", T0 + 1).await;
+    let cursor = s.current_cursor(alice.id).await.unwrap();
+
+    assert_eq!(denied(s.chat(dave.id, g.id).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.history(dave.id, g.id, before(None, 10)).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.members(dave.id, g.id).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.append_message(dave.id, g.id, text("hi"), T0 + 2).await), Denied::ChatNotFound);
+    let edit = EditedText { text: MessageText::parse("mine now").unwrap(), entities: vec![] };
+    assert_eq!(denied(s.edit_message(dave.id, g.id, m.id, edit, T0 + 2).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.delete_messages(dave.id, g.id, vec![m.id]).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.mark_read(dave.id, g.id, m.id).await), Denied::ChatNotFound);
+    assert_eq!(
+        denied(s.change_group(dave.id, g.id, GroupChange::AddMembers(vec![dave.id]), T0 + 2).await),
+        Denied::ChatNotFound
+    );
+    assert_eq!(denied(s.change_group(dave.id, g.id, GroupChange::Leave, T0 + 2).await), Denied::ChatNotFound);
+    // A group that does not exist looks the same as one the viewer is not in.
+    assert_eq!(denied(s.chat(alice.id, ChatId(g.id.0 - 1000)).await), Denied::ChatNotFound);
+    assert_eq!(
+        denied(s.append_message(alice.id, ChatId(g.id.0 - 1000), text("hi"), T0 + 2).await),
+        Denied::ChatNotFound
+    );
+    // Nor is there a private chat with someone one never opened one with.
+    assert_eq!(denied(s.append_message(alice.id, dm(&dave), text("hi"), T0 + 2).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.history(alice.id, dm(&dave), before(None, 10)).await), Denied::ChatNotFound);
+
+    assert!(s.chats(dave.id).await.unwrap().is_empty());
+    assert_eq!(s.current_cursor(dave.id).await.unwrap(), 0);
+    assert_eq!(s.current_cursor(alice.id).await.unwrap(), cursor);
+    assert_eq!(ids(&all_history(s, &bob, g.id).await), vec![1]);
+}
+
+async fn group_changes(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let dave = person(s, "dave").await;
+    let erin = person(s, "erin").await;
+    let frank = person(s, "frank").await;
+    let gina = person(s, "gina").await;
+    let g = group(s, &alice, "Team", &[&bob], T0).await.id;
+    let change = |actor: &User, c: GroupChange| s.change_group(actor.id, g, c, T0 + 1);
+
+    // Only admins add members.
+    assert_eq!(denied(change(&bob, GroupChange::AddMembers(vec![dave.id])).await), Denied::NotAdmin);
+    let w = change(&alice, GroupChange::AddMembers(vec![dave.id])).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &dave]));
+    assert_eq!(group_view(&w.value), ("Team", 3, Role::Creator));
+    assert_eq!(group_view(&s.chat(dave.id, g).await.unwrap()), ("Team", 3, Role::Member));
+    assert_eq!(group_view(&s.chat(bob.id, g).await.unwrap()).1, 3);
+    assert_eq!(denied(change(&alice, GroupChange::AddMembers(vec![dave.id])).await), Denied::AlreadyMember);
+    // All or none: Gina is not added alongside an existing member, nor alongside an unknown id.
+    assert_eq!(denied(change(&alice, GroupChange::AddMembers(vec![gina.id, dave.id])).await), Denied::AlreadyMember);
+    assert_eq!(denied(change(&alice, GroupChange::AddMembers(vec![gina.id, NOBODY])).await), Denied::UserNotFound);
+    assert_eq!(denied(s.chat(gina.id, g).await), Denied::ChatNotFound);
+    assert_eq!(s.current_cursor(gina.id).await.unwrap(), 0);
+
+    // Only the creator sets roles, and the creator's role is fixed.
+    assert_eq!(denied(change(&bob, GroupChange::SetRole(dave.id, Role::Admin)).await), Denied::NotCreator);
+    assert_eq!(denied(change(&alice, GroupChange::SetRole(alice.id, Role::Member)).await), Denied::CreatorIsFixed);
+    assert_eq!(denied(change(&alice, GroupChange::SetRole(bob.id, Role::Creator)).await), Denied::CreatorIsFixed);
+    assert_eq!(denied(change(&alice, GroupChange::SetRole(gina.id, Role::Admin)).await), Denied::UserNotFound);
+    let w = change(&alice, GroupChange::SetRole(bob.id, Role::Admin)).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &dave]));
+    assert_eq!(group_view(&s.chat(bob.id, g).await.unwrap()).2, Role::Admin);
+    let roles: BTreeMap<UserId, Role> =
+        s.members(dave.id, g).await.unwrap().into_iter().map(|m| (m.user.id, m.role)).collect();
+    assert_eq!(roles, BTreeMap::from([(alice.id, Role::Creator), (bob.id, Role::Admin), (dave.id, Role::Member)]));
+
+    // Admins add too; duplicates in the list count once.
+    let w = change(&bob, GroupChange::AddMembers(vec![erin.id, frank.id, erin.id])).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &dave, &erin, &frank]));
+    assert_eq!(group_view(&w.value), ("Team", 5, Role::Admin));
+    change(&alice, GroupChange::SetRole(frank.id, Role::Admin)).await.unwrap();
+
+    // Removal: never the creator; admins remove members but not other admins.
+    assert_eq!(denied(change(&bob, GroupChange::RemoveMember(alice.id)).await), Denied::CreatorIsFixed);
+    assert_eq!(denied(change(&bob, GroupChange::RemoveMember(frank.id)).await), Denied::NotAdmin);
+    assert_eq!(denied(change(&dave, GroupChange::RemoveMember(erin.id)).await), Denied::NotAdmin);
+    assert_eq!(denied(change(&bob, GroupChange::RemoveMember(gina.id)).await), Denied::UserNotFound);
+    let erin_cursor = s.current_cursor(erin.id).await.unwrap();
+    let w = change(&bob, GroupChange::RemoveMember(erin.id)).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &dave, &erin, &frank]));
+    assert_eq!(group_view(&w.value).1, 4);
+    assert_eq!(
+        s.events_after(erin.id, erin_cursor, 10).await.unwrap().events,
+        vec![event(erin_cursor + 1, EventBody::ChatRemoved { chat_id: g })]
+    );
+    assert_eq!(denied(s.chat(erin.id, g).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.append_message(erin.id, g, text("still here?"), T0 + 2).await), Denied::ChatNotFound);
+    // The creator removes admins.
+    let w = change(&alice, GroupChange::RemoveMember(frank.id)).await.unwrap();
+    assert_eq!(group_view(&w.value).1, 3);
+    assert_eq!(denied(s.chat(frank.id, g).await), Denied::ChatNotFound);
+
+    // Admins rename.
+    assert_eq!(
+        denied(change(&dave, GroupChange::SetTitle(GroupTitle::parse("Dave's").unwrap())).await),
+        Denied::NotAdmin
+    );
+    let w = change(&bob, GroupChange::SetTitle(GroupTitle::parse("Renamed").unwrap())).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &dave]));
+    assert_eq!(group_view(&w.value).0, "Renamed");
+    assert_eq!(group_view(&s.chat(dave.id, g).await.unwrap()).0, "Renamed");
+    // A demoted admin manages nothing.
+    change(&alice, GroupChange::SetRole(bob.id, Role::Member)).await.unwrap();
+    assert_eq!(denied(change(&bob, GroupChange::SetTitle(GroupTitle::parse("Mine").unwrap())).await), Denied::NotAdmin);
+    assert_eq!(group_view(&s.chat(bob.id, g).await.unwrap()), ("Renamed", 3, Role::Member));
+
+    // A member leaves: the result is the chat as it was before leaving.
+    let w = change(&dave, GroupChange::Leave).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &dave]));
+    assert_eq!(group_view(&w.value), ("Renamed", 3, Role::Member));
+    assert_eq!(denied(s.chat(dave.id, g).await), Denied::ChatNotFound);
+    assert_eq!(group_view(&s.chat(alice.id, g).await.unwrap()), ("Renamed", 2, Role::Creator));
+
+    // Private chats are not groups.
+    s.open_private_chat(alice.id, bob.id, T0).await.unwrap();
+    let rename = GroupChange::SetTitle(GroupTitle::parse("DM").unwrap());
+    assert_eq!(denied(s.change_group(alice.id, dm(&bob), rename, T0).await), Denied::NotAGroup);
+}
+
+async fn leaving_hands_the_group_over(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let mia = person(s, "mia").await;
+    let nick = person(s, "nick").await;
+    let g = group(s, &alice, "Club", &[&mia], T0).await.id;
+    s.change_group(alice.id, g, GroupChange::AddMembers(vec![nick.id]), T0 + 10).await.unwrap();
+    s.change_group(alice.id, g, GroupChange::SetRole(nick.id, Role::Admin), T0 + 20).await.unwrap();
+
+    // The creator leaves: an admin is preferred over a longer-serving member.
+    let w = s.change_group(alice.id, g, GroupChange::Leave, T0 + 30).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &mia, &nick]));
+    assert_eq!(group_view(&w.value), ("Club", 3, Role::Creator));
+    assert_eq!(group_view(&s.chat(nick.id, g).await.unwrap()), ("Club", 2, Role::Creator));
+    assert_eq!(group_view(&s.chat(mia.id, g).await.unwrap()), ("Club", 2, Role::Member));
+    assert_eq!(denied(s.chat(alice.id, g).await), Denied::ChatNotFound);
+    assert!(s.chats(alice.id).await.unwrap().is_empty());
+    // Alice's chat_updated entries are skipped now that she left; her chat_removed is delivered.
+    assert_eq!(s.current_cursor(alice.id).await.unwrap(), 4);
+    let page = s.events_after(alice.id, 0, 10).await.unwrap();
+    assert_eq!(page.events, vec![event(4, EventBody::ChatRemoved { chat_id: g })]);
+    assert_eq!((page.next_cursor, page.scanned), (4, 4));
+
+    // With no admin left, the longest-serving member takes over.
+    s.change_group(nick.id, g, GroupChange::Leave, T0 + 40).await.unwrap();
+    assert_eq!(group_view(&s.chat(mia.id, g).await.unwrap()), ("Club", 1, Role::Creator));
+    let roles: Vec<(UserId, Role)> =
+        s.members(mia.id, g).await.unwrap().into_iter().map(|m| (m.user.id, m.role)).collect();
+    assert_eq!(roles, vec![(mia.id, Role::Creator)]);
+
+    // The last member leaving leaves an empty group that no one can reach.
+    let w = s.change_group(mia.id, g, GroupChange::Leave, T0 + 50).await.unwrap();
+    assert_eq!(notified(&w), vec![mia.id]);
+    assert_eq!(group_view(&w.value), ("Club", 1, Role::Creator));
+    assert_eq!(denied(s.chat(mia.id, g).await), Denied::ChatNotFound);
+    let last = s.events_after(mia.id, 0, 100).await.unwrap().events;
+    assert_eq!(last.last().map(|e| &e.body), Some(&EventBody::ChatRemoved { chat_id: g }));
+    assert!(last.iter().all(|e| !matches!(e.body, EventBody::ChatUpdated { .. })), "{last:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages.
+
+async fn messages_are_numbered_per_chat(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let p = s.open_private_chat(alice.id, bob.id, T0).await.unwrap().value;
+    let g = group(s, &alice, "Team", &[&bob], T0).await;
+
+    let m1 = send(s, &alice, dm(&bob), "one", T0 + 1).await;
+    let g1 = send(s, &bob, g.id, "group one", T0 + 2).await;
+    let m2 = send(s, &bob, dm(&alice), "two", T0 + 3).await;
+    let g2 = send(s, &alice, g.id, "group two", T0 + 4).await;
+    let m3 = send(s, &alice, dm(&bob), "three", T0 + 5).await;
+    assert_eq!([m1.id, m2.id, m3.id], [MessageId(1), MessageId(2), MessageId(3)]);
+    assert_eq!([g1.id, g2.id], [MessageId(1), MessageId(2)]);
+    assert_eq!(
+        m2,
+        Message {
+            chat: p.key,
+            id: MessageId(2),
+            sender: bob.id,
+            date: T0 + 3,
+            text: MessageText::parse("two").unwrap(),
+            entities: vec![],
+            reply_to: None,
+            edit_date: None,
+        }
+    );
+    assert_eq!(g1.chat, g.key);
+    // Both sides see the same messages under their own chat ids.
+    assert_eq!(all_history(s, &alice, dm(&bob)).await, vec![m1.clone(), m2.clone(), m3.clone()]);
+    assert_eq!(all_history(s, &bob, dm(&alice)).await, vec![m1, m2.clone(), m3]);
+    assert_eq!(all_history(s, &bob, g.id).await, vec![g1, g2]);
+    assert_eq!(s.chat(bob.id, dm(&alice)).await.unwrap().last_message_id, MessageId(3));
+    assert_eq!(s.chat(bob.id, g.id).await.unwrap().last_message_id, MessageId(2));
+
+    // Replies name a live message of the same chat; a refused append uses up no id.
+    let reply = NewMessage::new("re: two", vec![], Some(2)).unwrap();
+    let r = s.append_message(alice.id, dm(&bob), reply, T0 + 6).await.unwrap().value;
+    assert_eq!((r.id, r.reply_to), (MessageId(4), Some(MessageId(2))));
+    let dangling = NewMessage::new("re: nothing", vec![], Some(99)).unwrap();
+    assert_eq!(denied(s.append_message(alice.id, dm(&bob), dangling, T0 + 7).await), Denied::MessageNotFound);
+    let other_chat = NewMessage::new("re: group", vec![], Some(3)).unwrap();
+    assert_eq!(denied(s.append_message(alice.id, g.id, other_chat, T0 + 7).await), Denied::MessageNotFound);
+    s.delete_messages(alice.id, dm(&bob), vec![MessageId(4)]).await.unwrap();
+    let to_deleted = NewMessage::new("re: deleted", vec![], Some(4)).unwrap();
+    assert_eq!(denied(s.append_message(bob.id, dm(&alice), to_deleted, T0 + 8).await), Denied::MessageNotFound);
+    assert_eq!(send(s, &bob, dm(&alice), "five", T0 + 9).await.id, MessageId(5));
+    assert_eq!(send(s, &bob, g.id, "group three", T0 + 9).await.id, MessageId(3));
+
+    // Text and every kind of entity come back exactly as sent.
+    let body = "bold link code mention emoji👍 ünïcode";
+    let entities = vec![
+        Entity { kind: EntityKind::Spoiler, offset: 23, length: 7 },
+        Entity { kind: EntityKind::Bold, offset: 0, length: 4 },
+        Entity { kind: EntityKind::Italic, offset: 0, length: 2 },
+        Entity { kind: EntityKind::TextLink { url: "https://example.org/?q=1".into() }, offset: 5, length: 4 },
+        Entity { kind: EntityKind::Pre { language: Some("rust".into()) }, offset: 10, length: 4 },
+        Entity { kind: EntityKind::Pre { language: None }, offset: 10, length: 2 },
+        Entity { kind: EntityKind::TextMention { user_id: bob.id }, offset: 15, length: 7 },
+        Entity {
+            kind: EntityKind::CustomEmoji { custom_emoji_id: "5368324170671202286".into() },
+            offset: 28,
+            length: 2,
+        },
+        Entity { kind: EntityKind::Code, offset: 31, length: 7 },
+    ];
+    let rich = NewMessage::new(body, entities, None).unwrap();
+    let sent = s.append_message(alice.id, g.id, rich.clone(), T0 + 10).await.unwrap().value;
+    assert_eq!((sent.text.as_str(), &sent.entities), (body, &rich.entities));
+    let stored = s.history(bob.id, g.id, before(None, 1)).await.unwrap();
+    assert_eq!(stored, vec![sent]);
+}
+
+async fn edits(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let g = group(s, &alice, "Team", &[&bob], T0).await.id;
+    let m = send(s, &alice, g, "hello", T0 + 1).await;
+    let edited = |t: &str, entities: Vec<Entity>| EditedText { text: MessageText::parse(t).unwrap(), entities };
+    let bold = vec![Entity { kind: EntityKind::Bold, offset: 0, length: 5 }];
+
+    assert_eq!(denied(s.edit_message(bob.id, g, m.id, edited("hijacked", vec![]), T0 + 2).await), Denied::NotAuthor);
+    assert_eq!(denied(s.edit_message(alice.id, g, m.id, edited("hello", vec![]), T0 + 2).await), Denied::NotModified);
+    assert_eq!(
+        denied(s.edit_message(alice.id, g, MessageId(9), edited("ghost", vec![]), T0 + 2).await),
+        Denied::MessageNotFound
+    );
+    assert_eq!(all_history(s, &bob, g).await, vec![m.clone()]);
+
+    // New entities on the same text are a change.
+    let w = s.edit_message(alice.id, g, m.id, edited("hello", bold.clone()), T0 + 3).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    let e1 = w.value;
+    assert_eq!(e1, Message { entities: bold.clone(), edit_date: Some(T0 + 3), ..m.clone() });
+    assert_eq!(
+        denied(s.edit_message(alice.id, g, m.id, edited("hello", bold.clone()), T0 + 4).await),
+        Denied::NotModified
+    );
+
+    let e2 = s.edit_message(alice.id, g, m.id, edited("hello again", vec![]), T0 + 5).await.unwrap().value;
+    assert_eq!(
+        (e2.text.as_str(), e2.entities.len(), e2.edit_date, e2.date, e2.id),
+        ("hello again", 0, Some(T0 + 5), m.date, m.id)
+    );
+    assert_eq!(all_history(s, &bob, g).await, vec![e2.clone()]);
+
+    // Both members' logs hold the new message and two edits, all read back as the message is now.
+    for user in [&alice, &bob] {
+        let bodies: Vec<EventBody> = read_log(s, user.id, 1, 10).await.into_iter().map(|e| e.body).collect();
+        assert_eq!(
+            bodies,
+            vec![
+                EventBody::MessageNew { chat_id: g, message: e2.clone() },
+                EventBody::MessageEdited { chat_id: g, message: e2.clone() },
+                EventBody::MessageEdited { chat_id: g, message: e2.clone() },
+            ]
+        );
+    }
+
+    // Deleted messages can't be edited.
+    s.delete_messages(alice.id, g, vec![m.id]).await.unwrap();
+    assert_eq!(
+        denied(s.edit_message(alice.id, g, m.id, edited("back", vec![]), T0 + 6).await),
+        Denied::MessageNotFound
+    );
+}
+
+async fn deletions(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+    let g = group(s, &alice, "Team", &[&bob, &carol], T0).await.id;
+    s.change_group(alice.id, g, GroupChange::SetRole(bob.id, Role::Admin), T0).await.unwrap();
+    send(s, &alice, g, "1 by alice", T0 + 1).await;
+    send(s, &carol, g, "2 by carol", T0 + 2).await;
+    send(s, &bob, g, "3 by bob", T0 + 3).await;
+    send(s, &carol, g, "4 by carol", T0 + 4).await;
+    let cursor = s.current_cursor(alice.id).await.unwrap();
+    let carol_cursor = s.current_cursor(carol.id).await.unwrap();
+
+    // A member deletes only their own messages, and one refusal refuses the whole call.
+    assert_eq!(denied(s.delete_messages(carol.id, g, vec![MessageId(2), MessageId(1)]).await), Denied::CannotDelete);
+    assert_eq!(
+        denied(s.delete_messages(carol.id, g, vec![MessageId(2), MessageId(99)]).await),
+        Denied::MessageNotFound
+    );
+    assert_eq!(ids(&all_history(s, &alice, g).await), vec![1, 2, 3, 4]);
+    assert_eq!(s.current_cursor(alice.id).await.unwrap(), cursor);
+
+    let w = s.delete_messages(carol.id, g, vec![MessageId(2), MessageId(4)]).await.unwrap();
+    let mut expected: Vec<UserId> = users(&[&alice, &bob, &carol]).into_iter().flat_map(|u| [u, u]).collect();
+    expected.sort();
+    assert_eq!(notified(&w), expected, "one entry per member and message");
+    // Admins delete anyone's messages, the creator's included.
+    s.delete_messages(bob.id, g, vec![MessageId(1)]).await.unwrap();
+    assert_eq!(ids(&all_history(s, &carol, g).await), vec![3]);
+    assert_eq!(denied(s.delete_messages(alice.id, g, vec![MessageId(2)]).await), Denied::MessageNotFound);
+    let deleted: Vec<EventBody> = read_log(s, carol.id, carol_cursor, 10).await.into_iter().map(|e| e.body).collect();
+    assert_eq!(
+        deleted,
+        [2, 4, 1].map(|id| EventBody::MessageDeleted { chat_id: g, message_id: MessageId(id) }).to_vec()
+    );
+    s.delete_messages(alice.id, g, vec![MessageId(3)]).await.unwrap();
+    assert!(all_history(s, &carol, g).await.is_empty());
+
+    // In a private chat either side deletes any message.
+    s.open_private_chat(alice.id, bob.id, T0).await.unwrap();
+    send(s, &alice, dm(&bob), "from alice", T0 + 5).await;
+    send(s, &bob, dm(&alice), "from bob", T0 + 6).await;
+    send(s, &bob, dm(&alice), "from bob again", T0 + 7).await;
+    s.delete_messages(bob.id, dm(&alice), vec![MessageId(1)]).await.unwrap();
+    s.delete_messages(alice.id, dm(&bob), vec![MessageId(2)]).await.unwrap();
+    assert_eq!(ids(&all_history(s, &alice, dm(&bob)).await), vec![3]);
+    assert_eq!(ids(&all_history(s, &bob, dm(&alice)).await), vec![3]);
+    // Deleting leaves the numbering alone.
+    assert_eq!(send(s, &alice, dm(&bob), "next", T0 + 8).await.id, MessageId(4));
+}
+
+async fn history_pages(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    s.open_private_chat(alice.id, bob.id, T0).await.unwrap();
+    assert!(s.history(alice.id, dm(&bob), before(None, 10)).await.unwrap().is_empty());
+    for i in 1..=10 {
+        let from = if i % 2 == 0 { &bob } else { &alice };
+        let m = send(s, from, dm(if i % 2 == 0 { &alice } else { &bob }), &format!("message {i}"), T0 + i).await;
+        assert_eq!(m.id, MessageId(i));
+    }
+    let page = |p| s.history(bob.id, dm(&alice), p);
+
+    // Paging backwards from the newest still answers in ascending order.
+    assert_eq!(ids(&page(before(None, 3)).await.unwrap()), vec![8, 9, 10]);
+    assert_eq!(ids(&page(before(Some(8), 3)).await.unwrap()), vec![5, 6, 7]);
+    assert_eq!(ids(&page(before(Some(3), 5)).await.unwrap()), vec![1, 2]);
+    assert!(page(before(Some(1), 5)).await.unwrap().is_empty());
+    assert_eq!(ids(&page(before(Some(100), 2)).await.unwrap()), vec![9, 10]);
+    assert_eq!(ids(&page(before(None, 100)).await.unwrap()), (1..=10).collect::<Vec<_>>());
+    // Forwards from a message, oldest first.
+    assert_eq!(ids(&page(after(0, 4)).await.unwrap()), vec![1, 2, 3, 4]);
+    assert_eq!(ids(&page(after(4, 4)).await.unwrap()), vec![5, 6, 7, 8]);
+    assert_eq!(ids(&page(after(8, 4)).await.unwrap()), vec![9, 10]);
+    assert!(page(after(10, 4)).await.unwrap().is_empty());
+    let texts: Vec<String> = page(after(5, 1)).await.unwrap().iter().map(|m| m.text.as_str().to_string()).collect();
+    assert_eq!(texts, vec!["message 6"]);
+
+    // Deleted messages vanish and don't use up a page's room.
+    s.delete_messages(alice.id, dm(&bob), vec![MessageId(5), MessageId(6), MessageId(10)]).await.unwrap();
+    assert_eq!(ids(&page(after(4, 2)).await.unwrap()), vec![7, 8]);
+    assert_eq!(ids(&page(before(Some(8), 2)).await.unwrap()), vec![4, 7]);
+    assert_eq!(ids(&page(before(None, 2)).await.unwrap()), vec![8, 9]);
+    assert_eq!(ids(&s.history(alice.id, dm(&bob), after(0, 100)).await.unwrap()), vec![1, 2, 3, 4, 7, 8, 9]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read marks and the chat list.
+
+async fn unread(s: &dyn Store, viewer: &User, chat: ChatId) -> u32 {
+    let list = s.chats(viewer.id).await.unwrap();
+    list.into_iter().find(|c| c.chat.id == chat).unwrap_or_else(|| panic!("{chat:?} not in the list")).unread_count
+}
+
+async fn read_marks(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+    let dave = person(s, "dave").await;
+    s.open_private_chat(alice.id, bob.id, T0).await.unwrap();
+
+    // In an empty chat there is nothing to read.
+    let w = s.mark_read(bob.id, dm(&alice), MessageId(5)).await.unwrap();
+    assert!(w.notify.is_empty());
+    assert_eq!(w.value.read_inbox_max_id, MessageId(0));
+
+    for i in 1..=3 {
+        send(s, &alice, dm(&bob), &format!("hi {i}"), T0 + i).await;
+    }
+    assert_eq!(unread(s, &bob, dm(&alice)).await, 3);
+    assert_eq!(unread(s, &alice, dm(&bob)).await, 0);
+    assert_eq!(s.chat(bob.id, dm(&alice)).await.unwrap().read_inbox_max_id, MessageId(0));
+    let alice_cursor = s.current_cursor(alice.id).await.unwrap();
+    let bob_cursor = s.current_cursor(bob.id).await.unwrap();
+
+    let w = s.mark_read(bob.id, dm(&alice), MessageId(2)).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    assert_eq!((w.value.read_inbox_max_id, w.value.last_message_id), (MessageId(2), MessageId(3)));
+    assert_eq!(unread(s, &bob, dm(&alice)).await, 1);
+    assert_eq!(s.chat(alice.id, dm(&bob)).await.unwrap().read_outbox_max_id, MessageId(2));
+
+    // Read marks never move backwards.
+    let w = s.mark_read(bob.id, dm(&alice), MessageId(1)).await.unwrap();
+    assert!(w.notify.is_empty());
+    assert_eq!(w.value.read_inbox_max_id, MessageId(2));
+    assert_eq!(s.chat(alice.id, dm(&bob)).await.unwrap().read_outbox_max_id, MessageId(2));
+
+    // Marks stop at the last message.
+    let w = s.mark_read(bob.id, dm(&alice), MessageId(100)).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    assert_eq!(w.value.read_inbox_max_id, MessageId(3));
+    assert_eq!(unread(s, &bob, dm(&alice)).await, 0);
+    assert_eq!(s.chat(alice.id, dm(&bob)).await.unwrap().read_outbox_max_id, MessageId(3));
+    assert!(s.mark_read(bob.id, dm(&alice), MessageId(100)).await.unwrap().notify.is_empty());
+
+    assert_eq!(
+        read_log(s, bob.id, bob_cursor, 10).await,
+        vec![
+            event(bob_cursor + 1, EventBody::ReadInbox { chat_id: dm(&alice), max_id: MessageId(2) }),
+            event(bob_cursor + 2, EventBody::ReadInbox { chat_id: dm(&alice), max_id: MessageId(3) }),
+        ]
+    );
+    assert_eq!(
+        read_log(s, alice.id, alice_cursor, 10).await,
+        vec![
+            event(alice_cursor + 1, EventBody::ReadOutbox { chat_id: dm(&bob), max_id: MessageId(2) }),
+            event(alice_cursor + 2, EventBody::ReadOutbox { chat_id: dm(&bob), max_id: MessageId(3) }),
+        ]
+    );
+
+    // Groups: unread counts skip one's own messages, and sending reads the chat up to one's own
+    // message, as on Telegram.
+    let g = group(s, &alice, "Team", &[&bob, &carol], T0).await.id;
+    send(s, &alice, g, "g1", T0 + 10).await;
+    send(s, &alice, g, "g2", T0 + 11).await;
+    send(s, &bob, g, "g3", T0 + 12).await;
+    assert_eq!(unread(s, &carol, g).await, 3);
+    assert_eq!(unread(s, &alice, g).await, 1);
+    assert_eq!(unread(s, &bob, g).await, 0);
+    // Group reads tell no one else; groups have no outbox mark.
+    let w = s.mark_read(carol.id, g, MessageId(2)).await.unwrap();
+    assert_eq!(notified(&w), vec![carol.id]);
+    assert_eq!((w.value.read_inbox_max_id, w.value.read_outbox_max_id), (MessageId(2), MessageId(0)));
+    assert_eq!(unread(s, &carol, g).await, 1);
+    assert_eq!(s.chat(alice.id, g).await.unwrap().read_outbox_max_id, MessageId(0));
+    // Deleted messages are not unread.
+    s.delete_messages(bob.id, g, vec![MessageId(3)]).await.unwrap();
+    assert_eq!(unread(s, &carol, g).await, 0);
+    assert_eq!(unread(s, &alice, g).await, 0);
+    // Newcomers start with the history before them read.
+    s.change_group(alice.id, g, GroupChange::AddMembers(vec![dave.id]), T0 + 13).await.unwrap();
+    assert_eq!(unread(s, &dave, g).await, 0);
+    send(s, &bob, g, "g4", T0 + 14).await;
+    assert_eq!(unread(s, &dave, g).await, 1);
+}
+
+async fn chat_list_order(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+    let dave = person(s, "dave").await;
+    assert!(s.chats(alice.id).await.unwrap().is_empty());
+    s.open_private_chat(alice.id, bob.id, T0 + 10).await.unwrap();
+    s.open_private_chat(carol.id, alice.id, T0 + 20).await.unwrap();
+    let g = group(s, &alice, "Team", &[&dave], T0 + 30).await.id;
+
+    let order = |list: &[plaza_core::ChatSummary]| list.iter().map(|c| c.chat.id).collect::<Vec<_>>();
+    let list = s.chats(alice.id).await.unwrap();
+    assert_eq!(order(&list), vec![g, dm(&carol), dm(&bob)]);
+    assert!(list.iter().all(|c| c.last_message.is_none() && c.unread_count == 0), "{list:?}");
+    for summary in &list {
+        assert_eq!(summary.chat, s.chat(alice.id, summary.chat.id).await.unwrap());
+    }
+
+    let from_bob = send(s, &bob, dm(&alice), "hi alice", T0 + 40).await;
+    let list = s.chats(alice.id).await.unwrap();
+    assert_eq!(order(&list), vec![dm(&bob), g, dm(&carol)]);
+    assert_eq!((list[0].last_message.as_ref(), list[0].unread_count), (Some(&from_bob), 1));
+    assert_eq!(list[0].chat.last_message_id, MessageId(1));
+
+    let from_dave = send(s, &dave, g, "hi team", T0 + 50).await;
+    assert_eq!(order(&s.chats(alice.id).await.unwrap()), vec![g, dm(&bob), dm(&carol)]);
+    let first = send(s, &alice, dm(&carol), "hi carol", T0 + 60).await;
+    let second = send(s, &alice, dm(&carol), "still there?", T0 + 70).await;
+    let list = s.chats(alice.id).await.unwrap();
+    assert_eq!(order(&list), vec![dm(&carol), g, dm(&bob)]);
+    assert_eq!(list[0].last_message.as_ref(), Some(&second));
+    assert_eq!(list[1].last_message.as_ref(), Some(&from_dave));
+
+    // The last message shown is the newest one still there.
+    s.delete_messages(alice.id, dm(&carol), vec![second.id]).await.unwrap();
+    let list = s.chats(carol.id).await.unwrap();
+    assert_eq!(order(&list), vec![dm(&alice)]);
+    assert_eq!((list[0].last_message.as_ref(), list[0].unread_count), (Some(&first), 1));
+    s.delete_messages(carol.id, dm(&alice), vec![first.id]).await.unwrap();
+    let list = s.chats(carol.id).await.unwrap();
+    assert_eq!((list[0].last_message.as_ref(), list[0].unread_count), (None, 0));
+
+    // Each side lists the private chat under the other's id.
+    let bobs = s.chats(bob.id).await.unwrap();
+    assert_eq!(order(&bobs), vec![dm(&alice)]);
+    assert_eq!(bobs[0].chat.kind, ChatKind::Private { peer: alice.clone() });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The update log.
+
+async fn update_log(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+    let mut seen = Notified::default();
+    let (pa, pb) = (dm(&bob), dm(&alice));
+
+    // Each step's notify list names exactly the users whose logs it appended to.
+    let w = s.open_private_chat(alice.id, bob.id, T0 + 1).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    seen.take(w);
+    let w = s.append_message(alice.id, pa, text("first"), T0 + 2).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    seen.take(w);
+    let w = s.create_group(alice.id, GroupTitle::parse("G").unwrap(), vec![bob.id, carol.id], T0 + 3).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol]));
+    let g = seen.take(w).id;
+    let w = s.change_group(alice.id, g, GroupChange::SetTitle(GroupTitle::parse("G2").unwrap()), T0 + 4).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol]));
+    seen.take(w);
+    let w = s.change_group(carol.id, g, GroupChange::Leave, T0 + 5).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol]));
+    seen.take(w);
+    let w = s.append_message(bob.id, g, text("in the group"), T0 + 6).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    let g1 = seen.take(w);
+    let edit = EditedText { text: MessageText::parse("first, edited").unwrap(), entities: vec![] };
+    let w = s.edit_message(alice.id, pa, MessageId(1), edit, T0 + 7).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    let m1 = seen.take(w);
+    let w = s.mark_read(bob.id, pb, MessageId(1)).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    seen.take(w);
+    let w = s.append_message(alice.id, pa, text("second"), T0 + 8).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    seen.take(w);
+    let w = s.delete_messages(alice.id, pa, vec![MessageId(2)]).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    seen.take(w);
+    let w = s.mark_read(alice.id, g, MessageId(1)).await.unwrap();
+    assert_eq!(notified(&w), vec![alice.id]);
+    seen.take(w);
+
+    // Entries are read back with the current state of what they point at.
+    let (a_p, a_g) = (s.chat(alice.id, pa).await.unwrap(), s.chat(alice.id, g).await.unwrap());
+    let (b_p, b_g) = (s.chat(bob.id, pb).await.unwrap(), s.chat(bob.id, g).await.unwrap());
+    assert_eq!(m1.text.as_str(), "first, edited");
+    let alice_log = vec![
+        event(1, EventBody::ChatUpdated { chat: a_p.clone() }),
+        event(2, EventBody::MessageNew { chat_id: pa, message: m1.clone() }),
+        event(3, EventBody::ChatUpdated { chat: a_g.clone() }),
+        event(4, EventBody::ChatUpdated { chat: a_g.clone() }),
+        event(5, EventBody::ChatUpdated { chat: a_g.clone() }),
+        event(6, EventBody::MessageNew { chat_id: g, message: g1.clone() }),
+        event(7, EventBody::MessageEdited { chat_id: pa, message: m1.clone() }),
+        event(8, EventBody::ReadOutbox { chat_id: pa, max_id: MessageId(1) }),
+        // Seq 9, the new message 2, is skipped: the message is gone.
+        event(10, EventBody::MessageDeleted { chat_id: pa, message_id: MessageId(2) }),
+        event(11, EventBody::ReadInbox { chat_id: g, max_id: MessageId(1) }),
+    ];
+    let bob_log = vec![
+        event(1, EventBody::ChatUpdated { chat: b_p.clone() }),
+        event(2, EventBody::MessageNew { chat_id: pb, message: m1.clone() }),
+        event(3, EventBody::ChatUpdated { chat: b_g.clone() }),
+        event(4, EventBody::ChatUpdated { chat: b_g.clone() }),
+        event(5, EventBody::ChatUpdated { chat: b_g.clone() }),
+        event(6, EventBody::MessageNew { chat_id: g, message: g1.clone() }),
+        event(7, EventBody::MessageEdited { chat_id: pb, message: m1.clone() }),
+        event(8, EventBody::ReadInbox { chat_id: pb, max_id: MessageId(1) }),
+        event(10, EventBody::MessageDeleted { chat_id: pb, message_id: MessageId(2) }),
+    ];
+    // Carol's chat_updated entries for the group she left are skipped; her chat_removed is not.
+    let carol_log = vec![event(3, EventBody::ChatRemoved { chat_id: g })];
+
+    for (user, log, last) in [(&alice, &alice_log, 11), (&bob, &bob_log, 10), (&carol, &carol_log, 3)] {
+        let name = user.username.as_str();
+        assert_eq!(s.current_cursor(user.id).await.unwrap(), last, "{name}");
+        // Writes reported every seq once, gap-free and in order.
+        assert_eq!(seen.seqs(user.id), (1..=last).collect::<Vec<_>>(), "{name}");
+        let page = s.events_after(user.id, 0, MAX_EVENTS_PAGE).await.unwrap();
+        assert_eq!(&page.events, log, "{name}");
+        assert_eq!((page.next_cursor, page.scanned), (last, last as u32), "{name}");
+        // Resuming from any cursor yields exactly the rest, nothing twice.
+        for cursor in 0..=last {
+            let rest: Vec<Event> = log.iter().filter(|e| e.seq > cursor).cloned().collect();
+            let page = s.events_after(user.id, cursor, MAX_EVENTS_PAGE).await.unwrap();
+            assert_eq!(page.events, rest, "{name} after {cursor}");
+            assert_eq!(page.next_cursor, last, "{name} after {cursor}");
+            for limit in 1..=4 {
+                assert_eq!(read_log(s, user.id, cursor, limit).await, rest, "{name} after {cursor} by {limit}");
+            }
+        }
+        // A page of only skipped entries still moves the cursor on.
+        if user.id == alice.id {
+            let page = s.events_after(alice.id, 8, 1).await.unwrap();
+            assert_eq!((page.events.len(), page.next_cursor, page.scanned), (0, 9, 1));
+        }
+        let page = s.events_after(user.id, last + 5, 10).await.unwrap();
+        assert!(page.events.is_empty() && page.scanned == 0, "{name}: {page:?}");
+    }
+}
+
+async fn concurrent_appends(store: Arc<dyn Store>) {
+    const TASKS: i64 = 8;
+    const PER_TASK: i64 = 50;
+    let s = &*store;
+    let members = [person(s, "alice").await, person(s, "bob").await, person(s, "carol").await, person(s, "dave").await];
+    let g = group(s, &members[0], "Busy", &[&members[1], &members[2], &members[3]], T0).await.id;
+
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let store = store.clone();
+            let sender = members[t as usize % members.len()].id;
+            tokio::spawn(async move {
+                let mut written = Vec::new();
+                for i in 0..PER_TASK {
+                    let w =
+                        store.append_message(sender, g, text(&format!("task {t} message {i}")), T0 + i).await.unwrap();
+                    written.push((w.value.id.0, w.notify));
+                }
+                written
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        let written = task.await.unwrap();
+        // One task's appends are sequential, so their ids rise.
+        assert!(written.windows(2).all(|w| w[0].0 < w[1].0), "{:?}", written.iter().map(|w| w.0).collect::<Vec<_>>());
+        all.extend(written);
+    }
+
+    let total = TASKS * PER_TASK;
+    let mut message_ids: Vec<i64> = all.iter().map(|(id, _)| *id).collect();
+    message_ids.sort();
+    assert_eq!(message_ids, (1..=total).collect::<Vec<_>>());
+    assert_eq!(s.chat(members[0].id, g).await.unwrap().last_message_id, MessageId(total));
+    let mut history = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let page = s.history(members[1].id, g, after(cursor, 100)).await.unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = last.id.0;
+        history.extend(page);
+    }
+    assert_eq!(ids(&history), (1..=total).collect::<Vec<_>>());
+
+    for member in &members {
+        // The seq each append reported for this member, by message id.
+        let mut reported: BTreeMap<i64, u64> = BTreeMap::new();
+        for (id, notify) in &all {
+            let seqs: Vec<u64> = notify.iter().filter(|(u, _)| *u == member.id).map(|(_, seq)| *seq).collect();
+            assert_eq!(seqs.len(), 1, "message {id} notified {:?} {} times", member.id, seqs.len());
+            reported.insert(*id, seqs[0]);
+        }
+        let mut seqs: Vec<u64> = reported.values().copied().collect();
+        seqs.sort();
+        assert_eq!(seqs, (2..=total as u64 + 1).collect::<Vec<_>>(), "{:?}", member.id);
+
+        let log = read_log(s, member.id, 0, MAX_EVENTS_PAGE).await;
+        assert_eq!(log.len() as i64, total + 1);
+        assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=total as u64 + 1).collect::<Vec<_>>());
+        assert!(matches!(log[0].body, EventBody::ChatUpdated { .. }));
+        // The log lists the messages in the order the chat numbered them, each at the reported seq.
+        for (expected_id, e) in (1..).zip(&log[1..]) {
+            match &e.body {
+                EventBody::MessageNew { chat_id, message } => {
+                    assert_eq!((*chat_id, message.id.0), (g, expected_id), "seq {}", e.seq);
+                    assert_eq!(reported[&message.id.0], e.seq);
+                }
+                other => panic!("expected message_new at seq {}, got {other:?}", e.seq),
+            }
+        }
+        assert_eq!(s.current_cursor(member.id).await.unwrap(), total as u64 + 1);
+    }
+}
