@@ -280,7 +280,7 @@ pub async fn send_message(
     let chat_id = ChatId(chat_id);
     let m = state.service.send_message(session.user.id, chat_id, message).await?;
     state.metrics.messages_sent.inc();
-    let mut senders = Senders::default();
+    let mut senders = Senders::knowing(&session.user);
     Ok(Json(senders.message_out(&state.service, chat_id, &m).await?))
 }
 
@@ -297,7 +297,7 @@ pub async fn edit_message(
     let entities = entities_in(req.entities).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let chat_id = ChatId(chat_id);
     let m = state.service.edit_message(session.user.id, chat_id, MessageId(message_id), &req.text, entities).await?;
-    let mut senders = Senders::default();
+    let mut senders = Senders::knowing(&session.user);
     Ok(Json(senders.message_out(&state.service, chat_id, &m).await?))
 }
 

@@ -83,6 +83,11 @@ pub fn entities_in(es: Vec<EntityOut>) -> Result<Vec<Entity>, Invalid> {
 pub struct Senders(HashMap<UserId, UserOut>);
 
 impl Senders {
+    /// Starts with a user already known, typically the caller, to save a lookup.
+    pub fn knowing(user: &User) -> Self {
+        Senders(HashMap::from([(user.id, user_out(user))]))
+    }
+
     pub async fn message_out(&mut self, service: &Service, chat_id: ChatId, m: &Message) -> ServiceResult<MessageOut> {
         let from = match self.0.get(&m.sender) {
             Some(u) => u.clone(),

@@ -4,7 +4,7 @@ use plaza_core::{Denied, NewMessage};
 use plaza_service::{Service, ServiceError};
 
 /// Demo people: username, display name. Each one's password is their username.
-pub const PEOPLE: &[(&str, &str)] = &[("demo", "Demo User"), ("alice", "Alice"), ("bob", "Bob")];
+pub const PEOPLE: &[(&str, &str)] = &[("demo", "Demo User"), ("alice", "Alice"), ("carol", "Carol")];
 pub const BOT: &str = "plaza_demo_bot";
 pub const GROUP_TITLE: &str = "Plaza demo";
 
@@ -37,7 +37,7 @@ pub async fn seed(service: &Service) -> Result<(), ServiceError> {
         );
     if !has_group {
         let group = service.create_group(demo, GROUP_TITLE, ids[1..].to_vec()).await?;
-        let hello = NewMessage::new("Welcome to Plaza! Say hi to Alice and Bob.", vec![], None)?;
+        let hello = NewMessage::new("Welcome to Plaza! Say hi to Alice and Carol.", vec![], None)?;
         service.send_message(demo, group.id, hello).await?;
     }
     Ok(())

@@ -62,7 +62,7 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "PLAZA_LISTEN")]
     listen: Option<SocketAddr>,
-    /// Create demo accounts (demo/demo, alice/alice, bob/bob), a demo bot and a demo group.
+    /// Create demo accounts (demo/demo, alice/alice, carol/carol), a demo bot and a demo group.
     #[arg(long, env = "PLAZA_DEMO")]
     demo: bool,
 }

@@ -21,6 +21,7 @@ on_both_backends!(
     openapi_health_metrics,
     auth_is_rate_limited,
     shutdown_closes_websockets,
+    demo_data_is_seeded_once,
 );
 
 fn code(body: &Value) -> &str {
@@ -598,4 +599,29 @@ async fn shutdown_closes_websockets(b: Backend) {
         Some(tokio_tungstenite::tungstenite::Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1001),
         other => panic!("expected a close frame, got {other:?}"),
     }
+}
+
+async fn demo_data_is_seeded_once(b: Backend) {
+    let s = spawn_with(b, |c| c.demo = true).await;
+    let (st, body) =
+        s.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username":"demo","password":"demo"}))).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let token = body["token"].as_str().unwrap();
+    let (_, chats) = s.get("/api/v1/chats", token).await;
+    let chats = chats.as_array().unwrap();
+    assert_eq!(chats.len(), 1);
+    assert_eq!(chats[0]["chat"]["title"], "Plaza demo");
+    assert_eq!(chats[0]["chat"]["member_count"], 3);
+    assert!(chats[0]["last_message"]["text"].as_str().unwrap().starts_with("Welcome"));
+    let (st, bot) = s.get("/api/v1/users/plaza_demo_bot", token).await;
+    assert_eq!((st, bot["is_bot"].as_bool()), (StatusCode::OK, Some(true)));
+    // Seeding again (a restart with --demo) adds nothing.
+    let store = plaza_server::open_store(&s.store_config()).await.unwrap();
+    let config = plaza_server::Config::for_tests(s.store_config());
+    let service = plaza_server::service(store, std::sync::Arc::new(plaza_service::SystemClock), &config);
+    plaza_server::demo::seed(&service).await.unwrap();
+    let (_, chats) = s.get("/api/v1/chats", token).await;
+    assert_eq!(chats.as_array().unwrap().len(), 1);
+    assert_eq!(service.list_people().await.unwrap().len(), 3);
+    assert_eq!(service.list_bots().await.unwrap().len(), 1);
 }

@@ -98,6 +98,10 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Te
 }
 
 impl TestServer {
+    pub fn store_config(&self) -> StoreConfig {
+        self._store.config.clone()
+    }
+
     /// Any request; returns the status and the JSON body (`Null` when the body is not JSON).
     pub async fn call(
         &self,

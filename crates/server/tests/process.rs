@@ -1,0 +1,231 @@
+//! Tests that run the real `plaza` binary: the CLI, and durability across `kill -9`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use common::{Backend, FreshStore, fresh_store};
+use plaza_server::StoreConfig;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+fn plaza(store: &StoreConfig) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_plaza"));
+    match store {
+        StoreConfig::Sqlite { path } => cmd.arg("--database-url").arg(format!("sqlite://{}", path.display())),
+        StoreConfig::Postgres { url } => cmd.arg("--database-url").arg(url),
+    };
+    cmd.env_remove("PLAZA_CONFIG").env("PLAZA_LOG", "warn");
+    cmd
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("plaza runs");
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// A `plaza serve` child process on an ephemeral port.
+struct Served {
+    child: Child,
+    base: String,
+}
+
+fn serve(store: &FreshStore, config_file: &std::path::Path) -> Served {
+    let mut child = plaza(&store.config)
+        .arg("--config")
+        .arg(config_file)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("plaza serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("startup line");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    Served { child, base }
+}
+
+on_both_backends!(cli_manages_users_and_bots, acknowledged_writes_survive_kill_9);
+
+async fn cli_manages_users_and_bots(b: Backend) {
+    let store = fresh_store(b).await;
+    let c = &store.config;
+    assert!(run_ok(plaza(c).arg("migrate")).contains("migrations applied"));
+    assert!(
+        run_ok(plaza(c).args(["user", "create", "alice", "--password", "pw-alice", "--display-name", "Alice"]))
+            .contains("@alice")
+    );
+    let out = plaza(c).args(["user", "create", "alice", "--password", "pw-alice"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("taken"));
+    assert!(run_ok(plaza(c).args(["user", "list"])).contains("@alice\tAlice"));
+
+    let token_of = |out: &str| -> String {
+        let token = out
+            .lines()
+            .find_map(|l| l.rsplit(' ').next().filter(|t| t.contains(':') && t.len() > 36))
+            .expect("a token")
+            .to_string();
+        let (id, secret) = token.split_once(':').unwrap();
+        assert!(id.parse::<u64>().unwrap() >= 1_000_001);
+        assert_eq!(secret.len(), 35);
+        assert!(secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'), "{token}");
+        token
+    };
+    let first = token_of(&run_ok(plaza(c).args(["bot", "create", "helper_bot", "--owner", "alice"])));
+    for bad in
+        [vec!["bot", "create", "helper", "--owner", "alice"], vec!["bot", "create", "other_bot", "--owner", "nobody"]]
+    {
+        assert!(!plaza(c).args(&bad).output().unwrap().status.success(), "{bad:?}");
+    }
+    let list = run_ok(plaza(c).args(["bot", "list"]));
+    assert!(list.contains("@helper_bot") && list.contains("owner @alice"), "{list}");
+    assert!(!run_ok(plaza(c).args(["user", "list"])).contains("helper_bot"));
+    // Tokens are stored hashed: showing one is impossible, rotating issues a new one.
+    let out = plaza(c).args(["bot", "token", "helper_bot"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rotate"));
+    let second = token_of(&run_ok(plaza(c).args(["bot", "token", "helper_bot", "--rotate"])));
+    assert_ne!(first, second);
+    assert_eq!(first.split(':').next(), second.split(':').next());
+
+    for sub in [
+        vec![],
+        vec!["serve"],
+        vec!["user"],
+        vec!["user", "create"],
+        vec!["bot"],
+        vec!["bot", "create"],
+        vec!["bot", "token"],
+        vec!["migrate"],
+    ] {
+        let help = run_ok(Command::new(env!("CARGO_BIN_EXE_plaza")).args(&sub).arg("--help"));
+        assert!(help.contains("Usage:"), "{sub:?}: {help}");
+    }
+}
+
+/// Several clients stream messages into one group; the server is killed with SIGKILL mid-stream.
+/// After a restart every message that was answered `200` must be there, with the same id and text,
+/// and message ids must have no gaps.
+async fn acknowledged_writes_survive_kill_9(b: Backend) {
+    const SENDERS: usize = 8;
+    const KILL_AFTER: usize = 400;
+    let store = fresh_store(b).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("plaza.toml");
+    std::fs::write(&config_file, "auth_attempts_per_minute = 100000\nauth_attempts_burst = 100000\n").unwrap();
+    let mut server = serve(&store, &config_file);
+    let http = reqwest::Client::new();
+
+    let mut tokens = Vec::new();
+    for i in 0..SENDERS {
+        let body: Value = http
+            .post(format!("{}/api/v1/auth/signup", server.base))
+            .json(&json!({"username": format!("writer{i}"), "password": "pw-writer", "display_name": "W"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens.push(body["token"].as_str().expect("token").to_string());
+    }
+    let members: Vec<String> = (1..SENDERS).map(|i| format!("writer{i}")).collect();
+    let group: Value = http
+        .post(format!("{}/api/v1/chats/group", server.base))
+        .bearer_auth(&tokens[0])
+        .json(&json!({"title": "durability", "members": members}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gid = group["id"].as_i64().expect("group id");
+
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<(i64, String)>::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let enough = Arc::new(Notify::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (i, token) in tokens.iter().cloned().enumerate() {
+        let (http, base, acked, count, enough, stop) =
+            (http.clone(), server.base.clone(), acked.clone(), count.clone(), enough.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            // Bounded: each sender stops after 10,000 messages even if the kill never came.
+            for n in 0..10_000 {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let text = format!("writer {i} message {n}");
+                let Ok(resp) = http
+                    .post(format!("{base}/api/v1/chats/{gid}/messages"))
+                    .bearer_auth(&token)
+                    .json(&json!({"text": text}))
+                    .send()
+                    .await
+                else {
+                    break;
+                };
+                if !resp.status().is_success() {
+                    break;
+                }
+                let Ok(body) = resp.json::<Value>().await else { break };
+                acked.lock().unwrap().push((body["message_id"].as_i64().unwrap(), text));
+                if count.fetch_add(1, Ordering::SeqCst) + 1 == KILL_AFTER {
+                    enough.notify_one();
+                }
+            }
+        }));
+    }
+    enough.notified().await;
+    server.child.kill().expect("SIGKILL"); // `Child::kill` sends SIGKILL on Unix.
+    server.child.wait().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= KILL_AFTER);
+
+    // Restart on the same store; sessions survive too.
+    let mut server = serve(&store, &config_file);
+    let mut stored = std::collections::BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let page: Value = http
+            .get(format!("{}/api/v1/chats/{gid}/messages?after={after}&limit=100", server.base))
+            .bearer_auth(&tokens[0])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let page = page.as_array().expect("history page").clone();
+        if page.is_empty() {
+            break;
+        }
+        for m in page {
+            after = m["message_id"].as_i64().unwrap();
+            stored.insert(after, m["text"].as_str().unwrap().to_string());
+        }
+    }
+    for (id, text) in &acked {
+        assert_eq!(stored.get(id), Some(text), "acknowledged message {id} lost or changed");
+    }
+    let ids: Vec<i64> = stored.keys().copied().collect();
+    assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "message ids have gaps");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
