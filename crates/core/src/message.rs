@@ -111,7 +111,9 @@ impl EntityKind {
             "code" => EntityKind::Code,
             "pre" => EntityKind::Pre { language: language.filter(|l| !l.is_empty()) },
             "text_link" => {
-                let url = url.filter(|u| !u.trim().is_empty()).ok_or_else(|| Invalid::new("entities", "a text_link entity needs a url"))?;
+                let url = url
+                    .filter(|u| !u.trim().is_empty())
+                    .ok_or_else(|| Invalid::new("entities", "a text_link entity needs a url"))?;
                 if url.len() > 2048 {
                     return Err(Invalid::new("entities", "a text_link url is at most 2048 bytes"));
                 }

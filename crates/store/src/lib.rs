@@ -255,6 +255,14 @@ pub mod rules {
         if !is_group || actor == author || actor_role.can_manage() { Ok(()) } else { Err(Denied::CannotDelete) }
     }
 
+    /// Removing oneself is leaving, with leaving's rules (a creator hands the group over).
+    pub fn normalize(actor: UserId, change: GroupChange) -> GroupChange {
+        match change {
+            GroupChange::RemoveMember(target) if target == actor => GroupChange::Leave,
+            other => other,
+        }
+    }
+
     /// Orders a private chat's two users the way both backends key them.
     pub fn private_pair(a: UserId, b: UserId) -> (UserId, UserId) {
         if a <= b { (a, b) } else { (b, a) }

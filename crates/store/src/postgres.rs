@@ -163,24 +163,14 @@ fn get<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> StoreResult<T> {
     r.try_get(i).map_err(db)
 }
 
-/// The user columns, each prefixed with `$p` (a table alias and a dot, or nothing).
+/// The user columns, each prefixed with `$p` (a table alias and a dot, or nothing). The column
+/// macros skip rustfmt, which would otherwise give every piece a line of its own.
+#[rustfmt::skip]
 macro_rules! user_cols {
     ($p:literal) => {
         concat!(
-            $p,
-            "id, ",
-            $p,
-            "username, ",
-            $p,
-            "display_name, ",
-            $p,
-            "is_bot, ",
-            $p,
-            "language_code, ",
-            $p,
-            "phone_number, ",
-            $p,
-            "created_at"
+            $p, "id, ", $p, "username, ", $p, "display_name, ", $p, "is_bot, ", $p, "language_code, ",
+            $p, "phone_number, ", $p, "created_at"
         )
     };
 }
@@ -210,25 +200,13 @@ async fn load_user<C: GenericClient>(c: &C, id: UserId) -> StoreResult<User> {
     user_at(&row.ok_or(Denied::UserNotFound)?, 0)
 }
 
+/// The message columns, prefixed like [`user_cols!`].
+#[rustfmt::skip]
 macro_rules! message_cols {
     ($p:literal) => {
         concat!(
-            $p,
-            "chat_id, ",
-            $p,
-            "id, ",
-            $p,
-            "sender_id, ",
-            $p,
-            "date, ",
-            $p,
-            "text, ",
-            $p,
-            "entities, ",
-            $p,
-            "reply_to, ",
-            $p,
-            "edit_date"
+            $p, "chat_id, ", $p, "id, ", $p, "sender_id, ", $p, "date, ", $p, "text, ", $p, "entities, ",
+            $p, "reply_to, ", $p, "edit_date"
         )
     };
 }
@@ -279,23 +257,13 @@ impl ChatRow {
     }
 }
 
+/// The chat columns, prefixed like [`user_cols!`].
+#[rustfmt::skip]
 macro_rules! chat_cols {
     ($p:literal) => {
         concat!(
-            $p,
-            "id, ",
-            $p,
-            "kind, ",
-            $p,
-            "title, ",
-            $p,
-            "user_lo, ",
-            $p,
-            "user_hi, ",
-            $p,
-            "last_message_id, ",
-            $p,
-            "created_at"
+            $p, "id, ", $p, "kind, ", $p, "title, ", $p, "user_lo, ", $p, "user_hi, ", $p, "last_message_id, ",
+            $p, "created_at"
         )
     };
 }
@@ -501,7 +469,8 @@ impl UpdateLog {
             execute(
                 tx,
                 "INSERT INTO updates (user_id, seq, kind, chat_id, message_id) \
-                 SELECT u, s, k, $4, m FROM unnest($1::bigint[], $2::bigint[], $3::text[], $5::bigint[]) AS t(u, s, k, m)",
+                 SELECT u, s, k, $4, m \
+                 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $5::bigint[]) AS t(u, s, k, m)",
                 &append_params,
             ),
         )?;
@@ -745,7 +714,8 @@ impl Store for PgStore {
         let row = chat_at(&inserted, 0)?;
         execute(
             &tx,
-            "INSERT INTO members (chat_id, user_id, role, joined_at) VALUES ($1, $2, 'member', $4), ($1, $3, 'member', $4)",
+            "INSERT INTO members (chat_id, user_id, role, joined_at) \
+             VALUES ($1, $2, 'member', $4), ($1, $3, 'member', $4)",
             &[&row.key.0, &lo.0, &hi.0, &now],
         )
         .await?;
@@ -907,6 +877,7 @@ impl Store for PgStore {
         change: GroupChange,
         now: i64,
     ) -> StoreResult<Written<Chat>> {
+        let change = crate::rules::normalize(actor, change);
         let mut client = self.client().await?;
         let tx = write_tx(&mut client).await?;
         let (row, actor_role, _) = resolve(&tx, actor, chat, Lock::Chat).await?;
@@ -994,8 +965,9 @@ impl Store for PgStore {
                     // Hand the group to the longest-serving admin, else the longest-serving member.
                     execute(
                         &tx,
-                        "UPDATE members SET role = 'creator' WHERE chat_id = $1 AND user_id = (SELECT user_id FROM members \
-                         WHERE chat_id = $1 ORDER BY role = 'administrator' DESC, joined_at, user_id LIMIT 1)",
+                        "UPDATE members SET role = 'creator' WHERE chat_id = $1 AND user_id = (SELECT user_id \
+                         FROM members WHERE chat_id = $1 \
+                         ORDER BY role = 'administrator' DESC, joined_at, user_id LIMIT 1)",
                         &[&key.0],
                     )
                     .await?;
@@ -1061,7 +1033,7 @@ impl Store for PgStore {
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &insert_params,
             ),
-            execute(&tx, "UPDATE members SET read_inbox_max_id = $1 WHERE chat_id = $2 AND user_id = $3", &read_params,),
+            execute(&tx, "UPDATE members SET read_inbox_max_id = $1 WHERE chat_id = $2 AND user_id = $3", &read_params),
             member_ids(&tx, row.key),
         )?;
         let mut log = UpdateLog::new(row.key);
@@ -1148,7 +1120,8 @@ impl Store for PgStore {
             let (_, members) = tokio::try_join!(
                 execute(
                     &tx,
-                    "UPDATE messages SET deleted = TRUE, text = '', entities = NULL WHERE chat_id = $1 AND id = ANY($2)",
+                    "UPDATE messages SET deleted = TRUE, text = '', entities = NULL \
+                     WHERE chat_id = $1 AND id = ANY($2)",
                     &params,
                 ),
                 member_ids(&tx, row.key),

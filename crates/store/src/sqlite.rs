@@ -776,6 +776,7 @@ impl Store for SqliteStore {
         change: GroupChange,
         now: i64,
     ) -> StoreResult<Written<Chat>> {
+        let change = crate::rules::normalize(actor, change);
         self.write(move |conn| {
             let (row, actor_role) = resolve(conn, actor, chat)?;
             if !row.is_group {

@@ -701,8 +701,9 @@ async fn leaving_hands_the_group_over(store: Arc<dyn Store>) {
     assert_eq!(page.events, vec![event(4, EventBody::ChatRemoved { chat_id: g })]);
     assert_eq!((page.next_cursor, page.scanned), (4, 4));
 
-    // With no admin left, the longest-serving member takes over.
-    s.change_group(nick.id, g, GroupChange::Leave, T0 + 40).await.unwrap();
+    // With no admin left, the longest-serving member takes over. Removing oneself is leaving.
+    let w = s.change_group(nick.id, g, GroupChange::RemoveMember(nick.id), T0 + 40).await.unwrap();
+    assert_eq!(group_view(&w.value), ("Club", 2, Role::Creator));
     assert_eq!(group_view(&s.chat(mia.id, g).await.unwrap()), ("Club", 1, Role::Creator));
     let roles: Vec<(UserId, Role)> =
         s.members(mia.id, g).await.unwrap().into_iter().map(|m| (m.user.id, m.role)).collect();

@@ -34,8 +34,17 @@ macro_rules! on_both_backends {
     };
 }
 
-pub fn pg_base_url() -> String {
-    std::env::var("PLAZA_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+/// The server's maintenance database, as in the store's conformance suite: `PLAZA_TEST_PG_URL`,
+/// by default `postgres://postgres@127.0.0.1:5432/postgres`.
+pub fn pg_admin_url() -> String {
+    std::env::var("PLAZA_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The admin URL with its database name replaced.
+fn pg_url_for(database: &str) -> String {
+    let admin = pg_admin_url();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    format!("{base}/{database}")
 }
 
 /// A fresh store of the given kind; the guard drops the temporary directory.
@@ -50,12 +59,12 @@ pub async fn fresh_store(backend: Backend) -> FreshStore {
         Backend::Sqlite => StoreConfig::Sqlite { path: dir.path().join("plaza.db") },
         Backend::Postgres => {
             let name = format!("plaza_test_{:016x}", rand::random::<u64>());
-            let (client, conn) = tokio_postgres::connect(&format!("{}/postgres", pg_base_url()), tokio_postgres::NoTls)
+            let (client, conn) = tokio_postgres::connect(&pg_admin_url(), tokio_postgres::NoTls)
                 .await
                 .expect("PostgreSQL must run on 127.0.0.1:5432 (see .ci/run)");
             tokio::spawn(conn);
             client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-            StoreConfig::Postgres { url: format!("{}/{name}", pg_base_url()) }
+            StoreConfig::Postgres { url: pg_url_for(&name) }
         }
     };
     FreshStore { config, _dir: dir }
