@@ -69,6 +69,14 @@ async fn cli_manages_users_and_bots(b: Backend) {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("taken"));
     assert!(run_ok(plaza(c).args(["user", "list"])).contains("@alice\tAlice"));
+    // The same store named by the environment instead of a flag.
+    let url = match c {
+        StoreConfig::Sqlite { path } => format!("sqlite://{}", path.display()),
+        StoreConfig::Postgres { url } => url.clone(),
+    };
+    let mut by_env = Command::new(env!("CARGO_BIN_EXE_plaza"));
+    by_env.env("PLAZA_DATABASE_URL", url).args(["user", "list"]);
+    assert!(run_ok(&mut by_env).contains("@alice\tAlice"));
 
     let token_of = |out: &str| -> String {
         let token = out
