@@ -1,1 +1,11 @@
-//! placeholder
+//! Shared code of Plaza's benchmarks: the HTTP load generator, server processes, PostgreSQL
+//! databases, the client-API driver and latency statistics.
+//!
+//! The binaries are `probe` (the physical-limit server), `load` (the load generator on its own) and
+//! `suite` (everything `bench/run` reports).
+
+pub mod http;
+pub mod pg;
+pub mod plaza;
+pub mod process;
+pub mod stats;
