@@ -37,7 +37,7 @@ impl ChatId {
         match self.0 {
             0 => None,
             id if id > 0 && id <= MAX_ID => Some(ChatRef::Private { peer: UserId(id) }),
-            id if id < 0 && -id <= MAX_ID => Some(ChatRef::Group { key: ChatKey(-id) }),
+            id if id < 0 && id >= -MAX_ID => Some(ChatRef::Group { key: ChatKey(-id) }),
             _ => None,
         }
     }

@@ -59,16 +59,32 @@ impl AuthLimiter {
     }
 }
 
-/// Everything a handler needs; cheap to clone.
+/// Everything a handler needs. Cloned for every request, so it is one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub service: Arc<Service>,
-    pub metrics: Arc<Metrics>,
-    pub auth_limiter: Arc<AuthLimiter>,
+    pub metrics: Metrics,
+    pub auth_limiter: AuthLimiter,
     /// Cancelled when the server shuts down; long-lived connections close on it.
     pub shutdown: CancellationToken,
     /// Tracks WebSocket connections so shutdown can wait for their close frames.
     pub tracker: TaskTracker,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 #[derive(OpenApi)]

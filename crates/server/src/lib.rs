@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use plaza_bus::LocalBus;
-use plaza_http::{AppState, AuthLimiter, Metrics};
+use plaza_http::{AppState, AuthLimiter, Metrics, Shared};
 use plaza_service::{Clock, Service, ServiceConfig, SystemClock};
 use plaza_store::Store;
 use plaza_store::postgres::PgStore;
@@ -61,13 +61,13 @@ impl Server {
             demo::seed(&service).await.context("seeding demo data")?;
         }
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
-        let state = AppState {
+        let state = AppState::new(Shared {
             service,
-            metrics: Arc::new(Metrics::default()),
-            auth_limiter: Arc::new(AuthLimiter::new(config.auth_attempts_per_minute, config.auth_attempts_burst)),
+            metrics: Metrics::default(),
+            auth_limiter: AuthLimiter::new(config.auth_attempts_per_minute, config.auth_attempts_burst),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
-        };
+        });
         Ok(Server { listener, state, shutdown_grace: config.shutdown_grace })
     }
 

@@ -152,6 +152,10 @@ async fn bad_input_gets_clear_errors(b: Backend) {
     assert_eq!((st, code(&body)), (StatusCode::NOT_FOUND, "message_not_found"));
     let (st, body) = s.post("/api/v1/chats/-424242/messages", &alice, json!({"text":"hi"})).await;
     assert_eq!((st, code(&body)), (StatusCode::NOT_FOUND, "chat_not_found"));
+    for extreme in [i64::MIN, i64::MAX, -(1 << 53)] {
+        let (st, body) = s.post(&format!("/api/v1/chats/{extreme}/messages"), &alice, json!({"text":"hi"})).await;
+        assert_eq!((st, code(&body)), (StatusCode::NOT_FOUND, "chat_not_found"));
+    }
     let (st, body) = s.post("/api/v1/chats/0/messages", &alice, json!({"text":"hi"})).await;
     assert_eq!((st, code(&body)), (StatusCode::NOT_FOUND, "chat_not_found"));
     let (st, body) = s.get("/api/v1/chats/abc/messages", &alice).await;

@@ -20,6 +20,7 @@ use plaza_store::{
 };
 
 mod secrets;
+mod sessions;
 pub use secrets::{hash_password, sha256, verify_password};
 
 /// Wall-clock time in unix seconds; tests substitute a clock they move by hand.
@@ -100,6 +101,10 @@ pub struct Service {
     bus: Arc<dyn Bus>,
     clock: Arc<dyn Clock>,
     config: ServiceConfig,
+    /// Bounds password hashes in flight: each takes 19 MiB and a core for tens of milliseconds, so
+    /// a burst of logins queues here instead of exhausting memory and starving other requests.
+    hashing: tokio::sync::Semaphore,
+    sessions: sessions::SessionCache,
 }
 
 /// A new bot and its token, shown once.
@@ -111,7 +116,15 @@ pub struct IssuedBot {
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>, config: ServiceConfig) -> Self {
-        Service { store, bus, clock, config }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Service {
+            store,
+            bus,
+            clock,
+            config,
+            hashing: tokio::sync::Semaphore::new(cores),
+            sessions: sessions::SessionCache::new(),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -120,6 +133,11 @@ impl Service {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    async fn hash(&self, password: Password) -> ServiceResult<String> {
+        let _permit = self.hashing.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        hash_password(password).await
     }
 
     fn wake<T>(&self, written: Written<T>) -> T {
@@ -142,7 +160,7 @@ impl Service {
         let password = Password::parse(password)?;
         let display_name = DisplayName::parse(display_name)?;
         let language_code = language.map(LanguageCode::parse).transpose()?;
-        let password_hash = hash_password(password).await?;
+        let password_hash = self.hash(password).await?;
         let user = self
             .store
             .create_account(NewAccount {
@@ -164,7 +182,7 @@ impl Service {
         let username = Username::parse(username)?;
         let password = Password::parse(password)?;
         let display_name = DisplayName::parse(display_name)?;
-        let password_hash = hash_password(password).await?;
+        let password_hash = self.hash(password).await?;
         Ok(self
             .store
             .create_account(NewAccount {
@@ -190,7 +208,10 @@ impl Service {
             Some((user, hash)) => (Some(user), hash),
             None => (None, secrets::DECOY_HASH.to_string()),
         };
-        let ok = verify_password(password, hash).await?;
+        let ok = {
+            let _permit = self.hashing.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+            verify_password(password, hash).await?
+        };
         match user {
             Some(user) if ok => {
                 let token = self.start_session(user.id).await?;
@@ -213,14 +234,25 @@ impl Service {
         if token.is_empty() || token.len() > 256 {
             return Err(ServiceError::Unauthorized("invalid session token"));
         }
-        self.store
-            .session_user(&sha256(token.as_bytes()), self.now())
+        let hash = sha256(token.as_bytes());
+        let now = self.now();
+        if let Some(user) = self.sessions.get(&hash, now) {
+            return Ok(user);
+        }
+        let (user, expires_at) = self
+            .store
+            .session_user(&hash, now)
             .await?
-            .ok_or(ServiceError::Unauthorized("the session is invalid or has expired; log in again"))
+            .ok_or(ServiceError::Unauthorized("the session is invalid or has expired; log in again"))?;
+        self.sessions.put(hash, user.clone(), expires_at);
+        Ok(user)
     }
 
     pub async fn logout(&self, token: &str) -> ServiceResult<()> {
-        Ok(self.store.delete_session(&sha256(token.as_bytes())).await?)
+        let hash = sha256(token.as_bytes());
+        self.store.delete_session(&hash).await?;
+        self.sessions.forget(&hash);
+        Ok(())
     }
 
     pub async fn update_profile(
@@ -235,7 +267,9 @@ impl Service {
             language_code: language_code.map(|l| l.map(LanguageCode::parse).transpose()).transpose()?,
             phone_number: phone_number.map(|p| p.map(PhoneNumber::parse).transpose()).transpose()?,
         };
-        Ok(self.store.update_profile(user, change).await?)
+        let updated = self.store.update_profile(user, change).await?;
+        self.sessions.forget_user(user);
+        Ok(updated)
     }
 
     pub async fn user(&self, id: UserId) -> ServiceResult<User> {

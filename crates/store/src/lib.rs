@@ -164,8 +164,8 @@ pub trait Store: Send + Sync + 'static {
     // ---- sessions ----
 
     async fn create_session(&self, token_hash: Vec<u8>, user: UserId, now: i64, expires_at: i64) -> StoreResult<()>;
-    /// The session's user if the session exists and `now < expires_at`.
-    async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<User>>;
+    /// The session's user and expiry if the session exists and `now < expires_at`.
+    async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<(User, i64)>>;
     async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()>;
 
     // ---- chats ----

@@ -422,17 +422,17 @@ async fn sessions(store: Arc<dyn Store>) {
     s.create_session(vec![7; 32], alice.id, T0, T0 + 100).await.unwrap();
     s.create_session(vec![8; 32], bob.id, T0, T0 + 100).await.unwrap();
 
-    assert_eq!(s.session_user(&[7; 32], T0).await.unwrap(), Some(alice.clone()));
-    assert_eq!(s.session_user(&[7; 32], T0 + 99).await.unwrap(), Some(alice.clone()));
-    assert_eq!(s.session_user(&[8; 32], T0 + 50).await.unwrap(), Some(bob.clone()));
+    assert_eq!(s.session_user(&[7; 32], T0).await.unwrap().map(|(u, _)| u), Some(alice.clone()));
+    assert_eq!(s.session_user(&[7; 32], T0 + 99).await.unwrap().map(|(u, _)| u), Some(alice.clone()));
+    assert_eq!(s.session_user(&[8; 32], T0 + 50).await.unwrap().map(|(u, _)| u), Some(bob.clone()));
     // A session is valid only while now < expires_at.
-    assert_eq!(s.session_user(&[7; 32], T0 + 100).await.unwrap(), None);
-    assert_eq!(s.session_user(&[7; 32], T0 + 1000).await.unwrap(), None);
-    assert_eq!(s.session_user(&[9; 32], T0).await.unwrap(), None);
+    assert_eq!(s.session_user(&[7; 32], T0 + 100).await.unwrap().map(|(u, _)| u), None);
+    assert_eq!(s.session_user(&[7; 32], T0 + 1000).await.unwrap().map(|(u, _)| u), None);
+    assert_eq!(s.session_user(&[9; 32], T0).await.unwrap().map(|(u, _)| u), None);
 
     s.delete_session(&[7; 32]).await.unwrap();
-    assert_eq!(s.session_user(&[7; 32], T0 + 1).await.unwrap(), None);
-    assert_eq!(s.session_user(&[8; 32], T0 + 1).await.unwrap(), Some(bob));
+    assert_eq!(s.session_user(&[7; 32], T0 + 1).await.unwrap().map(|(u, _)| u), None);
+    assert_eq!(s.session_user(&[8; 32], T0 + 1).await.unwrap().map(|(u, _)| u), Some(bob));
     // Deleting what is gone is not an error: logging out twice is harmless.
     s.delete_session(&[7; 32]).await.unwrap();
 }
