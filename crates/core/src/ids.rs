@@ -36,8 +36,8 @@ impl ChatId {
     pub fn resolve(self) -> Option<ChatRef> {
         match self.0 {
             0 => None,
-            id if id > 0 && id <= MAX_ID => Some(ChatRef::Private { peer: UserId(id) }),
-            id if id < 0 && id >= -MAX_ID => Some(ChatRef::Group { key: ChatKey(-id) }),
+            id if (1..=MAX_ID).contains(&id) => Some(ChatRef::Private { peer: UserId(id) }),
+            id if (-MAX_ID..0).contains(&id) => Some(ChatRef::Group { key: ChatKey(-id) }),
             _ => None,
         }
     }
