@@ -19,8 +19,8 @@ use plaza_store::{
     BotRecord, EditedText, EventPage, GroupChange, NewAccount, NewBot, ProfileChange, Store, StoreError, Written,
 };
 
+mod cache;
 mod secrets;
-mod sessions;
 pub use secrets::{hash_password, sha256, verify_password};
 
 /// Wall-clock time in unix seconds; tests substitute a clock they move by hand.
@@ -104,7 +104,10 @@ pub struct Service {
     /// Bounds password hashes in flight: each takes 19 MiB and a core for tens of milliseconds, so
     /// a burst of logins queues here instead of exhausting memory and starving other requests.
     hashing: tokio::sync::Semaphore,
-    sessions: sessions::SessionCache,
+    /// Users behind session tokens (by token hash), valid until the session expires.
+    sessions: cache::TtlCache<Vec<u8>, User>,
+    /// Users by id, for message senders.
+    users: cache::TtlCache<UserId, User>,
 }
 
 /// A new bot and its token, shown once.
@@ -123,7 +126,8 @@ impl Service {
             clock,
             config,
             hashing: tokio::sync::Semaphore::new(cores),
-            sessions: sessions::SessionCache::new(),
+            sessions: cache::TtlCache::new(),
+            users: cache::TtlCache::new(),
         }
     }
 
@@ -268,12 +272,18 @@ impl Service {
             phone_number: phone_number.map(|p| p.map(PhoneNumber::parse).transpose()).transpose()?,
         };
         let updated = self.store.update_profile(user, change).await?;
-        self.sessions.forget_user(user);
+        self.sessions.forget_where(|u| u.id == user);
+        self.users.forget(&user);
         Ok(updated)
     }
 
     pub async fn user(&self, id: UserId) -> ServiceResult<User> {
-        Ok(self.store.user(id).await?)
+        if let Some(u) = self.users.get(&id, 0) {
+            return Ok(u);
+        }
+        let user = self.store.user(id).await?;
+        self.users.put(id, user.clone(), i64::MAX);
+        Ok(user)
     }
 
     pub async fn user_by_username(&self, username: &str) -> ServiceResult<User> {

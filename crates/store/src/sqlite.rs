@@ -397,7 +397,9 @@ fn push_update(
     message_id: Option<i64>,
 ) -> StoreResult<(UserId, u64)> {
     let seq: i64 = conn
-        .prepare_cached("UPDATE users SET update_seq = update_seq + 1 WHERE id = ?1 RETURNING update_seq")
+        // The single writer thread makes "last seq + 1" race-free; the lookup lands on the page the
+        // insert below writes anyway, where bumping a counter in `users` would dirty another page.
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM updates WHERE user_id = ?1")
         .map_err(db)?
         .query_row([user.0], |r| r.get(0))
         .map_err(db)?;
@@ -1091,13 +1093,15 @@ impl Store for SqliteStore {
 
     async fn current_cursor(&self, user: UserId) -> StoreResult<u64> {
         self.read(move |conn| {
-            conn.prepare_cached("SELECT update_seq FROM users WHERE id = ?1")
-                .map_err(db)?
-                .query_row([user.0], |r| r.get::<_, i64>(0))
-                .optional()
-                .map_err(db)?
-                .map(|s| s as u64)
-                .ok_or(Denied::UserNotFound.into())
+            conn.prepare_cached(
+                "SELECT (SELECT COALESCE(MAX(seq), 0) FROM updates WHERE user_id = ?1) FROM users WHERE id = ?1",
+            )
+            .map_err(db)?
+            .query_row([user.0], |r| r.get::<_, i64>(0))
+            .optional()
+            .map_err(db)?
+            .map(|s| s as u64)
+            .ok_or(Denied::UserNotFound.into())
         })
         .await
     }

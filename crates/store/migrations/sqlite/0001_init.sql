@@ -11,8 +11,7 @@ CREATE TABLE users (
     bot_token_hash  BLOB,                          -- SHA-256 of the token's secret part
     language_code   TEXT,
     phone_number    TEXT,
-    created_at      INTEGER NOT NULL,
-    update_seq      INTEGER NOT NULL DEFAULT 0     -- last seq in this user's update log
+    created_at      INTEGER NOT NULL
 );
 
 CREATE TABLE sessions (

@@ -1,0 +1,113 @@
+//! Short-lived caches of what nearly every request asks the store for: the user behind a session
+//! token, and users by id (message senders).
+//!
+//! An entry is trusted for [`FRESH_FOR`] at most (and a session never past its own expiry). Changes
+//! made on this node drop the affected entries at once; on other nodes of a cluster a revoked
+//! session or a renamed user can be seen for at most `FRESH_FOR`.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a looked-up entry is trusted without asking the store again.
+pub const FRESH_FOR: Duration = Duration::from_secs(10);
+/// Entries per shard before the shard is emptied; bounds memory under a flood of distinct keys.
+const SHARD_CAPACITY: usize = 4096;
+const SHARDS: usize = 16;
+
+struct Entry<V> {
+    value: V,
+    /// Unix time at which the entry stops being valid whatever its freshness.
+    valid_until: i64,
+    fetched: Instant,
+}
+
+pub(crate) struct TtlCache<K, V> {
+    shards: [Mutex<HashMap<K, Entry<V>>>; SHARDS],
+    /// Picks a key's shard; one per cache so every thread finds a key in the same shard.
+    spread: std::hash::RandomState,
+}
+
+impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
+    pub(crate) fn new() -> Self {
+        TtlCache { shards: std::array::from_fn(|_| Mutex::new(HashMap::new())), spread: Default::default() }
+    }
+
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &Mutex<HashMap<K, Entry<V>>> {
+        use std::hash::BuildHasher;
+        &self.shards[(self.spread.hash_one(key) as usize) % SHARDS]
+    }
+
+    /// The cached value if it is fresh and still valid at unix time `now`.
+    pub(crate) fn get<Q>(&self, key: &Q, now: i64) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let shard = self.shard(key).lock().expect("cache shard");
+        let e = shard.get(key)?;
+        (e.fetched.elapsed() < FRESH_FOR && now < e.valid_until).then(|| e.value.clone())
+    }
+
+    pub(crate) fn put(&self, key: K, value: V, valid_until: i64) {
+        let mut shard = self.shard(&key).lock().expect("cache shard");
+        if shard.len() >= SHARD_CAPACITY {
+            shard.clear();
+        }
+        shard.insert(key, Entry { value, valid_until, fetched: Instant::now() });
+    }
+
+    pub(crate) fn forget<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.shard(key).lock().expect("cache shard").remove(key);
+    }
+
+    /// Drops every entry whose value matches.
+    pub(crate) fn forget_where(&self, pred: impl Fn(&V) -> bool) {
+        for shard in &self.shards {
+            shard.lock().expect("cache shard").retain(|_, e| !pred(&e.value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_end_with_their_validity_and_on_forget() {
+        let c: TtlCache<Vec<u8>, u32> = TtlCache::new();
+        c.put(vec![1; 32], 1, 100);
+        assert_eq!(c.get(&[1u8; 32][..], 99), Some(1));
+        assert!(c.get(&[1u8; 32][..], 100).is_none());
+        assert!(c.get(&[2u8; 32][..], 0).is_none());
+        c.forget(&[1u8; 32][..]);
+        assert!(c.get(&[1u8; 32][..], 0).is_none());
+        c.put(vec![3; 32], 3, 100);
+        c.put(vec![4; 32], 4, 100);
+        c.forget_where(|v| *v == 3);
+        assert!(c.get(&[3u8; 32][..], 0).is_none());
+        assert_eq!(c.get(&[4u8; 32][..], 0), Some(4));
+    }
+
+    #[test]
+    fn every_thread_finds_what_another_put() {
+        let c = std::sync::Arc::new(TtlCache::<u32, u32>::new());
+        c.put(7, 7, 100);
+        let c2 = c.clone();
+        assert_eq!(std::thread::spawn(move || c2.get(&7, 0)).join().unwrap(), Some(7));
+    }
+
+    #[test]
+    fn a_full_shard_is_emptied_not_grown() {
+        let c: TtlCache<u32, u32> = TtlCache::new();
+        for i in 0..(SHARDS * SHARD_CAPACITY * 2) as u32 {
+            c.put(i, i, 100);
+        }
+        assert!(c.shards.iter().all(|s| s.lock().unwrap().len() <= SHARD_CAPACITY));
+    }
+}
