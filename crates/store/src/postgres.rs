@@ -38,7 +38,10 @@ use crate::{
 const POOL_SIZE: usize = 40;
 
 /// Migrations in order; the version of `MIGRATIONS[i]` is `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_init.sql"),
+    include_str!("../migrations/postgres/0002_append_message.sql"),
+];
 
 /// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
 const MIGRATION_LOCK: i64 = 0x706c_617a_616d_6967;
@@ -1000,53 +1003,40 @@ impl Store for PgStore {
         m: NewMessage,
         now: i64,
     ) -> StoreResult<Written<Message>> {
-        let mut client = self.client().await?;
-        let tx = write_tx(&mut client).await?;
-        let (row, _, _) = resolve(&tx, sender, chat, Lock::Chat).await?;
-        if let Some(reply_to) = m.reply_to {
-            let exists = query_opt(
-                &tx,
-                "SELECT 1 FROM messages WHERE chat_id = $1 AND id = $2 AND NOT deleted",
-                &[&row.key.0, &reply_to.0],
-            )
-            .await?;
-            if exists.is_none() {
-                return Err(Denied::MessageNotFound.into());
-            }
-        }
-        let id: i64 = get(
-            &query_one(
-                &tx,
-                "UPDATE chats SET last_message_id = last_message_id + 1, last_activity = $2 WHERE id = $1 \
-                 RETURNING last_message_id",
-                &[&row.key.0, &now],
-            )
-            .await?,
-            0,
-        )?;
+        let (peer, group) = match chat.resolve() {
+            Some(ChatRef::Private { peer }) => (Some(peer.0), None),
+            Some(ChatRef::Group { key }) => (None, Some(key.0)),
+            None => return Err(Denied::ChatNotFound.into()),
+        };
+        let client = self.client().await?;
         let entities_json = entities::encode(&m.entities);
         let reply_to = m.reply_to.map(|r| r.0);
         let text = m.text.as_str();
-        let insert_params: [&(dyn ToSql + Sync); 7] =
-            [&row.key.0, &id, &sender.0, &now, &text, &entities_json, &reply_to];
-        let read_params: [&(dyn ToSql + Sync); 3] = [&id, &row.key.0, &sender.0];
-        // Independent statements, pipelined on the connection; the second marks one's own message read.
-        let (_, _, members) = tokio::try_join!(
-            execute(
-                &tx,
-                "INSERT INTO messages (chat_id, id, sender_id, date, text, entities, reply_to) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &insert_params,
-            ),
-            execute(&tx, "UPDATE members SET read_inbox_max_id = $1 WHERE chat_id = $2 AND user_id = $3", &read_params),
-            member_ids(&tx, row.key),
-        )?;
-        let mut log = UpdateLog::new(row.key);
-        log.push_all(&members, "message_new", Some(id));
-        let notify = log.write(&tx).await?;
-        tx.commit().await.map_err(db)?;
+        // One statement, so one round trip and its own transaction (see migration 0002).
+        let stmt = client
+            .prepare_cached(
+                "SELECT chat_key, message_id, notify_users, notify_seqs \
+                 FROM plaza_append_message($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .await
+            .map_err(db)?;
+        let row = client
+            .query_one(&stmt, &[&sender.0, &peer, &group, &text, &entities_json, &reply_to, &now])
+            .await
+            .map_err(|e| match e.as_db_error() {
+                Some(d) if d.code().code() == "PZ404" && d.message() == "message_not_found" => {
+                    StoreError::Denied(Denied::MessageNotFound)
+                }
+                Some(d) if d.code().code() == "PZ404" => StoreError::Denied(Denied::ChatNotFound),
+                _ => db(e),
+            })?;
+        let key = ChatKey(get(&row, 0)?);
+        let id: i64 = get(&row, 1)?;
+        let users: Vec<i64> = get(&row, 2)?;
+        let seqs: Vec<i64> = get(&row, 3)?;
+        let notify = users.into_iter().zip(seqs).map(|(u, s)| (UserId(u), s as u64)).collect();
         let message = Message {
-            chat: row.key,
+            chat: key,
             id: MessageId(id),
             sender,
             date: now,
