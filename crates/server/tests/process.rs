@@ -55,7 +55,7 @@ fn serve(store: &FreshStore, config_file: &std::path::Path) -> Served {
     Served { child, base }
 }
 
-on_both_backends!(cli_manages_users_and_bots, acknowledged_writes_survive_kill_9);
+on_both_backends!(cli_manages_users_and_bots, acknowledged_writes_survive_kill_9, sigterm_shuts_down_gracefully);
 
 async fn cli_manages_users_and_bots(b: Backend) {
     let store = fresh_store(b).await;
@@ -236,4 +236,40 @@ async fn acknowledged_writes_survive_kill_9(b: Backend) {
     assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "message ids have gaps");
     server.child.kill().unwrap();
     server.child.wait().unwrap();
+}
+
+/// SIGTERM: WebSockets get a close frame ("going away"), and the process exits cleanly.
+async fn sigterm_shuts_down_gracefully(b: Backend) {
+    use futures_util::StreamExt;
+    let store = fresh_store(b).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("plaza.toml");
+    std::fs::write(&config_file, "").unwrap();
+    let mut server = serve(&store, &config_file);
+    let body: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/signup", server.base))
+        .json(&json!({"username": "alice", "password": "pw-alice", "display_name": "A"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["token"].as_str().unwrap();
+    let ws_url = format!("{}/api/v1/ws?token={token}", server.base.replacen("http://", "ws://", 1));
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    let hello = ws.next().await.unwrap().unwrap();
+    assert!(hello.to_text().unwrap().contains("hello"));
+
+    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let close = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.expect("a frame in 10 s");
+    match close {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => {
+            assert_eq!(u16::from(frame.code), 1001)
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    let exit = tokio::task::spawn_blocking(move || server.child.wait().unwrap()).await.unwrap();
+    assert!(exit.success(), "plaza exited with {exit:?}");
 }
