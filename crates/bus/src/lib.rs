@@ -1,41 +1,60 @@
 //! The bus: wake-up hints between the tasks of a node (and, with the NATS backend, between nodes).
 //!
-//! A hint says "user U's update log now reaches seq N". It carries no data: the store is the truth,
-//! and a woken reader re-reads from its own cursor, so a lost or merged hint delays but never loses
-//! an update. That is why a `watch` channel per user is enough: it keeps only the newest value.
+//! A hint says "user U's update log now reaches seq N". The store is the truth: a woken reader
+//! re-reads from its own cursor, so a lost or merged hint delays but never loses an update. That is
+//! why a `watch` channel per user is enough: it keeps only the newest hint. A hint may also carry
+//! the entry itself when the publisher has it at hand; a reader whose cursor is exactly one behind
+//! may use it instead of reading the store, and any other reader ignores it.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use plaza_core::UserId;
 use tokio::sync::watch;
 
+/// The log entry a hint may carry; its type is agreed between publisher and reader.
+pub type Payload = Arc<dyn Any + Send + Sync>;
+
+/// "The log reaches `seq`", with the entry at `seq` if the publisher had it.
+#[derive(Clone, Default)]
+pub struct Hint {
+    pub seq: u64,
+    pub payload: Option<Payload>,
+}
+
+impl Hint {
+    pub fn bare(seq: u64) -> Self {
+        Hint { seq, payload: None }
+    }
+}
+
 /// Wakes readers of a user's update log.
 pub trait Bus: Send + Sync + 'static {
-    /// Tells everyone watching `user` that their log reaches `seq`.
-    fn publish(&self, user: UserId, seq: u64);
+    /// Tells everyone watching `user` that their log reaches `hint.seq`.
+    fn publish(&self, user: UserId, hint: Hint);
     /// Watches `user`'s log; the receiver changes whenever a newer seq is published.
     fn subscribe(&self, user: UserId) -> Subscription;
 }
 
 /// A watch on one user's log. Dropping it unsubscribes.
 pub struct Subscription {
-    rx: watch::Receiver<u64>,
+    rx: watch::Receiver<Hint>,
     _guard: Option<Arc<dyn Send + Sync>>,
 }
 
 impl Subscription {
-    /// Waits until a seq newer than the last one seen is published. Returns it, or `None` if the
+    /// Waits until a hint newer than the last one seen is published. Returns it, or `None` if the
     /// bus has shut down.
-    pub async fn changed(&mut self) -> Option<u64> {
+    pub async fn changed(&mut self) -> Option<Hint> {
         self.rx.changed().await.ok()?;
-        Some(*self.rx.borrow_and_update())
+        Some(self.rx.borrow_and_update().clone())
     }
 }
 
 const SHARDS: usize = 64;
 
-type Shard = Mutex<HashMap<UserId, watch::Sender<u64>>>;
+type Shard = Mutex<HashMap<UserId, watch::Sender<Hint>>>;
 
 /// The single-node bus: a `watch` channel per watched user, in sharded maps.
 #[derive(Clone)]
@@ -81,12 +100,12 @@ impl Drop for Unsubscribe {
 }
 
 impl Bus for LocalBus {
-    fn publish(&self, user: UserId, seq: u64) {
+    fn publish(&self, user: UserId, hint: Hint) {
         let map = self.shard(user).lock().expect("bus shard");
         if let Some(tx) = map.get(&user) {
             tx.send_if_modified(|cur| {
-                if seq > *cur {
-                    *cur = seq;
+                if hint.seq > cur.seq {
+                    *cur = hint;
                     true
                 } else {
                     false
@@ -97,7 +116,7 @@ impl Bus for LocalBus {
 
     fn subscribe(&self, user: UserId) -> Subscription {
         let mut map = self.shard(user).lock().expect("bus shard");
-        let rx = map.entry(user).or_insert_with(|| watch::channel(0).0).subscribe();
+        let rx = map.entry(user).or_insert_with(|| watch::channel(Hint::default()).0).subscribe();
         Subscription { rx, _guard: Some(Arc::new(Unsubscribe { bus: self.clone(), user })) }
     }
 }
@@ -111,13 +130,16 @@ mod tests {
         let bus = LocalBus::new();
         let mut a = bus.subscribe(UserId(1));
         let mut b = bus.subscribe(UserId(1));
-        bus.publish(UserId(2), 9); // nobody watches: dropped
-        bus.publish(UserId(1), 3);
-        assert_eq!(a.changed().await, Some(3));
-        assert_eq!(b.changed().await, Some(3));
-        bus.publish(UserId(1), 2); // older than known: no wake-up
-        bus.publish(UserId(1), 5);
-        assert_eq!(a.changed().await, Some(5));
+        let seq = |h: Option<Hint>| h.map(|h| h.seq);
+        bus.publish(UserId(2), Hint::bare(9)); // nobody watches: dropped
+        bus.publish(UserId(1), Hint { seq: 3, payload: Some(Arc::new("entry 3")) });
+        let h = a.changed().await.unwrap();
+        assert_eq!(h.seq, 3);
+        assert_eq!(h.payload.unwrap().downcast_ref::<&str>(), Some(&"entry 3"));
+        assert_eq!(seq(b.changed().await), Some(3));
+        bus.publish(UserId(1), Hint::bare(2)); // older than known: no wake-up
+        bus.publish(UserId(1), Hint::bare(5));
+        assert_eq!(seq(a.changed().await), Some(5));
         assert_eq!(bus.watched_users(), 1);
         drop(a);
         assert_eq!(bus.watched_users(), 1);

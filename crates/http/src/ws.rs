@@ -106,9 +106,11 @@ async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
         return;
     }
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    // Whether the store may hold entries past `cursor` that have not been sent.
+    let mut behind = true;
     loop {
         // Catch up with the log.
-        loop {
+        while behind {
             let page = match state.service.events_after(user.id, cursor, PAGE).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -117,27 +119,27 @@ async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
                     return;
                 }
             };
-            let frames = match frames(&state, page.events).await {
-                Ok(f) => f,
-                Err(e) => {
-                    tracing::error!(error = ?e, user = user.id.0, "ws: building frames failed");
-                    let _ = close(&mut sink, close_code::ERROR, "internal error").await;
-                    return;
-                }
-            };
-            for f in &frames {
-                if send(&mut sink, f).await.is_err() {
-                    return;
-                }
+            if send_events(&state, &mut sink, page.events).await.is_err() {
+                return;
             }
             cursor = page.next_cursor;
-            if page.scanned < PAGE {
-                break;
-            }
+            behind = page.scanned == PAGE;
         }
         let _ = sink.flush().await;
         tokio::select! {
-            woke = sub.changed() => if woke.is_none() { return },
+            hint = sub.changed() => {
+                let Some(hint) = hint else { return };
+                match hint.payload.and_then(|p| p.downcast::<Event>().ok()) {
+                    // The very next entry came with the hint: send it without reading the store.
+                    Some(event) if hint.seq == cursor + 1 && event.seq == hint.seq => {
+                        if send_events(&state, &mut sink, vec![Event::clone(&event)]).await.is_err() {
+                            return;
+                        }
+                        cursor = hint.seq;
+                    }
+                    _ => behind = hint.seq > cursor,
+                }
+            }
             incoming = stream.next() => match incoming {
                 None | Some(Err(_)) | Some(Ok(WsMessage::Close(_))) => return,
                 // Pings are answered by the protocol layer; text from the client is not used yet.
@@ -152,6 +154,22 @@ async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
             }
         }
     }
+}
+
+/// Sends events as frames; an error means the connection is gone or the frames could not be built.
+async fn send_events(state: &AppState, sink: &mut Sink, events: Vec<Event>) -> Result<(), ()> {
+    let frames = match frames(state, events).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = ?e, "ws: building frames failed");
+            let _ = close(sink, close_code::ERROR, "internal error").await;
+            return Err(());
+        }
+    };
+    for f in &frames {
+        send(sink, f).await.map_err(|_| ())?;
+    }
+    Ok(())
 }
 
 type Sink = futures_util::stream::SplitSink<WebSocket, WsMessage>;

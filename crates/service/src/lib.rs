@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use plaza_bus::{Bus, Subscription};
+use plaza_bus::{Bus, Hint, Subscription};
 use plaza_core::message::check_entities;
 use plaza_core::user::BOT_SECRET_LEN;
 use plaza_core::{
@@ -16,7 +16,8 @@ use plaza_core::{
     Member, Message, MessageId, MessageText, NewMessage, Password, PhoneNumber, Role, User, UserId, Username,
 };
 use plaza_store::{
-    BotRecord, EditedText, EventPage, GroupChange, NewAccount, NewBot, ProfileChange, Store, StoreError, Written,
+    BotRecord, EditedText, Event, EventBody, EventPage, GroupChange, NewAccount, NewBot, ProfileChange, Store,
+    StoreError, Written,
 };
 
 mod cache;
@@ -146,7 +147,7 @@ impl Service {
 
     fn wake<T>(&self, written: Written<T>) -> T {
         for (user, seq) in &written.notify {
-            self.bus.publish(*user, *seq);
+            self.bus.publish(*user, Hint::bare(*seq));
         }
         written.value
     }
@@ -414,7 +415,15 @@ impl Service {
 
     pub async fn send_message(&self, me: UserId, chat: ChatId, message: NewMessage) -> ServiceResult<Message> {
         let written = self.store.append_message(me, chat, message, self.now()).await?;
-        Ok(self.wake(written))
+        // The new entry rides along with the wake-up, so live readers need not read it back.
+        for (user, seq) in &written.notify {
+            // A private chat is named by the other side's id: the sender calls it `chat`, the
+            // recipient calls it by the sender's id. A group has one id for all.
+            let chat_id = if chat.0 < 0 || *user == me { chat } else { ChatId(me.0) };
+            let event = Event { seq: *seq, body: EventBody::MessageNew { chat_id, message: written.value.clone() } };
+            self.bus.publish(*user, Hint { seq: *seq, payload: Some(Arc::new(event)) });
+        }
+        Ok(written.value)
     }
 
     pub async fn edit_message(
