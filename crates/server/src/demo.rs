@@ -24,7 +24,8 @@ pub async fn seed(service: &Service) -> Result<(), ServiceError> {
     }
     match service.create_bot(BOT, "demo", Some("Plaza Demo Bot")).await {
         Ok(issued) => {
-            tracing::info!(bot = BOT, token = %issued.token.to_token_string(), "demo: created bot");
+            // The token goes to the operator's terminal only, never into the logs.
+            tracing::info!(bot = BOT, "demo: created bot");
             println!("demo bot @{BOT} token: {}", issued.token.to_token_string());
         }
         Err(ServiceError::Denied(Denied::UsernameTaken)) => {}
