@@ -9,7 +9,7 @@ pub mod text;
 pub mod user;
 
 pub use ids::{ChatId, ChatKey, MessageId, UserId};
-pub use message::{Entity, EntityKind, Message, MessageText, NewMessage};
+pub use message::{Entity, EntityExtras, EntityKind, Message, MessageText, NewMessage};
 pub use text::utf16_len;
 pub use user::{BotToken, DisplayName, GroupTitle, LanguageCode, Password, PhoneNumber, Username};
 

@@ -85,6 +85,19 @@ impl EntityKind {
         }
     }
 
+    /// The extra fields some kinds carry, as `from_parts` takes them.
+    pub fn extras(&self) -> EntityExtras<'_> {
+        let mut x = EntityExtras::default();
+        match self {
+            EntityKind::Pre { language } => x.language = language.as_deref(),
+            EntityKind::TextLink { url } => x.url = Some(url),
+            EntityKind::TextMention { user_id } => x.user_id = Some(user_id.0),
+            EntityKind::CustomEmoji { custom_emoji_id } => x.custom_emoji_id = Some(custom_emoji_id),
+            _ => {}
+        }
+        x
+    }
+
     /// Builds a kind from its Bot API name and the extra field that kind needs.
     pub fn from_parts(
         name: &str,
@@ -129,6 +142,15 @@ impl EntityKind {
             other => return Err(Invalid::new("entities", format!("unknown entity type {other:?}"))),
         })
     }
+}
+
+/// The optional fields of an entity, by the Bot API's names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntityExtras<'a> {
+    pub url: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub user_id: Option<i64>,
+    pub custom_emoji_id: Option<&'a str>,
 }
 
 /// Checks entities against the text they annotate; returns them sorted by offset.
@@ -221,6 +243,9 @@ mod tests {
         assert!(EntityKind::from_parts("blink", None, None, None, None).is_err());
         let k = EntityKind::from_parts("pre", None, Some("rust".into()), None, None).unwrap();
         assert_eq!(k, EntityKind::Pre { language: Some("rust".into()) });
+        assert_eq!(k.extras(), EntityExtras { language: Some("rust"), ..Default::default() });
+        let link = EntityKind::TextLink { url: "https://x".into() };
+        assert_eq!(link.extras().url, Some("https://x"));
         assert_eq!(k.name(), "pre");
     }
 }

@@ -50,23 +50,16 @@ pub fn member_out(m: &Member) -> MemberOut {
 }
 
 pub fn entity_out(e: &Entity) -> EntityOut {
-    let mut out = EntityOut {
+    let x = e.kind.extras();
+    EntityOut {
         entity_type: e.kind.name().to_string(),
         offset: e.offset,
         length: e.length,
-        url: None,
-        language: None,
-        user_id: None,
-        custom_emoji_id: None,
-    };
-    match &e.kind {
-        EntityKind::Pre { language } => out.language = language.clone(),
-        EntityKind::TextLink { url } => out.url = Some(url.clone()),
-        EntityKind::TextMention { user_id } => out.user_id = Some(user_id.0),
-        EntityKind::CustomEmoji { custom_emoji_id } => out.custom_emoji_id = Some(custom_emoji_id.clone()),
-        _ => {}
+        url: x.url.map(str::to_string),
+        language: x.language.map(str::to_string),
+        user_id: x.user_id,
+        custom_emoji_id: x.custom_emoji_id.map(str::to_string),
     }
-    out
 }
 
 pub fn entity_in(e: EntityOut) -> Result<Entity, Invalid> {

@@ -55,6 +55,15 @@ fn serve(store: &FreshStore, config_file: &std::path::Path) -> Served {
     Served { child, base }
 }
 
+/// POSTs JSON (with a bearer token if given) and returns the JSON answer.
+async fn post(http: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
+    let mut req = http.post(url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.expect("request").json().await.expect("JSON answer")
+}
+
 on_both_backends!(cli_manages_users_and_bots, acknowledged_writes_survive_kill_9, sigterm_shuts_down_gracefully);
 
 async fn cli_manages_users_and_bots(b: Backend) {
@@ -137,28 +146,23 @@ async fn acknowledged_writes_survive_kill_9(b: Backend) {
 
     let mut tokens = Vec::new();
     for i in 0..SENDERS {
-        let body: Value = http
-            .post(format!("{}/api/v1/auth/signup", server.base))
-            .json(&json!({"username": format!("writer{i}"), "password": "pw-writer", "display_name": "W"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = post(
+            &http,
+            format!("{}/api/v1/auth/signup", server.base),
+            None,
+            json!({"username": format!("writer{i}"), "password": "pw-writer", "display_name": "W"}),
+        )
+        .await;
         tokens.push(body["token"].as_str().expect("token").to_string());
     }
     let members: Vec<String> = (1..SENDERS).map(|i| format!("writer{i}")).collect();
-    let group: Value = http
-        .post(format!("{}/api/v1/chats/group", server.base))
-        .bearer_auth(&tokens[0])
-        .json(&json!({"title": "durability", "members": members}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let group = post(
+        &http,
+        format!("{}/api/v1/chats/group", server.base),
+        Some(&tokens[0]),
+        json!({"title": "durability", "members": members}),
+    )
+    .await;
     let gid = group["id"].as_i64().expect("group id");
 
     let acked = Arc::new(std::sync::Mutex::new(Vec::<(i64, String)>::new()));
@@ -246,15 +250,13 @@ async fn sigterm_shuts_down_gracefully(b: Backend) {
     let config_file = dir.path().join("plaza.toml");
     std::fs::write(&config_file, "").unwrap();
     let mut server = serve(&store, &config_file);
-    let body: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/signup", server.base))
-        .json(&json!({"username": "alice", "password": "pw-alice", "display_name": "A"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = post(
+        &reqwest::Client::new(),
+        format!("{}/api/v1/auth/signup", server.base),
+        None,
+        json!({"username": "alice", "password": "pw-alice", "display_name": "A"}),
+    )
+    .await;
     let token = body["token"].as_str().unwrap();
     let ws_url = format!("{}/api/v1/ws?token={token}", server.base.replacen("http://", "ws://", 1));
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();

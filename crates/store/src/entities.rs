@@ -28,23 +28,16 @@ pub fn encode(entities: &[Entity]) -> Option<String> {
     let stored: Vec<Stored> = entities
         .iter()
         .map(|e| {
-            let mut s = Stored {
+            let x = e.kind.extras();
+            Stored {
                 t: e.kind.name().to_string(),
                 o: e.offset,
                 l: e.length,
-                url: None,
-                lang: None,
-                user: None,
-                emoji: None,
-            };
-            match &e.kind {
-                EntityKind::Pre { language } => s.lang = language.clone(),
-                EntityKind::TextLink { url } => s.url = Some(url.clone()),
-                EntityKind::TextMention { user_id } => s.user = Some(user_id.0),
-                EntityKind::CustomEmoji { custom_emoji_id } => s.emoji = Some(custom_emoji_id.clone()),
-                _ => {}
+                url: x.url.map(str::to_string),
+                lang: x.language.map(str::to_string),
+                user: x.user_id,
+                emoji: x.custom_emoji_id.map(str::to_string),
             }
-            s
         })
         .collect();
     Some(serde_json::to_string(&stored).expect("entities serialize"))

@@ -13,6 +13,7 @@ use plaza_core::{
     MessageId, MessageText, NewMessage, PhoneNumber, Role, User, UserId, Username,
 };
 
+mod chat_row;
 pub mod entities;
 pub mod postgres;
 pub mod sqlite;

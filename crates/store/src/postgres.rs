@@ -26,6 +26,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
+use crate::chat_row::ChatRow;
 use crate::rules::{may_delete, may_remove, private_pair};
 use crate::{
     BotRecord, EditedText, Event, EventBody, EventPage, GroupChange, NewAccount, ProfileChange, Store, StoreError,
@@ -234,32 +235,6 @@ fn message_at(r: &Row, at: usize) -> StoreResult<Message> {
 async fn load_message<C: GenericClient>(c: &C, chat: ChatKey, id: MessageId) -> StoreResult<Option<Message>> {
     let sql = concat!("SELECT ", message_cols!(""), " FROM messages WHERE chat_id = $1 AND id = $2 AND NOT deleted");
     query_opt(c, sql, &[&chat.0, &id.0]).await?.map(|r| message_at(&r, 0)).transpose()
-}
-
-#[derive(Debug, Clone)]
-struct ChatRow {
-    key: ChatKey,
-    is_group: bool,
-    title: Option<String>,
-    user_lo: Option<i64>,
-    user_hi: Option<i64>,
-    last_message_id: i64,
-    created_at: i64,
-}
-
-impl ChatRow {
-    /// The chat's id as `viewer` names it.
-    fn id_for(&self, viewer: UserId) -> ChatId {
-        if self.is_group { ChatId::group(self.key) } else { ChatId::private(self.peer_of(viewer)) }
-    }
-
-    fn peer_of(&self, viewer: UserId) -> UserId {
-        if self.user_lo == Some(viewer.0) {
-            UserId(self.user_hi.unwrap_or_default())
-        } else {
-            UserId(self.user_lo.unwrap_or_default())
-        }
-    }
 }
 
 /// The chat columns, prefixed like [`user_cols!`].

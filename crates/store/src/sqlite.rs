@@ -20,6 +20,7 @@ use plaza_core::{
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
+use crate::chat_row::ChatRow;
 use crate::rules::{may_delete, may_remove, private_pair};
 use crate::{
     BotRecord, EditedText, Event, EventBody, EventPage, GroupChange, NewAccount, ProfileChange, Store, StoreError,
@@ -295,32 +296,6 @@ fn load_message(conn: &Connection, chat: ChatKey, id: MessageId) -> StoreResult<
     .map_err(db)?
     .map(finish_message)
     .transpose()
-}
-
-#[derive(Debug, Clone)]
-struct ChatRow {
-    key: ChatKey,
-    is_group: bool,
-    title: Option<String>,
-    user_lo: Option<i64>,
-    user_hi: Option<i64>,
-    last_message_id: i64,
-    created_at: i64,
-}
-
-impl ChatRow {
-    /// The chat's id as `viewer` names it.
-    fn id_for(&self, viewer: UserId) -> ChatId {
-        if self.is_group { ChatId::group(self.key) } else { ChatId::private(self.peer_of(viewer)) }
-    }
-
-    fn peer_of(&self, viewer: UserId) -> UserId {
-        if self.user_lo == Some(viewer.0) {
-            UserId(self.user_hi.unwrap_or_default())
-        } else {
-            UserId(self.user_lo.unwrap_or_default())
-        }
-    }
 }
 
 const CHAT_COLUMNS: &str = "id, kind, title, user_lo, user_hi, last_message_id, created_at";
