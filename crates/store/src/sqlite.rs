@@ -8,9 +8,11 @@
 //!
 //! Reads run on a small pool of read-only connections; WAL lets them proceed while the writer writes.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use plaza_core::ids::{ChatRef, FIRST_USER_ID};
@@ -33,10 +35,15 @@ pub const MAX_BATCH: usize = 512;
 const WRITE_QUEUE: usize = 4096;
 const READ_QUEUE: usize = 4096;
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/sqlite/0002_recent_updates.sql")];
+
+/// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
+/// `SqliteOptions::compact_rows` rows).
+const COMPACT_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type WriteJob = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+type WriteJob = Box<dyn FnOnce(&Writer) -> (bool, Completion) + Send>;
 type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
 pub struct SqliteStore {
@@ -47,12 +54,15 @@ pub struct SqliteStore {
 /// Options for opening the SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
+    /// Read-only connections, each on its own thread.
     pub readers: usize,
+    /// Recent update-log rows that make the writer move them into `updates`.
+    pub compact_rows: usize,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { readers: 4 }
+        SqliteOptions { readers: 4, compact_rows: 1024 }
     }
 }
 
@@ -99,9 +109,10 @@ impl SqliteStore {
         migrate(&mut conn).map_err(StoreError::backend)?;
 
         let (writer, write_rx) = flume::bounded::<WriteJob>(WRITE_QUEUE);
+        let compact_rows = options.compact_rows.max(1);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, write_rx))
+            .spawn(move || writer_loop(Writer::new(conn, compact_rows), write_rx))
             .map_err(StoreError::backend)?;
 
         let (readers, read_rx) = flume::bounded::<ReadJob>(READ_QUEUE);
@@ -130,7 +141,7 @@ impl SqliteStore {
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Writer) -> StoreResult<T> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: WriteJob = Box::new(move |conn| {
@@ -164,7 +175,101 @@ impl SqliteStore {
     }
 }
 
-fn writer_loop(conn: Connection, rx: flume::Receiver<WriteJob>) {
+/// The writer thread's connection and what it remembers between writes.
+pub(crate) struct Writer {
+    conn: Connection,
+    /// Each user's last update-log seq, learnt on first use. Only the writer appends to the log,
+    /// so it can count on its own; forgotten whenever a batch is rolled back.
+    seqs: RefCell<HashMap<i64, i64>>,
+    /// Rows in `updates_recent` and when the oldest of them was written.
+    recent: Cell<usize>,
+    recent_since: Cell<Option<Instant>>,
+    compact_rows: usize,
+}
+
+impl std::ops::Deref for Writer {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Writer {
+    fn new(conn: Connection, compact_rows: usize) -> Self {
+        let recent = conn.query_row("SELECT COUNT(*) FROM updates_recent", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
+        let w = Writer {
+            conn,
+            seqs: RefCell::new(HashMap::new()),
+            recent: Cell::new(0),
+            recent_since: Cell::new(None),
+            compact_rows,
+        };
+        w.note_recent(recent as usize);
+        w
+    }
+
+    fn note_recent(&self, rows: usize) {
+        if rows > 0 && self.recent.get() == 0 {
+            self.recent_since.set(Some(Instant::now()));
+        }
+        self.recent.set(self.recent.get() + rows);
+    }
+
+    /// The next seq of `user`'s update log.
+    fn next_seq(&self, user: UserId) -> StoreResult<i64> {
+        let mut seqs = self.seqs.borrow_mut();
+        let last = match seqs.get(&user.0) {
+            Some(s) => *s,
+            None => {
+                if seqs.len() >= 1_000_000 {
+                    seqs.clear();
+                }
+                self.conn
+                    .prepare_cached(
+                        "SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM updates WHERE user_id = ?1), \
+                                    (SELECT COALESCE(MAX(seq), 0) FROM updates_recent WHERE user_id = ?1))",
+                    )
+                    .map_err(db)?
+                    .query_row([user.0], |r| r.get(0))
+                    .map_err(db)?
+            }
+        };
+        seqs.insert(user.0, last + 1);
+        Ok(last + 1)
+    }
+
+    fn compaction_due(&self) -> bool {
+        let n = self.recent.get();
+        n >= self.compact_rows || (n > 0 && self.recent_since.get().is_some_and(|t| t.elapsed() >= COMPACT_AFTER))
+    }
+
+    /// Moves the recent log rows into `updates`, inside the open transaction.
+    fn compact(&self) -> rusqlite::Result<()> {
+        self.conn.execute_batch(
+            "INSERT INTO updates (user_id, seq, kind, chat_id, message_id) \
+             SELECT user_id, seq, kind, chat_id, message_id FROM updates_recent ORDER BY user_id, seq; \
+             DELETE FROM updates_recent;",
+        )
+    }
+
+    /// After a commit: the recent rows are gone if they were compacted in it.
+    fn compacted(&self) {
+        self.recent.set(0);
+        self.recent_since.set(None);
+    }
+
+    /// After a rollback nothing this thread counted can be trusted.
+    fn forget(&self) {
+        self.seqs.borrow_mut().clear();
+        let recent =
+            self.conn.query_row("SELECT COUNT(*) FROM updates_recent", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
+        self.compacted();
+        self.note_recent(recent as usize);
+    }
+}
+
+fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
@@ -200,16 +305,23 @@ fn writer_loop(conn: Connection, rx: flume::Receiver<WriteJob>) {
                 }
             }
         }
+        let compacting = !spoiled && conn.compaction_due();
         let outcome = if spoiled {
             let _ = conn.execute_batch("ROLLBACK");
             Err("a write in the same batch failed midway; nothing in the batch was stored".to_string())
         } else {
-            conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+            let compacted = if compacting { conn.compact().map_err(|e| e.to_string()) } else { Ok(()) };
+            compacted.and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()))
         };
-        if let Err(e) = &outcome {
-            tracing::error!(error = %e, "sqlite: batch not committed; its callers are told");
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
+        match &outcome {
+            Ok(()) if compacting => conn.compacted(),
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "sqlite: batch not committed; its callers are told");
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                conn.forget();
             }
         }
         for c in completions.drain(..) {
@@ -365,28 +477,25 @@ fn member_ids(conn: &Connection, key: ChatKey) -> StoreResult<Vec<UserId>> {
 
 /// Appends one entry to `user`'s update log and returns its seq.
 fn push_update(
-    conn: &Connection,
+    conn: &Writer,
     user: UserId,
     kind: &str,
     chat: ChatKey,
     message_id: Option<i64>,
 ) -> StoreResult<(UserId, u64)> {
-    let seq: i64 = conn
-        // The single writer thread makes "last seq + 1" race-free; the lookup lands on the page the
-        // insert below writes anyway, where bumping a counter in `users` would dirty another page.
-        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM updates WHERE user_id = ?1")
-        .map_err(db)?
-        .query_row([user.0], |r| r.get(0))
-        .map_err(db)?;
-    conn.prepare_cached("INSERT INTO updates (user_id, seq, kind, chat_id, message_id) VALUES (?1, ?2, ?3, ?4, ?5)")
-        .map_err(db)?
-        .execute(params![user.0, seq, kind, chat.0, message_id])
-        .map_err(db)?;
+    let seq = conn.next_seq(user)?;
+    conn.prepare_cached(
+        "INSERT INTO updates_recent (user_id, seq, kind, chat_id, message_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .map_err(db)?
+    .execute(params![user.0, seq, kind, chat.0, message_id])
+    .map_err(db)?;
+    conn.note_recent(1);
     Ok((user, seq as u64))
 }
 
 fn push_all(
-    conn: &Connection,
+    conn: &Writer,
     users: &[UserId],
     kind: &str,
     chat: ChatKey,
@@ -1019,7 +1128,12 @@ impl Store for SqliteStore {
         let limit = limit.min(crate::MAX_EVENTS_PAGE);
         self.read(move |conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT seq, kind, chat_id, message_id FROM updates WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+                .prepare_cached(
+                    "SELECT seq, kind, chat_id, message_id FROM updates WHERE user_id = ?1 AND seq > ?2 \
+                     UNION ALL \
+                     SELECT seq, kind, chat_id, message_id FROM updates_recent WHERE user_id = ?1 AND seq > ?2 \
+                     ORDER BY seq LIMIT ?3",
+                )
                 .map_err(db)?;
             let rows = stmt
                 .query_map(params![user.0, cursor as i64, limit], |r| {
@@ -1046,7 +1160,11 @@ impl Store for SqliteStore {
                 let body = match kind.as_str() {
                     "message_new" | "message_edited" => {
                         let Some(message) = load_message(conn, key, mid)? else { continue };
-                        if kind == "message_new" { EventBody::MessageNew { chat_id, message } } else { EventBody::MessageEdited { chat_id, message } }
+                        if kind == "message_new" {
+                            EventBody::MessageNew { chat_id, message }
+                        } else {
+                            EventBody::MessageEdited { chat_id, message }
+                        }
                     }
                     "message_deleted" => EventBody::MessageDeleted { chat_id, message_id: mid },
                     "chat_updated" => match chat_view(conn, user, &row) {
@@ -1069,7 +1187,9 @@ impl Store for SqliteStore {
     async fn current_cursor(&self, user: UserId) -> StoreResult<u64> {
         self.read(move |conn| {
             conn.prepare_cached(
-                "SELECT (SELECT COALESCE(MAX(seq), 0) FROM updates WHERE user_id = ?1) FROM users WHERE id = ?1",
+                "SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM updates WHERE user_id = ?1), \
+                            (SELECT COALESCE(MAX(seq), 0) FROM updates_recent WHERE user_id = ?1)) \
+                 FROM users WHERE id = ?1",
             )
             .map_err(db)?
             .query_row([user.0], |r| r.get::<_, i64>(0))

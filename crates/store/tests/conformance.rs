@@ -32,6 +32,16 @@ macro_rules! conformance {
             )*
         }
 
+        /// SQLite moving its recent update log after every write, so every read spans both tables.
+        mod sqlite_compacting {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::with_sqlite_options(super::$scenario, 1).await;
+                }
+            )*
+        }
+
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,8 +81,17 @@ where
     F: FnOnce(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = ()>,
 {
+    with_sqlite_options(scenario, SqliteOptions::default().compact_rows).await;
+}
+
+async fn with_sqlite_options<F, Fut>(scenario: F, compact_rows: usize)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("plaza.db"), SqliteOptions::default()).expect("open sqlite");
+    let options = SqliteOptions { compact_rows, ..SqliteOptions::default() };
+    let store = SqliteStore::open(&dir.path().join("plaza.db"), options).expect("open sqlite");
     scenario(Arc::new(store)).await;
 }
 
