@@ -77,9 +77,10 @@ enum UserCommand {
     /// Create an account.
     Create {
         username: String,
-        /// The password (4–256 characters).
+        /// The password (4–256 characters). Without it (or PLAZA_PASSWORD), it is asked for on the
+        /// terminal, or read as one line from standard input, which keeps it out of the process list.
         #[arg(long, env = "PLAZA_PASSWORD")]
-        password: String,
+        password: Option<String>,
         /// Shown name [default: the username].
         #[arg(long)]
         display_name: Option<String>,
@@ -163,6 +164,10 @@ async fn main() -> anyhow::Result<()> {
             let service = admin_service(&store).await?;
             match cmd {
                 UserCommand::Create { username, password, display_name } => {
+                    let password = match password {
+                        Some(p) => p,
+                        None => read_password(&username)?,
+                    };
                     let user = service
                         .create_person(&username, &password, display_name.as_deref().unwrap_or(&username))
                         .await?;
@@ -215,6 +220,17 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Asks for a password without echo on a terminal; otherwise reads one line from standard input.
+fn read_password(username: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(format!("Password for @{username}: ")).context("reading the password");
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 async fn admin_service(store: &StoreConfig) -> anyhow::Result<Arc<plaza_service::Service>> {

@@ -78,6 +78,12 @@ async fn cli_manages_users_and_bots(b: Backend) {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("taken"));
     assert!(run_ok(plaza(c).args(["user", "list"])).contains("@alice\tAlice"));
+    // Without --password, the password is read from standard input (kept out of the process list).
+    let mut child =
+        plaza(c).args(["user", "create", "bob"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"pw-bob-secret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("@bob"));
     // The same store named by the environment instead of a flag.
     let url = match c {
         StoreConfig::Sqlite { path } => format!("sqlite://{}", path.display()),
