@@ -34,6 +34,11 @@ pub struct Metrics {
     pub request_seconds: Family<RouteLabels, Histogram>,
     pub ws_connections: Gauge,
     pub messages_sent: Counter,
+    store_commits: Counter,
+    store_batched_writes: Counter,
+    store_failed_batches: Counter,
+    /// Serialises copying the store's counters into the registry's.
+    store_sync: std::sync::Mutex<()>,
 }
 
 impl Default for Metrics {
@@ -49,11 +54,38 @@ impl Default for Metrics {
         registry.register("http_request_duration_seconds", "Time to answer HTTP requests", request_seconds.clone());
         registry.register("websocket_connections", "Open update-stream WebSockets", ws_connections.clone());
         registry.register("messages_sent", "Messages sent through the client API", messages_sent.clone());
-        Metrics { registry, requests, request_seconds, ws_connections, messages_sent }
+        let (store_commits, store_batched_writes, store_failed_batches) =
+            (Counter::default(), Counter::default(), Counter::default());
+        registry.register("store_commits", "Group commits of the embedded store", store_commits.clone());
+        registry.register("store_batched_writes", "Writes answered by those commits", store_batched_writes.clone());
+        registry.register("store_failed_batches", "Write batches rolled back", store_failed_batches.clone());
+        Metrics {
+            registry,
+            requests,
+            request_seconds,
+            ws_connections,
+            messages_sent,
+            store_commits,
+            store_batched_writes,
+            store_failed_batches,
+            store_sync: std::sync::Mutex::new(()),
+        }
     }
 }
 
 impl Metrics {
+    /// Brings the store counters up to the store's own figures.
+    pub fn sync_store(&self, stats: plaza_store::StoreStats) {
+        let _one_at_a_time = self.store_sync.lock().expect("metrics lock");
+        for (counter, now) in [
+            (&self.store_commits, stats.commits),
+            (&self.store_batched_writes, stats.batched_writes),
+            (&self.store_failed_batches, stats.failed_batches),
+        ] {
+            counter.inc_by(now.saturating_sub(counter.get()));
+        }
+    }
+
     pub fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("metrics encode to a String");
@@ -77,5 +109,6 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    state.metrics.sync_store(state.service.store().stats());
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.encode())
 }

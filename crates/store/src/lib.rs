@@ -36,6 +36,17 @@ impl StoreError {
     }
 }
 
+/// Counters of a group-committing backend.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Transactions committed, each holding one batch of writes.
+    pub commits: u64,
+    /// Writes answered after those commits (including writes refused by a rule).
+    pub batched_writes: u64,
+    /// Batches rolled back because a write in them failed midway or the commit failed.
+    pub failed_batches: u64,
+}
+
 /// A new account, person or bot.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
@@ -143,6 +154,12 @@ pub enum EventBody {
 pub trait Store: Send + Sync + 'static {
     /// Short name of the backend for logs and metrics: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+
+    /// Group-commit counters since start, for metrics. Backends that do not batch writes
+    /// themselves (PostgreSQL) report zeros; PostgreSQL's own statistics cover them.
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
 
     // ---- accounts ----
 

@@ -12,6 +12,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -26,7 +28,7 @@ use crate::chat_row::ChatRow;
 use crate::rules::{may_delete, may_remove, private_pair};
 use crate::{
     BotRecord, EditedText, Event, EventBody, EventPage, GroupChange, NewAccount, ProfileChange, Store, StoreError,
-    StoreResult, Written, entities,
+    StoreResult, StoreStats, Written, entities,
 };
 
 /// Most writes committed together.
@@ -49,6 +51,15 @@ type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 pub struct SqliteStore {
     writer: flume::Sender<WriteJob>,
     readers: flume::Sender<ReadJob>,
+    stats: Arc<WriterStats>,
+}
+
+/// Counters the writer thread keeps for [`Store::stats`].
+#[derive(Default)]
+struct WriterStats {
+    commits: AtomicU64,
+    writes: AtomicU64,
+    failed: AtomicU64,
 }
 
 /// Options for opening the SQLite store.
@@ -110,9 +121,13 @@ impl SqliteStore {
 
         let (writer, write_rx) = flume::bounded::<WriteJob>(WRITE_QUEUE);
         let compact_rows = options.compact_rows.max(1);
+        let stats = Arc::new(WriterStats::default());
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(Writer::new(conn, compact_rows), write_rx))
+            .spawn({
+                let stats = stats.clone();
+                move || writer_loop(Writer::new(conn, compact_rows), write_rx, &stats)
+            })
             .map_err(StoreError::backend)?;
 
         let (readers, read_rx) = flume::bounded::<ReadJob>(READ_QUEUE);
@@ -129,7 +144,7 @@ impl SqliteStore {
                 })
                 .map_err(StoreError::backend)?;
         }
-        Ok(SqliteStore { writer, readers })
+        Ok(SqliteStore { writer, readers, stats })
     }
 
     /// Applies migrations and returns; used by `plaza migrate`.
@@ -269,7 +284,7 @@ impl Writer {
     }
 }
 
-fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>) {
+fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>, stats: &WriterStats) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
@@ -314,9 +329,15 @@ fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>) {
             compacted.and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()))
         };
         match &outcome {
-            Ok(()) if compacting => conn.compacted(),
-            Ok(()) => {}
+            Ok(()) => {
+                if compacting {
+                    conn.compacted();
+                }
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats.writes.fetch_add(completions.len() as u64, Ordering::Relaxed);
+            }
             Err(e) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, "sqlite: batch not committed; its callers are told");
                 if !conn.is_autocommit() {
                     let _ = conn.execute_batch("ROLLBACK");
@@ -540,6 +561,14 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn stats(&self) -> StoreStats {
+        StoreStats {
+            commits: self.stats.commits.load(Ordering::Relaxed),
+            batched_writes: self.stats.writes.load(Ordering::Relaxed),
+            failed_batches: self.stats.failed.load(Ordering::Relaxed),
+        }
     }
 
     async fn create_account(&self, a: NewAccount) -> StoreResult<User> {
