@@ -194,6 +194,22 @@ impl NewMessage {
     }
 }
 
+impl NewMessage {
+    /// The message as stored once the chat gave it its id.
+    pub fn into_message(self, chat: ChatKey, id: MessageId, sender: UserId, date: i64) -> Message {
+        Message {
+            chat,
+            id,
+            sender,
+            date,
+            text: self.text,
+            entities: self.entities,
+            reply_to: self.reply_to,
+            edit_date: None,
+        }
+    }
+}
+
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {

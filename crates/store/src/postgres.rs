@@ -964,8 +964,6 @@ impl Store for PgStore {
         }
         let notify = log.write(&tx).await?;
         let row = load_chat_row(&tx, key).await?.ok_or(Denied::ChatNotFound)?;
-        // After a member removed themself this is ChatNotFound and the whole change rolls back,
-        // exactly as on SQLite.
         let value = chat_view(&tx, actor, &row).await?;
         tx.commit().await.map_err(db)?;
         Ok(Written { value, notify })
@@ -1010,16 +1008,7 @@ impl Store for PgStore {
         let users: Vec<i64> = get(&row, 2)?;
         let seqs: Vec<i64> = get(&row, 3)?;
         let notify = users.into_iter().zip(seqs).map(|(u, s)| (UserId(u), s as u64)).collect();
-        let message = Message {
-            chat: key,
-            id: MessageId(id),
-            sender,
-            date: now,
-            text: m.text,
-            entities: m.entities,
-            reply_to: m.reply_to,
-            edit_date: None,
-        };
+        let message = m.into_message(key, MessageId(id), sender, now);
         Ok(Written { value: message, notify })
     }
 

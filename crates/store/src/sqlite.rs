@@ -1027,16 +1027,7 @@ impl Store for SqliteStore {
                 .execute(params![id, row.key.0, sender.0])
                 .map_err(db)?;
             let notify = push_all(conn, &member_ids(conn, row.key)?, "message_new", row.key, Some(id))?;
-            let message = Message {
-                chat: row.key,
-                id: MessageId(id),
-                sender,
-                date: now,
-                text: m.text,
-                entities: m.entities,
-                reply_to: m.reply_to,
-                edit_date: None,
-            };
+            let message = m.into_message(row.key, MessageId(id), sender, now);
             Ok(Written { value: message, notify })
         })
         .await
