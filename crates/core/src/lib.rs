@@ -3,12 +3,16 @@
 //! Nothing here does IO or knows a wire format. Values are built with `parse`/`new` returning `Result`,
 //! so a value of one of these types is valid by construction.
 
+pub mod bot;
+pub mod formatting;
 pub mod ids;
+pub mod markup;
 pub mod message;
 pub mod text;
 pub mod user;
 
 pub use ids::{ChatId, ChatKey, MessageId, UserId};
+pub use markup::ReplyMarkup;
 pub use message::{Entity, EntityExtras, EntityKind, Message, MessageText, NewMessage};
 pub use text::utf16_len;
 pub use user::{BotToken, DisplayName, GroupTitle, LanguageCode, Password, PhoneNumber, Username};
@@ -239,4 +243,8 @@ pub enum Denied {
     NotModified,
     #[error("this operation is only for groups")]
     NotAGroup,
+    #[error("query is too old and response timeout expired or query ID is invalid")]
+    QueryNotFound,
+    #[error("the message has no button with this data")]
+    ButtonNotFound,
 }

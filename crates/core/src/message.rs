@@ -1,6 +1,6 @@
 //! Messages: their text, formatting entities and the rules a new or edited message must follow.
 
-use crate::{ChatKey, Invalid, MessageId, UserId, text::utf16_len};
+use crate::{ChatKey, Invalid, MessageId, ReplyMarkup, UserId, text::utf16_len};
 
 /// Longest message text, in UTF-16 code units, as on Telegram.
 pub const MAX_TEXT_LEN: usize = 4096;
@@ -180,6 +180,7 @@ pub struct NewMessage {
     pub text: MessageText,
     pub entities: Vec<Entity>,
     pub reply_to: Option<MessageId>,
+    pub reply_markup: Option<ReplyMarkup>,
 }
 
 impl NewMessage {
@@ -190,7 +191,13 @@ impl NewMessage {
             Some(id) if id <= 0 => return Err(Invalid::new("reply_to_message_id", "must be positive")),
             other => other.map(MessageId),
         };
-        Ok(NewMessage { text, entities, reply_to })
+        Ok(NewMessage { text, entities, reply_to, reply_markup: None })
+    }
+
+    /// Attaches a keyboard; an empty inline keyboard is the same as none.
+    pub fn with_markup(mut self, markup: Option<ReplyMarkup>) -> Self {
+        self.reply_markup = markup.filter(|m| m.inline().is_none_or(|rows| !rows.is_empty()));
+        self
     }
 }
 
@@ -206,6 +213,7 @@ impl NewMessage {
             entities: self.entities,
             reply_to: self.reply_to,
             edit_date: None,
+            reply_markup: self.reply_markup,
         }
     }
 }
@@ -221,6 +229,8 @@ pub struct Message {
     pub entities: Vec<Entity>,
     pub reply_to: Option<MessageId>,
     pub edit_date: Option<i64>,
+    /// The keyboard the sender attached (bots only).
+    pub reply_markup: Option<ReplyMarkup>,
 }
 
 #[cfg(test)]

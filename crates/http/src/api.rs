@@ -4,18 +4,18 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
-use plaza_core::{ChatId, HistoryPage, MessageId, NewMessage, UserId};
+use plaza_core::{ChatId, HistoryPage, MessageId, NewMessage, UserId, formatting};
 use plaza_protocol::{
-    AddMembersRequest, AuthResponse, ChatListItem, ChatOut, CreateGroupRequest, DeleteMessagesRequest,
-    EditMessageRequest, ErrorBody, LoginRequest, MarkReadRequest, MemberOut, MemberRef, MessageOut, Ok,
-    OpenPrivateRequest, ProfilePatch, SendMessageRequest, ServerFrame, SetRoleRequest, SetTitleRequest, SignupRequest,
-    UserOut,
+    AddMembersRequest, AuthResponse, CallbackAnswerOut, CallbackRequest, ChatListItem, ChatOut, CreateGroupRequest,
+    DeleteMessagesRequest, EditMessageRequest, ErrorBody, LoginRequest, MarkReadRequest, MemberOut, MemberRef,
+    MessageOut, Ok, OpenPrivateRequest, ProfilePatch, SendMessageRequest, ServerFrame, SetRoleRequest, SetTitleRequest,
+    SignupRequest, StartBotRequest, StartBotResponse, UserOut,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::convert::{Senders, chat_out, entities_in, me_out, member_out, user_out};
+use crate::convert::{Senders, callback_answer_out, chat_out, entities_in, me_out, member_out, user_out};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Session};
 use crate::ws::frames;
@@ -275,6 +275,8 @@ pub async fn send_message(
     ApiJson(req): ApiJson<SendMessageRequest>,
 ) -> ApiResult<Json<MessageOut>> {
     let entities = entities_in(req.entities).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // Commands, mentions and links are marked as Telegram's server marks them, so bots see them.
+    let entities = formatting::merge_detected(&req.text, entities);
     let message = NewMessage::new(&req.text, entities, req.reply_to_message_id)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let chat_id = ChatId(chat_id);
@@ -372,4 +374,37 @@ pub async fn updates(
     let page = state.service.events_after(session.user.id, q.cursor, limit).await?;
     let updates = frames(&state, page.events).await?;
     Ok(Json(UpdatesPage { updates, next_cursor: page.next_cursor }))
+}
+
+/// Press an inline button with callback data under a bot's message. Waits (up to 15 s) for the
+/// bot's `answerCallbackQuery`; `answered: false` means it did not answer in time.
+#[utoipa::path(post, path = "/api/v1/chats/{chat_id}/messages/{message_id}/callback", tag = "bots", security(("bearer" = [])),
+    params(("chat_id" = i64, Path), ("message_id" = i64, Path)), request_body = CallbackRequest,
+    responses((status = 200, body = CallbackAnswerOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn press_button(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((chat_id, message_id)): ApiPath<(i64, i64)>,
+    ApiJson(req): ApiJson<CallbackRequest>,
+) -> ApiResult<Json<CallbackAnswerOut>> {
+    let chat_id = ChatId(chat_id);
+    let q = state.service.press_button(session.user.id, chat_id, MessageId(message_id), &req.data).await?;
+    Ok(Json(callback_answer_out(chat_id, &q)))
+}
+
+/// Start a bot: opens the private chat with it and sends `/start`, or `/start <payload>` for a
+/// deep link `/<bot_username>?start=<payload>`.
+#[utoipa::path(post, path = "/api/v1/bots/{username}/start", tag = "bots", security(("bearer" = [])),
+    params(("username" = String, Path)), request_body = StartBotRequest,
+    responses((status = 200, body = StartBotResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn start_bot(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(username): ApiPath<String>,
+    ApiJson(req): ApiJson<StartBotRequest>,
+) -> ApiResult<Json<StartBotResponse>> {
+    let (chat, message) = state.service.start_bot(session.user.id, &username, req.payload.as_deref()).await?;
+    let mut senders = Senders::knowing(&session.user);
+    let message = senders.message_out(&state.service, chat.id, &message).await?;
+    Ok(Json(StartBotResponse { chat: chat_out(&chat), message }))
 }

@@ -2,8 +2,12 @@
 
 use std::collections::HashMap;
 
-use plaza_core::{Chat, ChatId, ChatKind, Entity, EntityKind, Invalid, Member, Message, User, UserId};
-use plaza_protocol::{ChatOut, ChatType, EntityOut, MemberOut, MessageOut, UserOut};
+use plaza_core::bot::CallbackQuery;
+use plaza_core::{Chat, ChatId, ChatKind, Entity, EntityKind, Invalid, Member, Message, ReplyMarkup, User, UserId};
+use plaza_protocol::{
+    CallbackAnswerOut, ChatOut, ChatType, EntityOut, InlineButtonOut, KeyboardButtonOut, MemberOut, MessageOut,
+    ReplyMarkupOut, UserOut,
+};
 use plaza_service::{Service, ServiceResult};
 
 pub fn user_out(u: &User) -> UserOut {
@@ -99,6 +103,68 @@ impl Senders {
             entities: m.entities.iter().map(entity_out).collect(),
             reply_to_message_id: m.reply_to.map(|r| r.0),
             edit_date: m.edit_date,
+            reply_markup: m.reply_markup.as_ref().map(markup_out),
         })
+    }
+}
+
+pub fn markup_out(m: &ReplyMarkup) -> ReplyMarkupOut {
+    match m {
+        ReplyMarkup::Inline(rows) => ReplyMarkupOut::InlineKeyboard {
+            rows: rows
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|b| {
+                            let value = b.action.value().map(str::to_string);
+                            InlineButtonOut { text: b.text.clone(), action: b.action.name().to_string(), value }
+                        })
+                        .collect()
+                })
+                .collect(),
+        },
+        ReplyMarkup::Keyboard(k) => ReplyMarkupOut::Keyboard {
+            rows: k
+                .rows
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|b| {
+                            let (request, value) = match &b.request {
+                                Some(r) => {
+                                    let (name, value) = r.parts();
+                                    (Some(name), value.map(str::to_string))
+                                }
+                                None => (None, None),
+                            };
+                            KeyboardButtonOut { text: b.text.clone(), request: request.map(str::to_string), value }
+                        })
+                        .collect()
+                })
+                .collect(),
+            is_persistent: k.is_persistent,
+            resize: k.resize,
+            one_time: k.one_time,
+            placeholder: k.placeholder.clone(),
+            selective: k.selective,
+        },
+        ReplyMarkup::Remove { selective } => ReplyMarkupOut::RemoveKeyboard { selective: *selective },
+        ReplyMarkup::ForceReply { placeholder, selective } => {
+            ReplyMarkupOut::ForceReply { placeholder: placeholder.clone(), selective: *selective }
+        }
+    }
+}
+
+/// A button press and the bot's answer (if it came), for the user who pressed.
+pub fn callback_answer_out(chat_id: ChatId, q: &CallbackQuery) -> CallbackAnswerOut {
+    let a = q.answer.clone().unwrap_or_default();
+    CallbackAnswerOut {
+        query_id: q.id.to_string(),
+        chat_id: chat_id.0,
+        message_id: q.message_id.0,
+        answered: q.answer.is_some(),
+        text: a.text,
+        show_alert: a.show_alert,
+        url: a.url,
     }
 }

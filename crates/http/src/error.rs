@@ -61,6 +61,8 @@ fn denied(d: Denied) -> (StatusCode, &'static str) {
         Denied::TooManyMembers => (S::BAD_REQUEST, "too_many_members"),
         Denied::NotModified => (S::BAD_REQUEST, "not_modified"),
         Denied::NotAGroup => (S::BAD_REQUEST, "not_a_group"),
+        Denied::QueryNotFound => (S::NOT_FOUND, "query_not_found"),
+        Denied::ButtonNotFound => (S::NOT_FOUND, "button_not_found"),
     }
 }
 
@@ -73,6 +75,7 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(status, code, d.to_string())
             }
             ServiceError::Unauthorized(m) => ApiError::unauthorized(m),
+            ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             ServiceError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it has been logged")

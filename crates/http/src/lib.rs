@@ -25,6 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub mod api;
+pub mod botapi;
 pub mod convert;
 pub mod error;
 pub mod extract;
@@ -69,8 +70,12 @@ pub struct Shared {
     pub auth_limiter: AuthLimiter,
     /// Cancelled when the server shuts down; long-lived connections close on it.
     pub shutdown: CancellationToken,
-    /// Tracks WebSocket connections so shutdown can wait for their close frames.
+    /// Tracks WebSocket connections and webhook senders so shutdown can wait for them.
     pub tracker: TaskTracker,
+    /// Where bots' webhooks may point.
+    pub webhook_policy: botapi::webhook::WebhookPolicy,
+    /// The webhook senders running on this node.
+    pub webhooks: botapi::webhook::Webhooks,
 }
 
 impl AppState {
@@ -93,7 +98,7 @@ impl std::ops::Deref for AppState {
         Authenticate with `Authorization: Bearer <token>` from signup or login. Errors are \
         `{\"error\":{\"status\",\"code\",\"message\"}}`."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "users"), (name = "chats"), (name = "messages"), (name = "updates"))
+    tags((name = "auth"), (name = "users"), (name = "chats"), (name = "messages"), (name = "updates"), (name = "bots"))
 )]
 struct ApiDoc;
 
@@ -128,6 +133,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::delete_messages))
         .routes(routes!(api::mark_read))
         .routes(routes!(api::updates))
+        .routes(routes!(api::press_button))
+        .routes(routes!(api::start_bot))
         .routes(routes!(ws::ws))
 }
 
@@ -146,6 +153,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .route("/", get(index))
+        .merge(botapi::router())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")

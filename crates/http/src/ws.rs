@@ -20,7 +20,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::convert::{Senders, chat_out};
+use crate::convert::{Senders, callback_answer_out, chat_out};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::bearer;
 
@@ -64,6 +64,11 @@ pub async fn frames(state: &AppState, events: Vec<Event>) -> ApiResult<Vec<Serve
             EventBody::ReadOutbox { chat_id, max_id } => {
                 ServerFrame::ReadOutbox { cursor, chat_id: chat_id.0, max_id: max_id.0 }
             }
+            EventBody::CallbackAnswer { chat_id, query } => {
+                ServerFrame::CallbackAnswer { cursor, answer: callback_answer_out(chat_id, &query) }
+            }
+            // Only bots receive button presses; a person's log never holds one.
+            EventBody::CallbackQuery { .. } => continue,
         });
     }
     Ok(out)

@@ -3,6 +3,8 @@
 //! These types are the contract with clients and scripts; they are converted to and from domain
 //! types explicitly in `plaza-http`, so the domain can change while the wire stays stable.
 
+pub mod botapi;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -212,6 +214,97 @@ pub struct MessageOut {
     pub reply_to_message_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edit_date: Option<i64>,
+    /// The keyboard a bot attached: buttons under the message, or a keyboard for the reply field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_markup: Option<ReplyMarkupOut>,
+}
+
+/// A bot's keyboard, as the client shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReplyMarkupOut {
+    /// Buttons under the message.
+    InlineKeyboard { rows: Vec<Vec<InlineButtonOut>> },
+    /// Buttons that replace the keyboard; pressing one sends its text (or what `request` asks for).
+    Keyboard {
+        rows: Vec<Vec<KeyboardButtonOut>>,
+        is_persistent: bool,
+        resize: bool,
+        one_time: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        placeholder: Option<String>,
+        selective: bool,
+    },
+    /// Hide the bot's keyboard.
+    RemoveKeyboard { selective: bool },
+    /// Open a reply to this message.
+    ForceReply {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        placeholder: Option<String>,
+        selective: bool,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct InlineButtonOut {
+    pub text: String,
+    /// What pressing does, by the Bot API's field name: `callback_data` (press it through
+    /// `POST …/messages/{id}/callback`), `url`, `web_app`, `login_url`, `switch_inline_query`,
+    /// `switch_inline_query_current_chat`, `copy_text`, `callback_game` or `pay`.
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct KeyboardButtonOut {
+    pub text: String,
+    /// `contact`, `location`, `poll` or `web_app` when pressing asks for more than the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// Pressing an inline button with callback data.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackRequest {
+    /// The button's `callback_data`.
+    pub data: String,
+}
+
+/// The bot's answer to a button press.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct CallbackAnswerOut {
+    pub query_id: String,
+    pub chat_id: i64,
+    pub message_id: i64,
+    /// `false` when the bot did not answer in time; the client just stops its spinner.
+    pub answered: bool,
+    /// Shown as a notification, or as an alert when `show_alert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    pub show_alert: bool,
+    /// A URL the client opens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Starting a bot, optionally with a deep-link payload.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StartBotRequest {
+    /// The `start` parameter of a `/<bot>?start=<payload>` link: up to 64 of `A-Za-z0-9_-`.
+    #[serde(default)]
+    pub payload: Option<String>,
+}
+
+/// The chat with the bot and the `/start` message sent to it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StartBotResponse {
+    pub chat: ChatOut,
+    pub message: MessageOut,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -296,6 +389,11 @@ pub enum ServerFrame {
         chat_id: i64,
         max_id: i64,
     },
+    /// A bot answered the caller's button press.
+    CallbackAnswer {
+        cursor: u64,
+        answer: CallbackAnswerOut,
+    },
 }
 
 impl ServerFrame {
@@ -308,7 +406,8 @@ impl ServerFrame {
             | ServerFrame::ChatUpdated { cursor, .. }
             | ServerFrame::ChatRemoved { cursor, .. }
             | ServerFrame::ReadInbox { cursor, .. }
-            | ServerFrame::ReadOutbox { cursor, .. } => *cursor,
+            | ServerFrame::ReadOutbox { cursor, .. }
+            | ServerFrame::CallbackAnswer { cursor, .. } => *cursor,
         }
     }
 }

@@ -19,6 +19,7 @@ pub struct FileConfig {
     pub session_ttl_days: Option<u64>,
     pub auth_attempts_per_minute: Option<u32>,
     pub auth_attempts_burst: Option<u32>,
+    pub webhooks_https_only: Option<bool>,
 }
 
 impl FileConfig {
@@ -48,6 +49,8 @@ pub struct Config {
     pub demo: bool,
     /// How long shutdown waits for in-flight work.
     pub shutdown_grace: Duration,
+    /// Restrict webhooks to HTTPS on Telegram's ports.
+    pub webhooks_https_only: bool,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Config {
             auth_attempts_burst: 100_000,
             demo: false,
             shutdown_grace: Duration::from_secs(10),
+            webhooks_https_only: false,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use plaza_bus::LocalBus;
+use plaza_http::botapi::webhook::{WebhookPolicy, Webhooks};
 use plaza_http::{AppState, AuthLimiter, Metrics, Shared};
 use plaza_service::{Clock, Service, ServiceConfig, SystemClock};
 use plaza_store::Store;
@@ -67,6 +68,8 @@ impl Server {
             auth_limiter: AuthLimiter::new(config.auth_attempts_per_minute, config.auth_attempts_burst),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            webhook_policy: WebhookPolicy { https_only: config.webhooks_https_only },
+            webhooks: Webhooks::new(),
         });
         Ok(Server { listener, state, shutdown_grace: config.shutdown_grace })
     }
@@ -79,6 +82,7 @@ impl Server {
     /// requests finish, and every WebSocket gets a close frame before this returns.
     pub async fn run(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Server { listener, state, shutdown_grace } = self;
+        Webhooks::start_all(&state).await;
         let app = plaza_http::router(state.clone());
         let shutdown = state.shutdown.clone();
         let signal = async move {

@@ -70,6 +70,10 @@ struct ServeArgs {
     /// Create demo accounts (demo/demo, alice/alice, carol/carol), a demo bot and a demo group.
     #[arg(long, env = "PLAZA_DEMO")]
     demo: bool,
+    /// Production webhooks: only HTTPS URLs on Telegram's ports (443, 80, 88, 8443). Without it
+    /// any http:// or https:// URL and port is accepted, for development.
+    #[arg(long, env = "PLAZA_WEBHOOKS_HTTPS_ONLY")]
+    webhooks_https_only: bool,
 }
 
 #[derive(Subcommand)]
@@ -144,6 +148,7 @@ async fn main() -> anyhow::Result<()> {
                 auth_attempts_burst: file.auth_attempts_burst.unwrap_or(10),
                 demo: args.demo,
                 shutdown_grace: Duration::from_secs(10),
+                webhooks_https_only: args.webhooks_https_only || file.webhooks_https_only.unwrap_or(false),
             };
             serve(config).await
         }

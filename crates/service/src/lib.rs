@@ -13,13 +13,15 @@ use plaza_core::message::check_entities;
 use plaza_core::user::BOT_SECRET_LEN;
 use plaza_core::{
     BotToken, Chat, ChatId, ChatSummary, Denied, DisplayName, Entity, GroupTitle, HistoryPage, Invalid, LanguageCode,
-    Member, Message, MessageId, MessageText, NewMessage, Password, PhoneNumber, Role, User, UserId, Username,
+    Member, Message, MessageId, MessageText, NewMessage, Password, PhoneNumber, ReplyMarkup, Role, User, UserId,
+    Username,
 };
 use plaza_store::{
-    BotRecord, EditedText, Event, EventBody, EventPage, GroupChange, NewAccount, NewBot, ProfileChange, Store,
-    StoreError, Written,
+    BotRecord, EditedText, Event, EventBody, EventPage, GroupChange, MessageEdit, NewAccount, NewBot, ProfileChange,
+    Store, StoreError, Written,
 };
 
+pub mod bots;
 mod cache;
 mod secrets;
 pub use secrets::{hash_password, sha256, verify_password};
@@ -68,6 +70,9 @@ pub enum ServiceError {
     /// No valid session or credentials.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// The request conflicts with another one (a newer long poll, an active webhook).
+    #[error("{0}")]
+    Conflict(&'static str),
     /// Something broke inside; details are logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -109,6 +114,13 @@ pub struct Service {
     sessions: cache::TtlCache<Vec<u8>, User>,
     /// Users by id, for message senders.
     users: cache::TtlCache<UserId, User>,
+    /// Bots by the SHA-256 of their whole token.
+    bot_tokens: cache::TtlCache<Vec<u8>, User>,
+    /// Bots' update-stream state; this node's own changes replace entries at once.
+    bot_states: cache::TtlCache<UserId, plaza_core::bot::BotState>,
+    /// Chats as a viewer sees them, for naming the chat of each update.
+    chats_seen: cache::TtlCache<(UserId, ChatId), Chat>,
+    pollers: bots::Pollers,
 }
 
 /// A new bot and its token, shown once.
@@ -129,6 +141,10 @@ impl Service {
             hashing: tokio::sync::Semaphore::new(cores),
             sessions: cache::TtlCache::new(),
             users: cache::TtlCache::new(),
+            bot_tokens: cache::TtlCache::new(),
+            bot_states: cache::TtlCache::new(),
+            chats_seen: cache::TtlCache::new(),
+            pollers: Default::default(),
         }
     }
 
@@ -334,6 +350,7 @@ impl Service {
         }
         let secret = secrets::bot_secret();
         self.store.set_bot_token_hash(bot.id, sha256(secret.as_bytes())).await?;
+        self.bot_tokens.forget_where(|b| b.id == bot.id);
         let token = BotToken::new(bot.id, secret)?;
         Ok(IssuedBot { bot, token })
     }
@@ -434,9 +451,28 @@ impl Service {
         text: &str,
         entities: Vec<Entity>,
     ) -> ServiceResult<Message> {
-        let text = MessageText::parse(text)?;
-        let entities = check_entities(&text, entities)?;
-        let written = self.store.edit_message(me, chat, id, EditedText { text, entities }, self.now()).await?;
+        self.edit_message_content(me, chat, id, Some((text, entities)), None).await
+    }
+
+    /// Edits a message's text (`None` keeps it) and replaces its inline keyboard (`None` removes it).
+    pub async fn edit_message_content(
+        &self,
+        me: UserId,
+        chat: ChatId,
+        id: MessageId,
+        text: Option<(&str, Vec<Entity>)>,
+        reply_markup: Option<ReplyMarkup>,
+    ) -> ServiceResult<Message> {
+        let text = match text {
+            Some((text, entities)) => {
+                let text = MessageText::parse(text)?;
+                let entities = check_entities(&text, entities)?;
+                Some(EditedText { text, entities })
+            }
+            None => None,
+        };
+        let edit = MessageEdit { text, reply_markup };
+        let written = self.store.edit_message(me, chat, id, edit, self.now()).await?;
         Ok(self.wake(written))
     }
 

@@ -8,12 +8,17 @@
 //! Both backends must behave the same; `tests/conformance.rs` runs one suite against each.
 
 use async_trait::async_trait;
+use plaza_core::bot::{
+    AllowedUpdates, BotCommand, BotState, BotText, CallbackAnswer, CallbackQuery, CommandScope, MenuButton,
+    SettingLanguage, Webhook,
+};
 use plaza_core::{
     Chat, ChatId, ChatSummary, Denied, DisplayName, Entity, GroupTitle, HistoryPage, LanguageCode, Member, Message,
-    MessageId, MessageText, NewMessage, PhoneNumber, Role, User, UserId, Username,
+    MessageId, MessageText, NewMessage, PhoneNumber, ReplyMarkup, Role, User, UserId, Username,
 };
 
 mod chat_row;
+pub mod codec;
 pub mod entities;
 pub mod postgres;
 pub mod sqlite;
@@ -99,11 +104,19 @@ pub enum GroupChange {
     Leave,
 }
 
-/// The new content of an edited message.
+/// The new text of an edited message.
 #[derive(Debug, Clone)]
 pub struct EditedText {
     pub text: MessageText,
     pub entities: Vec<Entity>,
+}
+
+/// An edit: new text (or the old one kept) and the inline keyboard that replaces the old one
+/// (`None` removes it). A reply keyboard sent with the message stays; it cannot be edited.
+#[derive(Debug, Clone)]
+pub struct MessageEdit {
+    pub text: Option<EditedText>,
+    pub reply_markup: Option<ReplyMarkup>,
 }
 
 /// A write's result and the users whose update logs it appended to, each with their new cursor,
@@ -136,13 +149,43 @@ pub struct EventPage {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventBody {
-    MessageNew { chat_id: ChatId, message: Message },
-    MessageEdited { chat_id: ChatId, message: Message },
-    MessageDeleted { chat_id: ChatId, message_id: MessageId },
-    ChatUpdated { chat: Chat },
-    ChatRemoved { chat_id: ChatId },
-    ReadInbox { chat_id: ChatId, max_id: MessageId },
-    ReadOutbox { chat_id: ChatId, max_id: MessageId },
+    MessageNew {
+        chat_id: ChatId,
+        message: Message,
+    },
+    MessageEdited {
+        chat_id: ChatId,
+        message: Message,
+    },
+    MessageDeleted {
+        chat_id: ChatId,
+        message_id: MessageId,
+    },
+    ChatUpdated {
+        chat: Chat,
+    },
+    ChatRemoved {
+        chat_id: ChatId,
+    },
+    ReadInbox {
+        chat_id: ChatId,
+        max_id: MessageId,
+    },
+    ReadOutbox {
+        chat_id: ChatId,
+        max_id: MessageId,
+    },
+    /// For a bot: a user pressed a callback button under one of its messages.
+    CallbackQuery {
+        chat_id: ChatId,
+        query: CallbackQuery,
+        message: Option<Message>,
+    },
+    /// For the user who pressed: the bot answered.
+    CallbackAnswer {
+        chat_id: ChatId,
+        query: CallbackQuery,
+    },
 }
 
 /// Plaza's storage, shaped around domain operations.
@@ -221,13 +264,13 @@ pub trait Store: Send + Sync + 'static {
         message: NewMessage,
         now: i64,
     ) -> StoreResult<Written<Message>>;
-    /// Only the author edits; unchanged content is [`Denied::NotModified`].
+    /// Only the author edits; unchanged content and keyboard is [`Denied::NotModified`].
     async fn edit_message(
         &self,
         editor: UserId,
         chat: ChatId,
         id: MessageId,
-        content: EditedText,
+        edit: MessageEdit,
         now: i64,
     ) -> StoreResult<Written<Message>>;
     /// Deletes for everyone: the author, either side of a private chat, or a group admin. All or none.
@@ -244,6 +287,113 @@ pub trait Store: Send + Sync + 'static {
     async fn events_after(&self, user: UserId, cursor: u64, limit: u32) -> StoreResult<EventPage>;
     /// The user's newest cursor (0 before their first event).
     async fn current_cursor(&self, user: UserId) -> StoreResult<u64>;
+
+    // ---- buttons ----
+
+    /// `user` presses the callback button with `data` under a bot's message; the bot gets a
+    /// `callback_query` entry. [`Denied::ButtonNotFound`] if the message has no such button.
+    async fn press_button(
+        &self,
+        user: UserId,
+        chat: ChatId,
+        message: MessageId,
+        data: String,
+        now: i64,
+    ) -> StoreResult<Written<CallbackQuery>>;
+    /// The bot answers a query of its own, once, within [`plaza_core::bot::CALLBACK_ANSWER_WINDOW`];
+    /// otherwise [`Denied::QueryNotFound`]. The presser gets a `callback_answer` entry.
+    async fn answer_callback_query(
+        &self,
+        bot: UserId,
+        id: i64,
+        answer: CallbackAnswer,
+        now: i64,
+    ) -> StoreResult<Written<CallbackQuery>>;
+    /// A query as its presser sees it; anyone else gets [`Denied::QueryNotFound`].
+    async fn callback_query(&self, user: UserId, id: i64) -> StoreResult<CallbackQuery>;
+
+    // ---- bot settings ----
+
+    /// Raises the bot's confirmed update offset to `offset`; never lowers it.
+    async fn confirm_updates(&self, bot: UserId, offset: u64) -> StoreResult<()>;
+    /// The offset confirmed so far (0 when none).
+    async fn confirmed_offset(&self, bot: UserId) -> StoreResult<u64>;
+    /// A bot setting stored as text under `key` (see [`codec`] for keys and encodings).
+    /// A backend primitive: use the typed methods below.
+    async fn setting(&self, bot: UserId, key: &str) -> StoreResult<Option<String>>;
+    /// Stores or (with `None`) removes a setting. A backend primitive: use the typed methods.
+    async fn put_setting(&self, bot: UserId, key: &str, value: Option<String>) -> StoreResult<()>;
+
+    async fn bot_state(&self, bot: UserId) -> StoreResult<BotState> {
+        Ok(BotState {
+            offset: self.confirmed_offset(bot).await?,
+            allowed_updates: codec::decode_allowed(self.setting(bot, codec::ALLOWED_UPDATES).await?.as_deref())?,
+            webhook: codec::decode_webhook(self.setting(bot, codec::WEBHOOK).await?.as_deref())?,
+        })
+    }
+
+    async fn set_allowed_updates(&self, bot: UserId, allowed: &AllowedUpdates) -> StoreResult<()> {
+        self.put_setting(bot, codec::ALLOWED_UPDATES, codec::encode_allowed(allowed)).await
+    }
+
+    /// Sets or removes the webhook; with `drop_pending`, every update logged so far is confirmed.
+    async fn set_webhook(&self, bot: UserId, webhook: Option<&Webhook>, drop_pending: bool) -> StoreResult<()> {
+        if drop_pending {
+            let cursor = self.current_cursor(bot).await?;
+            self.confirm_updates(bot, cursor + 1).await?;
+        }
+        self.put_setting(bot, codec::WEBHOOK, webhook.map(codec::encode_webhook)).await
+    }
+
+    /// An empty list deletes the scope's list.
+    async fn set_commands(
+        &self,
+        bot: UserId,
+        scope: CommandScope,
+        language: &SettingLanguage,
+        commands: &[BotCommand],
+    ) -> StoreResult<()> {
+        let value = (!commands.is_empty()).then(|| codec::encode_commands(commands));
+        self.put_setting(bot, &codec::commands_key(scope, language), value).await
+    }
+
+    /// The list set for exactly this scope and language, if any.
+    async fn commands(
+        &self,
+        bot: UserId,
+        scope: CommandScope,
+        language: &SettingLanguage,
+    ) -> StoreResult<Option<Vec<BotCommand>>> {
+        self.setting(bot, &codec::commands_key(scope, language))
+            .await?
+            .as_deref()
+            .map(codec::decode_commands)
+            .transpose()
+    }
+
+    /// The menu button for one user's private chat, or (`None`) the bot's default.
+    async fn set_menu_button(&self, bot: UserId, chat: Option<UserId>, button: &MenuButton) -> StoreResult<()> {
+        let value = (*button != MenuButton::Default).then(|| codec::encode_menu_button(button));
+        self.put_setting(bot, &codec::menu_button_key(chat), value).await
+    }
+
+    async fn menu_button(&self, bot: UserId, chat: Option<UserId>) -> StoreResult<Option<MenuButton>> {
+        self.setting(bot, &codec::menu_button_key(chat)).await?.as_deref().map(codec::decode_menu_button).transpose()
+    }
+
+    async fn set_bot_text(
+        &self,
+        bot: UserId,
+        text: BotText,
+        language: &SettingLanguage,
+        value: Option<String>,
+    ) -> StoreResult<()> {
+        self.put_setting(bot, &codec::text_key(text, language), value).await
+    }
+
+    async fn bot_text(&self, bot: UserId, text: BotText, language: &SettingLanguage) -> StoreResult<Option<String>> {
+        self.setting(bot, &codec::text_key(text, language)).await
+    }
 }
 
 /// Most events `events_after` returns in one call.
@@ -278,6 +428,37 @@ pub mod rules {
         match change {
             GroupChange::RemoveMember(target) if target == actor => GroupChange::Leave,
             other => other,
+        }
+    }
+
+    /// The message after `edit`, or [`Denied::NotModified`] when nothing would change. Only a
+    /// new text marks the message edited; a new keyboard alone does not, as on Telegram.
+    pub fn edited(old: &Message, edit: MessageEdit, now: i64) -> Result<Message, Denied> {
+        let mut m = old.clone();
+        let mut text_changed = false;
+        if let Some(t) = edit.text {
+            text_changed = t.text != old.text || t.entities != old.entities;
+            m.text = t.text;
+            m.entities = t.entities;
+        }
+        m.reply_markup = edited_markup(old.reply_markup.clone(), edit.reply_markup);
+        if !text_changed && m.reply_markup == old.reply_markup {
+            return Err(Denied::NotModified);
+        }
+        if text_changed {
+            m.edit_date = Some(now);
+        }
+        Ok(m)
+    }
+
+    /// The keyboard a message has after an edit: the edit's inline keyboard, or the reply keyboard
+    /// it was sent with (which edits cannot change).
+    pub fn edited_markup(old: Option<ReplyMarkup>, new: Option<ReplyMarkup>) -> Option<ReplyMarkup> {
+        match (old, new) {
+            (_, Some(new)) if new.inline().is_some_and(|rows| rows.is_empty()) => None,
+            (_, Some(new)) => Some(new),
+            (Some(old), None) if old.inline().is_none() => Some(old),
+            _ => None,
         }
     }
 

@@ -27,11 +27,12 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use crate::chat_row::ChatRow;
-use crate::rules::{may_delete, may_remove, private_pair};
+use crate::rules::{edited, may_delete, may_remove, private_pair};
 use crate::{
-    BotRecord, EditedText, Event, EventBody, EventPage, GroupChange, NewAccount, ProfileChange, Store, StoreError,
-    StoreResult, Written, entities,
+    BotRecord, Event, EventBody, EventPage, GroupChange, MessageEdit, NewAccount, ProfileChange, Store, StoreError,
+    StoreResult, Written, codec, entities,
 };
+use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 
 /// Connections per node. Each write holds one for a few round trips and its commit's WAL flush, so
 /// throughput grows with it; 40 leaves room in PostgreSQL's default `max_connections` (100) for a
@@ -42,6 +43,7 @@ const POOL_SIZE: usize = 40;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
     include_str!("../migrations/postgres/0002_append_message.sql"),
+    include_str!("../migrations/postgres/0003_bots.sql"),
 ];
 
 /// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
@@ -212,7 +214,7 @@ macro_rules! message_cols {
     ($p:literal) => {
         concat!(
             $p, "chat_id, ", $p, "id, ", $p, "sender_id, ", $p, "date, ", $p, "text, ", $p, "entities, ",
-            $p, "reply_to, ", $p, "edit_date"
+            $p, "reply_to, ", $p, "edit_date, ", $p, "extra"
         )
     };
 }
@@ -228,6 +230,7 @@ fn message_at(r: &Row, at: usize) -> StoreResult<Message> {
         entities: entities::decode(get(r, at + 5)?)?,
         reply_to: get::<Option<i64>>(r, at + 6)?.map(MessageId),
         edit_date: get(r, at + 7)?,
+        reply_markup: codec::decode_extra(get(r, at + 8)?)?,
     })
 }
 
@@ -331,6 +334,46 @@ async fn resolve<C: GenericClient>(
 async fn member_ids<C: GenericClient>(c: &C, key: ChatKey) -> StoreResult<Vec<UserId>> {
     let rows = query(c, "SELECT user_id FROM members WHERE chat_id = $1 ORDER BY user_id", &[&key.0]).await?;
     rows.iter().map(|r| get(r, 0).map(UserId)).collect()
+}
+
+/// Members of the chat who are people, not bots: bots are not told of deletions and read marks.
+async fn people_ids<C: GenericClient>(c: &C, key: ChatKey) -> StoreResult<Vec<UserId>> {
+    let sql = "SELECT m.user_id FROM members m JOIN users u ON u.id = m.user_id \
+               WHERE m.chat_id = $1 AND NOT u.is_bot ORDER BY m.user_id";
+    let rows = query(c, sql, &[&key.0]).await?;
+    rows.iter().map(|r| get(r, 0).map(UserId)).collect()
+}
+
+/// Whom a message's `message_edited` entry goes to: every member, except a bot sender (bots do
+/// not receive their own messages). `plaza_append_message` picks `message_new`'s the same way.
+async fn message_recipients<C: GenericClient>(c: &C, key: ChatKey, sender: UserId) -> StoreResult<Vec<UserId>> {
+    let sql = "SELECT m.user_id FROM members m JOIN users u ON u.id = m.user_id \
+               WHERE m.chat_id = $1 AND (m.user_id <> $2 OR NOT u.is_bot) ORDER BY m.user_id";
+    let rows = query(c, sql, &[&key.0, &sender.0]).await?;
+    rows.iter().map(|r| get(r, 0).map(UserId)).collect()
+}
+
+/// Whether the user is a bot; `false` for an unknown user, as on SQLite.
+async fn is_bot<C: GenericClient>(c: &C, user: UserId) -> StoreResult<bool> {
+    let row = query_opt(c, "SELECT is_bot FROM users WHERE id = $1", &[&user.0]).await?;
+    row.map_or(Ok(false), |r| get(&r, 0))
+}
+
+/// The callback query columns.
+const CALLBACK_COLS: &str = "id, bot_id, user_id, chat_id, message_id, data, created_at, answer";
+
+/// A callback query from the [`CALLBACK_COLS`] columns.
+fn callback_at(r: &Row) -> StoreResult<CallbackQuery> {
+    Ok(CallbackQuery {
+        id: get(r, 0)?,
+        bot: UserId(get(r, 1)?),
+        from: UserId(get(r, 2)?),
+        chat: ChatKey(get(r, 3)?),
+        message_id: MessageId(get(r, 4)?),
+        data: get(r, 5)?,
+        created_at: get(r, 6)?,
+        answer: codec::decode_answer(get(r, 7)?)?,
+    })
 }
 
 /// What a viewer's chat view needs beyond the chat row.
@@ -985,16 +1028,17 @@ impl Store for PgStore {
         let entities_json = entities::encode(&m.entities);
         let reply_to = m.reply_to.map(|r| r.0);
         let text = m.text.as_str();
-        // One statement, so one round trip and its own transaction (see migration 0002).
+        let extra = codec::encode_extra(m.reply_markup.as_ref());
+        // One statement, so one round trip and its own transaction (see migrations 0002 and 0003).
         let stmt = client
             .prepare_cached(
                 "SELECT chat_key, message_id, notify_users, notify_seqs \
-                 FROM plaza_append_message($1, $2, $3, $4, $5, $6, $7)",
+                 FROM plaza_append_message($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .await
             .map_err(db)?;
         let row = client
-            .query_one(&stmt, &[&sender.0, &peer, &group, &text, &entities_json, &reply_to, &now])
+            .query_one(&stmt, &[&sender.0, &peer, &group, &text, &entities_json, &reply_to, &now, &extra])
             .await
             .map_err(|e| match e.as_db_error() {
                 Some(d) if d.code().code() == "PZ404" && d.message() == "message_not_found" => {
@@ -1017,37 +1061,33 @@ impl Store for PgStore {
         editor: UserId,
         chat: ChatId,
         id: MessageId,
-        content: EditedText,
+        edit: MessageEdit,
         now: i64,
     ) -> StoreResult<Written<Message>> {
         let mut client = self.client().await?;
         let tx = write_tx(&mut client).await?;
         let (row, _, _) = resolve(&tx, editor, chat, Lock::Chat).await?;
-        let mut message = load_message(&tx, row.key, id).await?.ok_or(Denied::MessageNotFound)?;
-        if message.sender != editor {
+        let old = load_message(&tx, row.key, id).await?.ok_or(Denied::MessageNotFound)?;
+        if old.sender != editor {
             return Err(Denied::NotAuthor.into());
         }
-        if message.text == content.text && message.entities == content.entities {
-            return Err(Denied::NotModified.into());
-        }
-        let entities_json = entities::encode(&content.entities);
-        let text = content.text.as_str();
-        let params: [&(dyn ToSql + Sync); 5] = [&text, &entities_json, &now, &row.key.0, &id.0];
-        let (_, members) = tokio::try_join!(
+        let message = edited(&old, edit, now)?;
+        let entities_json = entities::encode(&message.entities);
+        let text = message.text.as_str();
+        let extra = codec::encode_extra(message.reply_markup.as_ref());
+        let params: [&(dyn ToSql + Sync); 6] = [&text, &entities_json, &message.edit_date, &extra, &row.key.0, &id.0];
+        let (_, recipients) = tokio::try_join!(
             execute(
                 &tx,
-                "UPDATE messages SET text = $1, entities = $2, edit_date = $3 WHERE chat_id = $4 AND id = $5",
+                "UPDATE messages SET text = $1, entities = $2, edit_date = $3, extra = $4 WHERE chat_id = $5 AND id = $6",
                 &params,
             ),
-            member_ids(&tx, row.key),
+            message_recipients(&tx, row.key, editor),
         )?;
         let mut log = UpdateLog::new(row.key);
-        log.push_all(&members, "message_edited", Some(id.0));
+        log.push_all(&recipients, "message_edited", Some(id.0));
         let notify = log.write(&tx).await?;
         tx.commit().await.map_err(db)?;
-        message.text = content.text;
-        message.entities = content.entities;
-        message.edit_date = Some(now);
         Ok(Written { value: message, notify })
     }
 
@@ -1079,11 +1119,11 @@ impl Store for PgStore {
             let (_, members) = tokio::try_join!(
                 execute(
                     &tx,
-                    "UPDATE messages SET deleted = TRUE, text = '', entities = NULL \
+                    "UPDATE messages SET deleted = TRUE, text = '', entities = NULL, extra = NULL \
                      WHERE chat_id = $1 AND id = ANY($2)",
                     &params,
                 ),
-                member_ids(&tx, row.key),
+                people_ids(&tx, row.key),
             )?;
             for id in &ids {
                 log.push_all(&members, "message_deleted", Some(*id));
@@ -1143,8 +1183,9 @@ impl Store for PgStore {
             )
             .await?;
             log.push(reader, "read_inbox", Some(target));
-            if !row.is_group {
-                log.push(row.peer_of(reader), "read_outbox", Some(target));
+            let peer = row.peer_of(reader);
+            if !row.is_group && !is_bot(&tx, peer).await? {
+                log.push(peer, "read_outbox", Some(target));
             }
         }
         let notify = log.write(&tx).await?;
@@ -1181,11 +1222,31 @@ impl Store for PgStore {
                 chats.insert(row.key, row);
             }
         }
-        let (wanted_chats, wanted_ids): (Vec<i64>, Vec<i64>) = entries
+        // Callback queries the page points at, and the messages their buttons are under.
+        let query_ids: Vec<i64> = entries
+            .iter()
+            .filter(|e| matches!(e.1.as_str(), "callback_query" | "callback_answer"))
+            .map(|e| e.3.unwrap_or(0))
+            .collect();
+        let mut queries: HashMap<i64, CallbackQuery> = HashMap::with_capacity(query_ids.len());
+        if !query_ids.is_empty() {
+            let sql = format!("SELECT {CALLBACK_COLS} FROM callback_queries WHERE id = ANY($1)");
+            for r in query(&tx, &sql, &[&query_ids]).await? {
+                let q = callback_at(&r)?;
+                queries.insert(q.id, q);
+            }
+        }
+        let (mut wanted_chats, mut wanted_ids): (Vec<i64>, Vec<i64>) = entries
             .iter()
             .filter(|e| matches!(e.1.as_str(), "message_new" | "message_edited"))
             .map(|e| (e.2.0, e.3.unwrap_or(0)))
             .unzip();
+        for e in entries.iter().filter(|e| e.1 == "callback_query") {
+            if let Some(q) = queries.get(&e.3.unwrap_or(0)) {
+                wanted_chats.push(q.chat.0);
+                wanted_ids.push(q.message_id.0);
+            }
+        }
         let mut messages: HashMap<(ChatKey, MessageId), Message> = HashMap::with_capacity(wanted_ids.len());
         if !wanted_ids.is_empty() {
             let sql = concat!(
@@ -1236,6 +1297,17 @@ impl Store for PgStore {
                 "chat_removed" => EventBody::ChatRemoved { chat_id },
                 "read_inbox" => EventBody::ReadInbox { chat_id, max_id: mid },
                 "read_outbox" => EventBody::ReadOutbox { chat_id, max_id: mid },
+                "callback_query" => {
+                    let query =
+                        queries.get(&mid.0).cloned().ok_or(StoreError::Backend("lost callback query".into()))?;
+                    let message = messages.get(&(query.chat, query.message_id)).cloned();
+                    EventBody::CallbackQuery { chat_id, query, message }
+                }
+                "callback_answer" => {
+                    let query =
+                        queries.get(&mid.0).cloned().ok_or(StoreError::Backend("lost callback query".into()))?;
+                    EventBody::CallbackAnswer { chat_id, query }
+                }
                 other => return Err(StoreError::Backend(format!("unknown update kind {other:?}"))),
             };
             out.push(Event { seq: seq as u64, body });
@@ -1249,6 +1321,126 @@ impl Store for PgStore {
         let row = query_opt(&client, "SELECT update_seq FROM users WHERE id = $1", &[&user.0]).await?;
         let seq: i64 = get(&row.ok_or(Denied::UserNotFound)?, 0)?;
         Ok(seq as u64)
+    }
+
+    async fn press_button(
+        &self,
+        user: UserId,
+        chat: ChatId,
+        message: MessageId,
+        data: String,
+        now: i64,
+    ) -> StoreResult<Written<CallbackQuery>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, user, chat, Lock::Chat).await?;
+        let m = load_message(&tx, row.key, message).await?.ok_or(Denied::MessageNotFound)?;
+        if !m.reply_markup.as_ref().is_some_and(|k| k.has_callback(&data)) || !is_bot(&tx, m.sender).await? {
+            return Err(Denied::ButtonNotFound.into());
+        }
+        // The bot may have left the group since it sent the message; then nobody can answer.
+        member_row(&tx, row.key, m.sender).await?.ok_or(Denied::ButtonNotFound)?;
+        let inserted = query_one(
+            &tx,
+            "INSERT INTO callback_queries (bot_id, user_id, chat_id, message_id, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[&m.sender.0, &user.0, &row.key.0, &message.0, &data, &now],
+        )
+        .await?;
+        let id: i64 = get(&inserted, 0)?;
+        let mut log = UpdateLog::new(row.key);
+        log.push(m.sender, "callback_query", Some(id));
+        let notify = log.write(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        let query = CallbackQuery {
+            id,
+            bot: m.sender,
+            from: user,
+            chat: row.key,
+            message_id: message,
+            data,
+            created_at: now,
+            answer: None,
+        };
+        Ok(Written { value: query, notify })
+    }
+
+    async fn answer_callback_query(
+        &self,
+        bot: UserId,
+        id: i64,
+        answer: CallbackAnswer,
+        now: i64,
+    ) -> StoreResult<Written<CallbackQuery>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        // One statement checks and answers, so of two concurrent answers the second finds the query
+        // answered (READ COMMITTED re-checks the row after waiting for the first).
+        let sql = format!(
+            "UPDATE callback_queries SET answer = $1, answered_at = $2 \
+             WHERE id = $3 AND bot_id = $4 AND answer IS NULL AND $2 - created_at <= $5 RETURNING {CALLBACK_COLS}"
+        );
+        let row = query_opt(&tx, &sql, &[&codec::encode_answer(&answer), &now, &id, &bot.0, &CALLBACK_ANSWER_WINDOW])
+            .await?
+            .ok_or(Denied::QueryNotFound)?;
+        let query = callback_at(&row)?;
+        let mut log = UpdateLog::new(query.chat);
+        log.push(query.from, "callback_answer", Some(id));
+        let notify = log.write(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Written { value: query, notify })
+    }
+
+    async fn callback_query(&self, user: UserId, id: i64) -> StoreResult<CallbackQuery> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {CALLBACK_COLS} FROM callback_queries WHERE id = $1 AND user_id = $2");
+        let row = query_opt(&client, &sql, &[&id, &user.0]).await?.ok_or(Denied::QueryNotFound)?;
+        callback_at(&row)
+    }
+
+    async fn confirm_updates(&self, bot: UserId, offset: u64) -> StoreResult<()> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            "INSERT INTO bot_offsets (bot_id, confirmed) VALUES ($1, $2) \
+             ON CONFLICT (bot_id) DO UPDATE SET confirmed = GREATEST(bot_offsets.confirmed, excluded.confirmed)",
+            &[&bot.0, &(offset as i64)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn confirmed_offset(&self, bot: UserId) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let row = query_opt(&client, "SELECT confirmed FROM bot_offsets WHERE bot_id = $1", &[&bot.0]).await?;
+        let confirmed: i64 = row.map_or(Ok(0), |r| get(&r, 0))?;
+        Ok(confirmed as u64)
+    }
+
+    async fn setting(&self, bot: UserId, key: &str) -> StoreResult<Option<String>> {
+        let client = self.client().await?;
+        let row = query_opt(&client, "SELECT value FROM bot_settings WHERE bot_id = $1 AND key = $2", &[&bot.0, &key])
+            .await?;
+        row.map(|r| get(&r, 0)).transpose()
+    }
+
+    async fn put_setting(&self, bot: UserId, key: &str, value: Option<String>) -> StoreResult<()> {
+        let client = self.client().await?;
+        match value {
+            Some(v) => {
+                execute(
+                    &client,
+                    "INSERT INTO bot_settings (bot_id, key, value) VALUES ($1, $2, $3) \
+                     ON CONFLICT (bot_id, key) DO UPDATE SET value = excluded.value",
+                    &[&bot.0, &key, &v],
+                )
+                .await?
+            }
+            None => {
+                execute(&client, "DELETE FROM bot_settings WHERE bot_id = $1 AND key = $2", &[&bot.0, &key]).await?
+            }
+        };
+        Ok(())
     }
 }
 

@@ -25,11 +25,12 @@ use plaza_core::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::chat_row::ChatRow;
-use crate::rules::{may_delete, may_remove, private_pair};
+use crate::rules::{edited, may_delete, may_remove, private_pair};
 use crate::{
-    BotRecord, EditedText, Event, EventBody, EventPage, GroupChange, NewAccount, ProfileChange, Store, StoreError,
-    StoreResult, StoreStats, Written, entities,
+    BotRecord, Event, EventBody, EventPage, GroupChange, MessageEdit, NewAccount, ProfileChange, Store, StoreError,
+    StoreResult, StoreStats, Written, codec, entities,
 };
+use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 
 /// Most writes committed together.
 pub const MAX_BATCH: usize = 512;
@@ -37,8 +38,11 @@ pub const MAX_BATCH: usize = 512;
 const WRITE_QUEUE: usize = 4096;
 const READ_QUEUE: usize = 4096;
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/sqlite/0002_recent_updates.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/sqlite/0002_recent_updates.sql"),
+    include_str!("../migrations/sqlite/0003_bots.sql"),
+];
 
 /// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
 /// `SqliteOptions::compact_rows` rows).
@@ -392,9 +396,12 @@ fn load_user(conn: &Connection, id: UserId) -> StoreResult<User> {
         .ok_or(StoreError::Denied(Denied::UserNotFound))
 }
 
-const MESSAGE_COLUMNS: &str = "chat_id, id, sender_id, date, text, entities, reply_to, edit_date";
+const MESSAGE_COLUMNS: &str = "chat_id, id, sender_id, date, text, entities, reply_to, edit_date, extra";
 
-fn message_from_row(r: &Row<'_>) -> rusqlite::Result<(Message, Option<String>)> {
+/// A message row with its entities and extras still encoded; `finish_message` decodes them.
+type MessageRow = (Message, Option<String>, Option<String>);
+
+fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
     let text: String = r.get(4)?;
     let text = MessageText::parse(&text)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e)))?;
@@ -408,13 +415,16 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<(Message, Option<String>)> 
             entities: Vec::new(),
             reply_to: r.get::<_, Option<i64>>(6)?.map(MessageId),
             edit_date: r.get(7)?,
+            reply_markup: None,
         },
         r.get(5)?,
+        r.get(8)?,
     ))
 }
 
-fn finish_message((mut m, entities_json): (Message, Option<String>)) -> StoreResult<Message> {
+fn finish_message((mut m, entities_json, extra): MessageRow) -> StoreResult<Message> {
     m.entities = entities::decode(entities_json.as_deref())?;
+    m.reply_markup = codec::decode_extra(extra.as_deref())?;
     Ok(m)
 }
 
@@ -488,6 +498,38 @@ fn resolve(conn: &Connection, viewer: UserId, chat: ChatId) -> StoreResult<(Chat
     Ok((row, role))
 }
 
+/// Members of the chat who are people, not bots: bots are not told of deletions and read marks.
+fn people_ids(conn: &Connection, key: ChatKey) -> StoreResult<Vec<UserId>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT m.user_id FROM members m JOIN users u ON u.id = m.user_id \
+             WHERE m.chat_id = ?1 AND u.is_bot = 0 ORDER BY m.user_id",
+        )
+        .map_err(db)?;
+    let ids =
+        stmt.query_map([key.0], |r| r.get(0).map(UserId)).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)?;
+    Ok(ids)
+}
+
+/// Whom a message's `message_new`/`message_edited` entry goes to: every member, except a bot
+/// sender (bots do not receive their own messages).
+fn message_recipients(conn: &Connection, key: ChatKey, sender: UserId) -> StoreResult<Vec<UserId>> {
+    let mut ids = member_ids(conn, key)?;
+    if is_bot(conn, sender)? {
+        ids.retain(|u| *u != sender);
+    }
+    Ok(ids)
+}
+
+fn is_bot(conn: &Connection, user: UserId) -> StoreResult<bool> {
+    conn.prepare_cached("SELECT is_bot FROM users WHERE id = ?1")
+        .map_err(db)?
+        .query_row([user.0], |r| r.get::<_, bool>(0))
+        .optional()
+        .map_err(db)
+        .map(|b| b.unwrap_or(false))
+}
+
 fn member_ids(conn: &Connection, key: ChatKey) -> StoreResult<Vec<UserId>> {
     let mut stmt =
         conn.prepare_cached("SELECT user_id FROM members WHERE chat_id = ?1 ORDER BY user_id").map_err(db)?;
@@ -523,6 +565,36 @@ fn push_all(
     message_id: Option<i64>,
 ) -> StoreResult<Vec<(UserId, u64)>> {
     users.iter().map(|u| push_update(conn, *u, kind, chat, message_id)).collect()
+}
+
+fn load_callback_query(conn: &Connection, id: i64) -> StoreResult<Option<CallbackQuery>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, bot_id, user_id, chat_id, message_id, data, created_at, answer FROM callback_queries WHERE id = ?1",
+        )
+        .map_err(db)?
+        .query_row([id], |r| {
+            Ok((
+                CallbackQuery {
+                    id: r.get(0)?,
+                    bot: UserId(r.get(1)?),
+                    from: UserId(r.get(2)?),
+                    chat: ChatKey(r.get(3)?),
+                    message_id: MessageId(r.get(4)?),
+                    data: r.get(5)?,
+                    created_at: r.get(6)?,
+                    answer: None,
+                },
+                r.get::<_, Option<String>>(7)?,
+            ))
+        })
+        .optional()
+        .map_err(db)?;
+    row.map(|(mut q, answer)| {
+        q.answer = codec::decode_answer(answer.as_deref())?;
+        Ok(q)
+    })
+    .transpose()
 }
 
 fn chat_view(conn: &Connection, viewer: UserId, row: &ChatRow) -> StoreResult<Chat> {
@@ -1016,17 +1088,26 @@ impl Store for SqliteStore {
                 .query_row(params![row.key.0, now], |r| r.get(0))
                 .map_err(db)?;
             conn.prepare_cached(
-                "INSERT INTO messages (chat_id, id, sender_id, date, text, entities, reply_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .map_err(db)?
-            .execute(params![row.key.0, id, sender.0, now, m.text.as_str(), entities::encode(&m.entities), m.reply_to.map(|r| r.0)])
+            .execute(params![
+                row.key.0,
+                id,
+                sender.0,
+                now,
+                m.text.as_str(),
+                entities::encode(&m.entities),
+                m.reply_to.map(|r| r.0),
+                codec::encode_extra(m.reply_markup.as_ref())
+            ])
             .map_err(db)?;
             // One's own messages count as read.
             conn.prepare_cached("UPDATE members SET read_inbox_max_id = ?1 WHERE chat_id = ?2 AND user_id = ?3")
                 .map_err(db)?
                 .execute(params![id, row.key.0, sender.0])
                 .map_err(db)?;
-            let notify = push_all(conn, &member_ids(conn, row.key)?, "message_new", row.key, Some(id))?;
+            let notify = push_all(conn, &message_recipients(conn, row.key, sender)?, "message_new", row.key, Some(id))?;
             let message = m.into_message(row.key, MessageId(id), sender, now);
             Ok(Written { value: message, notify })
         })
@@ -1038,27 +1119,30 @@ impl Store for SqliteStore {
         editor: UserId,
         chat: ChatId,
         id: MessageId,
-        content: EditedText,
+        edit: MessageEdit,
         now: i64,
     ) -> StoreResult<Written<Message>> {
         self.write(move |conn| {
             let (row, _) = resolve(conn, editor, chat)?;
-            let mut message = load_message(conn, row.key, id)?.ok_or(Denied::MessageNotFound)?;
-            if message.sender != editor {
+            let old = load_message(conn, row.key, id)?.ok_or(Denied::MessageNotFound)?;
+            if old.sender != editor {
                 return Err(Denied::NotAuthor.into());
             }
-            if message.text == content.text && message.entities == content.entities {
-                return Err(Denied::NotModified.into());
-            }
+            let message = edited(&old, edit, now)?;
             conn.execute(
-                "UPDATE messages SET text = ?1, entities = ?2, edit_date = ?3 WHERE chat_id = ?4 AND id = ?5",
-                params![content.text.as_str(), entities::encode(&content.entities), now, row.key.0, id.0],
+                "UPDATE messages SET text = ?1, entities = ?2, edit_date = ?3, extra = ?4 WHERE chat_id = ?5 AND id = ?6",
+                params![
+                    message.text.as_str(),
+                    entities::encode(&message.entities),
+                    message.edit_date,
+                    codec::encode_extra(message.reply_markup.as_ref()),
+                    row.key.0,
+                    id.0
+                ],
             )
             .map_err(db)?;
-            let notify = push_all(conn, &member_ids(conn, row.key)?, "message_edited", row.key, Some(id.0))?;
-            message.text = content.text;
-            message.entities = content.entities;
-            message.edit_date = Some(now);
+            let notify =
+                push_all(conn, &message_recipients(conn, row.key, editor)?, "message_edited", row.key, Some(id.0))?;
             Ok(Written { value: message, notify })
         })
         .await
@@ -1074,11 +1158,11 @@ impl Store for SqliteStore {
                 let m = load_message(conn, row.key, *id)?.ok_or(Denied::MessageNotFound)?;
                 may_delete(actor, m.sender, row.is_group, role)?;
             }
-            let members = member_ids(conn, row.key)?;
+            let members = people_ids(conn, row.key)?;
             let mut notify = Vec::new();
             for id in &ids {
                 conn.prepare_cached(
-                    "UPDATE messages SET deleted = 1, text = '', entities = NULL WHERE chat_id = ?1 AND id = ?2",
+                    "UPDATE messages SET deleted = 1, text = '', entities = NULL, extra = NULL WHERE chat_id = ?1 AND id = ?2",
                 )
                 .map_err(db)?
                 .execute(params![row.key.0, id.0])
@@ -1135,8 +1219,9 @@ impl Store for SqliteStore {
                 )
                 .map_err(db)?;
                 notify.push(push_update(conn, reader, "read_inbox", row.key, Some(target))?);
-                if !row.is_group {
-                    notify.push(push_update(conn, row.peer_of(reader), "read_outbox", row.key, Some(target))?);
+                let peer = row.peer_of(reader);
+                if !row.is_group && !is_bot(conn, peer)? {
+                    notify.push(push_update(conn, peer, "read_outbox", row.key, Some(target))?);
                 }
             }
             Ok(Written { value: chat_view(conn, reader, &row)?, notify })
@@ -1195,6 +1280,17 @@ impl Store for SqliteStore {
                     "chat_removed" => EventBody::ChatRemoved { chat_id },
                     "read_inbox" => EventBody::ReadInbox { chat_id, max_id: mid },
                     "read_outbox" => EventBody::ReadOutbox { chat_id, max_id: mid },
+                    "callback_query" => {
+                        let query = load_callback_query(conn, mid.0)?
+                            .ok_or(StoreError::Backend("lost callback query".into()))?;
+                        let message = load_message(conn, key, query.message_id)?;
+                        EventBody::CallbackQuery { chat_id, query, message }
+                    }
+                    "callback_answer" => {
+                        let query = load_callback_query(conn, mid.0)?
+                            .ok_or(StoreError::Backend("lost callback query".into()))?;
+                        EventBody::CallbackAnswer { chat_id, query }
+                    }
                     other => return Err(StoreError::Backend(format!("unknown update kind {other:?}"))),
                 };
                 out.push(Event { seq: seq as u64, body });
@@ -1217,6 +1313,136 @@ impl Store for SqliteStore {
             .map_err(db)?
             .map(|s| s as u64)
             .ok_or(Denied::UserNotFound.into())
+        })
+        .await
+    }
+
+    async fn press_button(
+        &self,
+        user: UserId,
+        chat: ChatId,
+        message: MessageId,
+        data: String,
+        now: i64,
+    ) -> StoreResult<Written<CallbackQuery>> {
+        self.write(move |conn| {
+            let (row, _) = resolve(conn, user, chat)?;
+            let m = load_message(conn, row.key, message)?.ok_or(Denied::MessageNotFound)?;
+            if !m.reply_markup.as_ref().is_some_and(|k| k.has_callback(&data)) || !is_bot(conn, m.sender)? {
+                return Err(Denied::ButtonNotFound.into());
+            }
+            // The bot may have left the group since it sent the message; then nobody can answer.
+            member_row(conn, row.key, m.sender)?.ok_or(Denied::ButtonNotFound)?;
+            let id: i64 = conn
+                .prepare_cached(
+                    "INSERT INTO callback_queries (bot_id, user_id, chat_id, message_id, data, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                )
+                .map_err(db)?
+                .query_row(params![m.sender.0, user.0, row.key.0, message.0, data, now], |r| r.get(0))
+                .map_err(db)?;
+            let notify = vec![push_update(conn, m.sender, "callback_query", row.key, Some(id))?];
+            let query = CallbackQuery {
+                id,
+                bot: m.sender,
+                from: user,
+                chat: row.key,
+                message_id: message,
+                data,
+                created_at: now,
+                answer: None,
+            };
+            Ok(Written { value: query, notify })
+        })
+        .await
+    }
+
+    async fn answer_callback_query(
+        &self,
+        bot: UserId,
+        id: i64,
+        answer: CallbackAnswer,
+        now: i64,
+    ) -> StoreResult<Written<CallbackQuery>> {
+        self.write(move |conn| {
+            let mut q = load_callback_query(conn, id)?
+                .filter(|q| q.bot == bot && q.answer.is_none() && now - q.created_at <= CALLBACK_ANSWER_WINDOW)
+                .ok_or(Denied::QueryNotFound)?;
+            conn.prepare_cached("UPDATE callback_queries SET answer = ?1, answered_at = ?2 WHERE id = ?3")
+                .map_err(db)?
+                .execute(params![codec::encode_answer(&answer), now, id])
+                .map_err(db)?;
+            let notify = vec![push_update(conn, q.from, "callback_answer", q.chat, Some(id))?];
+            q.answer = Some(answer);
+            Ok(Written { value: q, notify })
+        })
+        .await
+    }
+
+    async fn callback_query(&self, user: UserId, id: i64) -> StoreResult<CallbackQuery> {
+        self.read(move |conn| {
+            Ok(load_callback_query(conn, id)?.filter(|q| q.from == user).ok_or(Denied::QueryNotFound)?)
+        })
+        .await
+    }
+
+    async fn confirm_updates(&self, bot: UserId, offset: u64) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO bot_offsets (bot_id, confirmed) VALUES (?1, ?2) \
+                 ON CONFLICT (bot_id) DO UPDATE SET confirmed = MAX(confirmed, excluded.confirmed)",
+            )
+            .map_err(db)?
+            .execute(params![bot.0, offset as i64])
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn confirmed_offset(&self, bot: UserId) -> StoreResult<u64> {
+        self.read(move |conn| {
+            let v: Option<i64> = conn
+                .prepare_cached("SELECT confirmed FROM bot_offsets WHERE bot_id = ?1")
+                .map_err(db)?
+                .query_row([bot.0], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            Ok(v.unwrap_or(0) as u64)
+        })
+        .await
+    }
+
+    async fn setting(&self, bot: UserId, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_string();
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT value FROM bot_settings WHERE bot_id = ?1 AND key = ?2")
+                .map_err(db)?
+                .query_row(params![bot.0, key], |r| r.get(0))
+                .optional()
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn put_setting(&self, bot: UserId, key: &str, value: Option<String>) -> StoreResult<()> {
+        let key = key.to_string();
+        self.write(move |conn| {
+            match value {
+                Some(v) => conn
+                    .prepare_cached(
+                        "INSERT INTO bot_settings (bot_id, key, value) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (bot_id, key) DO UPDATE SET value = excluded.value",
+                    )
+                    .map_err(db)?
+                    .execute(params![bot.0, key, v]),
+                None => conn
+                    .prepare_cached("DELETE FROM bot_settings WHERE bot_id = ?1 AND key = ?2")
+                    .map_err(db)?
+                    .execute(params![bot.0, key]),
+            }
+            .map_err(db)?;
+            Ok(())
         })
         .await
     }

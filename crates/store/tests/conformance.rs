@@ -9,15 +9,20 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
+use plaza_core::bot::{
+    AllowedUpdates, BotCommand, BotState, BotText, CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery, CommandScope,
+    MenuButton, Webhook,
+};
 use plaza_core::ids::FIRST_USER_ID;
+use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
 use plaza_core::{
     Chat, ChatId, ChatKind, Denied, DisplayName, Entity, EntityKind, GroupTitle, HistoryPage, LanguageCode, Message,
-    MessageId, MessageText, NewMessage, PhoneNumber, Role, User, UserId, Username,
+    MessageId, MessageText, NewMessage, PhoneNumber, ReplyMarkup, Role, User, UserId, Username,
 };
 use plaza_store::sqlite::{SqliteOptions, SqliteStore};
 use plaza_store::{
-    EditedText, Event, EventBody, GroupChange, MAX_EVENTS_PAGE, NewAccount, NewBot, ProfileChange, Store, StoreError,
-    StoreResult, Written,
+    EditedText, Event, EventBody, GroupChange, MAX_EVENTS_PAGE, MessageEdit, NewAccount, NewBot, ProfileChange, Store,
+    StoreError, StoreResult, Written,
 };
 
 /// Generates, for every scenario, one test per backend.
@@ -71,6 +76,13 @@ conformance!(
     chat_list_order,
     update_log,
     concurrent_appends,
+    keyboards_round_trip,
+    keyboard_edits,
+    bots_get_no_entries_for_their_own_messages,
+    bots_get_no_deletions_or_read_marks,
+    callback_queries,
+    confirmed_offsets,
+    bot_settings,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -288,6 +300,62 @@ async fn read_log(s: &dyn Store, user: UserId, mut cursor: u64, limit: u32) -> V
 
 fn event(seq: u64, body: EventBody) -> Event {
     Event { seq, body }
+}
+
+/// An edit of the text alone (no entities, no inline keyboard).
+fn edit_text(t: &str) -> MessageEdit {
+    MessageEdit {
+        text: Some(EditedText { text: MessageText::parse(t).unwrap(), entities: vec![] }),
+        reply_markup: None,
+    }
+}
+
+/// An edit with new text (or the old one kept) and a keyboard.
+fn edit(t: Option<&str>, reply_markup: Option<ReplyMarkup>) -> MessageEdit {
+    MessageEdit { text: t.map(|t| EditedText { text: MessageText::parse(t).unwrap(), entities: vec![] }), reply_markup }
+}
+
+async fn bot(s: &dyn Store, name: &str, owner: &User) -> User {
+    s.create_account(bot_account(name, owner.id, vec![7; 32])).await.unwrap()
+}
+
+/// An inline keyboard of callback buttons: one row per slice of `(label, data)`.
+fn inline(rows: &[&[(&str, &str)]]) -> ReplyMarkup {
+    ReplyMarkup::Inline(
+        rows.iter()
+            .map(|row| {
+                row.iter()
+                    .map(|(t, d)| InlineButton { text: t.to_string(), action: ButtonAction::Callback(d.to_string()) })
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+fn reply_keyboard() -> ReplyMarkup {
+    ReplyMarkup::Keyboard(ReplyKeyboard {
+        rows: vec![vec![
+            KeyboardButton { text: "Yes".into(), request: None },
+            KeyboardButton { text: "Share phone".into(), request: Some(KeyboardRequest::Contact) },
+        ]],
+        resize: true,
+        one_time: true,
+        placeholder: Some("Choose".into()),
+        ..Default::default()
+    })
+}
+
+fn with_markup(t: &str, markup: ReplyMarkup) -> NewMessage {
+    text(t).with_markup(Some(markup))
+}
+
+async fn send_markup(s: &dyn Store, from: &User, chat: ChatId, t: &str, markup: ReplyMarkup, now: i64) -> Message {
+    s.append_message(from.id, chat, with_markup(t, markup), now).await.unwrap().value
+}
+
+/// The bodies of the user's events after `cursor`.
+async fn bodies_after(s: &dyn Store, user: &User, cursor: u64) -> Vec<EventBody> {
+    read_log(s, user.id, cursor, MAX_EVENTS_PAGE).await.into_iter().map(|e| e.body).collect()
 }
 
 /// Remembers which seqs each write reported per user, to compare with what the log holds.
@@ -582,7 +650,7 @@ async fn outsiders_see_nothing(store: Arc<dyn Store>) {
     assert_eq!(denied(s.history(dave.id, g.id, before(None, 10)).await), Denied::ChatNotFound);
     assert_eq!(denied(s.members(dave.id, g.id).await), Denied::ChatNotFound);
     assert_eq!(denied(s.append_message(dave.id, g.id, text("hi"), T0 + 2).await), Denied::ChatNotFound);
-    let edit = EditedText { text: MessageText::parse("mine now").unwrap(), entities: vec![] };
+    let edit = edit_text("mine now");
     assert_eq!(denied(s.edit_message(dave.id, g.id, m.id, edit, T0 + 2).await), Denied::ChatNotFound);
     assert_eq!(denied(s.delete_messages(dave.id, g.id, vec![m.id]).await), Denied::ChatNotFound);
     assert_eq!(denied(s.mark_read(dave.id, g.id, m.id).await), Denied::ChatNotFound);
@@ -766,6 +834,7 @@ async fn messages_are_numbered_per_chat(store: Arc<dyn Store>) {
             entities: vec![],
             reply_to: None,
             edit_date: None,
+            reply_markup: None,
         }
     );
     assert_eq!(g1.chat, g.key);
@@ -820,7 +889,10 @@ async fn edits(store: Arc<dyn Store>) {
     let bob = person(s, "bob").await;
     let g = group(s, &alice, "Team", &[&bob], T0).await.id;
     let m = send(s, &alice, g, "hello", T0 + 1).await;
-    let edited = |t: &str, entities: Vec<Entity>| EditedText { text: MessageText::parse(t).unwrap(), entities };
+    let edited = |t: &str, entities: Vec<Entity>| MessageEdit {
+        text: Some(EditedText { text: MessageText::parse(t).unwrap(), entities }),
+        reply_markup: None,
+    };
     let bold = vec![Entity { kind: EntityKind::Bold, offset: 0, length: 5 }];
 
     assert_eq!(denied(s.edit_message(bob.id, g, m.id, edited("hijacked", vec![]), T0 + 2).await), Denied::NotAuthor);
@@ -1127,8 +1199,7 @@ async fn update_log(store: Arc<dyn Store>) {
     let w = s.append_message(bob.id, g, text("in the group"), T0 + 6).await.unwrap();
     assert_eq!(notified(&w), users(&[&alice, &bob]));
     let g1 = seen.take(w);
-    let edit = EditedText { text: MessageText::parse("first, edited").unwrap(), entities: vec![] };
-    let w = s.edit_message(alice.id, pa, MessageId(1), edit, T0 + 7).await.unwrap();
+    let w = s.edit_message(alice.id, pa, MessageId(1), edit_text("first, edited"), T0 + 7).await.unwrap();
     assert_eq!(notified(&w), users(&[&alice, &bob]));
     let m1 = seen.take(w);
     let w = s.mark_read(bob.id, pb, MessageId(1)).await.unwrap();
@@ -1276,4 +1347,460 @@ async fn concurrent_appends(store: Arc<dyn Store>) {
         }
         assert_eq!(s.current_cursor(member.id).await.unwrap(), total as u64 + 1);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bots: keyboards, their own messages, button presses and settings.
+
+async fn keyboards_round_trip(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    s.open_private_chat(alice.id, helper.id, T0).await.unwrap();
+    let g = group(s, &alice, "Team", &[&bob, &helper], T0).await.id;
+    let alice_cursor = s.current_cursor(alice.id).await.unwrap();
+
+    let kb = ReplyMarkup::Inline(vec![
+        vec![
+            InlineButton { text: "Yes".into(), action: ButtonAction::Callback("yes".into()) },
+            InlineButton { text: "Site".into(), action: ButtonAction::Url("https://example.org".into()) },
+        ],
+        vec![InlineButton { text: "Pay".into(), action: ButtonAction::Pay }],
+    ]);
+    let m1 = send_markup(s, &helper, dm(&alice), "pick one", kb.clone(), T0 + 1).await;
+    assert_eq!(m1.reply_markup, Some(kb.clone()));
+    let m2 = send_markup(s, &helper, dm(&alice), "type", reply_keyboard(), T0 + 2).await;
+    assert_eq!(m2.reply_markup, Some(reply_keyboard()));
+    let m3 = send(s, &helper, dm(&alice), "plain", T0 + 3).await;
+    assert_eq!(m3.reply_markup, None);
+    // An empty inline keyboard is no keyboard.
+    let m4 = send_markup(s, &helper, dm(&alice), "empty", ReplyMarkup::Inline(vec![]), T0 + 4).await;
+    assert_eq!(m4.reply_markup, None);
+    let m5 = send_markup(s, &helper, dm(&alice), "gone", ReplyMarkup::Remove { selective: true }, T0 + 5).await;
+    let force = ReplyMarkup::ForceReply { placeholder: Some("Your answer".into()), selective: false };
+    let m6 = send_markup(s, &helper, dm(&alice), "say", force, T0 + 6).await;
+    let sent = vec![m1, m2, m3, m4, m5, m6];
+
+    // History, the update log and the chat list all read the keyboards back.
+    assert_eq!(all_history(s, &alice, dm(&helper)).await, sent);
+    assert_eq!(all_history(s, &helper, dm(&alice)).await, sent);
+    let expected: Vec<EventBody> =
+        sent.iter().map(|m| EventBody::MessageNew { chat_id: dm(&helper), message: m.clone() }).collect();
+    assert_eq!(bodies_after(s, &alice, alice_cursor).await, expected);
+    let list = s.chats(alice.id).await.unwrap();
+    let summary = list.iter().find(|c| c.chat.id == dm(&helper)).expect("chat with the bot listed");
+    assert_eq!(summary.last_message.as_ref(), sent.last());
+    let page = s.history(alice.id, dm(&helper), before(None, 1)).await.unwrap();
+    assert_eq!(page.as_slice(), &sent[5..]);
+
+    // In a group, every member gets the keyboard.
+    let gm = send_markup(s, &helper, g, "vote", kb.clone(), T0 + 7).await;
+    assert_eq!(gm.reply_markup, Some(kb));
+    for user in [&alice, &bob] {
+        assert_eq!(all_history(s, user, g).await, vec![gm.clone()]);
+        let log = bodies_after(s, user, 0).await;
+        assert_eq!(log.last(), Some(&EventBody::MessageNew { chat_id: g, message: gm.clone() }));
+    }
+}
+
+async fn keyboard_edits(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    s.open_private_chat(alice.id, helper.id, T0).await.unwrap();
+    let chat = dm(&alice);
+    let alice_cursor = s.current_cursor(alice.id).await.unwrap();
+    let a = inline(&[&[("A", "a")]]);
+    let b = inline(&[&[("B", "b")], &[("B2", "b2")]]);
+    let c = inline(&[&[("C", "c")]]);
+    let m = send_markup(s, &helper, chat, "menu", a.clone(), T0 + 1).await;
+    let try_edit = |e: MessageEdit, now: i64| s.edit_message(helper.id, chat, m.id, e, now);
+
+    // A new keyboard alone is a change, but does not mark the message edited.
+    let e = try_edit(edit(None, Some(b.clone())), T0 + 2).await.unwrap().value;
+    assert_eq!(e, Message { reply_markup: Some(b.clone()), ..m.clone() });
+    assert_eq!(all_history(s, &alice, dm(&helper)).await, vec![e.clone()]);
+    assert_eq!(denied(try_edit(edit(None, Some(b.clone())), T0 + 3).await), Denied::NotModified);
+    assert_eq!(denied(try_edit(edit(Some("menu"), Some(b.clone())), T0 + 3).await), Denied::NotModified);
+
+    // New text without a keyboard removes the inline keyboard.
+    let e = try_edit(edit(Some("menu, closed"), None), T0 + 4).await.unwrap().value;
+    assert_eq!((e.text.as_str(), &e.reply_markup, e.edit_date), ("menu, closed", &None, Some(T0 + 4)));
+    assert_eq!(all_history(s, &alice, dm(&helper)).await, vec![e.clone()]);
+    assert_eq!(denied(try_edit(edit(Some("menu, closed"), None), T0 + 5).await), Denied::NotModified);
+    assert_eq!(denied(try_edit(edit(None, None), T0 + 5).await), Denied::NotModified);
+    // An empty inline keyboard is none.
+    assert_eq!(denied(try_edit(edit(None, Some(ReplyMarkup::Inline(vec![]))), T0 + 5).await), Denied::NotModified);
+
+    // New text with a new keyboard keeps the new keyboard.
+    let e = try_edit(edit(Some("menu again"), Some(c.clone())), T0 + 6).await.unwrap().value;
+    assert_eq!((e.text.as_str(), &e.reply_markup, e.edit_date), ("menu again", &Some(c.clone()), Some(T0 + 6)));
+    // Removing the keyboard alone leaves the edit date as it was.
+    let e = try_edit(edit(None, Some(ReplyMarkup::Inline(vec![]))), T0 + 7).await.unwrap().value;
+    assert_eq!((e.text.as_str(), &e.reply_markup, e.edit_date), ("menu again", &None, Some(T0 + 6)));
+    assert_eq!(all_history(s, &alice, dm(&helper)).await, vec![e.clone()]);
+
+    // A reply keyboard survives a text edit.
+    let k = send_markup(s, &helper, chat, "answer me", reply_keyboard(), T0 + 8).await;
+    let ke = s.edit_message(helper.id, chat, k.id, edit_text("answer me now"), T0 + 9).await.unwrap().value;
+    assert_eq!(
+        ke,
+        Message { text: MessageText::parse("answer me now").unwrap(), edit_date: Some(T0 + 9), ..k.clone() }
+    );
+    assert_eq!(ke.reply_markup, Some(reply_keyboard()));
+    assert_eq!(
+        denied(s.edit_message(helper.id, chat, k.id, edit_text("answer me now"), T0 + 10).await),
+        Denied::NotModified
+    );
+    assert_eq!(all_history(s, &alice, dm(&helper)).await, vec![e.clone(), ke.clone()]);
+
+    // Alice's log holds each change, read back as the message is now.
+    let mut expected = vec![EventBody::MessageNew { chat_id: dm(&helper), message: e.clone() }];
+    expected.extend((0..4).map(|_| EventBody::MessageEdited { chat_id: dm(&helper), message: e.clone() }));
+    expected.push(EventBody::MessageNew { chat_id: dm(&helper), message: ke.clone() });
+    expected.push(EventBody::MessageEdited { chat_id: dm(&helper), message: ke.clone() });
+    assert_eq!(bodies_after(s, &alice, alice_cursor).await, expected);
+}
+
+async fn bots_get_no_entries_for_their_own_messages(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    s.open_private_chat(alice.id, helper.id, T0).await.unwrap();
+    let g = group(s, &alice, "Team", &[&bob, &helper], T0).await.id;
+    let bot_cursor = s.current_cursor(helper.id).await.unwrap();
+    let alice_cursor = s.current_cursor(alice.id).await.unwrap();
+
+    // The bot's messages and edits reach everyone but the bot.
+    let w = s.append_message(helper.id, dm(&alice), text("hello from the bot"), T0 + 1).await.unwrap();
+    assert_eq!(notified(&w), vec![alice.id]);
+    assert_eq!(w.notify, vec![(alice.id, alice_cursor + 1)]);
+    let from_bot = w.value;
+    let w = s.append_message(helper.id, g, with_markup("vote", inline(&[&[("Up", "up")]])), T0 + 2).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    let in_group = w.value;
+    let w = s.edit_message(helper.id, dm(&alice), from_bot.id, edit_text("hello, edited"), T0 + 3).await.unwrap();
+    assert_eq!(notified(&w), vec![alice.id]);
+    let from_bot = w.value;
+    let w = s.edit_message(helper.id, g, in_group.id, edit(None, None), T0 + 4).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    let in_group = w.value;
+    assert_eq!(in_group.reply_markup, None);
+    assert_eq!(s.current_cursor(helper.id).await.unwrap(), bot_cursor);
+    assert!(bodies_after(s, &helper, bot_cursor).await.is_empty());
+    // The bot's own read mark still moved with its message.
+    assert_eq!(s.chat(helper.id, g).await.unwrap().read_inbox_max_id, in_group.id);
+
+    // A person's messages reach the bot, and the person's own log too (for their other devices).
+    let w = s.append_message(alice.id, dm(&helper), text("hi bot"), T0 + 5).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &helper]));
+    let from_alice = w.value;
+    let w = s.edit_message(alice.id, dm(&helper), from_alice.id, edit_text("hi, bot"), T0 + 6).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &helper]));
+    let from_alice = w.value;
+    let from_bob = send(s, &bob, g, "hi all", T0 + 7).await;
+    assert_eq!(
+        bodies_after(s, &helper, bot_cursor).await,
+        vec![
+            EventBody::MessageNew { chat_id: dm(&alice), message: from_alice.clone() },
+            EventBody::MessageEdited { chat_id: dm(&alice), message: from_alice.clone() },
+            EventBody::MessageNew { chat_id: g, message: from_bob.clone() },
+        ]
+    );
+    assert_eq!(
+        bodies_after(s, &alice, alice_cursor).await,
+        vec![
+            EventBody::MessageNew { chat_id: dm(&helper), message: from_bot.clone() },
+            EventBody::MessageNew { chat_id: g, message: in_group.clone() },
+            EventBody::MessageEdited { chat_id: dm(&helper), message: from_bot.clone() },
+            EventBody::MessageEdited { chat_id: g, message: in_group.clone() },
+            EventBody::MessageNew { chat_id: dm(&helper), message: from_alice.clone() },
+            EventBody::MessageEdited { chat_id: dm(&helper), message: from_alice.clone() },
+            EventBody::MessageNew { chat_id: g, message: from_bob.clone() },
+        ]
+    );
+
+    // A bot alone in a group notifies nobody, and its message is still stored and numbered.
+    let solo = s.create_group(helper.id, GroupTitle::parse("Solo").unwrap(), vec![], T0 + 8).await.unwrap().value.id;
+    let cursor = s.current_cursor(helper.id).await.unwrap();
+    let w = s.append_message(helper.id, solo, text("anyone?"), T0 + 9).await.unwrap();
+    assert!(w.notify.is_empty());
+    assert_eq!(w.value.id, MessageId(1));
+    let w = s.edit_message(helper.id, solo, MessageId(1), edit_text("anyone at all?"), T0 + 10).await.unwrap();
+    assert!(w.notify.is_empty());
+    assert_eq!(all_history(s, &helper, solo).await, vec![w.value]);
+    assert_eq!(s.current_cursor(helper.id).await.unwrap(), cursor);
+}
+
+async fn bots_get_no_deletions_or_read_marks(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    s.open_private_chat(alice.id, helper.id, T0).await.unwrap();
+    let g = group(s, &alice, "Team", &[&bob, &helper], T0).await.id;
+
+    // A bot reading is logged for itself and tells the person their message was read.
+    let m1 = send(s, &alice, dm(&helper), "one", T0 + 1).await;
+    let w = s.mark_read(helper.id, dm(&alice), m1.id).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &helper]));
+    let m2 = send(s, &helper, dm(&alice), "two", T0 + 2).await;
+    let bot_cursor = s.current_cursor(helper.id).await.unwrap();
+    let alice_cursor = s.current_cursor(alice.id).await.unwrap();
+
+    // A person reading the bot's message tells the bot nothing; the chat still shows it read.
+    let w = s.mark_read(alice.id, dm(&helper), m2.id).await.unwrap();
+    assert_eq!(notified(&w), vec![alice.id]);
+    assert_eq!(w.value.read_inbox_max_id, m2.id);
+    assert_eq!(s.chat(helper.id, dm(&alice)).await.unwrap().read_outbox_max_id, m2.id);
+
+    // Deletions reach only people, whoever deletes.
+    let w = s.delete_messages(alice.id, dm(&helper), vec![m1.id]).await.unwrap();
+    assert_eq!(notified(&w), vec![alice.id]);
+    let w = s.delete_messages(helper.id, dm(&alice), vec![m2.id]).await.unwrap();
+    assert_eq!(notified(&w), vec![alice.id]);
+    let gm = send(s, &bob, g, "from bob", T0 + 3).await;
+    let gb = send(s, &helper, g, "from the bot", T0 + 4).await;
+    let w = s.delete_messages(alice.id, g, vec![gm.id, gb.id]).await.unwrap();
+    let twice: Vec<UserId> = users(&[&alice, &bob]).into_iter().flat_map(|u| [u, u]).collect();
+    assert_eq!(notified(&w), twice, "one entry per person and message");
+    let gm2 = send(s, &bob, g, "again", T0 + 5).await;
+    let w = s.mark_read(alice.id, g, gm2.id).await.unwrap();
+    assert_eq!(notified(&w), vec![alice.id]);
+
+    // The bot's log holds only bob's messages (the first since deleted, so skipped).
+    assert_eq!(s.current_cursor(helper.id).await.unwrap(), bot_cursor + 2);
+    assert_eq!(
+        bodies_after(s, &helper, bot_cursor).await,
+        vec![EventBody::MessageNew { chat_id: g, message: gm2.clone() }]
+    );
+    assert_eq!(
+        bodies_after(s, &alice, alice_cursor).await,
+        vec![
+            EventBody::ReadInbox { chat_id: dm(&helper), max_id: m2.id },
+            EventBody::MessageDeleted { chat_id: dm(&helper), message_id: m1.id },
+            EventBody::MessageDeleted { chat_id: dm(&helper), message_id: m2.id },
+            EventBody::MessageDeleted { chat_id: g, message_id: gm.id },
+            EventBody::MessageDeleted { chat_id: g, message_id: gb.id },
+            EventBody::MessageNew { chat_id: g, message: gm2.clone() },
+            EventBody::ReadInbox { chat_id: g, max_id: gm2.id },
+        ]
+    );
+}
+
+async fn callback_queries(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let carol = person(s, "carol").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let other = bot(s, "other_bot", &carol).await;
+    s.open_private_chat(alice.id, helper.id, T0).await.unwrap();
+    let kb = ReplyMarkup::Inline(vec![vec![
+        InlineButton { text: "Yes".into(), action: ButtonAction::Callback("yes".into()) },
+        InlineButton { text: "Site".into(), action: ButtonAction::Url("https://example.org".into()) },
+    ]]);
+    let m = send_markup(s, &helper, dm(&alice), "sure?", kb.clone(), T0 + 1).await;
+    let bot_cursor = s.current_cursor(helper.id).await.unwrap();
+
+    // A press reaches the bot with the message it was under.
+    let w = s.press_button(alice.id, dm(&helper), m.id, "yes".into(), T0 + 10).await.unwrap();
+    assert_eq!(w.notify, vec![(helper.id, bot_cursor + 1)]);
+    let q = w.value;
+    let expected = CallbackQuery {
+        id: q.id,
+        bot: helper.id,
+        from: alice.id,
+        chat: m.chat,
+        message_id: m.id,
+        data: "yes".into(),
+        created_at: T0 + 10,
+        answer: None,
+    };
+    assert_eq!(q, expected);
+    assert_eq!(
+        bodies_after(s, &helper, bot_cursor).await,
+        vec![EventBody::CallbackQuery { chat_id: dm(&alice), query: q.clone(), message: Some(m.clone()) }]
+    );
+    assert_eq!(s.callback_query(alice.id, q.id).await.unwrap(), q);
+
+    // Refusals: no such button, message or chat; a person's message; a message without buttons.
+    let press = |user: &User, chat: ChatId, id: MessageId, data: &str| {
+        s.press_button(user.id, chat, id, data.to_string(), T0 + 11)
+    };
+    assert_eq!(denied(press(&alice, dm(&helper), m.id, "no").await), Denied::ButtonNotFound);
+    assert_eq!(denied(press(&alice, dm(&helper), m.id, "https://example.org").await), Denied::ButtonNotFound);
+    assert_eq!(denied(press(&alice, dm(&helper), MessageId(99), "yes").await), Denied::MessageNotFound);
+    assert_eq!(denied(press(&carol, dm(&helper), m.id, "yes").await), Denied::ChatNotFound);
+    let mine = send_markup(s, &alice, dm(&helper), "mine", kb.clone(), T0 + 2).await;
+    assert_eq!(denied(press(&helper, dm(&alice), mine.id, "yes").await), Denied::ButtonNotFound);
+    assert_eq!(denied(press(&alice, dm(&helper), mine.id, "yes").await), Denied::ButtonNotFound);
+    let plain = send(s, &helper, dm(&alice), "plain", T0 + 3).await;
+    assert_eq!(denied(press(&alice, dm(&helper), plain.id, "yes").await), Denied::ButtonNotFound);
+    // Refused presses logged nothing: the bot's log grew by the press and alice's message only.
+    assert_eq!(s.current_cursor(helper.id).await.unwrap(), bot_cursor + 2);
+
+    // Only the query's bot answers, once, within the window.
+    let answer = CallbackAnswer::new(Some("Done".into()), true, None, 5).unwrap();
+    let answer_at = |bot: &User, id: i64, now: i64| s.answer_callback_query(bot.id, id, answer.clone(), now);
+    assert_eq!(denied(answer_at(&other, q.id, T0 + 12).await), Denied::QueryNotFound);
+    assert_eq!(denied(answer_at(&helper, q.id + 1000, T0 + 12).await), Denied::QueryNotFound);
+    let q2 = s.press_button(alice.id, dm(&helper), m.id, "yes".into(), T0 + 20).await.unwrap().value;
+    assert_ne!(q2.id, q.id);
+    assert_eq!(denied(answer_at(&helper, q2.id, T0 + 20 + CALLBACK_ANSWER_WINDOW + 1).await), Denied::QueryNotFound);
+    let alice_cursor = s.current_cursor(alice.id).await.unwrap();
+    let w = answer_at(&helper, q.id, T0 + 10 + CALLBACK_ANSWER_WINDOW).await.unwrap();
+    assert_eq!(w.notify, vec![(alice.id, alice_cursor + 1)]);
+    let answered = w.value;
+    assert_eq!(answered, CallbackQuery { answer: Some(answer.clone()), ..q.clone() });
+    assert_eq!(denied(answer_at(&helper, q.id, T0 + 13).await), Denied::QueryNotFound);
+
+    // The presser gets the answer and sees it on the query; nobody else sees the query.
+    assert_eq!(
+        bodies_after(s, &alice, alice_cursor).await,
+        vec![EventBody::CallbackAnswer { chat_id: dm(&helper), query: answered.clone() }]
+    );
+    assert_eq!(s.callback_query(alice.id, q.id).await.unwrap(), answered);
+    assert_eq!(s.callback_query(alice.id, q2.id).await.unwrap(), q2);
+    assert_eq!(denied(s.callback_query(carol.id, q.id).await), Denied::QueryNotFound);
+    assert_eq!(denied(s.callback_query(helper.id, q.id).await), Denied::QueryNotFound);
+    assert_eq!(denied(s.callback_query(alice.id, q.id + 1000).await), Denied::QueryNotFound);
+
+    // In a group any member presses; the bot's entry shows the message as it is now.
+    let g = group(s, &alice, "Team", &[&carol, &helper], T0).await.id;
+    let gm = send_markup(s, &helper, g, "poll", inline(&[&[("Up", "up"), ("Down", "down")]]), T0 + 30).await;
+    let bot_cursor = s.current_cursor(helper.id).await.unwrap();
+    let gq = s.press_button(carol.id, g, gm.id, "down".into(), T0 + 31).await.unwrap().value;
+    assert_eq!((gq.from, gq.chat, gq.message_id, gq.data.as_str()), (carol.id, gm.chat, gm.id, "down"));
+    assert_eq!(
+        bodies_after(s, &helper, bot_cursor).await,
+        vec![EventBody::CallbackQuery { chat_id: g, query: gq.clone(), message: Some(gm.clone()) }]
+    );
+    s.delete_messages(alice.id, g, vec![gm.id]).await.unwrap();
+    assert_eq!(
+        bodies_after(s, &helper, bot_cursor).await,
+        vec![EventBody::CallbackQuery { chat_id: g, query: gq.clone(), message: None }]
+    );
+    // A bot that left the group cannot be asked any more.
+    let gm2 = send_markup(s, &helper, g, "poll 2", inline(&[&[("Up", "up")]]), T0 + 32).await;
+    s.change_group(alice.id, g, GroupChange::RemoveMember(helper.id), T0 + 33).await.unwrap();
+    assert_eq!(denied(s.press_button(carol.id, g, gm2.id, "up".into(), T0 + 34).await), Denied::ButtonNotFound);
+}
+
+async fn confirmed_offsets(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let other = bot(s, "other_bot", &alice).await;
+    assert_eq!(s.confirmed_offset(helper.id).await.unwrap(), 0);
+    for (confirm, now) in [(5, 5), (3, 5), (5, 5), (0, 5), (9, 9)] {
+        s.confirm_updates(helper.id, confirm).await.unwrap();
+        assert_eq!(s.confirmed_offset(helper.id).await.unwrap(), now, "after confirming {confirm}");
+    }
+    assert_eq!(s.confirmed_offset(other.id).await.unwrap(), 0);
+    assert_eq!(s.bot_state(helper.id).await.unwrap().offset, 9);
+}
+
+async fn bot_settings(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let other = bot(s, "other_bot", &alice).await;
+    let de = Some(LanguageCode::parse("de").unwrap());
+
+    // The primitive: put, overwrite, delete; per bot.
+    assert_eq!(s.setting(helper.id, "k").await.unwrap(), None);
+    s.put_setting(helper.id, "k", Some("v".into())).await.unwrap();
+    assert_eq!(s.setting(helper.id, "k").await.unwrap().as_deref(), Some("v"));
+    s.put_setting(helper.id, "k", Some("w".into())).await.unwrap();
+    assert_eq!(s.setting(helper.id, "k").await.unwrap().as_deref(), Some("w"));
+    assert_eq!(s.setting(other.id, "k").await.unwrap(), None);
+    assert_eq!(s.setting(helper.id, "K").await.unwrap(), None);
+    s.put_setting(helper.id, "k", None).await.unwrap();
+    assert_eq!(s.setting(helper.id, "k").await.unwrap(), None);
+    s.put_setting(helper.id, "k", None).await.unwrap();
+
+    // Commands per scope and language; an empty list deletes that list only.
+    let cmds = vec![BotCommand::new("start", "Start").unwrap(), BotCommand::new("help", "Help").unwrap()];
+    let de_cmds = vec![BotCommand::new("start", "Anfangen").unwrap()];
+    let member = CommandScope::ChatMember(ChatId(-5), alice.id);
+    s.set_commands(helper.id, CommandScope::Default, &None, &cmds).await.unwrap();
+    s.set_commands(helper.id, member, &de, &de_cmds).await.unwrap();
+    assert_eq!(s.commands(helper.id, CommandScope::Default, &None).await.unwrap(), Some(cmds.clone()));
+    assert_eq!(s.commands(helper.id, CommandScope::Default, &de).await.unwrap(), None);
+    assert_eq!(s.commands(helper.id, CommandScope::AllPrivateChats, &None).await.unwrap(), None);
+    assert_eq!(s.commands(helper.id, member, &de).await.unwrap(), Some(de_cmds.clone()));
+    assert_eq!(s.commands(helper.id, member, &None).await.unwrap(), None);
+    assert_eq!(s.commands(helper.id, CommandScope::Chat(ChatId(-5)), &de).await.unwrap(), None);
+    assert_eq!(s.commands(other.id, CommandScope::Default, &None).await.unwrap(), None);
+    s.set_commands(helper.id, CommandScope::Default, &None, &de_cmds).await.unwrap();
+    assert_eq!(s.commands(helper.id, CommandScope::Default, &None).await.unwrap(), Some(de_cmds.clone()));
+    s.set_commands(helper.id, CommandScope::Default, &None, &[]).await.unwrap();
+    assert_eq!(s.commands(helper.id, CommandScope::Default, &None).await.unwrap(), None);
+    assert_eq!(s.commands(helper.id, member, &de).await.unwrap(), Some(de_cmds));
+
+    // The menu button: a default and one per private chat; `Default` removes one.
+    let app = MenuButton::web_app("Open", "https://example.org/app").unwrap();
+    assert_eq!(s.menu_button(helper.id, None).await.unwrap(), None);
+    s.set_menu_button(helper.id, None, &app).await.unwrap();
+    assert_eq!(s.menu_button(helper.id, None).await.unwrap(), Some(app.clone()));
+    assert_eq!(s.menu_button(helper.id, Some(alice.id)).await.unwrap(), None);
+    s.set_menu_button(helper.id, Some(alice.id), &MenuButton::Commands).await.unwrap();
+    assert_eq!(s.menu_button(helper.id, Some(alice.id)).await.unwrap(), Some(MenuButton::Commands));
+    assert_eq!(s.menu_button(helper.id, None).await.unwrap(), Some(app));
+    s.set_menu_button(helper.id, None, &MenuButton::Default).await.unwrap();
+    assert_eq!(s.menu_button(helper.id, None).await.unwrap(), None);
+    assert_eq!(s.menu_button(helper.id, Some(alice.id)).await.unwrap(), Some(MenuButton::Commands));
+    assert_eq!(s.menu_button(other.id, Some(alice.id)).await.unwrap(), None);
+
+    // Profile texts per kind and language.
+    s.set_bot_text(helper.id, BotText::Description, &de, Some("Hilft".into())).await.unwrap();
+    s.set_bot_text(helper.id, BotText::Description, &None, Some("Helps".into())).await.unwrap();
+    assert_eq!(s.bot_text(helper.id, BotText::Description, &de).await.unwrap().as_deref(), Some("Hilft"));
+    assert_eq!(s.bot_text(helper.id, BotText::Description, &None).await.unwrap().as_deref(), Some("Helps"));
+    assert_eq!(s.bot_text(helper.id, BotText::ShortDescription, &de).await.unwrap(), None);
+    assert_eq!(s.bot_text(helper.id, BotText::Name, &None).await.unwrap(), None);
+    s.set_bot_text(helper.id, BotText::Description, &de, None).await.unwrap();
+    assert_eq!(s.bot_text(helper.id, BotText::Description, &de).await.unwrap(), None);
+    assert_eq!(s.bot_text(helper.id, BotText::Description, &None).await.unwrap().as_deref(), Some("Helps"));
+
+    // The update stream's state: allowed updates and the webhook.
+    assert_eq!(s.bot_state(helper.id).await.unwrap(), BotState::default());
+    let allowed = AllowedUpdates::new(vec!["message".into(), "callback_query".into()]);
+    s.set_allowed_updates(helper.id, &allowed).await.unwrap();
+    assert_eq!(s.bot_state(helper.id).await.unwrap().allowed_updates, allowed);
+    s.set_allowed_updates(helper.id, &AllowedUpdates::new(vec![])).await.unwrap();
+    assert_eq!(s.bot_state(helper.id).await.unwrap().allowed_updates, AllowedUpdates::default());
+
+    s.open_private_chat(alice.id, helper.id, T0).await.unwrap();
+    send(s, &alice, dm(&helper), "one", T0 + 1).await;
+    send(s, &alice, dm(&helper), "two", T0 + 2).await;
+    let hook = Webhook {
+        url: "https://example.org/hook".into(),
+        secret_token: Some("s3cret_-".into()),
+        max_connections: 40,
+        ip_address: Some("192.0.2.1".into()),
+        has_custom_certificate: true,
+        last_error_date: Some(T0),
+        last_error_message: Some("Connection timed out".into()),
+    };
+    s.set_webhook(helper.id, Some(&hook), false).await.unwrap();
+    let state = s.bot_state(helper.id).await.unwrap();
+    assert_eq!(state, BotState { offset: 0, allowed_updates: AllowedUpdates::default(), webhook: Some(hook.clone()) });
+    // Dropping pending updates confirms everything logged so far, and nothing after it.
+    let cursor = s.current_cursor(helper.id).await.unwrap();
+    assert_eq!(cursor, 3);
+    s.set_webhook(helper.id, Some(&hook), true).await.unwrap();
+    assert_eq!(s.bot_state(helper.id).await.unwrap().offset, cursor + 1);
+    send(s, &alice, dm(&helper), "three", T0 + 3).await;
+    assert_eq!(s.bot_state(helper.id).await.unwrap().offset, cursor + 1);
+    s.set_webhook(helper.id, None, false).await.unwrap();
+    assert_eq!(
+        s.bot_state(helper.id).await.unwrap(),
+        BotState { offset: cursor + 1, allowed_updates: AllowedUpdates::default(), webhook: None }
+    );
+    s.set_webhook(helper.id, None, true).await.unwrap();
+    assert_eq!(s.bot_state(helper.id).await.unwrap().offset, cursor + 2);
+    assert_eq!(s.bot_state(other.id).await.unwrap(), BotState::default());
 }

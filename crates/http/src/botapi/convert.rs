@@ -1,0 +1,279 @@
+//! Explicit conversions between domain values and the Bot API's wire types.
+
+use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
+use plaza_core::{Chat, ChatKind, Entity, EntityKind, ReplyMarkup, User, UserId};
+use plaza_protocol::botapi as wire;
+use plaza_service::bots::{BotMessage, BotUpdate, BotUpdateBody};
+use plaza_service::{Service, ServiceResult};
+
+use super::error::BotError;
+
+pub fn user(u: &User) -> wire::User {
+    wire::User {
+        id: u.id.0,
+        is_bot: u.is_bot,
+        first_name: u.display_name.as_str().to_string(),
+        last_name: None,
+        username: Some(u.username.as_str().to_string()),
+        language_code: if u.is_bot { None } else { u.language_code.as_ref().map(|l| l.as_str().to_string()) },
+        can_join_groups: None,
+        can_read_all_group_messages: None,
+        supports_inline_queries: None,
+        can_connect_to_business: None,
+        has_main_web_app: None,
+    }
+}
+
+/// `getMe`: the bot with the flags only `getMe` carries. Plaza's bots see every group message
+/// (privacy mode off) and do not answer inline queries yet.
+pub fn me(bot: &User) -> wire::User {
+    wire::User {
+        can_join_groups: Some(true),
+        can_read_all_group_messages: Some(true),
+        supports_inline_queries: Some(false),
+        can_connect_to_business: Some(false),
+        has_main_web_app: Some(false),
+        ..user(bot)
+    }
+}
+
+pub fn chat(c: &Chat) -> wire::Chat {
+    match &c.kind {
+        ChatKind::Private { peer } => wire::Chat {
+            id: peer.id.0,
+            kind: "private",
+            title: None,
+            username: Some(peer.username.as_str().to_string()),
+            first_name: Some(peer.display_name.as_str().to_string()),
+            last_name: None,
+        },
+        ChatKind::Group { title, .. } => wire::Chat {
+            id: c.id.0,
+            kind: "group",
+            title: Some(title.as_str().to_string()),
+            username: None,
+            first_name: None,
+            last_name: None,
+        },
+    }
+}
+
+pub fn chat_full(c: &Chat) -> wire::ChatFullInfo {
+    let permissions = matches!(c.kind, ChatKind::Group { .. }).then_some(wire::ChatPermissions {
+        can_send_messages: true,
+        can_send_audios: true,
+        can_send_documents: true,
+        can_send_photos: true,
+        can_send_videos: true,
+        can_send_video_notes: true,
+        can_send_voice_notes: true,
+        can_send_polls: true,
+        can_send_other_messages: true,
+        can_add_web_page_previews: true,
+        can_change_info: false,
+        can_invite_users: false,
+        can_pin_messages: false,
+        can_manage_topics: false,
+    });
+    wire::ChatFullInfo {
+        chat: chat(c),
+        accent_color_id: 0,
+        max_reaction_count: 11,
+        accepted_gift_types: wire::AcceptedGiftTypes::default(),
+        bio: None,
+        description: None,
+        permissions,
+        pinned_message: None,
+    }
+}
+
+pub async fn entities(service: &Service, entities: &[Entity]) -> ServiceResult<Vec<wire::MessageEntity>> {
+    let mut out = Vec::with_capacity(entities.len());
+    for e in entities {
+        let x = e.kind.extras();
+        let mentioned = match x.user_id {
+            Some(id) => Some(user(&service.user(UserId(id)).await?)),
+            None => None,
+        };
+        out.push(wire::MessageEntity {
+            kind: e.kind.name().to_string(),
+            offset: i64::from(e.offset),
+            length: i64::from(e.length),
+            url: x.url.map(str::to_string),
+            user: mentioned,
+            language: x.language.map(str::to_string),
+            custom_emoji_id: x.custom_emoji_id.map(str::to_string),
+        });
+    }
+    Ok(out)
+}
+
+pub fn entities_in(list: Vec<wire::MessageEntity>) -> Result<Vec<Entity>, BotError> {
+    list.into_iter()
+        .map(|e| {
+            if e.offset < 0 || e.length < 0 || e.offset > i64::from(u32::MAX) || e.length > i64::from(u32::MAX) {
+                return Err(BotError::bad("can't parse entities: entity offset and length must be non-negative"));
+            }
+            let kind = EntityKind::from_parts(&e.kind, e.url, e.language, e.user.map(|u| u.id), e.custom_emoji_id)
+                .map_err(|i| BotError::bad(format!("can't parse entities: {}", i.reason)))?;
+            Ok(Entity { kind, offset: e.offset as u32, length: e.length as u32 })
+        })
+        .collect()
+}
+
+pub fn inline_keyboard(markup: Option<&ReplyMarkup>) -> Option<wire::InlineKeyboardMarkup> {
+    let rows = markup?.inline()?;
+    Some(wire::InlineKeyboardMarkup {
+        inline_keyboard: rows.iter().map(|row| row.iter().map(inline_button).collect()).collect(),
+    })
+}
+
+fn inline_button(b: &InlineButton) -> wire::InlineKeyboardButton {
+    let mut out = wire::InlineKeyboardButton { text: b.text.clone(), ..Default::default() };
+    match &b.action {
+        ButtonAction::Url(u) => out.url = Some(u.clone()),
+        ButtonAction::Callback(d) => out.callback_data = Some(d.clone()),
+        ButtonAction::WebApp(u) => out.web_app = Some(wire::WebAppInfo { url: u.clone() }),
+        ButtonAction::LoginUrl(u) => out.login_url = Some(wire::LoginUrl { url: u.clone() }),
+        ButtonAction::SwitchInlineQuery(q) => out.switch_inline_query = Some(q.clone()),
+        ButtonAction::SwitchInlineQueryCurrentChat(q) => out.switch_inline_query_current_chat = Some(q.clone()),
+        ButtonAction::CopyText(t) => out.copy_text = Some(wire::CopyTextButton { text: t.clone() }),
+        ButtonAction::CallbackGame => out.callback_game = Some(serde_json::json!({})),
+        ButtonAction::Pay => out.pay = Some(true),
+    }
+    out
+}
+
+fn inline_button_in(b: wire::InlineKeyboardButton) -> Result<InlineButton, BotError> {
+    let mut actions = Vec::new();
+    if let Some(u) = b.url {
+        actions.push(ButtonAction::Url(u));
+    }
+    if let Some(d) = b.callback_data {
+        actions.push(ButtonAction::Callback(d));
+    }
+    if let Some(w) = b.web_app {
+        actions.push(ButtonAction::WebApp(w.url));
+    }
+    if let Some(l) = b.login_url {
+        actions.push(ButtonAction::LoginUrl(l.url));
+    }
+    if let Some(q) = b.switch_inline_query {
+        actions.push(ButtonAction::SwitchInlineQuery(q));
+    }
+    if let Some(q) = b.switch_inline_query_current_chat {
+        actions.push(ButtonAction::SwitchInlineQueryCurrentChat(q));
+    }
+    if let Some(c) = b.copy_text {
+        actions.push(ButtonAction::CopyText(c.text));
+    }
+    if b.callback_game.is_some() {
+        actions.push(ButtonAction::CallbackGame);
+    }
+    if b.pay == Some(true) {
+        actions.push(ButtonAction::Pay);
+    }
+    match (actions.pop(), actions.is_empty()) {
+        (Some(action), true) => Ok(InlineButton { text: b.text, action }),
+        (None, _) => Err(BotError::bad("text buttons are unallowed in the inline keyboard")),
+        (Some(_), false) => {
+            Err(BotError::bad("can't parse inline keyboard button: exactly one of the optional fields must be used"))
+        }
+    }
+}
+
+/// A `reply_markup` parameter as the domain's keyboard, checked against Telegram's limits.
+pub fn reply_markup_in(m: wire::ReplyMarkupIn) -> Result<ReplyMarkup, BotError> {
+    let markup = if let Some(rows) = m.inline_keyboard {
+        ReplyMarkup::Inline(
+            rows.into_iter()
+                .map(|row| row.into_iter().map(inline_button_in).collect::<Result<Vec<_>, _>>())
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    } else if let Some(rows) = m.keyboard {
+        ReplyMarkup::Keyboard(ReplyKeyboard {
+            rows: rows
+                .into_iter()
+                .map(|row| {
+                    row.into_iter()
+                        .map(|b| match b {
+                            wire::KeyboardButtonIn::Text(text) => KeyboardButton { text, request: None },
+                            wire::KeyboardButtonIn::Button(b) => {
+                                let request = if b.request_contact == Some(true) {
+                                    Some(KeyboardRequest::Contact)
+                                } else if b.request_location == Some(true) {
+                                    Some(KeyboardRequest::Location)
+                                } else if let Some(p) = b.request_poll {
+                                    Some(KeyboardRequest::Poll { kind: p.kind })
+                                } else {
+                                    b.web_app.map(|w| KeyboardRequest::WebApp(w.url))
+                                };
+                                KeyboardButton { text: b.text, request }
+                            }
+                        })
+                        .collect()
+                })
+                .collect(),
+            is_persistent: m.is_persistent.unwrap_or(false),
+            resize: m.resize_keyboard.unwrap_or(false),
+            one_time: m.one_time_keyboard.unwrap_or(false),
+            placeholder: m.input_field_placeholder,
+            selective: m.selective.unwrap_or(false),
+        })
+    } else if m.remove_keyboard == Some(true) {
+        ReplyMarkup::Remove { selective: m.selective.unwrap_or(false) }
+    } else if m.force_reply == Some(true) {
+        ReplyMarkup::ForceReply { placeholder: m.input_field_placeholder, selective: m.selective.unwrap_or(false) }
+    } else {
+        return Err(BotError::bad("can't parse reply keyboard markup JSON object"));
+    };
+    markup.check().map_err(|i| BotError::bad(i.reason))
+}
+
+/// A message as a bot sees it, with its sender, chat and the message it replies to.
+pub async fn message(service: &Service, m: &BotMessage) -> ServiceResult<wire::Message> {
+    let mut out = plain_message(service, &m.chat, &m.message).await?;
+    if let Some(r) = &m.reply_to {
+        out.reply_to_message = Some(Box::new(plain_message(service, &m.chat, r).await?));
+    }
+    Ok(out)
+}
+
+async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> ServiceResult<wire::Message> {
+    let from = user(&service.user(m.sender).await?);
+    let entities = if m.entities.is_empty() { None } else { Some(entities(service, &m.entities).await?) };
+    Ok(wire::Message {
+        message_id: m.id.0,
+        from: Some(from),
+        date: m.date,
+        chat: chat(c),
+        reply_to_message: None,
+        edit_date: m.edit_date,
+        has_protected_content: None,
+        text: Some(m.text.as_str().to_string()),
+        entities,
+        reply_markup: inline_keyboard(m.reply_markup.as_ref()),
+    })
+}
+
+pub async fn update(service: &Service, u: &BotUpdate) -> ServiceResult<wire::Update> {
+    let mut out = wire::Update { update_id: u.update_id as i64, ..Default::default() };
+    match &u.body {
+        BotUpdateBody::Message(m) => out.message = Some(message(service, m).await?),
+        BotUpdateBody::EditedMessage(m) => out.edited_message = Some(message(service, m).await?),
+        BotUpdateBody::CallbackQuery { query, chat, message: m } => {
+            let message = match m {
+                Some(m) => Some(message(service, m).await?),
+                None => None,
+            };
+            out.callback_query = Some(wire::CallbackQuery {
+                id: query.id.to_string(),
+                from: user(&service.user(query.from).await?),
+                message,
+                chat_instance: chat.key.0.to_string(),
+                data: Some(query.data.clone()),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,503 @@
+//! The Bot API's methods: each reads its parameters the way Telegram's server does, calls a use
+//! case, and answers with Telegram's result object or error.
+
+use plaza_core::bot::{
+    AllowedUpdates, BotCommand, BotText, CallbackAnswer, CommandScope, MenuButton, WEBHOOK_DEFAULT_CONNECTIONS,
+    WEBHOOK_MAX_CONNECTIONS, Webhook, check_secret_token,
+};
+use plaza_core::formatting::{self, ParseMode};
+use plaza_core::{ChatId, ChatKind, Denied, Entity, Message, MessageId, NewMessage, ReplyMarkup, Role, User, UserId};
+use plaza_protocol::botapi as wire;
+use plaza_service::bots::{BotMessage, UpdatesRequest};
+
+use super::convert;
+use super::error::{BotError, BotResult, ok, ok_with};
+use super::params::Params;
+use super::webhook::Webhooks;
+use crate::AppState;
+
+pub async fn call(state: &AppState, bot: &User, method: &str, p: Params) -> BotResult {
+    let s = state;
+    match method {
+        "getme" => Ok(ok(convert::me(bot))),
+        // A Plaza instance is the bot's only server: there is nothing to log out of or close.
+        "logout" | "close" => Ok(ok(true)),
+        "getupdates" => get_updates(s, bot, p).await,
+        "setwebhook" => set_webhook(s, bot, p).await,
+        "deletewebhook" => delete_webhook(s, bot, p).await,
+        "getwebhookinfo" => get_webhook_info(s, bot).await,
+        "sendmessage" => send_message(s, bot, p).await,
+        "editmessagetext" => edit_message_text(s, bot, p).await,
+        "editmessagereplymarkup" => edit_reply_markup(s, bot, p).await,
+        "deletemessage" => delete_message(s, bot, p).await,
+        "deletemessages" => delete_messages(s, bot, p).await,
+        "answercallbackquery" => answer_callback_query(s, bot, p).await,
+        "setmycommands" => set_my_commands(s, bot, p).await,
+        "getmycommands" => get_my_commands(s, bot, p).await,
+        "deletemycommands" => delete_my_commands(s, bot, p).await,
+        "setchatmenubutton" => set_chat_menu_button(s, bot, p).await,
+        "getchatmenubutton" => get_chat_menu_button(s, bot, p).await,
+        "setmyname" => set_text(s, bot, p, BotText::Name).await,
+        "getmyname" => get_text(s, bot, p, BotText::Name).await,
+        "setmydescription" => set_text(s, bot, p, BotText::Description).await,
+        "getmydescription" => get_text(s, bot, p, BotText::Description).await,
+        "setmyshortdescription" => set_text(s, bot, p, BotText::ShortDescription).await,
+        "getmyshortdescription" => get_text(s, bot, p, BotText::ShortDescription).await,
+        "getchat" => get_chat(s, bot, p).await,
+        "getchatmember" => get_chat_member(s, bot, p).await,
+        "getchatadministrators" => get_chat_administrators(s, bot, p).await,
+        "getchatmembercount" | "getchatmemberscount" => get_chat_member_count(s, bot, p).await,
+        _ => Err(BotError::not_found(Some("method not found"))),
+    }
+}
+
+// ---- parameters shared by many methods ----
+
+/// `chat_id`: an integer, or `@username` (only channels have those on Telegram; Plaza has none).
+fn chat_id(p: &Params, name: &str) -> Result<ChatId, BotError> {
+    match p.str(name) {
+        None => Err(BotError::bad(format!("{name} is empty"))),
+        Some(s) if s.trim().is_empty() => Err(BotError::bad(format!("{name} is empty"))),
+        Some(s) if s.trim().starts_with('@') => Err(BotError::bad("chat not found")),
+        Some(s) => s.trim().parse::<i64>().map(ChatId).map_err(|_| BotError::bad("chat not found")),
+    }
+}
+
+fn message_id(p: &Params, name: &str) -> Result<MessageId, BotError> {
+    match p.int(name)? {
+        Some(id) if id > 0 => Ok(MessageId(id)),
+        Some(_) => Err(BotError::bad("message not found")),
+        None => Err(BotError::bad(format!("{name} is empty"))),
+    }
+}
+
+fn reply_markup(p: &Params) -> Result<Option<ReplyMarkup>, BotError> {
+    p.json::<wire::ReplyMarkupIn>("reply_markup", "reply keyboard markup")?.map(convert::reply_markup_in).transpose()
+}
+
+fn inline_markup(p: &Params) -> Result<Option<ReplyMarkup>, BotError> {
+    match reply_markup(p)? {
+        Some(m) if m.inline().is_none() => Err(BotError::bad("inline keyboard expected")),
+        other => Ok(other),
+    }
+}
+
+/// A text with its entities: from `parse_mode`, from explicit entities, or plain; then with the
+/// entities Telegram's server detects by itself (commands, mentions, links …).
+fn formatted_text(p: &Params, text_name: &str, entities_name: &str) -> Result<(String, Vec<Entity>), BotError> {
+    let text = p.str(text_name).unwrap_or_default();
+    let explicit: Option<Vec<wire::MessageEntity>> = p.json(entities_name, "entities")?;
+    let mode = p.str("parse_mode").filter(|m| !m.trim().is_empty());
+    let (text, entities) = match (explicit, mode) {
+        (Some(list), _) => (text, convert::entities_in(list)?),
+        (None, Some(mode)) => {
+            let mode = ParseMode::parse(mode.trim())
+                .ok_or_else(|| BotError::bad(format!("unsupported parse_mode \"{}\"", mode.trim())))?;
+            let f = formatting::parse(mode, &text).map_err(BotError::bad)?;
+            (f.text, f.entities)
+        }
+        (None, None) => (text, Vec::new()),
+    };
+    if text.trim().is_empty() {
+        return Err(BotError::bad("message text is empty"));
+    }
+    let entities = formatting::merge_detected(&text, entities);
+    Ok((text, entities))
+}
+
+async fn bot_message(state: &AppState, bot: &User, chat: ChatId, m: Message) -> Result<wire::Message, BotError> {
+    let svc = &state.service;
+    let bm: BotMessage = svc.bot_message(bot.id, chat, m).await?;
+    Ok(convert::message(svc, &bm).await?)
+}
+
+// ---- updates and webhooks ----
+
+async fn get_updates(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let allowed_updates = p.json::<Vec<String>>("allowed_updates", "allowed updates")?.map(AllowedUpdates::new);
+    let req = UpdatesRequest {
+        offset: p.int("offset")?.unwrap_or(0),
+        limit: p.int("limit")?.unwrap_or(100).clamp(1, 100) as u32,
+        timeout: p.int("timeout")?.unwrap_or(0).clamp(0, i64::from(plaza_service::bots::MAX_POLL_TIMEOUT)) as u32,
+        allowed_updates,
+    };
+    let updates = tokio::select! {
+        r = state.service.get_updates(bot.id, req) => r?,
+        // A long poll ends early, empty, when the server shuts down; the bot polls again later.
+        _ = state.shutdown.cancelled() => Vec::new(),
+    };
+    let mut out = Vec::with_capacity(updates.len());
+    for u in &updates {
+        out.push(convert::update(&state.service, u).await?);
+    }
+    Ok(ok(out))
+}
+
+async fn set_webhook(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let url = p.str("url").unwrap_or_default();
+    let drop_pending = p.bool("drop_pending_updates");
+    if let Some(allowed) = p.json::<Vec<String>>("allowed_updates", "allowed updates")? {
+        state.service.set_allowed_updates(bot.id, AllowedUpdates::new(allowed)).await?;
+    }
+    if url.trim().is_empty() {
+        state.service.set_webhook(bot.id, None, drop_pending).await?;
+        return Ok(ok_with(true, Some("Webhook was deleted")));
+    }
+    let parsed = url::Url::parse(url.trim()).map_err(|_| BotError::bad("bad webhook: invalid URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(BotError::bad("bad webhook: an HTTPS URL must be provided for webhook"));
+    }
+    if state.webhook_policy.https_only {
+        if parsed.scheme() != "https" {
+            return Err(BotError::bad("bad webhook: an HTTPS URL must be provided for webhook"));
+        }
+        if !matches!(parsed.port_or_known_default(), Some(443 | 80 | 88 | 8443)) {
+            return Err(BotError::bad("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"));
+        }
+    }
+    let secret_token = p.str("secret_token").filter(|s| !s.is_empty());
+    if let Some(t) = &secret_token {
+        check_secret_token(t).map_err(|_| BotError::bad("bad webhook: secret token contains unallowed characters"))?;
+    }
+    let max_connections = p
+        .int("max_connections")?
+        .map_or(WEBHOOK_DEFAULT_CONNECTIONS, |n| n.clamp(1, i64::from(WEBHOOK_MAX_CONNECTIONS)) as u32);
+    let webhook = Webhook {
+        url: url.trim().to_string(),
+        secret_token,
+        max_connections,
+        ip_address: p.str("ip_address").filter(|s| !s.is_empty()),
+        has_custom_certificate: p.file("certificate").is_some(),
+        last_error_date: None,
+        last_error_message: None,
+    };
+    let current = state.service.bot_state(bot.id).await?.webhook;
+    if current
+        .as_ref()
+        .is_some_and(|c| Webhook { last_error_date: None, last_error_message: None, ..c.clone() } == webhook)
+        && !drop_pending
+    {
+        return Ok(ok_with(true, Some("Webhook is already set")));
+    }
+    state.service.set_webhook(bot.id, Some(webhook), drop_pending).await?;
+    Webhooks::wake(state, bot.id);
+    Ok(ok_with(true, Some("Webhook was set")))
+}
+
+async fn delete_webhook(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let had = state.service.bot_state(bot.id).await?.webhook.is_some();
+    state.service.set_webhook(bot.id, None, p.bool("drop_pending_updates")).await?;
+    Webhooks::wake(state, bot.id);
+    Ok(ok_with(true, Some(if had { "Webhook was deleted" } else { "Webhook is already deleted" })))
+}
+
+async fn get_webhook_info(state: &AppState, bot: &User) -> BotResult {
+    let st = state.service.bot_state(bot.id).await?;
+    let pending = state.service.pending_update_count(bot.id).await? as i64;
+    let info = match st.webhook {
+        None => wire::WebhookInfo {
+            url: String::new(),
+            has_custom_certificate: false,
+            pending_update_count: pending,
+            ip_address: None,
+            last_error_date: None,
+            last_error_message: None,
+            max_connections: None,
+            allowed_updates: st.allowed_updates.0,
+        },
+        Some(w) => wire::WebhookInfo {
+            url: w.url,
+            has_custom_certificate: w.has_custom_certificate,
+            pending_update_count: pending,
+            ip_address: w.ip_address,
+            last_error_date: w.last_error_date,
+            last_error_message: w.last_error_message,
+            max_connections: Some(w.max_connections),
+            allowed_updates: st.allowed_updates.0,
+        },
+    };
+    Ok(ok(info))
+}
+
+// ---- messages ----
+
+async fn send_message(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let (text, entities) = formatted_text(&p, "text", "entities")?;
+    let markup = reply_markup(&p)?;
+    let (reply_to, allow_without) = match p.json::<wire::ReplyParameters>("reply_parameters", "reply parameters")? {
+        Some(r) => (Some(r.message_id), r.allow_sending_without_reply.unwrap_or(false)),
+        None => (p.int("reply_to_message_id")?, p.bool("allow_sending_without_reply")),
+    };
+    let mut reply_to = reply_to.filter(|id| *id != 0);
+    if let Some(id) = reply_to
+        && allow_without
+        && state.service.message_by_id(bot.id, chat, MessageId(id)).await?.is_none()
+    {
+        reply_to = None;
+    }
+    let message = NewMessage::new(&text, entities, reply_to).map_err(|i| BotError::bad(i.reason))?.with_markup(markup);
+    let sent = state
+        .service
+        .send_message(bot.id, chat, message)
+        .await
+        .map_err(|e| BotError::from(e).message_not_found("message to be replied not found"))?;
+    Ok(ok(bot_message(state, bot, chat, sent).await?))
+}
+
+fn no_inline_messages(p: &Params) -> Result<(), BotError> {
+    if p.str("inline_message_id").is_some_and(|s| !s.is_empty()) {
+        // Plaza has no inline mode yet, so no inline message exists to edit.
+        return Err(BotError::bad("MESSAGE_ID_INVALID"));
+    }
+    Ok(())
+}
+
+async fn edit_message_text(state: &AppState, bot: &User, p: Params) -> BotResult {
+    no_inline_messages(&p)?;
+    let chat = chat_id(&p, "chat_id")?;
+    let id = message_id(&p, "message_id").map_err(|e| e.message_not_found("message to edit not found"))?;
+    let (text, entities) = formatted_text(&p, "text", "entities")?;
+    let markup = inline_markup(&p)?;
+    let edited = state
+        .service
+        .edit_message_content(bot.id, chat, id, Some((&text, entities)), markup)
+        .await
+        .map_err(|e| BotError::from(e).message_not_found("message to edit not found"))?;
+    Ok(ok(bot_message(state, bot, chat, edited).await?))
+}
+
+async fn edit_reply_markup(state: &AppState, bot: &User, p: Params) -> BotResult {
+    no_inline_messages(&p)?;
+    let chat = chat_id(&p, "chat_id")?;
+    let id = message_id(&p, "message_id").map_err(|e| e.message_not_found("message to edit not found"))?;
+    let markup = inline_markup(&p)?;
+    let edited = state
+        .service
+        .edit_message_content(bot.id, chat, id, None, markup)
+        .await
+        .map_err(|e| BotError::from(e).message_not_found("message to edit not found"))?;
+    Ok(ok(bot_message(state, bot, chat, edited).await?))
+}
+
+async fn delete_message(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let id = message_id(&p, "message_id").map_err(|e| e.message_not_found("message to delete not found"))?;
+    state
+        .service
+        .delete_messages(bot.id, chat, vec![id.0])
+        .await
+        .map_err(|e| BotError::from(e).message_not_found("message to delete not found"))?;
+    Ok(ok(true))
+}
+
+async fn delete_messages(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let ids: Vec<i64> =
+        p.json("message_ids", "message identifiers")?.ok_or_else(|| BotError::missing("message_ids"))?;
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(BotError::bad("too many messages to delete"));
+    }
+    state
+        .service
+        .delete_messages(bot.id, chat, ids)
+        .await
+        .map_err(|e| BotError::from(e).message_not_found("message to delete not found"))?;
+    Ok(ok(true))
+}
+
+async fn answer_callback_query(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let id =
+        p.str("callback_query_id").filter(|s| !s.is_empty()).ok_or_else(|| BotError::missing("callback_query_id"))?;
+    let cache_time = p.int("cache_time")?.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32;
+    let answer = CallbackAnswer::new(p.str("text"), p.bool("show_alert"), p.str("url"), cache_time)
+        .map_err(|i| BotError::bad(i.reason))?;
+    state.service.answer_callback_query(bot.id, &id, answer).await?;
+    Ok(ok(true))
+}
+
+// ---- commands, menu button and profile texts ----
+
+fn scope(p: &Params) -> Result<CommandScope, BotError> {
+    let Some(s) = p.json::<wire::BotCommandScope>("scope", "bot command scope")? else {
+        return Ok(CommandScope::Default);
+    };
+    let chat = || -> Result<ChatId, BotError> {
+        match &s.chat_id {
+            Some(serde_json::Value::Number(n)) => n.as_i64().map(ChatId).ok_or_else(|| BotError::bad("chat not found")),
+            Some(serde_json::Value::String(t)) => t.parse().map(ChatId).map_err(|_| BotError::bad("chat not found")),
+            _ => Err(BotError::bad("chat_id is empty")),
+        }
+    };
+    Ok(match s.kind.as_str() {
+        "default" => CommandScope::Default,
+        "all_private_chats" => CommandScope::AllPrivateChats,
+        "all_group_chats" => CommandScope::AllGroupChats,
+        "all_chat_administrators" => CommandScope::AllChatAdministrators,
+        "chat" => CommandScope::Chat(chat()?),
+        "chat_administrators" => CommandScope::ChatAdministrators(chat()?),
+        "chat_member" => {
+            CommandScope::ChatMember(chat()?, UserId(s.user_id.ok_or_else(|| BotError::bad("user not found"))?))
+        }
+        _ => return Err(BotError::bad("wrong bot command scope type specified")),
+    })
+}
+
+async fn set_my_commands(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let list: Vec<wire::BotCommand> =
+        p.json("commands", "bot commands")?.ok_or_else(|| BotError::missing("commands"))?;
+    let commands = list
+        .iter()
+        .map(|c| BotCommand::new(&c.command, &c.description))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|i| BotError::bad(i.reason))?;
+    state.service.set_commands(bot.id, scope(&p)?, p.str("language_code").as_deref(), commands).await?;
+    Ok(ok(true))
+}
+
+async fn get_my_commands(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let list = state.service.commands(bot.id, scope(&p)?, p.str("language_code").as_deref()).await?;
+    let out: Vec<wire::BotCommand> =
+        list.into_iter().map(|c| wire::BotCommand { command: c.command, description: c.description }).collect();
+    Ok(ok(out))
+}
+
+async fn delete_my_commands(state: &AppState, bot: &User, p: Params) -> BotResult {
+    state.service.set_commands(bot.id, scope(&p)?, p.str("language_code").as_deref(), Vec::new()).await?;
+    Ok(ok(true))
+}
+
+/// The private chat a menu-button call names (a user's id), or `None` for the bot's default.
+async fn menu_chat(state: &AppState, bot: &User, p: &Params) -> Result<Option<UserId>, BotError> {
+    if !p.has("chat_id") {
+        return Ok(None);
+    }
+    let chat = chat_id(p, "chat_id")?;
+    if chat.0 <= 0 {
+        return Err(BotError::bad("chat not found"));
+    }
+    // The user must have a private chat with the bot.
+    state.service.chat(bot.id, chat).await?;
+    Ok(Some(UserId(chat.0)))
+}
+
+async fn set_chat_menu_button(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = menu_chat(state, bot, &p).await?;
+    let button = match p.json::<wire::MenuButton>("menu_button", "menu button")? {
+        None | Some(wire::MenuButton::Default) => MenuButton::Default,
+        Some(wire::MenuButton::Commands) => MenuButton::Commands,
+        Some(wire::MenuButton::WebApp { text, web_app }) => {
+            MenuButton::web_app(&text, &web_app.url).map_err(|i| BotError::bad(i.reason))?
+        }
+    };
+    state.service.set_menu_button(bot.id, chat, button).await?;
+    Ok(ok(true))
+}
+
+async fn get_chat_menu_button(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = menu_chat(state, bot, &p).await?;
+    let out = match state.service.menu_button(bot.id, chat).await? {
+        MenuButton::Default => wire::MenuButton::Default,
+        MenuButton::Commands => wire::MenuButton::Commands,
+        MenuButton::WebApp { text, url } => wire::MenuButton::WebApp { text, web_app: wire::WebAppInfo { url } },
+    };
+    Ok(ok(out))
+}
+
+async fn set_text(state: &AppState, bot: &User, p: Params, text: BotText) -> BotResult {
+    let value = p.str(text.key()).unwrap_or_default();
+    state.service.set_bot_text(bot.id, text, p.str("language_code").as_deref(), &value).await?;
+    Ok(ok(true))
+}
+
+async fn get_text(state: &AppState, bot: &User, p: Params, text: BotText) -> BotResult {
+    let value = state.service.bot_text(bot, text, p.str("language_code").as_deref()).await?;
+    Ok(match text {
+        BotText::Name => ok(wire::BotName { name: value }),
+        BotText::Description => ok(wire::BotDescription { description: value }),
+        BotText::ShortDescription => ok(wire::BotShortDescription { short_description: value }),
+    })
+}
+
+// ---- chats and members ----
+
+async fn get_chat(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = state.service.chat(bot.id, chat_id(&p, "chat_id")?).await?;
+    Ok(ok(convert::chat_full(&chat)))
+}
+
+fn member_out(user: &User, role: Option<Role>, bot_is_creator: bool) -> wire::ChatMember {
+    let user_out = convert::user(user);
+    match role {
+        None => wire::ChatMember::Left { user: user_out },
+        Some(Role::Member) => wire::ChatMember::Member { user: user_out },
+        Some(Role::Creator) => wire::ChatMember::Creator { user: user_out, is_anonymous: false },
+        Some(Role::Admin) => wire::ChatMember::Administrator {
+            user: user_out,
+            can_be_edited: bot_is_creator,
+            is_anonymous: false,
+            can_manage_chat: true,
+            can_delete_messages: true,
+            can_manage_video_chats: false,
+            can_restrict_members: true,
+            can_promote_members: false,
+            can_change_info: true,
+            can_invite_users: true,
+            can_post_stories: false,
+            can_edit_stories: false,
+            can_delete_stories: false,
+            can_pin_messages: true,
+        },
+    }
+}
+
+async fn get_chat_member(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat_id = chat_id(&p, "chat_id")?;
+    let user_id = UserId(p.int("user_id")?.ok_or_else(|| BotError::bad("user not found"))?);
+    let chat = state.service.chat(bot.id, chat_id).await?;
+    match &chat.kind {
+        ChatKind::Private { peer } => {
+            let user = if user_id == peer.id {
+                peer.clone()
+            } else if user_id == bot.id {
+                bot.clone()
+            } else {
+                return Err(BotError::bad("user not found"));
+            };
+            Ok(ok(member_out(&user, Some(Role::Member), false)))
+        }
+        ChatKind::Group { my_role, .. } => {
+            let members = state.service.members(bot.id, chat_id).await?;
+            match members.iter().find(|m| m.user.id == user_id) {
+                Some(m) => Ok(ok(member_out(&m.user, Some(m.role), *my_role == Role::Creator))),
+                None => {
+                    let user = state.service.user(user_id).await.map_err(|_| BotError::bad("user not found"))?;
+                    Ok(ok(member_out(&user, None, false)))
+                }
+            }
+        }
+    }
+}
+
+async fn get_chat_administrators(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat_id = chat_id(&p, "chat_id")?;
+    let chat = state.service.chat(bot.id, chat_id).await?;
+    let ChatKind::Group { my_role, .. } = chat.kind else {
+        return Err(BotError::from(plaza_service::ServiceError::Denied(Denied::NotAGroup)));
+    };
+    let members = state.service.members(bot.id, chat_id).await?;
+    let out: Vec<wire::ChatMember> = members
+        .iter()
+        .filter(|m| m.role.can_manage())
+        .map(|m| member_out(&m.user, Some(m.role), my_role == Role::Creator))
+        .collect();
+    Ok(ok(out))
+}
+
+async fn get_chat_member_count(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = state.service.chat(bot.id, chat_id(&p, "chat_id")?).await?;
+    Ok(ok(match chat.kind {
+        ChatKind::Group { member_count, .. } => member_count,
+        ChatKind::Private { .. } => 2,
+    }))
+}

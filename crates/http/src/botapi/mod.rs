@@ -1,0 +1,66 @@
+//! The Bot API: `/bot<token>/<method>` (and `/bot<token>/test/<method>`), wire-compatible with
+//! Telegram's, so existing bot libraries work against Plaza with only their base URL changed.
+//!
+//! A call is decoded into [`params::Params`] whatever its encoding, the token is resolved to a bot,
+//! and the method (matched case-insensitively) runs in [`methods`]. Every answer is Telegram's
+//! envelope; every failure is a Telegram error ([`error::BotError`]), never a bare 500.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+
+use crate::AppState;
+
+pub mod convert;
+pub mod error;
+mod methods;
+pub mod params;
+pub mod webhook;
+
+use error::BotError;
+use params::Params;
+
+/// Largest Bot API request: multipart uploads of documents reach 50 MB on Telegram.
+pub const MAX_BOT_BODY: usize = 50 * 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{token}/{method}", any(call))
+        .route("/{token}/test/{method}", any(call_test))
+        .layer(DefaultBodyLimit::max(MAX_BOT_BODY))
+}
+
+async fn call(State(state): State<AppState>, Path((token, method)): Path<(String, String)>, req: Request) -> Response {
+    dispatch(state, token, method, req).await
+}
+
+async fn call_test(
+    State(state): State<AppState>,
+    Path((token, method)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    dispatch(state, token, method, req).await
+}
+
+async fn dispatch(state: AppState, token: String, method: String, req: Request) -> Response {
+    let Some(token) = token.strip_prefix("bot") else {
+        return crate::error::ApiError::not_found().into_response();
+    };
+    match run(&state, token, &method, req).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run(state: &AppState, token: &str, method: &str, req: Request) -> Result<Response, BotError> {
+    if token.is_empty() || token.len() > 80 || !token.contains(':') {
+        return Err(BotError::new(401, "Unauthorized: invalid token specified"));
+    }
+    let bot = state.service.bot_by_token(token).await.map_err(|e| match e {
+        plaza_service::ServiceError::Internal(_) => BotError::from(e),
+        _ => BotError::unauthorized(),
+    })?;
+    let params = Params::from_request(req, MAX_BOT_BODY).await?;
+    methods::call(state, &bot, &method.to_ascii_lowercase(), params).await
+}

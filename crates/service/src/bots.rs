@@ -1,0 +1,540 @@
+//! The bot side of Plaza: tokens, the update stream a bot reads with `getUpdates` (long polls woken
+//! by the bus), button presses and their answers, and a bot's settings.
+//!
+//! A bot's updates are its own update log, the same log people's WebSockets replay, seen through a
+//! filter: `update_id` is the log's seq, and entries a bot does not receive (deletions, read marks,
+//! other bots' messages) are skipped. The confirmed offset is stored, so a restart never delivers a
+//! confirmed update again.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use plaza_core::bot::{
+    AllowedUpdates, BotCommand, BotState, BotText, CallbackAnswer, CallbackQuery, CommandScope, MenuButton,
+    SettingLanguage, Webhook,
+};
+use plaza_core::{Chat, ChatId, ChatKind, Denied, Invalid, LanguageCode, Message, MessageId, User, UserId};
+use plaza_store::{Event, EventBody};
+use tokio::sync::Notify;
+
+use crate::{Service, ServiceError, ServiceResult, sha256};
+
+/// Longest long poll, in seconds, as Telegram's server clamps it.
+pub const MAX_POLL_TIMEOUT: u32 = 50;
+/// Most updates one `getUpdates` returns.
+pub const MAX_UPDATES: u32 = 100;
+/// How long a button press waits for the bot's answer before the client is told it timed out.
+pub const PRESS_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One update as a bot receives it.
+#[derive(Debug, Clone)]
+pub struct BotUpdate {
+    pub update_id: u64,
+    pub body: BotUpdateBody,
+}
+
+#[derive(Debug, Clone)]
+pub enum BotUpdateBody {
+    Message(BotMessage),
+    EditedMessage(BotMessage),
+    CallbackQuery { query: CallbackQuery, chat: Chat, message: Option<Box<BotMessage>> },
+}
+
+impl BotUpdateBody {
+    /// The Bot API's name of the update's field, as `allowed_updates` lists it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BotUpdateBody::Message(_) => "message",
+            BotUpdateBody::EditedMessage(_) => "edited_message",
+            BotUpdateBody::CallbackQuery { .. } => "callback_query",
+        }
+    }
+}
+
+/// A message with the chat it is in (as the bot sees it) and the message it replies to.
+#[derive(Debug, Clone)]
+pub struct BotMessage {
+    pub chat: Chat,
+    pub message: Message,
+    pub reply_to: Option<Box<Message>>,
+}
+
+/// What `getUpdates` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct UpdatesRequest {
+    /// Telegram's `offset`: 0 for "from the first unconfirmed", positive to confirm everything
+    /// below it, negative `-k` for only the last `k`.
+    pub offset: i64,
+    pub limit: u32,
+    /// Seconds to wait when nothing is pending; 0 answers at once.
+    pub timeout: u32,
+    /// `Some` replaces the bot's remembered choice.
+    pub allowed_updates: Option<AllowedUpdates>,
+}
+
+/// The long polls waiting per bot, so a newer `getUpdates` can end the older one with 409.
+#[derive(Default)]
+pub(crate) struct Pollers {
+    waiting: Mutex<HashMap<UserId, (u64, std::sync::Arc<Notify>)>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Pollers {
+    /// Registers a poll, ending the one before it.
+    fn start(&self, bot: UserId) -> (u64, std::sync::Arc<Notify>) {
+        let ticket = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let notify = std::sync::Arc::new(Notify::new());
+        let mut map = self.waiting.lock().expect("pollers");
+        if let Some((_, old)) = map.insert(bot, (ticket, notify.clone())) {
+            old.notify_one();
+        }
+        (ticket, notify)
+    }
+
+    fn finish(&self, bot: UserId, ticket: u64) {
+        let mut map = self.waiting.lock().expect("pollers");
+        if map.get(&bot).is_some_and(|(t, _)| *t == ticket) {
+            map.remove(&bot);
+        }
+    }
+}
+
+/// Errors of the update stream that Telegram answers with 409.
+pub const CONFLICT_POLLER: &str =
+    "terminated by other getUpdates request; make sure that only one bot instance is running";
+pub const CONFLICT_WEBHOOK: &str =
+    "can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first";
+
+impl Service {
+    /// The bot a token belongs to. The secret's hash is compared in constant time; a hit is cached
+    /// for a few seconds so the Bot API does not read the store on every call.
+    pub async fn bot_by_token(&self, token: &str) -> ServiceResult<User> {
+        let key = sha256(token.as_bytes());
+        if let Some(bot) = self.bot_tokens.get(&key, 0) {
+            return Ok(bot);
+        }
+        let bot = self.authenticate_bot(token).await?;
+        self.bot_tokens.put(key, bot.clone(), i64::MAX);
+        Ok(bot)
+    }
+
+    async fn state_of(&self, bot: UserId) -> ServiceResult<BotState> {
+        if let Some(s) = self.bot_states.get(&bot, 0) {
+            return Ok(s);
+        }
+        let state = self.store.bot_state(bot).await?;
+        self.bot_states.put(bot, state.clone(), i64::MAX);
+        Ok(state)
+    }
+
+    /// Reads a bot's pending updates, waiting up to `timeout` seconds for one when none is pending.
+    /// A newer call for the same bot ends a waiting one with 409, as on Telegram.
+    pub async fn get_updates(&self, bot: UserId, req: UpdatesRequest) -> ServiceResult<Vec<BotUpdate>> {
+        let (ticket, superseded) = self.pollers.start(bot);
+        let result = self.poll(bot, req, &superseded).await;
+        self.pollers.finish(bot, ticket);
+        result
+    }
+
+    async fn poll(&self, bot: UserId, req: UpdatesRequest, superseded: &Notify) -> ServiceResult<Vec<BotUpdate>> {
+        let mut state = self.state_of(bot).await?;
+        if state.webhook.is_some() {
+            return Err(ServiceError::Conflict(CONFLICT_WEBHOOK));
+        }
+        if let Some(allowed) = req.allowed_updates
+            && allowed != state.allowed_updates
+        {
+            self.store.set_allowed_updates(bot, &allowed).await?;
+            state.allowed_updates = allowed;
+            self.bot_states.put(bot, state.clone(), i64::MAX);
+        }
+        let limit = req.limit.clamp(1, MAX_UPDATES);
+        if req.offset < 0 {
+            return self.last_updates(bot, state, req.offset.unsigned_abs()).await;
+        }
+        let offset = req.offset as u64;
+        if offset > state.offset {
+            self.store.confirm_updates(bot, offset).await?;
+            state.offset = offset;
+            self.bot_states.put(bot, state.clone(), i64::MAX);
+        }
+        // Subscribe before reading, so an update committed in between still wakes this poll.
+        let mut wake = self.bus.subscribe(bot);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(req.timeout.min(MAX_POLL_TIMEOUT)));
+        let mut cursor = state.offset.saturating_sub(1);
+        loop {
+            let (updates, scanned_to) = self.read_updates(bot, cursor, limit, &state.allowed_updates).await?;
+            if !updates.is_empty() || req.timeout == 0 {
+                return Ok(updates);
+            }
+            // Everything up to here was skipped (not for bots); later reads start after it.
+            cursor = scanned_to;
+            tokio::select! {
+                hint = wake.changed() => if hint.is_none() { return Ok(Vec::new()) },
+                _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
+                _ = superseded.notified() => return Err(ServiceError::Conflict(CONFLICT_POLLER)),
+            }
+        }
+    }
+
+    /// Telegram's negative offset: keep the last `k` pending updates and forget the ones before.
+    async fn last_updates(&self, bot: UserId, mut state: BotState, k: u64) -> ServiceResult<Vec<BotUpdate>> {
+        let mut cursor = state.offset.saturating_sub(1);
+        let mut tail: std::collections::VecDeque<BotUpdate> = Default::default();
+        loop {
+            let (updates, scanned_to) = self.read_updates(bot, cursor, MAX_UPDATES, &state.allowed_updates).await?;
+            if scanned_to == cursor {
+                break;
+            }
+            cursor = scanned_to;
+            for u in updates {
+                tail.push_back(u);
+                if tail.len() as u64 > k {
+                    tail.pop_front();
+                }
+            }
+        }
+        let first_kept = tail.front().map_or(cursor + 1, |u| u.update_id);
+        if first_kept > state.offset {
+            self.store.confirm_updates(bot, first_kept).await?;
+            state.offset = first_kept;
+            self.bot_states.put(bot, state, i64::MAX);
+        }
+        Ok(tail.into_iter().collect())
+    }
+
+    /// Up to `limit` updates after `cursor` and the seq scanned up to.
+    async fn read_updates(
+        &self,
+        bot: UserId,
+        mut cursor: u64,
+        limit: u32,
+        allowed: &AllowedUpdates,
+    ) -> ServiceResult<(Vec<BotUpdate>, u64)> {
+        let mut out = Vec::new();
+        loop {
+            let page = self.store.events_after(bot, cursor, limit).await?;
+            for event in page.events {
+                if let Some(update) = self.bot_update(bot, event).await?
+                    && allowed.allows(update.body.kind())
+                {
+                    out.push(update);
+                    if out.len() as u32 == limit {
+                        return Ok((out, cursor));
+                    }
+                }
+            }
+            let exhausted = page.scanned < limit;
+            cursor = page.next_cursor;
+            if exhausted || !out.is_empty() {
+                return Ok((out, cursor));
+            }
+        }
+    }
+
+    /// The update a log entry is for a bot, if it is one a bot receives.
+    async fn bot_update(&self, bot: UserId, event: Event) -> ServiceResult<Option<BotUpdate>> {
+        let body = match event.body {
+            EventBody::MessageNew { chat_id, message } | EventBody::MessageEdited { chat_id, message }
+                if message.sender == bot =>
+            {
+                let _ = chat_id;
+                return Ok(None);
+            }
+            EventBody::MessageNew { chat_id, message } => {
+                if self.sent_by_another_bot(&message).await? {
+                    return Ok(None);
+                }
+                BotUpdateBody::Message(self.bot_message(bot, chat_id, message).await?)
+            }
+            EventBody::MessageEdited { chat_id, message } => {
+                if self.sent_by_another_bot(&message).await? {
+                    return Ok(None);
+                }
+                BotUpdateBody::EditedMessage(self.bot_message(bot, chat_id, message).await?)
+            }
+            EventBody::CallbackQuery { chat_id, query, message } => {
+                let chat = self.chat_seen_by(bot, chat_id).await?;
+                let message = match message {
+                    Some(m) => Some(Box::new(self.bot_message(bot, chat_id, m).await?)),
+                    None => None,
+                };
+                BotUpdateBody::CallbackQuery { query, chat, message }
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(BotUpdate { update_id: event.seq, body }))
+    }
+
+    /// Bots do not see other bots' messages, as on Telegram.
+    async fn sent_by_another_bot(&self, message: &Message) -> ServiceResult<bool> {
+        Ok(self.user(message.sender).await?.is_bot)
+    }
+
+    /// A message with its chat and the message it replies to, as `viewer` sees them.
+    pub async fn bot_message(&self, viewer: UserId, chat_id: ChatId, message: Message) -> ServiceResult<BotMessage> {
+        let chat = self.chat_seen_by(viewer, chat_id).await?;
+        let reply_to = match message.reply_to {
+            Some(id) => self.message_by_id(viewer, chat_id, id).await?.map(Box::new),
+            None => None,
+        };
+        Ok(BotMessage { chat, message, reply_to })
+    }
+
+    /// One live message of a chat, if it exists.
+    pub async fn message_by_id(&self, viewer: UserId, chat: ChatId, id: MessageId) -> ServiceResult<Option<Message>> {
+        let page = plaza_core::HistoryPage::After { after: MessageId(id.0 - 1), limit: 1 };
+        let found = self.store.history(viewer, chat, page).await?;
+        Ok(found.into_iter().next().filter(|m| m.id == id))
+    }
+
+    /// A chat as `viewer` sees it, cached briefly: updates name the chat on every message.
+    pub async fn chat_seen_by(&self, viewer: UserId, chat: ChatId) -> ServiceResult<Chat> {
+        if let Some(c) = self.chats_seen.get(&(viewer, chat), 0) {
+            return Ok(c);
+        }
+        let c = self.store.chat(viewer, chat).await?;
+        self.chats_seen.put((viewer, chat), c.clone(), i64::MAX);
+        Ok(c)
+    }
+
+    /// Updates waiting for the bot (for `getWebhookInfo`), counted up to a bound.
+    pub async fn pending_update_count(&self, bot: UserId) -> ServiceResult<u64> {
+        let state = self.state_of(bot).await?;
+        let mut cursor = state.offset.saturating_sub(1);
+        let mut count = 0;
+        for _ in 0..10 {
+            let (updates, scanned_to) = self.read_updates(bot, cursor, MAX_UPDATES, &state.allowed_updates).await?;
+            count += updates.len() as u64;
+            if scanned_to == cursor {
+                break;
+            }
+            cursor = scanned_to;
+        }
+        Ok(count)
+    }
+
+    /// The next updates to push to the bot's webhook (none when it has no webhook), with the
+    /// webhook they go to. Nothing is confirmed until [`Service::confirm_delivered`].
+    pub async fn webhook_batch(&self, bot: UserId, limit: u32) -> ServiceResult<Option<(Webhook, Vec<BotUpdate>)>> {
+        let state = self.store.bot_state(bot).await?;
+        let Some(webhook) = state.webhook else { return Ok(None) };
+        let cursor = state.offset.saturating_sub(1);
+        let (updates, scanned_to) = self.read_updates(bot, cursor, limit, &state.allowed_updates).await?;
+        if updates.is_empty() && scanned_to > cursor {
+            // Only entries a bot does not receive: confirm them so they are not scanned again.
+            self.confirm_delivered(bot, scanned_to + 1).await?;
+        }
+        Ok(Some((webhook, updates)))
+    }
+
+    /// Confirms every update below `offset` (delivered to the webhook).
+    pub async fn confirm_delivered(&self, bot: UserId, offset: u64) -> ServiceResult<()> {
+        self.store.confirm_updates(bot, offset).await?;
+        self.bot_states.forget(&bot);
+        Ok(())
+    }
+
+    /// Records a failed webhook delivery for `getWebhookInfo`.
+    pub async fn note_webhook_error(&self, bot: UserId, message: String) -> ServiceResult<()> {
+        let state = self.store.bot_state(bot).await?;
+        if let Some(mut w) = state.webhook {
+            w.last_error_date = Some(self.now());
+            w.last_error_message = Some(message);
+            self.store
+                .put_setting(bot, plaza_store::codec::WEBHOOK, Some(plaza_store::codec::encode_webhook(&w)))
+                .await?;
+            self.bot_states.forget(&bot);
+        }
+        Ok(())
+    }
+
+    /// Bots with a webhook set, for starting their senders.
+    pub async fn bots_with_webhooks(&self) -> ServiceResult<Vec<UserId>> {
+        let mut out = Vec::new();
+        for record in self.store.list_bots().await? {
+            if self.store.bot_state(record.bot.id).await?.webhook.is_some() {
+                out.push(record.bot.id);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn bot_state(&self, bot: UserId) -> ServiceResult<BotState> {
+        self.state_of(bot).await
+    }
+
+    /// Sets (`Some`) or removes the webhook. A waiting long poll ends with 409, as on Telegram.
+    pub async fn set_webhook(&self, bot: UserId, webhook: Option<Webhook>, drop_pending: bool) -> ServiceResult<()> {
+        self.store.set_webhook(bot, webhook.as_ref(), drop_pending).await?;
+        self.bot_states.forget(&bot);
+        if webhook.is_some() {
+            let (ticket, _) = self.pollers.start(bot);
+            self.pollers.finish(bot, ticket);
+        }
+        Ok(())
+    }
+
+    pub async fn set_allowed_updates(&self, bot: UserId, allowed: AllowedUpdates) -> ServiceResult<()> {
+        self.store.set_allowed_updates(bot, &allowed).await?;
+        self.bot_states.forget(&bot);
+        Ok(())
+    }
+
+    /// A person starts a bot: opens the private chat and sends `/start` (with a deep link's
+    /// payload: `/start <payload>`), as Telegram's clients do. Returns the chat and the message.
+    pub async fn start_bot(&self, me: UserId, username: &str, payload: Option<&str>) -> ServiceResult<(Chat, Message)> {
+        let bot = self.user_by_username(username).await?;
+        if !bot.is_bot {
+            return Err(Denied::UserNotFound.into());
+        }
+        let payload = payload.filter(|p| !p.is_empty());
+        if let Some(p) = payload
+            && (p.len() > 64 || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        {
+            return Err(Invalid::new("payload", "a start parameter is up to 64 of A-Z, a-z, 0-9, _ and -").into());
+        }
+        let chat = self.open_private_chat(me, username).await?;
+        let text = match payload {
+            Some(p) => format!("/start {p}"),
+            None => "/start".to_string(),
+        };
+        let entities = plaza_core::formatting::merge_detected(&text, Vec::new());
+        let message = plaza_core::NewMessage::new(&text, entities, None)?;
+        let sent = self.send_message(me, chat.id, message).await?;
+        Ok((chat, sent))
+    }
+
+    // ---- buttons ----
+
+    /// Presses a callback button and waits for the bot's answer (or [`PRESS_TIMEOUT`]); `None`
+    /// in the answer means the bot did not answer in time.
+    pub async fn press_button(
+        &self,
+        me: UserId,
+        chat: ChatId,
+        message: MessageId,
+        data: &str,
+    ) -> ServiceResult<CallbackQuery> {
+        if data.is_empty() || data.len() > plaza_core::markup::MAX_CALLBACK_DATA {
+            return Err(Invalid::new("data", "callback data is 1-64 bytes").into());
+        }
+        let mut wake = self.bus.subscribe(me);
+        let written = self.store.press_button(me, chat, message, data.to_string(), self.now()).await?;
+        let id = written.value.id;
+        self.wake(written);
+        let deadline = tokio::time::Instant::now() + PRESS_TIMEOUT;
+        loop {
+            let query = self.store.callback_query(me, id).await?;
+            if query.answer.is_some() {
+                return Ok(query);
+            }
+            tokio::select! {
+                hint = wake.changed() => if hint.is_none() { return Ok(query) },
+                _ = tokio::time::sleep_until(deadline) => return Ok(query),
+            }
+        }
+    }
+
+    /// The bot's answer to a press; the query id is the string the bot received.
+    pub async fn answer_callback_query(&self, bot: UserId, id: &str, answer: CallbackAnswer) -> ServiceResult<()> {
+        let id: i64 = id.parse().map_err(|_| ServiceError::Denied(Denied::QueryNotFound))?;
+        let written = self.store.answer_callback_query(bot, id, answer, self.now()).await?;
+        self.wake(written);
+        Ok(())
+    }
+
+    // ---- settings ----
+
+    pub async fn set_commands(
+        &self,
+        bot: UserId,
+        scope: CommandScope,
+        language: Option<&str>,
+        commands: Vec<BotCommand>,
+    ) -> ServiceResult<()> {
+        if commands.len() > plaza_core::bot::MAX_COMMANDS {
+            return Err(Invalid::new("commands", "too many commands").into());
+        }
+        let language = language_of(language)?;
+        Ok(self.store.set_commands(bot, scope, &language, &commands).await?)
+    }
+
+    pub async fn commands(
+        &self,
+        bot: UserId,
+        scope: CommandScope,
+        language: Option<&str>,
+    ) -> ServiceResult<Vec<BotCommand>> {
+        let language = language_of(language)?;
+        Ok(self.store.commands(bot, scope, &language).await?.unwrap_or_default())
+    }
+
+    /// The commands `user` sees for `bot` in `chat`: the most specific scope with a list, in the
+    /// user's language or else for all languages.
+    pub async fn commands_for(&self, bot: UserId, user: &User, chat: &Chat) -> ServiceResult<Vec<BotCommand>> {
+        let (is_group, is_admin) = match &chat.kind {
+            ChatKind::Group { my_role, .. } => (true, my_role.can_manage()),
+            ChatKind::Private { .. } => (false, false),
+        };
+        // The bot names a private chat by the user's id, a group by its own id.
+        let chat_for_bot = if is_group { chat.id } else { ChatId(user.id.0) };
+        for scope in CommandScope::resolution_order(chat_for_bot, user.id, is_group, is_admin) {
+            for language in [user.language_code.clone(), None] {
+                if let Some(list) = self.store.commands(bot, scope, &language).await? {
+                    return Ok(list);
+                }
+                if user.language_code.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    pub async fn set_menu_button(&self, bot: UserId, chat: Option<UserId>, button: MenuButton) -> ServiceResult<()> {
+        Ok(self.store.set_menu_button(bot, chat, &button).await?)
+    }
+
+    /// The menu button of `chat`'s private chat with the bot, or the bot's default; `Commands`
+    /// when nothing was set.
+    pub async fn menu_button(&self, bot: UserId, chat: Option<UserId>) -> ServiceResult<MenuButton> {
+        if let Some(user) = chat
+            && let Some(b) = self.store.menu_button(bot, Some(user)).await?
+        {
+            return Ok(b);
+        }
+        Ok(self.store.menu_button(bot, None).await?.unwrap_or(MenuButton::Commands))
+    }
+
+    pub async fn set_bot_text(
+        &self,
+        bot: UserId,
+        text: BotText,
+        language: Option<&str>,
+        value: &str,
+    ) -> ServiceResult<()> {
+        let value = text.check(value)?;
+        let language = language_of(language)?;
+        Ok(self.store.set_bot_text(bot, text, &language, value).await?)
+    }
+
+    /// The text for `language`, falling back to the one for all languages; the bot's display
+    /// name stands in for an unset name.
+    pub async fn bot_text(&self, bot: &User, text: BotText, language: Option<&str>) -> ServiceResult<String> {
+        let language = language_of(language)?;
+        let mut found = self.store.bot_text(bot.id, text, &language).await?;
+        if found.is_none() && language.is_some() {
+            found = self.store.bot_text(bot.id, text, &None).await?;
+        }
+        Ok(found.unwrap_or_else(|| match text {
+            BotText::Name => bot.display_name.as_str().to_string(),
+            _ => String::new(),
+        }))
+    }
+}
+
+fn language_of(language: Option<&str>) -> Result<SettingLanguage, Invalid> {
+    language.filter(|l| !l.is_empty()).map(LanguageCode::parse).transpose()
+}

@@ -1,0 +1,381 @@
+//! Values both backends keep as JSON text: a message's extras (its keyboard) and bot settings
+//! (commands, menu button, profile texts, allowed updates, webhook), with the keys settings live
+//! under. One codec for both backends, so they cannot drift apart.
+
+use plaza_core::bot::{
+    AllowedUpdates, BotCommand, BotText, CallbackAnswer, CommandScope, MenuButton, SettingLanguage, Webhook,
+};
+use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
+use plaza_core::{ReplyMarkup, UserId};
+use serde::{Deserialize, Serialize};
+
+use crate::StoreError;
+
+pub const ALLOWED_UPDATES: &str = "allowed_updates";
+pub const WEBHOOK: &str = "webhook";
+
+pub fn commands_key(scope: CommandScope, language: &SettingLanguage) -> String {
+    format!("commands/{}/{}", scope.key(), language.as_ref().map_or("", |l| l.as_str()))
+}
+
+pub fn menu_button_key(chat: Option<UserId>) -> String {
+    match chat {
+        Some(u) => format!("menu_button/{}", u.0),
+        None => "menu_button".to_string(),
+    }
+}
+
+pub fn text_key(text: BotText, language: &SettingLanguage) -> String {
+    format!("{}/{}", text.key(), language.as_ref().map_or("", |l| l.as_str()))
+}
+
+fn bad(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("stored value does not decode: {e}"))
+}
+
+// ---- message extras ----
+
+/// Everything about a message beyond its text, entities and reply; `None` when there is nothing.
+#[derive(Serialize, Deserialize, Default)]
+struct Extra {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    markup: Option<Markup>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum Markup {
+    Inline {
+        rows: Vec<Vec<Button>>,
+    },
+    Keyboard {
+        rows: Vec<Vec<KeyButton>>,
+        #[serde(default)]
+        persistent: bool,
+        #[serde(default)]
+        resize: bool,
+        #[serde(default)]
+        one_time: bool,
+        #[serde(default)]
+        placeholder: Option<String>,
+        #[serde(default)]
+        selective: bool,
+    },
+    Remove {
+        #[serde(default)]
+        selective: bool,
+    },
+    ForceReply {
+        #[serde(default)]
+        placeholder: Option<String>,
+        #[serde(default)]
+        selective: bool,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Button {
+    text: String,
+    /// The action's Bot API field name, and its value where it has one.
+    kind: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    value: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyButton {
+    text: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    request: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    value: Option<String>,
+}
+
+fn markup_out(m: &ReplyMarkup) -> Markup {
+    match m {
+        ReplyMarkup::Inline(rows) => Markup::Inline {
+            rows: rows
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|b| {
+                            let value = b.action.value().map(str::to_string);
+                            Button { text: b.text.clone(), kind: b.action.name().to_string(), value }
+                        })
+                        .collect()
+                })
+                .collect(),
+        },
+        ReplyMarkup::Keyboard(k) => Markup::Keyboard {
+            rows: k
+                .rows
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|b| {
+                            let (request, value) = match &b.request {
+                                Some(r) => {
+                                    let (name, value) = r.parts();
+                                    (Some(name), value.map(str::to_string))
+                                }
+                                None => (None, None),
+                            };
+                            KeyButton { text: b.text.clone(), request: request.map(str::to_string), value }
+                        })
+                        .collect()
+                })
+                .collect(),
+            persistent: k.is_persistent,
+            resize: k.resize,
+            one_time: k.one_time,
+            placeholder: k.placeholder.clone(),
+            selective: k.selective,
+        },
+        ReplyMarkup::Remove { selective } => Markup::Remove { selective: *selective },
+        ReplyMarkup::ForceReply { placeholder, selective } => {
+            Markup::ForceReply { placeholder: placeholder.clone(), selective: *selective }
+        }
+    }
+}
+
+fn markup_in(m: Markup) -> Result<ReplyMarkup, StoreError> {
+    Ok(match m {
+        Markup::Inline { rows } => ReplyMarkup::Inline(
+            rows.into_iter()
+                .map(|row| {
+                    row.into_iter()
+                        .map(|b| {
+                            let v = || b.value.clone().ok_or_else(|| bad("button without value"));
+                            let action = match b.kind.as_str() {
+                                "url" => ButtonAction::Url(v()?),
+                                "callback_data" => ButtonAction::Callback(v()?),
+                                "web_app" => ButtonAction::WebApp(v()?),
+                                "login_url" => ButtonAction::LoginUrl(v()?),
+                                "switch_inline_query" => ButtonAction::SwitchInlineQuery(v()?),
+                                "switch_inline_query_current_chat" => ButtonAction::SwitchInlineQueryCurrentChat(v()?),
+                                "copy_text" => ButtonAction::CopyText(v()?),
+                                "callback_game" => ButtonAction::CallbackGame,
+                                "pay" => ButtonAction::Pay,
+                                other => return Err(bad(format!("button kind {other:?}"))),
+                            };
+                            Ok(InlineButton { text: b.text, action })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Markup::Keyboard { rows, persistent, resize, one_time, placeholder, selective } => {
+            ReplyMarkup::Keyboard(ReplyKeyboard {
+                rows: rows
+                    .into_iter()
+                    .map(|row| {
+                        row.into_iter()
+                            .map(|b| {
+                                let request = match b.request.as_deref() {
+                                    None => None,
+                                    Some("contact") => Some(KeyboardRequest::Contact),
+                                    Some("location") => Some(KeyboardRequest::Location),
+                                    Some("poll") => Some(KeyboardRequest::Poll { kind: b.value }),
+                                    Some("web_app") => Some(KeyboardRequest::WebApp(
+                                        b.value.ok_or_else(|| bad("web_app button without url"))?,
+                                    )),
+                                    Some(other) => return Err(bad(format!("keyboard request {other:?}"))),
+                                };
+                                Ok(KeyboardButton { text: b.text, request })
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                is_persistent: persistent,
+                resize,
+                one_time,
+                placeholder,
+                selective,
+            })
+        }
+        Markup::Remove { selective } => ReplyMarkup::Remove { selective },
+        Markup::ForceReply { placeholder, selective } => ReplyMarkup::ForceReply { placeholder, selective },
+    })
+}
+
+/// A message's extras column; `None` when the message has none, so plain messages store nothing.
+pub fn encode_extra(reply_markup: Option<&ReplyMarkup>) -> Option<String> {
+    let extra = Extra { markup: reply_markup.map(markup_out) };
+    extra.markup.as_ref()?;
+    Some(serde_json::to_string(&extra).expect("extras serialize"))
+}
+
+/// The keyboard stored in a message's extras column.
+pub fn decode_extra(column: Option<&str>) -> Result<Option<ReplyMarkup>, StoreError> {
+    let Some(text) = column else { return Ok(None) };
+    let extra: Extra = serde_json::from_str(text).map_err(bad)?;
+    extra.markup.map(markup_in).transpose()
+}
+
+// ---- bot settings ----
+
+#[derive(Serialize, Deserialize)]
+struct Command {
+    c: String,
+    d: String,
+}
+
+pub fn encode_commands(commands: &[BotCommand]) -> String {
+    let list: Vec<Command> =
+        commands.iter().map(|c| Command { c: c.command.clone(), d: c.description.clone() }).collect();
+    serde_json::to_string(&list).expect("commands serialize")
+}
+
+pub fn decode_commands(text: &str) -> Result<Vec<BotCommand>, StoreError> {
+    let list: Vec<Command> = serde_json::from_str(text).map_err(bad)?;
+    list.into_iter().map(|c| BotCommand::new(&c.c, &c.d).map_err(bad)).collect()
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum StoredMenuButton {
+    Commands,
+    WebApp { text: String, url: String },
+}
+
+pub fn encode_menu_button(button: &MenuButton) -> String {
+    let stored = match button {
+        MenuButton::WebApp { text, url } => StoredMenuButton::WebApp { text: text.clone(), url: url.clone() },
+        MenuButton::Commands | MenuButton::Default => StoredMenuButton::Commands,
+    };
+    serde_json::to_string(&stored).expect("menu button serializes")
+}
+
+pub fn decode_menu_button(text: &str) -> Result<MenuButton, StoreError> {
+    Ok(match serde_json::from_str(text).map_err(bad)? {
+        StoredMenuButton::Commands => MenuButton::Commands,
+        StoredMenuButton::WebApp { text, url } => MenuButton::WebApp { text, url },
+    })
+}
+
+pub fn encode_allowed(allowed: &AllowedUpdates) -> Option<String> {
+    allowed.0.as_ref().map(|list| serde_json::to_string(list).expect("list serializes"))
+}
+
+pub fn decode_allowed(text: Option<&str>) -> Result<AllowedUpdates, StoreError> {
+    match text {
+        None => Ok(AllowedUpdates::default()),
+        Some(t) => Ok(AllowedUpdates::new(serde_json::from_str(t).map_err(bad)?)),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredWebhook {
+    url: String,
+    #[serde(default)]
+    secret_token: Option<String>,
+    max_connections: u32,
+    #[serde(default)]
+    ip_address: Option<String>,
+    #[serde(default)]
+    has_custom_certificate: bool,
+    #[serde(default)]
+    last_error_date: Option<i64>,
+    #[serde(default)]
+    last_error_message: Option<String>,
+}
+
+pub fn encode_webhook(w: &Webhook) -> String {
+    serde_json::to_string(&StoredWebhook {
+        url: w.url.clone(),
+        secret_token: w.secret_token.clone(),
+        max_connections: w.max_connections,
+        ip_address: w.ip_address.clone(),
+        has_custom_certificate: w.has_custom_certificate,
+        last_error_date: w.last_error_date,
+        last_error_message: w.last_error_message.clone(),
+    })
+    .expect("webhook serializes")
+}
+
+pub fn decode_webhook(text: Option<&str>) -> Result<Option<Webhook>, StoreError> {
+    let Some(text) = text else { return Ok(None) };
+    let w: StoredWebhook = serde_json::from_str(text).map_err(bad)?;
+    Ok(Some(Webhook {
+        url: w.url,
+        secret_token: w.secret_token,
+        max_connections: w.max_connections,
+        ip_address: w.ip_address,
+        has_custom_certificate: w.has_custom_certificate,
+        last_error_date: w.last_error_date,
+        last_error_message: w.last_error_message,
+    }))
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredAnswer {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    show_alert: bool,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    cache_time: u32,
+}
+
+pub fn encode_answer(a: &CallbackAnswer) -> String {
+    serde_json::to_string(&StoredAnswer {
+        text: a.text.clone(),
+        show_alert: a.show_alert,
+        url: a.url.clone(),
+        cache_time: a.cache_time,
+    })
+    .expect("answer serializes")
+}
+
+pub fn decode_answer(text: Option<&str>) -> Result<Option<CallbackAnswer>, StoreError> {
+    let Some(text) = text else { return Ok(None) };
+    let a: StoredAnswer = serde_json::from_str(text).map_err(bad)?;
+    Ok(Some(CallbackAnswer { text: a.text, show_alert: a.show_alert, url: a.url, cache_time: a.cache_time }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plaza_core::LanguageCode;
+
+    #[test]
+    fn keyboards_round_trip() {
+        let inline = ReplyMarkup::Inline(vec![
+            vec![
+                InlineButton { text: "a".into(), action: ButtonAction::Callback("x".into()) },
+                InlineButton { text: "b".into(), action: ButtonAction::Url("https://e.x".into()) },
+            ],
+            vec![InlineButton { text: "pay".into(), action: ButtonAction::Pay }],
+        ]);
+        let keyboard = ReplyMarkup::Keyboard(ReplyKeyboard {
+            rows: vec![vec![
+                KeyboardButton { text: "phone".into(), request: Some(KeyboardRequest::Contact) },
+                KeyboardButton { text: "app".into(), request: Some(KeyboardRequest::WebApp("https://a".into())) },
+                KeyboardButton { text: "plain".into(), request: None },
+            ]],
+            one_time: true,
+            placeholder: Some("say".into()),
+            ..Default::default()
+        });
+        for m in [inline, keyboard, ReplyMarkup::Remove { selective: true }] {
+            assert_eq!(decode_extra(encode_extra(Some(&m)).as_deref()).unwrap(), Some(m));
+        }
+        assert_eq!(encode_extra(None), None);
+        assert_eq!(decode_extra(None).unwrap(), None);
+    }
+
+    #[test]
+    fn settings_round_trip() {
+        let cmds = vec![BotCommand::new("start", "Start").unwrap(), BotCommand::new("help", "Help").unwrap()];
+        assert_eq!(decode_commands(&encode_commands(&cmds)).unwrap(), cmds);
+        let b = MenuButton::WebApp { text: "Open".into(), url: "https://a".into() };
+        assert_eq!(decode_menu_button(&encode_menu_button(&b)).unwrap(), b);
+        let a = AllowedUpdates::new(vec!["message".into()]);
+        assert_eq!(decode_allowed(encode_allowed(&a).as_deref()).unwrap(), a);
+        let lang = Some(LanguageCode::parse("de").unwrap());
+        assert_eq!(commands_key(CommandScope::AllPrivateChats, &lang), "commands/all_private_chats/de");
+        assert_eq!(text_key(BotText::Name, &None), "name/");
+    }
+}
