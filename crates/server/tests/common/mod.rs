@@ -75,6 +75,8 @@ pub struct TestServer {
     pub addr: std::net::SocketAddr,
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
+    /// The server's use cases, for setting up what has no API (bots are created with the CLI).
+    pub service: Arc<plaza_service::Service>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _store: FreshStore,
@@ -91,6 +93,7 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Te
     let clock = Arc::new(ManualClock::new(1_800_000_000));
     let server = Server::bind_with_clock(&config, clock.clone()).await.expect("server starts");
     let addr = server.local_addr();
+    let service = server.state.service.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(server.run(async move {
         let _ = stopped.await;
@@ -100,6 +103,7 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Te
         addr,
         clock,
         http: reqwest::Client::new(),
+        service,
         stop: Some(stop),
         handle: Some(handle),
         _store: store,
@@ -130,6 +134,12 @@ impl TestServer {
         let status = resp.status();
         let text = resp.text().await.expect("body");
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Creates a bot owned by `owner` (an existing username); returns its token and id.
+    pub async fn create_bot(&self, username: &str, owner: &str) -> (String, i64) {
+        let issued = self.service.create_bot(username, owner, None).await.expect("bot created");
+        (issued.token.to_token_string(), issued.bot.id.0)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
