@@ -4,6 +4,7 @@
 //! so a value of one of these types is valid by construction.
 
 pub mod bot;
+pub mod file;
 pub mod formatting;
 pub mod ids;
 pub mod markup;

@@ -1,5 +1,6 @@
 //! Messages: their text, formatting entities and the rules a new or edited message must follow.
 
+use crate::file::{MAX_CAPTION_LEN, Media};
 use crate::{ChatKey, Invalid, MessageId, ReplyMarkup, UserId, text::utf16_len};
 
 /// Longest message text, in UTF-16 code units, as on Telegram.
@@ -23,8 +24,29 @@ impl MessageText {
         Ok(MessageText(s.to_string()))
     }
 
+    /// A photo's or document's caption: 0–1024 UTF-16 code units.
+    pub fn caption(s: &str) -> Result<Self, Invalid> {
+        let len = utf16_len(s);
+        if len > MAX_CAPTION_LEN {
+            return Err(Invalid::new(
+                "caption",
+                format!("message caption is too long: {len} characters, at most {MAX_CAPTION_LEN}"),
+            ));
+        }
+        Ok(MessageText(s.to_string()))
+    }
+
+    /// Text read back from storage, checked when it was stored.
+    pub fn from_stored(s: String) -> Self {
+        MessageText(s)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -181,6 +203,8 @@ pub struct NewMessage {
     pub entities: Vec<Entity>,
     pub reply_to: Option<MessageId>,
     pub reply_markup: Option<ReplyMarkup>,
+    /// A photo or document; `text` is then its caption, which may be empty.
+    pub media: Option<Media>,
 }
 
 impl NewMessage {
@@ -191,7 +215,23 @@ impl NewMessage {
             Some(id) if id <= 0 => return Err(Invalid::new("reply_to_message_id", "must be positive")),
             other => other.map(MessageId),
         };
-        Ok(NewMessage { text, entities, reply_to, reply_markup: None })
+        Ok(NewMessage { text, entities, reply_to, reply_markup: None, media: None })
+    }
+
+    /// A photo or document with a caption (which may be empty).
+    pub fn with_file(
+        media: Media,
+        caption: &str,
+        entities: Vec<Entity>,
+        reply_to: Option<i64>,
+    ) -> Result<Self, Invalid> {
+        let text = MessageText::caption(caption)?;
+        let entities = check_entities(&text, entities)?;
+        let reply_to = match reply_to {
+            Some(id) if id <= 0 => return Err(Invalid::new("reply_to_message_id", "must be positive")),
+            other => other.map(MessageId),
+        };
+        Ok(NewMessage { text, entities, reply_to, reply_markup: None, media: Some(media) })
     }
 
     /// Attaches a keyboard; an empty inline keyboard is the same as none.
@@ -214,6 +254,7 @@ impl NewMessage {
             reply_to: self.reply_to,
             edit_date: None,
             reply_markup: self.reply_markup,
+            media: self.media,
         }
     }
 }
@@ -231,6 +272,8 @@ pub struct Message {
     pub edit_date: Option<i64>,
     /// The keyboard the sender attached (bots only).
     pub reply_markup: Option<ReplyMarkup>,
+    /// A photo or document; `text` is then its caption.
+    pub media: Option<Media>,
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
+use plaza_core::file::{FileKind, Media};
 use plaza_core::{ChatId, HistoryPage, MessageId, NewMessage, UserId, formatting};
 use plaza_protocol::{
     AddMembersRequest, AuthResponse, CallbackAnswerOut, CallbackRequest, ChatListItem, ChatOut, CreateGroupRequest,
@@ -11,6 +12,7 @@ use plaza_protocol::{
     MessageOut, Ok, OpenPrivateRequest, ProfilePatch, SendMessageRequest, ServerFrame, SetRoleRequest, SetTitleRequest,
     SignupRequest, StartBotRequest, StartBotResponse, UserOut,
 };
+use plaza_service::files::Upload;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -407,4 +409,117 @@ pub async fn start_bot(
     let mut senders = Senders::knowing(&session.user);
     let message = senders.message_out(&state.service, chat.id, &message).await?;
     Ok(Json(StartBotResponse { chat: chat_out(&chat), message }))
+}
+
+/// The parts of `POST /api/v1/chats/{chat_id}/files` (multipart/form-data).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The file, with its file name.
+    #[schema(format = Binary, value_type = String)]
+    file: Vec<u8>,
+    /// `photo` (an image shown inline, up to 10 MB) or `document` (any file, up to 50 MB); default `document`.
+    kind: Option<String>,
+    /// Up to 1024 characters.
+    caption: Option<String>,
+    reply_to_message_id: Option<i64>,
+}
+
+/// Send a photo or document with an optional caption; answered once it is durably stored.
+#[utoipa::path(post, path = "/api/v1/chats/{chat_id}/files", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)), request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = MessageOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn send_file(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+    mut form: axum::extract::Multipart,
+) -> ApiResult<Json<MessageOut>> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(e.status(), "payload_too_large", "the file is too large")
+        } else {
+            ApiError::bad_request(format!("can't read the form: {}", e.body_text()))
+        }
+    };
+    let (mut upload, mut kind, mut caption, mut reply_to) = (None, FileKind::Document, String::new(), None);
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        match field.name().unwrap_or_default() {
+            "file" => {
+                let file_name = field.file_name().map(str::to_string);
+                let content_type = field.content_type().map(str::to_string);
+                let bytes = field.bytes().await.map_err(bad)?.to_vec();
+                upload = Some(Upload { bytes, file_name, content_type });
+            }
+            "kind" => {
+                kind = FileKind::parse(&field.text().await.map_err(bad)?)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?
+            }
+            "caption" => caption = field.text().await.map_err(bad)?,
+            "reply_to_message_id" => {
+                let t = field.text().await.map_err(bad)?;
+                reply_to = Some(
+                    t.trim()
+                        .parse::<i64>()
+                        .map_err(|_| ApiError::bad_request("reply_to_message_id: must be a number"))?,
+                );
+            }
+            other => return Err(ApiError::bad_request(format!("unknown form field {other:?}"))),
+        }
+    }
+    let upload = upload.ok_or_else(|| ApiError::bad_request("file: the form has no file"))?;
+    let info = state.service.upload_file(session.user.id, kind, upload).await?;
+    let media = match kind {
+        FileKind::Photo => Media::Photo(info),
+        FileKind::Document => Media::Document(info),
+    };
+    let entities = formatting::merge_detected(&caption, Vec::new());
+    let message =
+        NewMessage::with_file(media, &caption, entities, reply_to).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let chat_id = ChatId(chat_id);
+    let m = state.service.send_message(session.user.id, chat_id, message).await?;
+    state.metrics.messages_sent.inc();
+    let mut senders = Senders::knowing(&session.user);
+    Ok(Json(senders.message_out(&state.service, chat_id, &m).await?))
+}
+
+/// Download a file attached to a message.
+#[utoipa::path(get, path = "/api/v1/files/{file_id}", tag = "messages", security(("bearer" = [])),
+    params(("file_id" = String, Path)),
+    responses((status = 200, description = "the file's bytes, with its content type"), (status = 404, body = ErrorBody)))]
+pub async fn download_file(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(file_id): ApiPath<String>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (info, bytes) = state
+        .service
+        .file_bytes(&session.user, &file_id)
+        .await?
+        .ok_or_else(|| ApiError::new(axum::http::StatusCode::NOT_FOUND, "file_not_found", "no such file"))?;
+    let mime = info.mime_type.clone().unwrap_or_else(|| "application/octet-stream".to_string());
+    let disposition = match (&info.file_name, info.kind) {
+        (Some(name), FileKind::Document) => format!("attachment; filename*=UTF-8''{}", percent_encode(name)),
+        _ => "inline".to_string(),
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+            (axum::http::header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// RFC 5987 encoding for a file name in `Content-Disposition`.
+fn percent_encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use plaza_core::bot::CallbackQuery;
 use plaza_core::{Chat, ChatId, ChatKind, Entity, EntityKind, Invalid, Member, Message, ReplyMarkup, User, UserId};
 use plaza_protocol::{
-    CallbackAnswerOut, ChatOut, ChatType, EntityOut, InlineButtonOut, KeyboardButtonOut, MemberOut, MessageOut,
-    ReplyMarkupOut, UserOut,
+    CallbackAnswerOut, ChatOut, ChatType, EntityOut, InlineButtonOut, KeyboardButtonOut, MediaOut, MemberOut,
+    MessageOut, ReplyMarkupOut, UserOut,
 };
 use plaza_service::{Service, ServiceResult};
 
@@ -104,6 +104,18 @@ impl Senders {
             reply_to_message_id: m.reply_to.map(|r| r.0),
             edit_date: m.edit_date,
             reply_markup: m.reply_markup.as_ref().map(markup_out),
+            media: m.media.as_ref().map(|media| {
+                let f = media.file();
+                MediaOut {
+                    kind: f.kind.as_str().to_string(),
+                    file_id: f.file_id.clone(),
+                    size: f.size,
+                    mime_type: f.mime_type.clone(),
+                    file_name: f.file_name.clone(),
+                    width: f.width,
+                    height: f.height,
+                }
+            }),
         })
     }
 }

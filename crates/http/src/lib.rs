@@ -135,6 +135,13 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::updates))
         .routes(routes!(api::press_button))
         .routes(routes!(api::start_bot))
+        .routes(routes!(api::download_file))
+        .merge(
+            // Uploads may be larger than other requests: a document is up to 50 MB.
+            OpenApiRouter::new()
+                .routes(routes!(api::send_file))
+                .layer(DefaultBodyLimit::max(plaza_core::file::MAX_DOCUMENT_BYTES + 64 * 1024)),
+        )
         .routes(routes!(ws::ws))
 }
 

@@ -217,6 +217,26 @@ pub struct MessageOut {
     /// The keyboard a bot attached: buttons under the message, or a keyboard for the reply field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_markup: Option<ReplyMarkupOut>,
+    /// A photo or document; `text` is then its caption (possibly empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaOut>,
+}
+
+/// A file attached to a message. Download it from `GET /api/v1/files/{file_id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct MediaOut {
+    /// `photo` or `document`.
+    pub kind: String,
+    pub file_id: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
 }
 
 /// A bot's keyboard, as the client shows it.

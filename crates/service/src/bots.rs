@@ -204,7 +204,8 @@ impl Service {
         Ok(tail.into_iter().collect())
     }
 
-    /// Up to `limit` updates after `cursor` and the seq scanned up to.
+    /// Up to `limit` updates after `cursor` and the seq scanned up to (the last update's id when
+    /// `limit` was reached, else where the log ended).
     async fn read_updates(
         &self,
         bot: UserId,
@@ -214,20 +215,20 @@ impl Service {
     ) -> ServiceResult<(Vec<BotUpdate>, u64)> {
         let mut out = Vec::new();
         loop {
-            let page = self.store.events_after(bot, cursor, limit).await?;
+            let page = self.store.events_after(bot, cursor, MAX_UPDATES).await?;
             for event in page.events {
+                let seq = event.seq;
                 if let Some(update) = self.bot_update(bot, event).await?
                     && allowed.allows(update.body.kind())
                 {
                     out.push(update);
-                    if out.len() as u32 == limit {
-                        return Ok((out, cursor));
+                    if out.len() as u32 >= limit {
+                        return Ok((out, seq));
                     }
                 }
             }
-            let exhausted = page.scanned < limit;
             cursor = page.next_cursor;
-            if exhausted || !out.is_empty() {
+            if page.scanned < MAX_UPDATES {
                 return Ok((out, cursor));
             }
         }

@@ -23,6 +23,7 @@ use plaza_store::{
 
 pub mod bots;
 mod cache;
+pub mod files;
 mod secrets;
 pub use secrets::{hash_password, sha256, verify_password};
 

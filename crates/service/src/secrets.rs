@@ -52,6 +52,17 @@ pub(crate) fn session_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A file's id: 192 random bits, URL-safe base64 (32 characters), so ids cannot be guessed.
+pub(crate) fn file_id() -> String {
+    let bytes: [u8; 24] = rand::rng().random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A content's stable short id: the first 96 bits of its SHA-256, URL-safe base64.
+pub(crate) fn unique_id(sha256: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sha256[..12.min(sha256.len())])
+}
+
 /// 35 characters of `[A-Za-z0-9_-]`, the shape of Telegram's token secrets (about 209 random bits).
 pub(crate) fn bot_secret() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";

@@ -5,6 +5,7 @@
 use plaza_core::bot::{
     AllowedUpdates, BotCommand, BotText, CallbackAnswer, CommandScope, MenuButton, SettingLanguage, Webhook,
 };
+use plaza_core::file::{FileInfo, FileKind, Media};
 use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
 use plaza_core::{ReplyMarkup, UserId};
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,58 @@ fn bad(e: impl std::fmt::Display) -> StoreError {
 struct Extra {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     markup: Option<Markup>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    media: Option<StoredMedia>,
+}
+
+/// A photo or document as a message's extras hold it: its file's description, copied so reading
+/// a message needs no second lookup (files never change).
+#[derive(Serialize, Deserialize)]
+struct StoredMedia {
+    kind: String,
+    file_id: String,
+    unique_id: String,
+    size: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    mime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    height: Option<u32>,
+}
+
+fn media_out(m: &Media) -> StoredMedia {
+    let f = m.file();
+    StoredMedia {
+        kind: f.kind.as_str().to_string(),
+        file_id: f.file_id.clone(),
+        unique_id: f.unique_id.clone(),
+        size: f.size,
+        mime: f.mime_type.clone(),
+        name: f.file_name.clone(),
+        width: f.width,
+        height: f.height,
+    }
+}
+
+fn media_in(m: StoredMedia) -> Result<Media, StoreError> {
+    let kind = FileKind::parse(&m.kind).map_err(bad)?;
+    let info = FileInfo {
+        file_id: m.file_id,
+        unique_id: m.unique_id,
+        kind,
+        size: m.size,
+        mime_type: m.mime,
+        file_name: m.name,
+        width: m.width,
+        height: m.height,
+    };
+    Ok(match kind {
+        FileKind::Photo => Media::Photo(info),
+        FileKind::Document => Media::Document(info),
+    })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -199,17 +252,19 @@ fn markup_in(m: Markup) -> Result<ReplyMarkup, StoreError> {
 }
 
 /// A message's extras column; `None` when the message has none, so plain messages store nothing.
-pub fn encode_extra(reply_markup: Option<&ReplyMarkup>) -> Option<String> {
-    let extra = Extra { markup: reply_markup.map(markup_out) };
-    extra.markup.as_ref()?;
+pub fn encode_extra(reply_markup: Option<&ReplyMarkup>, media: Option<&Media>) -> Option<String> {
+    if reply_markup.is_none() && media.is_none() {
+        return None;
+    }
+    let extra = Extra { markup: reply_markup.map(markup_out), media: media.map(media_out) };
     Some(serde_json::to_string(&extra).expect("extras serialize"))
 }
 
-/// The keyboard stored in a message's extras column.
-pub fn decode_extra(column: Option<&str>) -> Result<Option<ReplyMarkup>, StoreError> {
-    let Some(text) = column else { return Ok(None) };
+/// The keyboard and the file stored in a message's extras column.
+pub fn decode_extra(column: Option<&str>) -> Result<(Option<ReplyMarkup>, Option<Media>), StoreError> {
+    let Some(text) = column else { return Ok((None, None)) };
     let extra: Extra = serde_json::from_str(text).map_err(bad)?;
-    extra.markup.map(markup_in).transpose()
+    Ok((extra.markup.map(markup_in).transpose()?, extra.media.map(media_in).transpose()?))
 }
 
 // ---- bot settings ----
@@ -360,10 +415,21 @@ mod tests {
             ..Default::default()
         });
         for m in [inline, keyboard, ReplyMarkup::Remove { selective: true }] {
-            assert_eq!(decode_extra(encode_extra(Some(&m)).as_deref()).unwrap(), Some(m));
+            assert_eq!(decode_extra(encode_extra(Some(&m), None).as_deref()).unwrap(), (Some(m), None));
         }
-        assert_eq!(encode_extra(None), None);
-        assert_eq!(decode_extra(None).unwrap(), None);
+        assert_eq!(encode_extra(None, None), None);
+        assert_eq!(decode_extra(None).unwrap(), (None, None));
+        let photo = Media::Photo(FileInfo {
+            file_id: "f".into(),
+            unique_id: "u".into(),
+            kind: FileKind::Photo,
+            size: 3,
+            mime_type: Some("image/png".into()),
+            file_name: None,
+            width: Some(2),
+            height: Some(1),
+        });
+        assert_eq!(decode_extra(encode_extra(None, Some(&photo)).as_deref()).unwrap(), (None, Some(photo)));
     }
 
     #[test]

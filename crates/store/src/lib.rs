@@ -12,6 +12,7 @@ use plaza_core::bot::{
     AllowedUpdates, BotCommand, BotState, BotText, CallbackAnswer, CallbackQuery, CommandScope, MenuButton,
     SettingLanguage, Webhook,
 };
+use plaza_core::file::FileInfo;
 use plaza_core::{
     Chat, ChatId, ChatSummary, Denied, DisplayName, Entity, GroupTitle, HistoryPage, LanguageCode, Member, Message,
     MessageId, MessageText, NewMessage, PhoneNumber, ReplyMarkup, Role, User, UserId, Username,
@@ -312,6 +313,21 @@ pub trait Store: Send + Sync + 'static {
     /// A query as its presser sees it; anyone else gets [`Denied::QueryNotFound`].
     async fn callback_query(&self, user: UserId, id: i64) -> StoreResult<CallbackQuery>;
 
+    // ---- files ----
+
+    /// Stores an upload described by `info` (whose `file_id` the caller chose). The bytes are kept
+    /// once per content, keyed by their SHA-256.
+    async fn put_file(
+        &self,
+        owner: UserId,
+        info: FileInfo,
+        sha256: Vec<u8>,
+        bytes: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<FileInfo>;
+    async fn file(&self, file_id: &str) -> StoreResult<Option<FileInfo>>;
+    async fn file_bytes(&self, file_id: &str) -> StoreResult<Option<Vec<u8>>>;
+
     // ---- bot settings ----
 
     /// Raises the bot's confirmed update offset to `offset`; never lowers it.
@@ -398,6 +414,30 @@ pub trait Store: Send + Sync + 'static {
 
 /// Most events `events_after` returns in one call.
 pub const MAX_EVENTS_PAGE: u32 = 1000;
+
+/// Reads a file row's columns (kind, size, mime, name, width, height) into its description.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn file_info(
+    file_id: String,
+    unique_id: String,
+    kind: &str,
+    size: i64,
+    mime_type: Option<String>,
+    file_name: Option<String>,
+    width: Option<i64>,
+    height: Option<i64>,
+) -> StoreResult<FileInfo> {
+    Ok(FileInfo {
+        file_id,
+        unique_id,
+        kind: plaza_core::file::FileKind::parse(kind).map_err(StoreError::backend)?,
+        size: size.max(0) as u64,
+        mime_type,
+        file_name,
+        width: width.map(|w| w.clamp(0, i64::from(u32::MAX)) as u32),
+        height: height.map(|h| h.clamp(0, i64::from(u32::MAX)) as u32),
+    })
+}
 
 /// Rules shared by both backends, so the two cannot drift apart.
 pub mod rules {

@@ -33,6 +33,7 @@ use crate::{
     StoreResult, Written, codec, entities,
 };
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
+use plaza_core::file::FileInfo;
 
 /// Connections per node. Each write holds one for a few round trips and its commit's WAL flush, so
 /// throughput grows with it; 40 leaves room in PostgreSQL's default `max_connections` (100) for a
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
     include_str!("../migrations/postgres/0002_append_message.sql"),
     include_str!("../migrations/postgres/0003_bots.sql"),
+    include_str!("../migrations/postgres/0004_files.sql"),
 ];
 
 /// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
@@ -221,16 +223,18 @@ macro_rules! message_cols {
 
 /// A message from the [`message_cols!`] columns starting at `at`.
 fn message_at(r: &Row, at: usize) -> StoreResult<Message> {
+    let (reply_markup, media) = codec::decode_extra(get(r, at + 8)?)?;
     Ok(Message {
         chat: ChatKey(get(r, at)?),
         id: MessageId(get(r, at + 1)?),
         sender: UserId(get(r, at + 2)?),
         date: get(r, at + 3)?,
-        text: MessageText::parse(get(r, at + 4)?).map_err(StoreError::backend)?,
+        text: MessageText::from_stored(get(r, at + 4)?),
         entities: entities::decode(get(r, at + 5)?)?,
         reply_to: get::<Option<i64>>(r, at + 6)?.map(MessageId),
         edit_date: get(r, at + 7)?,
-        reply_markup: codec::decode_extra(get(r, at + 8)?)?,
+        reply_markup,
+        media,
     })
 }
 
@@ -1028,7 +1032,7 @@ impl Store for PgStore {
         let entities_json = entities::encode(&m.entities);
         let reply_to = m.reply_to.map(|r| r.0);
         let text = m.text.as_str();
-        let extra = codec::encode_extra(m.reply_markup.as_ref());
+        let extra = codec::encode_extra(m.reply_markup.as_ref(), m.media.as_ref());
         // One statement, so one round trip and its own transaction (see migrations 0002 and 0003).
         let stmt = client
             .prepare_cached(
@@ -1074,7 +1078,7 @@ impl Store for PgStore {
         let message = edited(&old, edit, now)?;
         let entities_json = entities::encode(&message.entities);
         let text = message.text.as_str();
-        let extra = codec::encode_extra(message.reply_markup.as_ref());
+        let extra = codec::encode_extra(message.reply_markup.as_ref(), message.media.as_ref());
         let params: [&(dyn ToSql + Sync); 6] = [&text, &entities_json, &message.edit_date, &extra, &row.key.0, &id.0];
         let (_, recipients) = tokio::try_join!(
             execute(
@@ -1398,6 +1402,81 @@ impl Store for PgStore {
         callback_at(&row)
     }
 
+    async fn put_file(
+        &self,
+        owner: UserId,
+        info: FileInfo,
+        sha256: Vec<u8>,
+        bytes: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<FileInfo> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        execute(
+            &tx,
+            "INSERT INTO file_blobs (sha256, bytes) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING",
+            &[&sha256, &bytes],
+        )
+        .await?;
+        let width = info.width.map(i64::from);
+        let height = info.height.map(i64::from);
+        execute(
+            &tx,
+            "INSERT INTO files (file_id, sha256, unique_id, kind, size, mime_type, file_name, width, height, owner_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[
+                &info.file_id,
+                &sha256,
+                &info.unique_id,
+                &info.kind.as_str(),
+                &(info.size as i64),
+                &info.mime_type,
+                &info.file_name,
+                &width,
+                &height,
+                &owner.0,
+                &now,
+            ],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(info)
+    }
+
+    async fn file(&self, file_id: &str) -> StoreResult<Option<FileInfo>> {
+        let client = self.client().await?;
+        let row = query_opt(
+            &client,
+            "SELECT file_id, unique_id, kind, size, mime_type, file_name, width, height FROM files WHERE file_id = $1",
+            &[&file_id],
+        )
+        .await?;
+        row.map(|r| {
+            crate::file_info(
+                get(&r, 0)?,
+                get(&r, 1)?,
+                get::<&str>(&r, 2)?,
+                get(&r, 3)?,
+                get(&r, 4)?,
+                get(&r, 5)?,
+                get(&r, 6)?,
+                get(&r, 7)?,
+            )
+        })
+        .transpose()
+    }
+
+    async fn file_bytes(&self, file_id: &str) -> StoreResult<Option<Vec<u8>>> {
+        let client = self.client().await?;
+        let row = query_opt(
+            &client,
+            "SELECT b.bytes FROM files f JOIN file_blobs b ON b.sha256 = f.sha256 WHERE f.file_id = $1",
+            &[&file_id],
+        )
+        .await?;
+        row.map(|r| get(&r, 0)).transpose()
+    }
+
     async fn confirm_updates(&self, bot: UserId, offset: u64) -> StoreResult<()> {
         let client = self.client().await?;
         execute(
@@ -1446,6 +1525,16 @@ impl Store for PgStore {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_migration_file_is_listed() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+        let files = std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sql"))
+            .count();
+        assert_eq!(files, super::MIGRATIONS.len(), "a migration in {dir} is missing from MIGRATIONS");
+    }
+
     #[test]
     fn user_ids_start_where_core_says() {
         let start = format!("START WITH {}", plaza_core::ids::FIRST_USER_ID);

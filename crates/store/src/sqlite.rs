@@ -31,6 +31,7 @@ use crate::{
     StoreResult, StoreStats, Written, codec, entities,
 };
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
+use plaza_core::file::FileInfo;
 
 /// Most writes committed together.
 pub const MAX_BATCH: usize = 512;
@@ -42,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_recent_updates.sql"),
     include_str!("../migrations/sqlite/0003_bots.sql"),
+    include_str!("../migrations/sqlite/0004_files.sql"),
 ];
 
 /// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
@@ -403,8 +405,7 @@ type MessageRow = (Message, Option<String>, Option<String>);
 
 fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
     let text: String = r.get(4)?;
-    let text = MessageText::parse(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e)))?;
+    let text = MessageText::from_stored(text);
     Ok((
         Message {
             chat: ChatKey(r.get(0)?),
@@ -416,6 +417,7 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
             reply_to: r.get::<_, Option<i64>>(6)?.map(MessageId),
             edit_date: r.get(7)?,
             reply_markup: None,
+            media: None,
         },
         r.get(5)?,
         r.get(8)?,
@@ -424,7 +426,7 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
 
 fn finish_message((mut m, entities_json, extra): MessageRow) -> StoreResult<Message> {
     m.entities = entities::decode(entities_json.as_deref())?;
-    m.reply_markup = codec::decode_extra(extra.as_deref())?;
+    (m.reply_markup, m.media) = codec::decode_extra(extra.as_deref())?;
     Ok(m)
 }
 
@@ -1099,7 +1101,7 @@ impl Store for SqliteStore {
                 m.text.as_str(),
                 entities::encode(&m.entities),
                 m.reply_to.map(|r| r.0),
-                codec::encode_extra(m.reply_markup.as_ref())
+                codec::encode_extra(m.reply_markup.as_ref(), m.media.as_ref())
             ])
             .map_err(db)?;
             // One's own messages count as read.
@@ -1135,7 +1137,7 @@ impl Store for SqliteStore {
                     message.text.as_str(),
                     entities::encode(&message.entities),
                     message.edit_date,
-                    codec::encode_extra(message.reply_markup.as_ref()),
+                    codec::encode_extra(message.reply_markup.as_ref(), message.media.as_ref()),
                     row.key.0,
                     id.0
                 ],
@@ -1386,6 +1388,75 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn put_file(
+        &self,
+        owner: UserId,
+        info: FileInfo,
+        sha256: Vec<u8>,
+        bytes: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<FileInfo> {
+        self.write(move |conn| {
+            conn.prepare_cached("INSERT INTO file_blobs (sha256, bytes) VALUES (?1, ?2) ON CONFLICT (sha256) DO NOTHING")
+                .map_err(db)?
+                .execute(params![sha256, bytes])
+                .map_err(db)?;
+            conn.prepare_cached(
+                "INSERT INTO files (file_id, sha256, unique_id, kind, size, mime_type, file_name, width, height, owner_id, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .map_err(db)?
+            .execute(params![
+                info.file_id,
+                sha256,
+                info.unique_id,
+                info.kind.as_str(),
+                info.size as i64,
+                info.mime_type,
+                info.file_name,
+                info.width,
+                info.height,
+                owner.0,
+                now
+            ])
+            .map_err(db)?;
+            Ok(info)
+        })
+        .await
+    }
+
+    async fn file(&self, file_id: &str) -> StoreResult<Option<FileInfo>> {
+        let file_id = file_id.to_string();
+        self.read(move |conn| {
+            let row = conn
+                .prepare_cached(
+                    "SELECT file_id, unique_id, kind, size, mime_type, file_name, width, height FROM files WHERE file_id = ?1",
+                )
+                .map_err(db)?
+                .query_row([file_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+                })
+                .optional()
+                .map_err(db)?;
+            row.map(|(id, u, k, size, mime, name, w, h)| crate::file_info(id, u, &k, size, mime, name, w, h)).transpose()
+        })
+        .await
+    }
+
+    async fn file_bytes(&self, file_id: &str) -> StoreResult<Option<Vec<u8>>> {
+        let file_id = file_id.to_string();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT b.bytes FROM files f JOIN file_blobs b ON b.sha256 = f.sha256 WHERE f.file_id = ?1",
+            )
+            .map_err(db)?
+            .query_row([file_id], |r| r.get(0))
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
     async fn confirm_updates(&self, bot: UserId, offset: u64) -> StoreResult<()> {
         self.write(move |conn| {
             conn.prepare_cached(
@@ -1450,6 +1521,16 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_migration_file_is_listed() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let files = std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sql"))
+            .count();
+        assert_eq!(files, super::MIGRATIONS.len(), "a migration in {dir} is missing from MIGRATIONS");
+    }
+
     use super::*;
 
     fn store() -> (tempfile::TempDir, SqliteStore) {

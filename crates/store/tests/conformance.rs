@@ -13,6 +13,7 @@ use plaza_core::bot::{
     AllowedUpdates, BotCommand, BotState, BotText, CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery, CommandScope,
     MenuButton, Webhook,
 };
+use plaza_core::file::{FileInfo, FileKind, Media};
 use plaza_core::ids::FIRST_USER_ID;
 use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
 use plaza_core::{
@@ -83,6 +84,7 @@ conformance!(
     callback_queries,
     confirmed_offsets,
     bot_settings,
+    files,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -835,6 +837,7 @@ async fn messages_are_numbered_per_chat(store: Arc<dyn Store>) {
             reply_to: None,
             edit_date: None,
             reply_markup: None,
+            media: None,
         }
     );
     assert_eq!(g1.chat, g.key);
@@ -1803,4 +1806,54 @@ async fn bot_settings(store: Arc<dyn Store>) {
     s.set_webhook(helper.id, None, true).await.unwrap();
     assert_eq!(s.bot_state(helper.id).await.unwrap().offset, cursor + 2);
     assert_eq!(s.bot_state(other.id).await.unwrap(), BotState::default());
+}
+
+fn file_info(id: &str, unique: &str, kind: FileKind, size: u64) -> FileInfo {
+    FileInfo {
+        file_id: id.into(),
+        unique_id: unique.into(),
+        kind,
+        size,
+        mime_type: Some(if kind == FileKind::Photo { "image/png" } else { "text/plain" }.into()),
+        file_name: (kind == FileKind::Document).then(|| "notes.txt".into()),
+        width: (kind == FileKind::Photo).then_some(2),
+        height: (kind == FileKind::Photo).then_some(1),
+    }
+}
+
+async fn files(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    s.open_private_chat(alice.id, bob.id, T0).await.unwrap();
+    let digest = vec![7u8; 32];
+    let photo = file_info("photo-1", "u1", FileKind::Photo, 3);
+    assert_eq!(s.put_file(alice.id, photo.clone(), digest.clone(), b"abc".to_vec(), T0).await.unwrap(), photo);
+    // The same bytes again: a new file id, one copy of the bytes.
+    let doc = file_info("doc-1", "u1", FileKind::Document, 3);
+    s.put_file(bob.id, doc.clone(), digest.clone(), b"abc".to_vec(), T0).await.unwrap();
+    assert_eq!(s.file("photo-1").await.unwrap(), Some(photo.clone()));
+    assert_eq!(s.file("doc-1").await.unwrap(), Some(doc.clone()));
+    assert_eq!(s.file("nope").await.unwrap(), None);
+    assert_eq!(s.file_bytes("doc-1").await.unwrap().as_deref(), Some(&b"abc"[..]));
+    assert_eq!(s.file_bytes("nope").await.unwrap(), None);
+
+    // A message with a photo and an empty caption, and one with a captioned document.
+    let m = NewMessage::with_file(Media::Photo(photo.clone()), "", vec![], None).unwrap();
+    let sent = s.append_message(alice.id, dm(&bob), m, T0 + 1).await.unwrap().value;
+    assert_eq!(sent.media, Some(Media::Photo(photo)));
+    assert!(sent.text.is_empty());
+    let m = NewMessage::with_file(Media::Document(doc.clone()), "read me", vec![], Some(1)).unwrap();
+    let sent2 = s.append_message(bob.id, dm(&alice), m, T0 + 2).await.unwrap().value;
+    assert_eq!(all_history(s, &bob, dm(&alice)).await, vec![sent.clone(), sent2.clone()]);
+    let events = s.events_after(bob.id, 0, 100).await.unwrap().events;
+    assert!(events.iter().any(|e| matches!(&e.body, EventBody::MessageNew { message, .. } if *message == sent)));
+    // Editing a caption keeps the file.
+    let edit = MessageEdit {
+        text: Some(EditedText { text: MessageText::caption("read me now").unwrap(), entities: vec![] }),
+        reply_markup: None,
+    };
+    let edited = s.edit_message(bob.id, dm(&alice), sent2.id, edit, T0 + 3).await.unwrap().value;
+    assert_eq!(edited.media, Some(Media::Document(doc)));
+    assert_eq!(edited.text.as_str(), "read me now");
 }

@@ -1,5 +1,6 @@
 //! Explicit conversions between domain values and the Bot API's wire types.
 
+use plaza_core::file::{FileInfo, Media};
 use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
 use plaza_core::{Chat, ChatKind, Entity, EntityKind, ReplyMarkup, User, UserId};
 use plaza_protocol::botapi as wire;
@@ -242,7 +243,8 @@ pub async fn message(service: &Service, m: &BotMessage) -> ServiceResult<wire::M
 async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> ServiceResult<wire::Message> {
     let from = user(&service.user(m.sender).await?);
     let entities = if m.entities.is_empty() { None } else { Some(entities(service, &m.entities).await?) };
-    Ok(wire::Message {
+    let text = (!m.text.is_empty()).then(|| m.text.as_str().to_string());
+    let mut out = wire::Message {
         message_id: m.id.0,
         from: Some(from),
         date: m.date,
@@ -250,10 +252,55 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
         reply_to_message: None,
         edit_date: m.edit_date,
         has_protected_content: None,
-        text: Some(m.text.as_str().to_string()),
-        entities,
+        text: None,
+        entities: None,
+        photo: None,
+        document: None,
+        caption: None,
+        caption_entities: None,
         reply_markup: inline_keyboard(m.reply_markup.as_ref()),
-    })
+    };
+    match &m.media {
+        None => (out.text, out.entities) = (text, entities),
+        Some(media) => {
+            (out.caption, out.caption_entities) = (text, entities);
+            match media {
+                Media::Photo(f) => out.photo = Some(vec![photo_size(f)]),
+                Media::Document(f) => out.document = Some(document(f)),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Plaza keeps a photo as uploaded, so it has one size: the original.
+pub fn photo_size(f: &FileInfo) -> wire::PhotoSize {
+    wire::PhotoSize {
+        file_id: f.file_id.clone(),
+        file_unique_id: f.unique_id.clone(),
+        width: f.width.unwrap_or(0),
+        height: f.height.unwrap_or(0),
+        file_size: Some(f.size),
+    }
+}
+
+pub fn document(f: &FileInfo) -> wire::Document {
+    wire::Document {
+        file_id: f.file_id.clone(),
+        file_unique_id: f.unique_id.clone(),
+        file_name: f.file_name.clone(),
+        mime_type: f.mime_type.clone(),
+        file_size: Some(f.size),
+    }
+}
+
+pub fn file(f: &FileInfo) -> wire::File {
+    wire::File {
+        file_id: f.file_id.clone(),
+        file_unique_id: f.unique_id.clone(),
+        file_size: Some(f.size),
+        file_path: Some(f.file_path()),
+    }
 }
 
 pub async fn update(service: &Service, u: &BotUpdate) -> ServiceResult<wire::Update> {

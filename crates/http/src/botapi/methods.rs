@@ -5,10 +5,12 @@ use plaza_core::bot::{
     AllowedUpdates, BotCommand, BotText, CallbackAnswer, CommandScope, MenuButton, WEBHOOK_DEFAULT_CONNECTIONS,
     WEBHOOK_MAX_CONNECTIONS, Webhook, check_secret_token,
 };
+use plaza_core::file::{FileKind, Media};
 use plaza_core::formatting::{self, ParseMode};
 use plaza_core::{ChatId, ChatKind, Denied, Entity, Message, MessageId, NewMessage, ReplyMarkup, Role, User, UserId};
 use plaza_protocol::botapi as wire;
 use plaza_service::bots::{BotMessage, UpdatesRequest};
+use plaza_service::files::Upload;
 
 use super::convert;
 use super::error::{BotError, BotResult, ok, ok_with};
@@ -27,6 +29,9 @@ pub async fn call(state: &AppState, bot: &User, method: &str, p: Params) -> BotR
         "deletewebhook" => delete_webhook(s, bot, p).await,
         "getwebhookinfo" => get_webhook_info(s, bot).await,
         "sendmessage" => send_message(s, bot, p).await,
+        "sendphoto" => send_file(s, bot, p, FileKind::Photo).await,
+        "senddocument" => send_file(s, bot, p, FileKind::Document).await,
+        "getfile" => get_file(s, bot, p).await,
         "editmessagetext" => edit_message_text(s, bot, p).await,
         "editmessagereplymarkup" => edit_reply_markup(s, bot, p).await,
         "deletemessage" => delete_message(s, bot, p).await,
@@ -85,6 +90,15 @@ fn inline_markup(p: &Params) -> Result<Option<ReplyMarkup>, BotError> {
 /// A text with its entities: from `parse_mode`, from explicit entities, or plain; then with the
 /// entities Telegram's server detects by itself (commands, mentions, links …).
 fn formatted_text(p: &Params, text_name: &str, entities_name: &str) -> Result<(String, Vec<Entity>), BotError> {
+    let (text, entities) = formatted(p, text_name, entities_name)?;
+    if text.trim().is_empty() {
+        return Err(BotError::bad("message text is empty"));
+    }
+    Ok((text, entities))
+}
+
+/// Text or caption with its entities, which may be empty.
+fn formatted(p: &Params, text_name: &str, entities_name: &str) -> Result<(String, Vec<Entity>), BotError> {
     let text = p.str(text_name).unwrap_or_default();
     let explicit: Option<Vec<wire::MessageEntity>> = p.json(entities_name, "entities")?;
     let mode = p.str("parse_mode").filter(|m| !m.trim().is_empty());
@@ -98,9 +112,6 @@ fn formatted_text(p: &Params, text_name: &str, entities_name: &str) -> Result<(S
         }
         (None, None) => (text, Vec::new()),
     };
-    if text.trim().is_empty() {
-        return Err(BotError::bad("message text is empty"));
-    }
     let entities = formatting::merge_detected(&text, entities);
     Ok((text, entities))
 }
@@ -112,6 +123,67 @@ async fn bot_message(state: &AppState, bot: &User, chat: ChatId, m: Message) -> 
 }
 
 // ---- updates and webhooks ----
+
+/// `sendPhoto` / `sendDocument`: the file is an upload (multipart), or the `file_id` of a file
+/// Plaza already has. URLs are refused: Plaza does not fetch from the internet.
+async fn send_file(state: &AppState, bot: &User, p: Params, kind: FileKind) -> BotResult {
+    let name = kind.as_str();
+    let chat = chat_id(&p, "chat_id")?;
+    let info = match (p.file(name), p.str(name)) {
+        (Some(upload), _) => {
+            let upload = Upload {
+                bytes: upload.bytes.to_vec(),
+                file_name: upload.file_name.clone(),
+                content_type: upload.content_type.clone(),
+            };
+            state.service.upload_file(bot.id, kind, upload).await?
+        }
+        (None, Some(s)) if s.trim().is_empty() => {
+            return Err(BotError::bad(format!("there is no {name} in the request")));
+        }
+        (None, Some(s)) if s.starts_with("http://") || s.starts_with("https://") => {
+            return Err(BotError::bad(
+                "failed to get HTTP URL content: this Plaza server does not download files from URLs; upload the file instead",
+            ));
+        }
+        (None, Some(file_id)) => match state.service.file(file_id.trim()).await? {
+            Some(f) if kind == FileKind::Document || f.kind == kind => f,
+            Some(f) => {
+                return Err(BotError::bad(format!("can't use file of type {} as {}", title(f.kind), title(kind))));
+            }
+            None => return Err(BotError::bad("wrong file identifier/HTTP URL specified")),
+        },
+        (None, None) => return Err(BotError::bad(format!("there is no {name} in the request"))),
+    };
+    let (caption, entities) = formatted(&p, "caption", "caption_entities")?;
+    let markup = reply_markup(&p)?;
+    let reply_to = reply_to(state, bot, chat, &p).await?;
+    let media = match kind {
+        FileKind::Photo => Media::Photo(info),
+        FileKind::Document => Media::Document(info),
+    };
+    let message = NewMessage::with_file(media, &caption, entities, reply_to)
+        .map_err(|i| BotError::bad(i.reason))?
+        .with_markup(markup);
+    deliver(state, bot, chat, message).await
+}
+
+fn title(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::Photo => "Photo",
+        FileKind::Document => "Document",
+    }
+}
+
+async fn get_file(state: &AppState, _bot: &User, p: Params) -> BotResult {
+    let id = p.str("file_id").filter(|s| !s.trim().is_empty()).ok_or_else(|| BotError::missing("file_id"))?;
+    let info = state
+        .service
+        .file(id.trim())
+        .await?
+        .ok_or_else(|| BotError::bad("wrong file_id or the file is temporarily unavailable"))?;
+    Ok(ok(convert::file(&info)))
+}
 
 async fn get_updates(state: &AppState, bot: &User, p: Params) -> BotResult {
     let allowed_updates = p.json::<Vec<String>>("allowed_updates", "allowed updates")?.map(AllowedUpdates::new);
@@ -221,22 +293,33 @@ async fn get_webhook_info(state: &AppState, bot: &User) -> BotResult {
 
 // ---- messages ----
 
-async fn send_message(state: &AppState, bot: &User, p: Params) -> BotResult {
-    let chat = chat_id(&p, "chat_id")?;
-    let (text, entities) = formatted_text(&p, "text", "entities")?;
-    let markup = reply_markup(&p)?;
+/// The message a send replies to: `reply_parameters`, or the older `reply_to_message_id`.
+async fn reply_to(state: &AppState, bot: &User, chat: ChatId, p: &Params) -> Result<Option<i64>, BotError> {
     let (reply_to, allow_without) = match p.json::<wire::ReplyParameters>("reply_parameters", "reply parameters")? {
         Some(r) => (Some(r.message_id), r.allow_sending_without_reply.unwrap_or(false)),
         None => (p.int("reply_to_message_id")?, p.bool("allow_sending_without_reply")),
     };
-    let mut reply_to = reply_to.filter(|id| *id != 0);
+    let reply_to = reply_to.filter(|id| *id != 0);
     if let Some(id) = reply_to
         && allow_without
         && state.service.message_by_id(bot.id, chat, MessageId(id)).await?.is_none()
     {
-        reply_to = None;
+        return Ok(None);
     }
+    Ok(reply_to)
+}
+
+async fn send_message(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let (text, entities) = formatted_text(&p, "text", "entities")?;
+    let markup = reply_markup(&p)?;
+    let reply_to = reply_to(state, bot, chat, &p).await?;
     let message = NewMessage::new(&text, entities, reply_to).map_err(|i| BotError::bad(i.reason))?.with_markup(markup);
+    deliver(state, bot, chat, message).await
+}
+
+/// Sends a built message as the bot and answers with it as Telegram does.
+async fn deliver(state: &AppState, bot: &User, chat: ChatId, message: NewMessage) -> BotResult {
     let sent = state
         .service
         .send_message(bot.id, chat, message)

@@ -8,7 +8,7 @@
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 
 use crate::AppState;
 
@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{token}/{method}", any(call))
         .route("/{token}/test/{method}", any(call_test))
+        .route("/file/{token}/{*path}", get(download))
         .layer(DefaultBodyLimit::max(MAX_BOT_BODY))
 }
 
@@ -50,6 +51,28 @@ async fn dispatch(state: AppState, token: String, method: String, req: Request) 
     match run(&state, token, &method, req).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
+    }
+}
+
+/// `/file/bot<token>/<file_path>`: a file's bytes, for a bot that knows its path (from `getFile`).
+async fn download(State(state): State<AppState>, Path((token, path)): Path<(String, String)>) -> Response {
+    let Some(token) = token.strip_prefix("bot") else {
+        return BotError::not_found(None).into_response();
+    };
+    let bot = match state.service.bot_by_token(token).await {
+        Ok(bot) => bot,
+        Err(_) => return BotError::unauthorized().into_response(),
+    };
+    let Some(file_id) = plaza_core::file::FileInfo::id_from_path(&path) else {
+        return BotError::not_found(None).into_response();
+    };
+    match state.service.file_bytes(&bot, file_id).await {
+        Ok(Some((info, bytes))) if info.file_path() == path => {
+            let mime = info.mime_type.unwrap_or_else(|| "application/octet-stream".to_string());
+            ([(axum::http::header::CONTENT_TYPE, mime)], bytes).into_response()
+        }
+        Ok(_) => BotError::not_found(None).into_response(),
+        Err(e) => BotError::from(e).into_response(),
     }
 }
 
