@@ -16,16 +16,29 @@ use tokio::sync::watch;
 /// The log entry a hint may carry; its type is agreed between publisher and reader.
 pub type Payload = Arc<dyn Any + Send + Sync>;
 
-/// "The log reaches `seq`", with the entry at `seq` if the publisher had it.
+/// "The log reaches `seq`", with the entry at `seq` if the publisher had it, or a passing signal
+/// that is not in any log (someone is typing).
 #[derive(Clone, Default)]
 pub struct Hint {
     pub seq: u64,
     pub payload: Option<Payload>,
+    /// A signal that matters only now; a reader that misses it (it was busy, or a newer hint
+    /// replaced it) loses nothing that must last.
+    pub ephemeral: Option<Payload>,
 }
 
 impl Hint {
     pub fn bare(seq: u64) -> Self {
-        Hint { seq, payload: None }
+        Hint { seq, payload: None, ephemeral: None }
+    }
+
+    pub fn with_entry(seq: u64, payload: Payload) -> Self {
+        Hint { seq, payload: Some(payload), ephemeral: None }
+    }
+
+    /// A signal outside the log; it does not move anyone's cursor.
+    pub fn ephemeral(signal: Payload) -> Self {
+        Hint { seq: 0, payload: None, ephemeral: Some(signal) }
     }
 }
 
@@ -104,7 +117,12 @@ impl Bus for LocalBus {
         let map = self.shard(user).lock().expect("bus shard");
         if let Some(tx) = map.get(&user) {
             tx.send_if_modified(|cur| {
-                if hint.seq > cur.seq {
+                if hint.ephemeral.is_some() {
+                    // Keep the newest seq seen, so a reader still learns that the log moved.
+                    let seq = cur.seq.max(hint.seq);
+                    *cur = Hint { seq, payload: None, ephemeral: hint.ephemeral };
+                    true
+                } else if hint.seq > cur.seq {
                     *cur = hint;
                     true
                 } else {
@@ -132,7 +150,7 @@ mod tests {
         let mut b = bus.subscribe(UserId(1));
         let seq = |h: Option<Hint>| h.map(|h| h.seq);
         bus.publish(UserId(2), Hint::bare(9)); // nobody watches: dropped
-        bus.publish(UserId(1), Hint { seq: 3, payload: Some(Arc::new("entry 3")) });
+        bus.publish(UserId(1), Hint::with_entry(3, Arc::new("entry 3")));
         let h = a.changed().await.unwrap();
         assert_eq!(h.seq, 3);
         assert_eq!(h.payload.unwrap().downcast_ref::<&str>(), Some(&"entry 3"));
@@ -140,6 +158,10 @@ mod tests {
         bus.publish(UserId(1), Hint::bare(2)); // older than known: no wake-up
         bus.publish(UserId(1), Hint::bare(5));
         assert_eq!(seq(a.changed().await), Some(5));
+        // A passing signal wakes watchers without moving the seq back.
+        bus.publish(UserId(1), Hint::ephemeral(Arc::new("typing")));
+        let h = a.changed().await.unwrap();
+        assert_eq!((h.seq, h.ephemeral.unwrap().downcast_ref::<&str>()), (5, Some(&"typing")));
         assert_eq!(bus.watched_users(), 1);
         drop(a);
         assert_eq!(bus.watched_users(), 1);

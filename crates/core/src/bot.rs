@@ -261,6 +261,30 @@ pub struct BotState {
     pub webhook: Option<Webhook>,
 }
 
+/// What a chat member is doing right now, shown to the others for a few seconds.
+pub const CHAT_ACTIONS: &[&str] = &[
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
+];
+
+/// A valid chat action's name.
+pub fn check_chat_action(action: &str) -> Result<&'static str, Invalid> {
+    CHAT_ACTIONS
+        .iter()
+        .find(|a| **a == action)
+        .copied()
+        .ok_or_else(|| Invalid::new("action", "wrong parameter action in request"))
+}
+
 /// `secret_token`: 1–256 of `A-Z a-z 0-9 _ -`.
 pub fn check_secret_token(s: &str) -> Result<(), Invalid> {
     if s.is_empty() || s.len() > 256 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {

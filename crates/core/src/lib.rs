@@ -14,7 +14,7 @@ pub mod user;
 
 pub use ids::{ChatId, ChatKey, MessageId, UserId};
 pub use markup::ReplyMarkup;
-pub use message::{Entity, EntityExtras, EntityKind, Message, MessageText, NewMessage};
+pub use message::{Entity, EntityExtras, EntityKind, ForwardOrigin, Message, MessageText, NewMessage};
 pub use text::utf16_len;
 pub use user::{BotToken, DisplayName, GroupTitle, LanguageCode, Password, PhoneNumber, Username};
 

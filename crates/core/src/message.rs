@@ -205,6 +205,17 @@ pub struct NewMessage {
     pub reply_markup: Option<ReplyMarkup>,
     /// A photo or document; `text` is then its caption, which may be empty.
     pub media: Option<Media>,
+    /// Where a forwarded message came from.
+    pub forward_origin: Option<ForwardOrigin>,
+    /// Recipients may not forward or copy it (`protect_content`).
+    pub protected: bool,
+}
+
+/// The original sender and date of a forwarded message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForwardOrigin {
+    pub sender: UserId,
+    pub date: i64,
 }
 
 impl NewMessage {
@@ -215,7 +226,15 @@ impl NewMessage {
             Some(id) if id <= 0 => return Err(Invalid::new("reply_to_message_id", "must be positive")),
             other => other.map(MessageId),
         };
-        Ok(NewMessage { text, entities, reply_to, reply_markup: None, media: None })
+        Ok(NewMessage {
+            text,
+            entities,
+            reply_to,
+            reply_markup: None,
+            media: None,
+            forward_origin: None,
+            protected: false,
+        })
     }
 
     /// A photo or document with a caption (which may be empty).
@@ -231,7 +250,15 @@ impl NewMessage {
             Some(id) if id <= 0 => return Err(Invalid::new("reply_to_message_id", "must be positive")),
             other => other.map(MessageId),
         };
-        Ok(NewMessage { text, entities, reply_to, reply_markup: None, media: Some(media) })
+        Ok(NewMessage {
+            text,
+            entities,
+            reply_to,
+            reply_markup: None,
+            media: Some(media),
+            forward_origin: None,
+            protected: false,
+        })
     }
 
     /// Attaches a keyboard; an empty inline keyboard is the same as none.
@@ -255,6 +282,8 @@ impl NewMessage {
             edit_date: None,
             reply_markup: self.reply_markup,
             media: self.media,
+            forward_origin: self.forward_origin,
+            protected: self.protected,
         }
     }
 }
@@ -274,6 +303,26 @@ pub struct Message {
     pub reply_markup: Option<ReplyMarkup>,
     /// A photo or document; `text` is then its caption.
     pub media: Option<Media>,
+    pub forward_origin: Option<ForwardOrigin>,
+    pub protected: bool,
+}
+
+impl Message {
+    /// The same content as a new message: text, entities and file (for copies and forwards; a
+    /// forward also names its origin).
+    pub fn resend(&self, forward: bool, reply_to: Option<MessageId>) -> NewMessage {
+        NewMessage {
+            text: self.text.clone(),
+            entities: self.entities.clone(),
+            reply_to,
+            // A keyboard's buttons answer to the bot that sent it, so copies go without it.
+            reply_markup: None,
+            media: self.media.clone(),
+            forward_origin: forward
+                .then(|| self.forward_origin.unwrap_or(ForwardOrigin { sender: self.sender, date: self.date })),
+            protected: false,
+        }
+    }
 }
 
 #[cfg(test)]

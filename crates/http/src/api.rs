@@ -7,10 +7,10 @@ use axum::extract::{ConnectInfo, State};
 use plaza_core::file::{FileKind, Media};
 use plaza_core::{ChatId, HistoryPage, MessageId, NewMessage, UserId, formatting};
 use plaza_protocol::{
-    AddMembersRequest, AuthResponse, CallbackAnswerOut, CallbackRequest, ChatListItem, ChatOut, CreateGroupRequest,
-    DeleteMessagesRequest, EditMessageRequest, ErrorBody, LoginRequest, MarkReadRequest, MemberOut, MemberRef,
-    MessageOut, Ok, OpenPrivateRequest, ProfilePatch, SendMessageRequest, ServerFrame, SetRoleRequest, SetTitleRequest,
-    SignupRequest, StartBotRequest, StartBotResponse, UserOut,
+    AddMembersRequest, AuthResponse, CallbackAnswerOut, CallbackRequest, ChatActionRequest, ChatListItem, ChatOut,
+    CreateGroupRequest, DeleteMessagesRequest, EditMessageRequest, ErrorBody, LoginRequest, MarkReadRequest, MemberOut,
+    MemberRef, MessageOut, Ok, OpenPrivateRequest, ProfilePatch, SendMessageRequest, ServerFrame, SetRoleRequest,
+    SetTitleRequest, SignupRequest, StartBotRequest, StartBotResponse, UserOut,
 };
 use plaza_service::files::Upload;
 use serde::Deserialize;
@@ -522,4 +522,18 @@ fn percent_encode(name: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Tell the chat what you are doing (`typing` …); the others see it for a few seconds.
+#[utoipa::path(post, path = "/api/v1/chats/{chat_id}/action", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)), request_body = ChatActionRequest,
+    responses((status = 200, body = Ok), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn chat_action(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+    ApiJson(req): ApiJson<ChatActionRequest>,
+) -> ApiResult<Json<Ok>> {
+    state.service.send_chat_action(session.user.id, ChatId(chat_id), &req.action).await?;
+    Ok(Json(Ok { ok: true }))
 }

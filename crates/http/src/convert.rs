@@ -85,14 +85,20 @@ impl Senders {
         Senders(HashMap::from([(user.id, user_out(user))]))
     }
 
+    async fn user_out(&mut self, service: &Service, id: UserId) -> ServiceResult<UserOut> {
+        if let Some(u) = self.0.get(&id) {
+            return Ok(u.clone());
+        }
+        let u = user_out(&service.user(id).await?);
+        self.0.insert(id, u.clone());
+        Ok(u)
+    }
+
     pub async fn message_out(&mut self, service: &Service, chat_id: ChatId, m: &Message) -> ServiceResult<MessageOut> {
-        let from = match self.0.get(&m.sender) {
-            Some(u) => u.clone(),
-            None => {
-                let u = user_out(&service.user(m.sender).await?);
-                self.0.insert(m.sender, u.clone());
-                u
-            }
+        let from = self.user_out(service, m.sender).await?;
+        let forward_from = match m.forward_origin {
+            Some(f) => Some(self.user_out(service, f.sender).await?),
+            None => None,
         };
         Ok(MessageOut {
             message_id: m.id.0,
@@ -116,6 +122,9 @@ impl Senders {
                     height: f.height,
                 }
             }),
+            forward_from,
+            forward_date: m.forward_origin.map(|f| f.date),
+            protected: m.protected,
         })
     }
 }

@@ -136,6 +136,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::press_button))
         .routes(routes!(api::start_bot))
         .routes(routes!(api::download_file))
+        .routes(routes!(api::chat_action))
         .merge(
             // Uploads may be larger than other requests: a document is up to 50 MB.
             OpenApiRouter::new()

@@ -15,6 +15,7 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use plaza_core::User;
 use plaza_protocol::ServerFrame;
+use plaza_service::ChatActionSignal;
 use plaza_store::{Event, EventBody};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -134,6 +135,17 @@ async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
         tokio::select! {
             hint = sub.changed() => {
                 let Some(hint) = hint else { return };
+                if let Some(signal) = hint.ephemeral.and_then(|p| p.downcast::<ChatActionSignal>().ok()) {
+                    let frame = ServerFrame::ChatAction {
+                        cursor,
+                        chat_id: signal.chat_id.0,
+                        user_id: signal.user.0,
+                        action: signal.action.to_string(),
+                    };
+                    if send(&mut sink, &frame).await.is_err() {
+                        return;
+                    }
+                }
                 match hint.payload.and_then(|p| p.downcast::<Event>().ok()) {
                     // The very next entry came with the hint: send it without reading the store.
                     Some(event) if hint.seq == cursor + 1 && event.seq == hint.seq => {

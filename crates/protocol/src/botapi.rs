@@ -99,6 +99,8 @@ pub struct Message {
     pub date: i64,
     pub chat: Chat,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward_origin: Option<MessageOrigin>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_to_message: Option<Box<Message>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edit_date: Option<i64>,
@@ -135,6 +137,13 @@ pub struct MessageEntity {
     pub language: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub custom_emoji_id: Option<String>,
+}
+
+/// Where a forwarded message came from; Plaza's forwards come from users.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MessageOrigin {
+    User { date: i64, sender_user: User },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

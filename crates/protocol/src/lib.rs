@@ -220,6 +220,14 @@ pub struct MessageOut {
     /// A photo or document; `text` is then its caption (possibly empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaOut>,
+    /// For a forwarded message: who sent the original, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_from: Option<UserOut>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_date: Option<i64>,
+    /// The sender asked that it not be forwarded or saved.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
 }
 
 /// A file attached to a message. Download it from `GET /api/v1/files/{file_id}`.
@@ -414,6 +422,23 @@ pub enum ServerFrame {
         cursor: u64,
         answer: CallbackAnswerOut,
     },
+    /// Someone in the chat is typing (or uploading a photo …); show it for about 5 s or until
+    /// their message arrives. Not part of the log: `cursor` is the stream's current one.
+    ChatAction {
+        cursor: u64,
+        chat_id: i64,
+        user_id: i64,
+        /// `typing`, `upload_photo`, `upload_document`, `record_voice`, `choose_sticker` …
+        action: String,
+    },
+}
+
+/// Telling a chat what you are doing.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatActionRequest {
+    /// `typing`, `upload_photo`, `upload_document`, `record_voice`, `choose_sticker`, `find_location` …
+    pub action: String,
 }
 
 impl ServerFrame {
@@ -427,7 +452,8 @@ impl ServerFrame {
             | ServerFrame::ChatRemoved { cursor, .. }
             | ServerFrame::ReadInbox { cursor, .. }
             | ServerFrame::ReadOutbox { cursor, .. }
-            | ServerFrame::CallbackAnswer { cursor, .. } => *cursor,
+            | ServerFrame::CallbackAnswer { cursor, .. }
+            | ServerFrame::ChatAction { cursor, .. } => *cursor,
         }
     }
 }

@@ -22,6 +22,7 @@ on_both_backends!(
     commands_menu_and_profile,
     webhooks_deliver_in_order_and_run_replies,
     photos_and_documents,
+    forwards_copies_and_chat_actions,
 );
 
 /// A person and a bot that the person has started.
@@ -732,4 +733,76 @@ async fn photos_and_documents(b: Backend) {
         .await
         .unwrap();
     assert_eq!(&bytes[..], PNG);
+}
+
+async fn forwards_copies_and_chat_actions(b: Backend) {
+    let s = spawn(b).await;
+    let p = pair(&s, "amos", "relay_bot").await;
+    let t = &p.bot_token;
+    let (bea_token, bea_id) = s.signup("bea").await;
+    start(&s, &p, "relay_bot").await;
+    let (_, group) =
+        s.post("/api/v1/chats/group", &p.user_token, json!({"title": "Relay", "members": [p.bot_id, bea_id]})).await;
+    let gid = group["id"].as_i64().unwrap();
+    let original = s.send(&p.user_token, p.bot_id, "from amos").await;
+
+    let mut ws = s.ws(&bea_token, None).await;
+    assert_eq!(ws.next().await["type"], "hello");
+    let f =
+        ok(&s, t, "forwardMessage", json!({"chat_id": gid, "from_chat_id": p.user_id, "message_id": original})).await;
+    assert_eq!(f["text"], "from amos");
+    assert_eq!(f["forward_origin"]["type"], "user");
+    assert_eq!(f["forward_origin"]["sender_user"]["id"], json!(p.user_id));
+    assert!(f["forward_origin"]["date"].is_i64());
+    let frame = ws.next().await;
+    assert_eq!(frame["message"]["forward_from"]["id"], json!(p.user_id));
+
+    let c = ok(&s, t, "copyMessage", json!({"chat_id": gid, "from_chat_id": p.user_id, "message_id": original})).await;
+    let copy_id = c["message_id"].as_i64().unwrap();
+    let frame = ws.next().await;
+    assert_eq!(frame["message"]["message_id"], json!(copy_id));
+    assert_eq!(frame["message"]["text"], "from amos");
+    assert!(frame["message"].get("forward_from").is_none());
+    assert_eq!(
+        err(&s, t, "forwardMessage", json!({"chat_id": gid, "from_chat_id": p.user_id, "message_id": 999}), 400).await,
+        "Bad Request: message to forward not found"
+    );
+    assert_eq!(
+        err(&s, t, "copyMessage", json!({"chat_id": gid, "message_id": original}), 400).await,
+        "Bad Request: from_chat_id is empty"
+    );
+
+    // Protected content stays where it was sent.
+    let guarded =
+        ok(&s, t, "sendMessage", json!({"chat_id": p.user_id, "text": "secret", "protect_content": true})).await;
+    assert_eq!(guarded["has_protected_content"], json!(true));
+    let gid_msg = guarded["message_id"].clone();
+    assert_eq!(
+        err(&s, t, "forwardMessage", json!({"chat_id": gid, "from_chat_id": p.user_id, "message_id": gid_msg}), 400)
+            .await,
+        "Bad Request: message can't be forwarded"
+    );
+    assert_eq!(
+        err(&s, t, "copyMessage", json!({"chat_id": gid, "from_chat_id": p.user_id, "message_id": gid_msg}), 400).await,
+        "Bad Request: message can't be copied"
+    );
+
+    // Chat actions reach the chat's other members as passing frames.
+    assert_eq!(ok(&s, t, "sendChatAction", json!({"chat_id": gid, "action": "typing"})).await, json!(true));
+    let frame = ws.next().await;
+    assert_eq!(frame["type"], "chat_action");
+    assert_eq!(
+        (frame["chat_id"].as_i64(), frame["user_id"].as_i64(), frame["action"].as_str()),
+        (Some(gid), Some(p.bot_id), Some("typing"))
+    );
+    assert_eq!(
+        err(&s, t, "sendChatAction", json!({"chat_id": gid, "action": "dancing"}), 400).await,
+        "Bad Request: wrong parameter action in request"
+    );
+    // People send them too, through the client API.
+    let (status, _) =
+        s.post(&format!("/api/v1/chats/{gid}/action"), &p.user_token, json!({"action": "upload_photo"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let frame = ws.next().await;
+    assert_eq!((frame["user_id"].as_i64(), frame["action"].as_str()), (Some(p.user_id), Some("upload_photo")));
 }

@@ -124,6 +124,15 @@ pub struct Service {
     pollers: bots::Pollers,
 }
 
+/// Someone in a chat is typing (or uploading …), as a watcher of the chat receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatActionSignal {
+    /// The chat as the watcher names it.
+    pub chat_id: ChatId,
+    pub user: UserId,
+    pub action: &'static str,
+}
+
 /// A new bot and its token, shown once.
 #[derive(Debug, Clone)]
 pub struct IssuedBot {
@@ -439,7 +448,7 @@ impl Service {
             // recipient calls it by the sender's id. A group has one id for all.
             let chat_id = if chat.0 < 0 || *user == me { chat } else { ChatId(me.0) };
             let event = Event { seq: *seq, body: EventBody::MessageNew { chat_id, message: written.value.clone() } };
-            self.bus.publish(*user, Hint { seq: *seq, payload: Some(Arc::new(event)) });
+            self.bus.publish(*user, Hint::with_entry(*seq, Arc::new(event)));
         }
         Ok(written.value)
     }
@@ -499,6 +508,29 @@ impl Service {
         }
         let written = self.store.mark_read(me, chat, MessageId(max_id)).await?;
         Ok(self.wake(written))
+    }
+
+    /// Shows the others in the chat what `me` is doing (typing …) for a few seconds. Nothing is
+    /// stored: a watcher that misses it loses nothing.
+    pub async fn send_chat_action(&self, me: UserId, chat: ChatId, action: &str) -> ServiceResult<()> {
+        let action = plaza_core::bot::check_chat_action(action)?;
+        let c = self.store.chat(me, chat).await?;
+        let watchers: Vec<(UserId, ChatId)> = match &c.kind {
+            plaza_core::ChatKind::Private { peer } => vec![(peer.id, ChatId(me.0))],
+            plaza_core::ChatKind::Group { .. } => self
+                .store
+                .members(me, chat)
+                .await?
+                .into_iter()
+                .filter(|m| m.user.id != me)
+                .map(|m| (m.user.id, chat))
+                .collect(),
+        };
+        for (user, chat_id) in watchers {
+            let signal = ChatActionSignal { chat_id, user: me, action };
+            self.bus.publish(user, Hint::ephemeral(Arc::new(signal)));
+        }
+        Ok(())
     }
 
     // ---- the update stream ----

@@ -7,7 +7,7 @@ use plaza_core::bot::{
 };
 use plaza_core::file::{FileInfo, FileKind, Media};
 use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
-use plaza_core::{ReplyMarkup, UserId};
+use plaza_core::{ForwardOrigin, Message, NewMessage, ReplyMarkup, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
@@ -43,6 +43,11 @@ struct Extra {
     markup: Option<Markup>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     media: Option<StoredMedia>,
+    /// A forward's original sender and date.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    forward: Option<(i64, i64)>,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    protected: bool,
 }
 
 /// A photo or document as a message's extras hold it: its file's description, copied so reading
@@ -251,20 +256,66 @@ fn markup_in(m: Markup) -> Result<ReplyMarkup, StoreError> {
     })
 }
 
+/// Everything a message's extras column holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    pub reply_markup: Option<ReplyMarkup>,
+    pub media: Option<Media>,
+    pub forward_origin: Option<ForwardOrigin>,
+    pub protected: bool,
+}
+
+impl Extras {
+    pub fn of_new(m: &NewMessage) -> Self {
+        Extras {
+            reply_markup: m.reply_markup.clone(),
+            media: m.media.clone(),
+            forward_origin: m.forward_origin,
+            protected: m.protected,
+        }
+    }
+
+    pub fn of(m: &Message) -> Self {
+        Extras {
+            reply_markup: m.reply_markup.clone(),
+            media: m.media.clone(),
+            forward_origin: m.forward_origin,
+            protected: m.protected,
+        }
+    }
+
+    /// Puts the extras into a message read from a row.
+    pub fn apply(self, m: &mut Message) {
+        m.reply_markup = self.reply_markup;
+        m.media = self.media;
+        m.forward_origin = self.forward_origin;
+        m.protected = self.protected;
+    }
+}
+
 /// A message's extras column; `None` when the message has none, so plain messages store nothing.
-pub fn encode_extra(reply_markup: Option<&ReplyMarkup>, media: Option<&Media>) -> Option<String> {
-    if reply_markup.is_none() && media.is_none() {
+pub fn encode_extra(x: &Extras) -> Option<String> {
+    if *x == Extras::default() {
         return None;
     }
-    let extra = Extra { markup: reply_markup.map(markup_out), media: media.map(media_out) };
+    let extra = Extra {
+        markup: x.reply_markup.as_ref().map(markup_out),
+        media: x.media.as_ref().map(media_out),
+        forward: x.forward_origin.map(|f| (f.sender.0, f.date)),
+        protected: x.protected,
+    };
     Some(serde_json::to_string(&extra).expect("extras serialize"))
 }
 
-/// The keyboard and the file stored in a message's extras column.
-pub fn decode_extra(column: Option<&str>) -> Result<(Option<ReplyMarkup>, Option<Media>), StoreError> {
-    let Some(text) = column else { return Ok((None, None)) };
+pub fn decode_extra(column: Option<&str>) -> Result<Extras, StoreError> {
+    let Some(text) = column else { return Ok(Extras::default()) };
     let extra: Extra = serde_json::from_str(text).map_err(bad)?;
-    Ok((extra.markup.map(markup_in).transpose()?, extra.media.map(media_in).transpose()?))
+    Ok(Extras {
+        reply_markup: extra.markup.map(markup_in).transpose()?,
+        media: extra.media.map(media_in).transpose()?,
+        forward_origin: extra.forward.map(|(s, d)| ForwardOrigin { sender: UserId(s), date: d }),
+        protected: extra.protected,
+    })
 }
 
 // ---- bot settings ----
@@ -415,10 +466,11 @@ mod tests {
             ..Default::default()
         });
         for m in [inline, keyboard, ReplyMarkup::Remove { selective: true }] {
-            assert_eq!(decode_extra(encode_extra(Some(&m), None).as_deref()).unwrap(), (Some(m), None));
+            let x = Extras { reply_markup: Some(m), ..Default::default() };
+            assert_eq!(decode_extra(encode_extra(&x).as_deref()).unwrap(), x);
         }
-        assert_eq!(encode_extra(None, None), None);
-        assert_eq!(decode_extra(None).unwrap(), (None, None));
+        assert_eq!(encode_extra(&Extras::default()), None);
+        assert_eq!(decode_extra(None).unwrap(), Extras::default());
         let photo = Media::Photo(FileInfo {
             file_id: "f".into(),
             unique_id: "u".into(),
@@ -429,7 +481,13 @@ mod tests {
             width: Some(2),
             height: Some(1),
         });
-        assert_eq!(decode_extra(encode_extra(None, Some(&photo)).as_deref()).unwrap(), (None, Some(photo)));
+        let x = Extras {
+            media: Some(photo),
+            forward_origin: Some(ForwardOrigin { sender: UserId(7), date: 9 }),
+            protected: true,
+            ..Default::default()
+        };
+        assert_eq!(decode_extra(encode_extra(&x).as_deref()).unwrap(), x);
     }
 
     #[test]

@@ -223,7 +223,7 @@ macro_rules! message_cols {
 
 /// A message from the [`message_cols!`] columns starting at `at`.
 fn message_at(r: &Row, at: usize) -> StoreResult<Message> {
-    let (reply_markup, media) = codec::decode_extra(get(r, at + 8)?)?;
+    let extras = codec::decode_extra(get(r, at + 8)?)?;
     Ok(Message {
         chat: ChatKey(get(r, at)?),
         id: MessageId(get(r, at + 1)?),
@@ -233,8 +233,10 @@ fn message_at(r: &Row, at: usize) -> StoreResult<Message> {
         entities: entities::decode(get(r, at + 5)?)?,
         reply_to: get::<Option<i64>>(r, at + 6)?.map(MessageId),
         edit_date: get(r, at + 7)?,
-        reply_markup,
-        media,
+        reply_markup: extras.reply_markup,
+        media: extras.media,
+        forward_origin: extras.forward_origin,
+        protected: extras.protected,
     })
 }
 
@@ -1032,7 +1034,7 @@ impl Store for PgStore {
         let entities_json = entities::encode(&m.entities);
         let reply_to = m.reply_to.map(|r| r.0);
         let text = m.text.as_str();
-        let extra = codec::encode_extra(m.reply_markup.as_ref(), m.media.as_ref());
+        let extra = codec::encode_extra(&codec::Extras::of_new(&m));
         // One statement, so one round trip and its own transaction (see migrations 0002 and 0003).
         let stmt = client
             .prepare_cached(
@@ -1078,7 +1080,7 @@ impl Store for PgStore {
         let message = edited(&old, edit, now)?;
         let entities_json = entities::encode(&message.entities);
         let text = message.text.as_str();
-        let extra = codec::encode_extra(message.reply_markup.as_ref(), message.media.as_ref());
+        let extra = codec::encode_extra(&codec::Extras::of(&message));
         let params: [&(dyn ToSql + Sync); 6] = [&text, &entities_json, &message.edit_date, &extra, &row.key.0, &id.0];
         let (_, recipients) = tokio::try_join!(
             execute(

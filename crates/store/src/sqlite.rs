@@ -418,6 +418,8 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
             edit_date: r.get(7)?,
             reply_markup: None,
             media: None,
+            forward_origin: None,
+            protected: false,
         },
         r.get(5)?,
         r.get(8)?,
@@ -426,7 +428,7 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
 
 fn finish_message((mut m, entities_json, extra): MessageRow) -> StoreResult<Message> {
     m.entities = entities::decode(entities_json.as_deref())?;
-    (m.reply_markup, m.media) = codec::decode_extra(extra.as_deref())?;
+    codec::decode_extra(extra.as_deref())?.apply(&mut m);
     Ok(m)
 }
 
@@ -1101,7 +1103,7 @@ impl Store for SqliteStore {
                 m.text.as_str(),
                 entities::encode(&m.entities),
                 m.reply_to.map(|r| r.0),
-                codec::encode_extra(m.reply_markup.as_ref(), m.media.as_ref())
+                codec::encode_extra(&codec::Extras::of_new(&m))
             ])
             .map_err(db)?;
             // One's own messages count as read.
@@ -1137,7 +1139,7 @@ impl Store for SqliteStore {
                     message.text.as_str(),
                     entities::encode(&message.entities),
                     message.edit_date,
-                    codec::encode_extra(message.reply_markup.as_ref(), message.media.as_ref()),
+                    codec::encode_extra(&codec::Extras::of(&message)),
                     row.key.0,
                     id.0
                 ],

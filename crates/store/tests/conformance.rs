@@ -838,6 +838,8 @@ async fn messages_are_numbered_per_chat(store: Arc<dyn Store>) {
             edit_date: None,
             reply_markup: None,
             media: None,
+            forward_origin: None,
+            protected: false,
         }
     );
     assert_eq!(g1.chat, g.key);

@@ -249,9 +249,15 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
         from: Some(from),
         date: m.date,
         chat: chat(c),
+        forward_origin: match m.forward_origin {
+            Some(f) => {
+                Some(wire::MessageOrigin::User { date: f.date, sender_user: user(&service.user(f.sender).await?) })
+            }
+            None => None,
+        },
         reply_to_message: None,
         edit_date: m.edit_date,
-        has_protected_content: None,
+        has_protected_content: m.protected.then_some(true),
         text: None,
         entities: None,
         photo: None,

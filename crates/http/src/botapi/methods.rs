@@ -37,6 +37,9 @@ pub async fn call(state: &AppState, bot: &User, method: &str, p: Params) -> BotR
         "deletemessage" => delete_message(s, bot, p).await,
         "deletemessages" => delete_messages(s, bot, p).await,
         "answercallbackquery" => answer_callback_query(s, bot, p).await,
+        "sendchataction" => send_chat_action(s, bot, p).await,
+        "forwardmessage" => forward_or_copy(s, bot, p, true).await,
+        "copymessage" => forward_or_copy(s, bot, p, false).await,
         "setmycommands" => set_my_commands(s, bot, p).await,
         "getmycommands" => get_my_commands(s, bot, p).await,
         "deletemycommands" => delete_my_commands(s, bot, p).await,
@@ -162,9 +165,10 @@ async fn send_file(state: &AppState, bot: &User, p: Params, kind: FileKind) -> B
         FileKind::Photo => Media::Photo(info),
         FileKind::Document => Media::Document(info),
     };
-    let message = NewMessage::with_file(media, &caption, entities, reply_to)
+    let mut message = NewMessage::with_file(media, &caption, entities, reply_to)
         .map_err(|i| BotError::bad(i.reason))?
         .with_markup(markup);
+    message.protected = p.bool("protect_content");
     deliver(state, bot, chat, message).await
 }
 
@@ -314,8 +318,49 @@ async fn send_message(state: &AppState, bot: &User, p: Params) -> BotResult {
     let (text, entities) = formatted_text(&p, "text", "entities")?;
     let markup = reply_markup(&p)?;
     let reply_to = reply_to(state, bot, chat, &p).await?;
-    let message = NewMessage::new(&text, entities, reply_to).map_err(|i| BotError::bad(i.reason))?.with_markup(markup);
+    let mut message =
+        NewMessage::new(&text, entities, reply_to).map_err(|i| BotError::bad(i.reason))?.with_markup(markup);
+    message.protected = p.bool("protect_content");
     deliver(state, bot, chat, message).await
+}
+
+/// `forwardMessage` (the copy names its origin) and `copyMessage` (a new message with the same
+/// content, optionally a new caption, answered with its id only).
+async fn forward_or_copy(state: &AppState, bot: &User, p: Params, forward: bool) -> BotResult {
+    let (verb, what) = if forward { ("forwarded", "forward") } else { ("copied", "copy") };
+    let chat = chat_id(&p, "chat_id")?;
+    let from = chat_id(&p, "from_chat_id")?;
+    let id = message_id(&p, "message_id").map_err(|e| e.message_not_found(&format!("message to {what} not found")))?;
+    let source = state
+        .service
+        .message_by_id(bot.id, from, id)
+        .await?
+        .ok_or_else(|| BotError::bad(format!("message to {what} not found")))?;
+    if source.protected {
+        return Err(BotError::bad(format!("message can't be {verb}")));
+    }
+    let mut message = if forward {
+        source.resend(true, None)
+    } else {
+        let mut m = source.resend(false, reply_to(state, bot, chat, &p).await?.map(MessageId));
+        if p.has("caption") || p.has("caption_entities") {
+            let (caption, entities) = formatted(&p, "caption", "caption_entities")?;
+            m.text = if m.media.is_some() {
+                plaza_core::MessageText::caption(&caption).map_err(|i| BotError::bad(i.reason))?
+            } else {
+                plaza_core::MessageText::parse(&caption).map_err(|i| BotError::bad(i.reason))?
+            };
+            m.entities = plaza_core::message::check_entities(&m.text, entities).map_err(|i| BotError::bad(i.reason))?;
+        }
+        m.with_markup(reply_markup(&p)?)
+    };
+    message.protected = p.bool("protect_content");
+    let sent = state.service.send_message(bot.id, chat, message).await?;
+    if forward {
+        Ok(ok(bot_message(state, bot, chat, sent).await?))
+    } else {
+        Ok(ok(wire::MessageIdOut { message_id: sent.id.0 }))
+    }
 }
 
 /// Sends a built message as the bot and answers with it as Telegram does.
@@ -396,6 +441,13 @@ async fn answer_callback_query(state: &AppState, bot: &User, p: Params) -> BotRe
     let answer = CallbackAnswer::new(p.str("text"), p.bool("show_alert"), p.str("url"), cache_time)
         .map_err(|i| BotError::bad(i.reason))?;
     state.service.answer_callback_query(bot.id, &id, answer).await?;
+    Ok(ok(true))
+}
+
+async fn send_chat_action(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let action = p.str("action").filter(|a| !a.is_empty()).ok_or_else(|| BotError::missing("action"))?;
+    state.service.send_chat_action(bot.id, chat, &action).await?;
     Ok(ok(true))
 }
 
