@@ -14,7 +14,7 @@ pub mod user;
 
 pub use ids::{ChatId, ChatKey, MessageId, UserId};
 pub use markup::ReplyMarkup;
-pub use message::{Entity, EntityExtras, EntityKind, ForwardOrigin, Message, MessageText, NewMessage};
+pub use message::{Entity, EntityExtras, EntityKind, ForwardOrigin, Message, MessageText, NewMessage, ServiceAction};
 pub use text::utf16_len;
 pub use user::{BotToken, DisplayName, GroupTitle, LanguageCode, Password, PhoneNumber, Username};
 
@@ -108,6 +108,60 @@ pub struct ChatSummary {
     pub chat: Chat,
     pub last_message: Option<Message>,
     pub unread_count: u32,
+}
+
+/// A user's standing in a chat, by the Bot API's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MemberStatus {
+    Creator,
+    Administrator,
+    Member,
+    /// Not in the chat (never joined, left, or removed without a ban).
+    Left,
+    /// Banned from a group, or (in a private chat with a bot) the bot is blocked by the user.
+    Kicked,
+}
+
+impl MemberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Creator => "creator",
+            MemberStatus::Administrator => "administrator",
+            MemberStatus::Member => "member",
+            MemberStatus::Left => "left",
+            MemberStatus::Kicked => "kicked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        Ok(match s {
+            "creator" => MemberStatus::Creator,
+            "administrator" => MemberStatus::Administrator,
+            "member" => MemberStatus::Member,
+            "left" => MemberStatus::Left,
+            "kicked" => MemberStatus::Kicked,
+            other => return Err(Invalid::new("status", format!("unknown member status {other:?}"))),
+        })
+    }
+
+    pub fn of_role(role: Role) -> Self {
+        match role {
+            Role::Creator => MemberStatus::Creator,
+            Role::Admin => MemberStatus::Administrator,
+            Role::Member => MemberStatus::Member,
+        }
+    }
+}
+
+/// A change of a user's standing in a chat, made by `actor` at `date`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberChange {
+    pub chat: ChatKey,
+    pub user: UserId,
+    pub actor: UserId,
+    pub old: MemberStatus,
+    pub new: MemberStatus,
+    pub date: i64,
 }
 
 /// One member of a chat.
@@ -248,4 +302,13 @@ pub enum Denied {
     QueryNotFound,
     #[error("the message has no button with this data")]
     ButtonNotFound,
+    /// The recipient of a private message has blocked the sender.
+    #[error("the recipient has blocked you")]
+    Blocked,
+    /// The user is banned from the group.
+    #[error("the user is banned from this group")]
+    Banned,
+    /// Blocking is for private chats.
+    #[error("only a private chat's other side can be blocked")]
+    NotPrivate,
 }

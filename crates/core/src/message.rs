@@ -209,6 +209,15 @@ pub struct NewMessage {
     pub forward_origin: Option<ForwardOrigin>,
     /// Recipients may not forward or copy it (`protect_content`).
     pub protected: bool,
+    /// Set for service messages (a pin …), which have no text of their own.
+    pub service: Option<ServiceAction>,
+}
+
+/// What a service message reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceAction {
+    /// The sender pinned this message of the chat.
+    PinnedMessage(MessageId),
 }
 
 /// The original sender and date of a forwarded message.
@@ -234,6 +243,7 @@ impl NewMessage {
             media: None,
             forward_origin: None,
             protected: false,
+            service: None,
         })
     }
 
@@ -258,7 +268,22 @@ impl NewMessage {
             media: Some(media),
             forward_origin: None,
             protected: false,
+            service: None,
         })
+    }
+
+    /// A service message reporting `action`.
+    pub fn service(action: ServiceAction) -> Self {
+        NewMessage {
+            text: MessageText(String::new()),
+            entities: Vec::new(),
+            reply_to: None,
+            reply_markup: None,
+            media: None,
+            forward_origin: None,
+            protected: false,
+            service: Some(action),
+        }
     }
 
     /// Attaches a keyboard; an empty inline keyboard is the same as none.
@@ -284,6 +309,7 @@ impl NewMessage {
             media: self.media,
             forward_origin: self.forward_origin,
             protected: self.protected,
+            service: self.service,
         }
     }
 }
@@ -305,6 +331,7 @@ pub struct Message {
     pub media: Option<Media>,
     pub forward_origin: Option<ForwardOrigin>,
     pub protected: bool,
+    pub service: Option<ServiceAction>,
 }
 
 impl Message {
@@ -321,6 +348,7 @@ impl Message {
             forward_origin: forward
                 .then(|| self.forward_origin.unwrap_or(ForwardOrigin { sender: self.sender, date: self.date })),
             protected: false,
+            service: None,
         }
     }
 }

@@ -7,10 +7,11 @@ use axum::extract::{ConnectInfo, State};
 use plaza_core::file::{FileKind, Media};
 use plaza_core::{ChatId, HistoryPage, MessageId, NewMessage, UserId, formatting};
 use plaza_protocol::{
-    AddMembersRequest, AuthResponse, CallbackAnswerOut, CallbackRequest, ChatActionRequest, ChatListItem, ChatOut,
-    CreateGroupRequest, DeleteMessagesRequest, EditMessageRequest, ErrorBody, LoginRequest, MarkReadRequest, MemberOut,
-    MemberRef, MessageOut, Ok, OpenPrivateRequest, ProfilePatch, SendMessageRequest, ServerFrame, SetRoleRequest,
-    SetTitleRequest, SignupRequest, StartBotRequest, StartBotResponse, UserOut,
+    AddMembersRequest, AuthResponse, BanRequest, BlockRequest, BlockedOut, CallbackAnswerOut, CallbackRequest,
+    ChatActionRequest, ChatListItem, ChatOut, CreateGroupRequest, DeleteMessagesRequest, EditMessageRequest, ErrorBody,
+    LoginRequest, MarkReadRequest, MemberOut, MemberRef, MessageOut, Ok, OpenPrivateRequest, ProfilePatch,
+    SendMessageRequest, ServerFrame, SetRoleRequest, SetTitleRequest, SignupRequest, StartBotRequest, StartBotResponse,
+    UserOut,
 };
 use plaza_service::files::Upload;
 use serde::Deserialize;
@@ -535,5 +536,109 @@ pub async fn chat_action(
     ApiJson(req): ApiJson<ChatActionRequest>,
 ) -> ApiResult<Json<Ok>> {
     state.service.send_chat_action(session.user.id, ChatId(chat_id), &req.action).await?;
+    Ok(Json(Ok { ok: true }))
+}
+
+/// Block or unblock the other side of a private chat (`chat_id` is their user id). A blocked bot
+/// can't message you and is told so; unblocking lets it again.
+#[utoipa::path(put, path = "/api/v1/chats/{chat_id}/blocked", tag = "chats", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)), request_body = BlockRequest,
+    responses((status = 200, body = BlockedOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_blocked(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+    ApiJson(req): ApiJson<BlockRequest>,
+) -> ApiResult<Json<BlockedOut>> {
+    if chat_id <= 0 {
+        return Err(ApiError::from(plaza_service::ServiceError::Denied(plaza_core::Denied::NotPrivate)));
+    }
+    state.service.set_blocked(session.user.id, UserId(chat_id), req.blocked).await?;
+    Ok(Json(BlockedOut { blocked: req.blocked }))
+}
+
+/// Whether you have blocked the other side of a private chat.
+#[utoipa::path(get, path = "/api/v1/chats/{chat_id}/blocked", tag = "chats", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)),
+    responses((status = 200, body = BlockedOut), (status = 404, body = ErrorBody)))]
+pub async fn get_blocked(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+) -> ApiResult<Json<BlockedOut>> {
+    if chat_id <= 0 {
+        return Err(ApiError::from(plaza_service::ServiceError::Denied(plaza_core::Denied::NotPrivate)));
+    }
+    Ok(Json(BlockedOut { blocked: state.service.is_blocked(session.user.id, UserId(chat_id)).await? }))
+}
+
+/// Pin a message (in groups, admins only); everyone sees a pin notice.
+#[utoipa::path(post, path = "/api/v1/chats/{chat_id}/messages/{message_id}/pin", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path), ("message_id" = i64, Path)),
+    responses((status = 200, body = MessageOut, description = "the pin notice"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn pin_message(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((chat_id, message_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<Json<MessageOut>> {
+    let chat_id = ChatId(chat_id);
+    let m = state.service.pin_message(session.user.id, chat_id, MessageId(message_id)).await?;
+    let mut senders = Senders::knowing(&session.user);
+    Ok(Json(senders.message_out(&state.service, chat_id, &m).await?))
+}
+
+/// Unpin a message.
+#[utoipa::path(delete, path = "/api/v1/chats/{chat_id}/messages/{message_id}/pin", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path), ("message_id" = i64, Path)),
+    responses((status = 200, body = Ok), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn unpin_message(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((chat_id, message_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<Json<Ok>> {
+    state.service.unpin_messages(session.user.id, ChatId(chat_id), Some(MessageId(message_id)), false).await?;
+    Ok(Json(Ok { ok: true }))
+}
+
+/// The chat's newest pinned message, or `null`.
+#[utoipa::path(get, path = "/api/v1/chats/{chat_id}/pinned", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)),
+    responses((status = 200, body = Option<MessageOut>), (status = 404, body = ErrorBody)))]
+pub async fn pinned_message(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+) -> ApiResult<Json<Option<MessageOut>>> {
+    let chat_id = ChatId(chat_id);
+    let Some(m) = state.service.pinned_message(session.user.id, chat_id).await? else { return Ok(Json(None)) };
+    let mut senders = Senders::knowing(&session.user);
+    Ok(Json(Some(senders.message_out(&state.service, chat_id, &m).await?)))
+}
+
+/// Ban a user from a group (admins only): they are removed and can't be added back until the ban
+/// ends or is lifted.
+#[utoipa::path(post, path = "/api/v1/chats/{chat_id}/bans", tag = "chats", security(("bearer" = [])),
+    params(("chat_id" = i64, Path)), request_body = BanRequest,
+    responses((status = 200, body = Ok), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn ban(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(chat_id): ApiPath<i64>,
+    ApiJson(req): ApiJson<BanRequest>,
+) -> ApiResult<Json<Ok>> {
+    state.service.ban(session.user.id, ChatId(chat_id), UserId(req.user_id), req.until).await?;
+    Ok(Json(Ok { ok: true }))
+}
+
+/// Lift a ban.
+#[utoipa::path(delete, path = "/api/v1/chats/{chat_id}/bans/{user_id}", tag = "chats", security(("bearer" = [])),
+    params(("chat_id" = i64, Path), ("user_id" = i64, Path)),
+    responses((status = 200, body = Ok), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn unban(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((chat_id, user_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<Json<Ok>> {
+    state.service.unban(session.user.id, ChatId(chat_id), UserId(user_id), true).await?;
     Ok(Json(Ok { ok: true }))
 }

@@ -6,7 +6,7 @@ use plaza_core::bot::CallbackQuery;
 use plaza_core::{Chat, ChatId, ChatKind, Entity, EntityKind, Invalid, Member, Message, ReplyMarkup, User, UserId};
 use plaza_protocol::{
     CallbackAnswerOut, ChatOut, ChatType, EntityOut, InlineButtonOut, KeyboardButtonOut, MediaOut, MemberOut,
-    MessageOut, ReplyMarkupOut, UserOut,
+    MessageOut, ReplyMarkupOut, ServiceOut, UserOut,
 };
 use plaza_service::{Service, ServiceResult};
 
@@ -125,6 +125,9 @@ impl Senders {
             forward_from,
             forward_date: m.forward_origin.map(|f| f.date),
             protected: m.protected,
+            service: m
+                .service
+                .map(|plaza_core::ServiceAction::PinnedMessage(id)| ServiceOut::PinnedMessage { message_id: id.0 }),
         })
     }
 }

@@ -63,6 +63,9 @@ fn denied(d: Denied) -> (StatusCode, &'static str) {
         Denied::NotAGroup => (S::BAD_REQUEST, "not_a_group"),
         Denied::QueryNotFound => (S::NOT_FOUND, "query_not_found"),
         Denied::ButtonNotFound => (S::NOT_FOUND, "button_not_found"),
+        Denied::Blocked => (S::FORBIDDEN, "blocked"),
+        Denied::Banned => (S::FORBIDDEN, "banned"),
+        Denied::NotPrivate => (S::BAD_REQUEST, "not_private"),
     }
 }
 

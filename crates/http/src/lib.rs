@@ -76,6 +76,8 @@ pub struct Shared {
     pub webhook_policy: botapi::webhook::WebhookPolicy,
     /// The webhook senders running on this node.
     pub webhooks: botapi::webhook::Webhooks,
+    /// Bots' flood limits; `None` when switched off.
+    pub flood: Option<botapi::flood::FloodLimits>,
 }
 
 impl AppState {
@@ -137,6 +139,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::start_bot))
         .routes(routes!(api::download_file))
         .routes(routes!(api::chat_action))
+        .routes(routes!(api::set_blocked, api::get_blocked))
+        .routes(routes!(api::pin_message, api::unpin_message))
+        .routes(routes!(api::pinned_message))
+        .routes(routes!(api::ban))
+        .routes(routes!(api::unban))
         .merge(
             // Uploads may be larger than other requests: a document is up to 50 MB.
             OpenApiRouter::new()

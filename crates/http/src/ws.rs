@@ -68,8 +68,8 @@ pub async fn frames(state: &AppState, events: Vec<Event>) -> ApiResult<Vec<Serve
             EventBody::CallbackAnswer { chat_id, query } => {
                 ServerFrame::CallbackAnswer { cursor, answer: callback_answer_out(chat_id, &query) }
             }
-            // Only bots receive button presses; a person's log never holds one.
-            EventBody::CallbackQuery { .. } => continue,
+            // Only bots receive button presses and their own standing; a person's log never holds them.
+            EventBody::CallbackQuery { .. } | EventBody::MemberChanged { .. } => continue,
         });
     }
     Ok(out)

@@ -118,6 +118,9 @@ pub struct Message {
     pub caption: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caption_entities: Option<Vec<MessageEntity>>,
+    /// A pin notice's message (Telegram's `MaybeInaccessibleMessage`; Plaza's are accessible).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned_message: Option<Box<Message>>,
     /// Only inline keyboards appear here; reply keyboards are for the recipient's client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_markup: Option<InlineKeyboardMarkup>,
@@ -193,6 +196,17 @@ pub struct Update {
     pub edited_message: Option<Message>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_query: Option<CallbackQuery>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub my_chat_member: Option<ChatMemberUpdated>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChatMemberUpdated {
+    pub chat: Chat,
+    pub from: User,
+    pub date: i64,
+    pub old_chat_member: ChatMember,
+    pub new_chat_member: ChatMember,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -228,6 +228,38 @@ pub struct MessageOut {
     /// The sender asked that it not be forwarded or saved.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protected: bool,
+    /// A service message (no text of its own): what it reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceOut>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServiceOut {
+    /// The sender pinned message `message_id`.
+    PinnedMessage { message_id: i64 },
+}
+
+/// Blocking or unblocking the other side of a private chat.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockRequest {
+    pub blocked: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BlockedOut {
+    pub blocked: bool,
+}
+
+/// Banning a user from a group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BanRequest {
+    pub user_id: i64,
+    /// Unix time the ban ends; without it the ban lasts until lifted.
+    #[serde(default)]
+    pub until: Option<i64>,
 }
 
 /// A file attached to a message. Download it from `GET /api/v1/files/{file_id}`.

@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub auth_attempts_per_minute: Option<u32>,
     pub auth_attempts_burst: Option<u32>,
     pub webhooks_https_only: Option<bool>,
+    pub flood_limits: Option<bool>,
 }
 
 impl FileConfig {
@@ -51,6 +52,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Restrict webhooks to HTTPS on Telegram's ports.
     pub webhooks_https_only: bool,
+    /// Apply Telegram's flood limits to bots (on unless switched off for a sandbox or benchmark).
+    pub flood_limits: bool,
 }
 
 impl Config {
@@ -65,6 +68,9 @@ impl Config {
             demo: false,
             shutdown_grace: Duration::from_secs(10),
             webhooks_https_only: false,
+            // Tests are a sandbox: they send faster than Telegram's limits allow. The limits have
+            // their own test.
+            flood_limits: false,
         }
     }
 }

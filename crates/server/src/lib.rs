@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use plaza_bus::LocalBus;
+use plaza_http::botapi::flood::{FloodConfig, FloodLimits};
 use plaza_http::botapi::webhook::{WebhookPolicy, Webhooks};
 use plaza_http::{AppState, AuthLimiter, Metrics, Shared};
 use plaza_service::{Clock, Service, ServiceConfig, SystemClock};
@@ -70,6 +71,7 @@ impl Server {
             tracker: TaskTracker::new(),
             webhook_policy: WebhookPolicy { https_only: config.webhooks_https_only },
             webhooks: Webhooks::new(),
+            flood: config.flood_limits.then(|| FloodLimits::new(FloodConfig::default())),
         });
         Ok(Server { listener, state, shutdown_grace: config.shutdown_grace })
     }

@@ -74,6 +74,10 @@ struct ServeArgs {
     /// any http:// or https:// URL and port is accepted, for development.
     #[arg(long, env = "PLAZA_WEBHOOKS_HTTPS_ONLY")]
     webhooks_https_only: bool,
+    /// Switch off Telegram's flood limits for bots (1 message/s per chat with short bursts, 20 a
+    /// minute per group, 30/s per bot), e.g. for a sandbox or a benchmark.
+    #[arg(long, env = "PLAZA_NO_FLOOD_LIMITS")]
+    no_flood_limits: bool,
 }
 
 #[derive(Subcommand)]
@@ -149,6 +153,7 @@ async fn main() -> anyhow::Result<()> {
                 demo: args.demo,
                 shutdown_grace: Duration::from_secs(10),
                 webhooks_https_only: args.webhooks_https_only || file.webhooks_https_only.unwrap_or(false),
+                flood_limits: !args.no_flood_limits && file.flood_limits.unwrap_or(true),
             };
             serve(config).await
         }

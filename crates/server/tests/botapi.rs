@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use common::{Backend, TestServer, spawn};
+use common::{Backend, TestServer, spawn, spawn_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -23,6 +23,8 @@ on_both_backends!(
     webhooks_deliver_in_order_and_run_replies,
     photos_and_documents,
     forwards_copies_and_chat_actions,
+    blocking_bans_and_pins,
+    flood_limits,
 );
 
 /// A person and a bot that the person has started.
@@ -805,4 +807,178 @@ async fn forwards_copies_and_chat_actions(b: Backend) {
     assert_eq!(status, StatusCode::OK);
     let frame = ws.next().await;
     assert_eq!((frame["user_id"].as_i64(), frame["action"].as_str()), (Some(p.user_id), Some("upload_photo")));
+}
+
+/// Every `my_chat_member` change in the pending updates, as (old, new, from) statuses.
+async fn member_changes(s: &TestServer, t: &str) -> Vec<(String, String, i64, i64)> {
+    let updates = ok(s, t, "getUpdates", json!({})).await;
+    let all = updates.as_array().unwrap();
+    if let Some(last) = all.last() {
+        ok(s, t, "getUpdates", json!({"offset": last["update_id"].as_i64().unwrap() + 1})).await;
+    }
+    all.iter()
+        .filter_map(|u| u.get("my_chat_member"))
+        .map(|m| {
+            (
+                m["old_chat_member"]["status"].as_str().unwrap().to_string(),
+                m["new_chat_member"]["status"].as_str().unwrap().to_string(),
+                m["from"]["id"].as_i64().unwrap(),
+                m["chat"]["id"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn blocking_bans_and_pins(b: Backend) {
+    let s = spawn(b).await;
+    let p = pair(&s, "cleo", "mod_bot").await;
+    let t = &p.bot_token;
+    let (dan_token, dan_id) = s.signup("dan").await;
+    start(&s, &p, "mod_bot").await;
+    member_changes(&s, t).await;
+
+    // The person blocks the bot: the bot is told and can't write; unblocking restores it.
+    let (status, body) = s
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/chats/{}/blocked", p.bot_id),
+            Some(&p.user_token),
+            Some(json!({"blocked": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(member_changes(&s, t).await, vec![("member".into(), "kicked".into(), p.user_id, p.user_id)]);
+    assert_eq!(
+        err(&s, t, "sendMessage", json!({"chat_id": p.user_id, "text": "hi"}), 403).await,
+        "Forbidden: bot was blocked by the user"
+    );
+    assert_eq!(s.get(&format!("/api/v1/chats/{}/blocked", p.bot_id), &p.user_token).await.1, json!({"blocked": true}));
+    s.call(
+        reqwest::Method::PUT,
+        &format!("/api/v1/chats/{}/blocked", p.bot_id),
+        Some(&p.user_token),
+        Some(json!({"blocked": false})),
+    )
+    .await;
+    assert_eq!(member_changes(&s, t).await, vec![("kicked".into(), "member".into(), p.user_id, p.user_id)]);
+    ok(&s, t, "sendMessage", json!({"chat_id": p.user_id, "text": "welcome back"})).await;
+
+    // A group: the bot is told it was added and promoted.
+    let (_, group) =
+        s.post("/api/v1/chats/group", &p.user_token, json!({"title": "Mods", "members": [p.bot_id, dan_id]})).await;
+    let gid = group["id"].as_i64().unwrap();
+    assert_eq!(
+        err(&s, t, "banChatMember", json!({"chat_id": gid, "user_id": dan_id}), 400).await,
+        "Bad Request: not enough rights to restrict/unrestrict chat member"
+    );
+    let (status, _) = s
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/chats/{gid}/members/{}/role", p.bot_id),
+            Some(&p.user_token),
+            Some(json!({"role": "administrator"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        member_changes(&s, t).await,
+        vec![
+            ("left".into(), "member".into(), p.user_id, gid),
+            ("member".into(), "administrator".into(), p.user_id, gid)
+        ]
+    );
+
+    // The bot bans Dan: Dan is out and can't be added back until unbanned.
+    assert_eq!(ok(&s, t, "banChatMember", json!({"chat_id": gid, "user_id": dan_id})).await, json!(true));
+    assert_eq!(
+        ok(&s, t, "getChatMember", json!({"chat_id": gid, "user_id": dan_id})).await,
+        json!({"status": "kicked", "user": {"id": dan_id, "is_bot": false, "first_name": "dan", "username": "dan"}, "until_date": 0})
+    );
+    let (status, body) = s.get(&format!("/api/v1/chats/{gid}/messages"), &dan_token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) =
+        s.post(&format!("/api/v1/chats/{gid}/members"), &p.user_token, json!({"members": [dan_id]})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("banned")), "{body}");
+    assert_eq!(
+        err(&s, t, "banChatMember", json!({"chat_id": gid, "user_id": p.user_id}), 400).await,
+        "Bad Request: can't remove chat owner"
+    );
+    ok(&s, t, "unbanChatMember", json!({"chat_id": gid, "user_id": dan_id, "only_if_banned": true})).await;
+    assert_eq!(ok(&s, t, "getChatMember", json!({"chat_id": gid, "user_id": dan_id})).await["status"], "left");
+    let (status, body) =
+        s.post(&format!("/api/v1/chats/{gid}/members"), &p.user_token, json!({"members": [dan_id]})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Pins: the bot (an admin) pins; everyone sees the notice; getChat shows it; unpin clears it.
+    let m = ok(&s, t, "sendMessage", json!({"chat_id": gid, "text": "rules: be kind"})).await;
+    let mid = m["message_id"].as_i64().unwrap();
+    let mut ws = s.ws(&dan_token, None).await;
+    assert_eq!(ws.next().await["type"], "hello");
+    assert_eq!(ok(&s, t, "pinChatMessage", json!({"chat_id": gid, "message_id": mid})).await, json!(true));
+    let notice = ws.next().await;
+    assert_eq!(notice["message"]["service"], json!({"type": "pinned_message", "message_id": mid}));
+    let chat = ok(&s, t, "getChat", json!({"chat_id": gid})).await;
+    assert_eq!(chat["pinned_message"]["text"], "rules: be kind");
+    let (_, pinned) = s.get(&format!("/api/v1/chats/{gid}/pinned"), &dan_token).await;
+    assert_eq!(pinned["message_id"], json!(mid));
+    // Dan is no admin: he can't pin.
+    let (status, _) = s.post(&format!("/api/v1/chats/{gid}/messages/{mid}/pin"), &dan_token, json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        err(&s, t, "pinChatMessage", json!({"chat_id": gid, "message_id": 9999}), 400).await,
+        "Bad Request: message to pin not found"
+    );
+    ok(&s, t, "unpinChatMessage", json!({"chat_id": gid})).await;
+    assert!(ok(&s, t, "getChat", json!({"chat_id": gid})).await.get("pinned_message").is_none());
+    // Users who read the bot's pins get the notice as a message with pinned_message.
+    let (_, dm_pin) = s.post(&format!("/api/v1/chats/{}/messages/{}/pin", p.bot_id, 1), &p.user_token, json!({})).await;
+    assert_eq!(dm_pin["service"]["type"], "pinned_message");
+    let updates = ok(&s, t, "getUpdates", json!({})).await;
+    let notice = updates
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["message"].get("pinned_message").is_some())
+        .expect("pin notice update");
+    assert_eq!(notice["message"]["pinned_message"]["message_id"], json!(1));
+
+    // Removed from the group, the bot is told.
+    let last = updates.as_array().unwrap().last().unwrap()["update_id"].as_i64().unwrap();
+    ok(&s, t, "getUpdates", json!({"offset": last + 1})).await;
+    let (status, _) = s
+        .call(reqwest::Method::DELETE, &format!("/api/v1/chats/{gid}/members/{}", p.bot_id), Some(&p.user_token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(member_changes(&s, t).await, vec![("administrator".into(), "left".into(), p.user_id, gid)]);
+}
+
+async fn flood_limits(b: Backend) {
+    let s = spawn_with(b, |c| c.flood_limits = true).await;
+    let p = pair(&s, "fay", "flood_bot").await;
+    let t = &p.bot_token;
+    start(&s, &p, "flood_bot").await;
+    // A short burst passes; then the chat's limit answers 429 with when to retry.
+    let mut limited = None;
+    for i in 0..20 {
+        let resp = s
+            .http
+            .post(format!("{}/bot{t}/sendMessage", s.base))
+            .json(&json!({"chat_id": p.user_id, "text": format!("m{i}")}))
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            let header = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+            limited = Some((i, header, envelope(resp).await.1));
+            break;
+        }
+    }
+    let (sent, header, body) = limited.expect("the burst ends in 429");
+    assert!(sent >= 3, "a short burst is allowed ({sent} went through)");
+    let retry_after = body["parameters"]["retry_after"].as_u64().expect("parameters.retry_after");
+    assert!(retry_after >= 1);
+    assert_eq!(header, Some(retry_after.to_string()));
+    assert_eq!(body["description"], format!("Too Many Requests: retry after {retry_after}"));
+    // Reading is not limited.
+    ok(&s, t, "getMe", json!({})).await;
 }

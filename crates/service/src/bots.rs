@@ -14,7 +14,9 @@ use plaza_core::bot::{
     AllowedUpdates, BotCommand, BotState, BotText, CallbackAnswer, CallbackQuery, CommandScope, MenuButton,
     SettingLanguage, Webhook,
 };
-use plaza_core::{Chat, ChatId, ChatKind, Denied, Invalid, LanguageCode, Message, MessageId, User, UserId};
+use plaza_core::{
+    Chat, ChatId, ChatKind, Denied, Invalid, LanguageCode, MemberChange, Message, MessageId, User, UserId,
+};
 use plaza_store::{Event, EventBody};
 use tokio::sync::Notify;
 
@@ -38,7 +40,16 @@ pub struct BotUpdate {
 pub enum BotUpdateBody {
     Message(BotMessage),
     EditedMessage(BotMessage),
-    CallbackQuery { query: CallbackQuery, chat: Chat, message: Option<Box<BotMessage>> },
+    CallbackQuery {
+        query: CallbackQuery,
+        chat: Chat,
+        message: Option<Box<BotMessage>>,
+    },
+    /// The bot's own standing in a chat changed.
+    MyChatMember {
+        chat: Chat,
+        change: MemberChange,
+    },
 }
 
 impl BotUpdateBody {
@@ -48,16 +59,19 @@ impl BotUpdateBody {
             BotUpdateBody::Message(_) => "message",
             BotUpdateBody::EditedMessage(_) => "edited_message",
             BotUpdateBody::CallbackQuery { .. } => "callback_query",
+            BotUpdateBody::MyChatMember { .. } => "my_chat_member",
         }
     }
 }
 
-/// A message with the chat it is in (as the bot sees it) and the message it replies to.
+/// A message with the chat it is in (as the bot sees it), the message it replies to, and the
+/// message a pin notice is about.
 #[derive(Debug, Clone)]
 pub struct BotMessage {
     pub chat: Chat,
     pub message: Message,
     pub reply_to: Option<Box<Message>>,
+    pub pinned: Option<Box<Message>>,
 }
 
 /// What `getUpdates` asks for.
@@ -263,9 +277,36 @@ impl Service {
                 };
                 BotUpdateBody::CallbackQuery { query, chat, message }
             }
+            EventBody::MemberChanged { chat_id, change } => {
+                let chat = match self.chat_seen_by(bot, chat_id).await {
+                    Ok(c) => c,
+                    // Removed from a group: the chat is no longer the bot's to read.
+                    Err(ServiceError::Denied(Denied::ChatNotFound)) => self.departed_chat(chat_id, change.chat),
+                    Err(e) => return Err(e),
+                };
+                BotUpdateBody::MyChatMember { chat, change }
+            }
             _ => return Ok(None),
         };
         Ok(Some(BotUpdate { update_id: event.seq, body }))
+    }
+
+    /// A group the bot was removed from, as far as it can still know it (the title it last saw).
+    fn departed_chat(&self, chat_id: ChatId, key: plaza_core::ChatKey) -> Chat {
+        let seen = self.chats_seen.peek_where(|(_, c), _| *c == chat_id);
+        seen.unwrap_or(Chat {
+            id: chat_id,
+            key,
+            kind: ChatKind::Group {
+                title: plaza_core::GroupTitle::parse("Group").expect("a valid title"),
+                member_count: 0,
+                my_role: plaza_core::Role::Member,
+            },
+            last_message_id: MessageId(0),
+            read_inbox_max_id: MessageId(0),
+            read_outbox_max_id: MessageId(0),
+            created_at: 0,
+        })
     }
 
     /// Bots do not see other bots' messages, as on Telegram.
@@ -280,7 +321,13 @@ impl Service {
             Some(id) => self.message_by_id(viewer, chat_id, id).await?.map(Box::new),
             None => None,
         };
-        Ok(BotMessage { chat, message, reply_to })
+        let pinned = match message.service {
+            Some(plaza_core::ServiceAction::PinnedMessage(id)) => {
+                self.message_by_id(viewer, chat_id, id).await?.map(Box::new)
+            }
+            None => None,
+        };
+        Ok(BotMessage { chat, message, reply_to, pinned })
     }
 
     /// One live message of a chat, if it exists.

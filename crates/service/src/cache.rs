@@ -50,6 +50,15 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         (e.fetched.elapsed() < FRESH_FOR && now < e.valid_until).then(|| e.value.clone())
     }
 
+    /// Any entry (fresh or not) whose key and value satisfy `pred`: a last-known value, for when
+    /// the store no longer has it to give.
+    pub(crate) fn peek_where(&self, pred: impl Fn(&K, &V) -> bool) -> Option<V> {
+        self.shards.iter().find_map(|shard| {
+            let shard = shard.lock().expect("cache shard");
+            shard.iter().find(|(k, e)| pred(k, &e.value)).map(|(_, e)| e.value.clone())
+        })
+    }
+
     pub(crate) fn put(&self, key: K, value: V, valid_until: i64) {
         let mut shard = self.shard(&key).lock().expect("cache shard");
         if shard.len() >= SHARD_CAPACITY {

@@ -510,6 +510,59 @@ impl Service {
         Ok(self.wake(written))
     }
 
+    /// Blocks (or unblocks) the other side of a private chat; a blocked bot can't message `me`.
+    pub async fn set_blocked(&self, me: UserId, peer: UserId, blocked: bool) -> ServiceResult<()> {
+        let written = self.store.set_blocked(me, peer, blocked, self.now()).await?;
+        self.wake(written);
+        Ok(())
+    }
+
+    pub async fn is_blocked(&self, me: UserId, peer: UserId) -> ServiceResult<bool> {
+        Ok(self.store.is_blocked(me, peer).await?)
+    }
+
+    /// `user`'s standing in a chat `me` is in, with the end of a ban.
+    pub async fn member_status(
+        &self,
+        me: UserId,
+        chat: ChatId,
+        user: UserId,
+    ) -> ServiceResult<(plaza_core::MemberStatus, Option<i64>)> {
+        Ok(self.store.member_status(me, chat, user, self.now()).await?)
+    }
+
+    /// Bans `user` from a group until `until` (`None`: until unbanned).
+    pub async fn ban(&self, me: UserId, chat: ChatId, user: UserId, until: Option<i64>) -> ServiceResult<()> {
+        self.change_group(me, chat, GroupChange::Ban { user, until }).await.map(drop)
+    }
+
+    pub async fn unban(&self, me: UserId, chat: ChatId, user: UserId, only_if_banned: bool) -> ServiceResult<()> {
+        self.change_group(me, chat, GroupChange::Unban { user, only_if_banned }).await.map(drop)
+    }
+
+    /// Pins a message; returns the service message that says so.
+    pub async fn pin_message(&self, me: UserId, chat: ChatId, id: MessageId) -> ServiceResult<Message> {
+        let written = self.store.pin_message(me, chat, id, self.now()).await?;
+        Ok(self.wake(written))
+    }
+
+    /// Unpins one message, the newest pin (`None`), or every pin (`all`).
+    pub async fn unpin_messages(
+        &self,
+        me: UserId,
+        chat: ChatId,
+        id: Option<MessageId>,
+        all: bool,
+    ) -> ServiceResult<()> {
+        let written = self.store.unpin_messages(me, chat, id, all).await?;
+        self.wake(written);
+        Ok(())
+    }
+
+    pub async fn pinned_message(&self, me: UserId, chat: ChatId) -> ServiceResult<Option<Message>> {
+        Ok(self.store.pinned_message(me, chat).await?)
+    }
+
     /// Shows the others in the chat what `me` is doing (typing …) for a few seconds. Nothing is
     /// stored: a watcher that misses it loses nothing.
     pub async fn send_chat_action(&self, me: UserId, chat: ChatId, action: &str) -> ServiceResult<()> {

@@ -7,7 +7,7 @@ use plaza_core::bot::{
 };
 use plaza_core::file::{FileInfo, FileKind, Media};
 use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
-use plaza_core::{ForwardOrigin, Message, NewMessage, ReplyMarkup, UserId};
+use plaza_core::{ForwardOrigin, Message, MessageId, NewMessage, ReplyMarkup, ServiceAction, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
@@ -48,6 +48,9 @@ struct Extra {
     forward: Option<(i64, i64)>,
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     protected: bool,
+    /// A service message's action: the id of the message pinned.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pinned: Option<i64>,
 }
 
 /// A photo or document as a message's extras hold it: its file's description, copied so reading
@@ -263,6 +266,7 @@ pub struct Extras {
     pub media: Option<Media>,
     pub forward_origin: Option<ForwardOrigin>,
     pub protected: bool,
+    pub service: Option<ServiceAction>,
 }
 
 impl Extras {
@@ -272,6 +276,7 @@ impl Extras {
             media: m.media.clone(),
             forward_origin: m.forward_origin,
             protected: m.protected,
+            service: m.service,
         }
     }
 
@@ -281,6 +286,7 @@ impl Extras {
             media: m.media.clone(),
             forward_origin: m.forward_origin,
             protected: m.protected,
+            service: m.service,
         }
     }
 
@@ -290,6 +296,7 @@ impl Extras {
         m.media = self.media;
         m.forward_origin = self.forward_origin;
         m.protected = self.protected;
+        m.service = self.service;
     }
 }
 
@@ -303,6 +310,7 @@ pub fn encode_extra(x: &Extras) -> Option<String> {
         media: x.media.as_ref().map(media_out),
         forward: x.forward_origin.map(|f| (f.sender.0, f.date)),
         protected: x.protected,
+        pinned: x.service.map(|ServiceAction::PinnedMessage(id)| id.0),
     };
     Some(serde_json::to_string(&extra).expect("extras serialize"))
 }
@@ -315,6 +323,7 @@ pub fn decode_extra(column: Option<&str>) -> Result<Extras, StoreError> {
         media: extra.media.map(media_in).transpose()?,
         forward_origin: extra.forward.map(|(s, d)| ForwardOrigin { sender: UserId(s), date: d }),
         protected: extra.protected,
+        service: extra.pinned.map(|id| ServiceAction::PinnedMessage(MessageId(id))),
     })
 }
 

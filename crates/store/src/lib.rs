@@ -14,8 +14,9 @@ use plaza_core::bot::{
 };
 use plaza_core::file::FileInfo;
 use plaza_core::{
-    Chat, ChatId, ChatSummary, Denied, DisplayName, Entity, GroupTitle, HistoryPage, LanguageCode, Member, Message,
-    MessageId, MessageText, NewMessage, PhoneNumber, ReplyMarkup, Role, User, UserId, Username,
+    Chat, ChatId, ChatSummary, Denied, DisplayName, Entity, GroupTitle, HistoryPage, LanguageCode, Member,
+    MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PhoneNumber, ReplyMarkup, Role, User,
+    UserId, Username,
 };
 
 mod chat_row;
@@ -103,6 +104,12 @@ pub enum GroupChange {
     /// The actor leaves. A creator who leaves hands the group to the longest-serving admin, else
     /// member; the last member leaving leaves an empty group behind.
     Leave,
+    /// Admins ban a user (removing them if a member) until `until` (`None`: until unbanned); a
+    /// banned user can't be added back. Admins can't ban other admins; nobody bans the creator.
+    Ban { user: UserId, until: Option<i64> },
+    /// Admins lift a ban. A member who isn't banned is removed unless `only_if_banned`, as
+    /// Telegram's `unbanChatMember` does.
+    Unban { user: UserId, only_if_banned: bool },
 }
 
 /// The new text of an edited message.
@@ -186,6 +193,11 @@ pub enum EventBody {
     CallbackAnswer {
         chat_id: ChatId,
         query: CallbackQuery,
+    },
+    /// For a bot: its standing in a chat changed (added, removed, promoted, blocked …).
+    MemberChanged {
+        chat_id: ChatId,
+        change: MemberChange,
     },
 }
 
@@ -288,6 +300,34 @@ pub trait Store: Send + Sync + 'static {
     async fn events_after(&self, user: UserId, cursor: u64, limit: u32) -> StoreResult<EventPage>;
     /// The user's newest cursor (0 before their first event).
     async fn current_cursor(&self, user: UserId) -> StoreResult<u64>;
+
+    // ---- blocking, standing and pins ----
+
+    /// `user` blocks (or unblocks) the other side of their private chat with `peer`: the peer's
+    /// messages to them are refused with [`Denied::Blocked`]. A bot peer is told (`member_status`).
+    async fn set_blocked(&self, user: UserId, peer: UserId, blocked: bool, now: i64) -> StoreResult<Written<()>>;
+    /// Has `user` blocked `peer`?
+    async fn is_blocked(&self, user: UserId, peer: UserId) -> StoreResult<bool>;
+    /// `user`'s standing in a chat `viewer` is in, and until when a ban lasts (`None`: no end).
+    async fn member_status(
+        &self,
+        viewer: UserId,
+        chat: ChatId,
+        user: UserId,
+        now: i64,
+    ) -> StoreResult<(MemberStatus, Option<i64>)>;
+    /// Pins a message: in groups admins only. Posts (and returns) the service message saying so.
+    async fn pin_message(&self, actor: UserId, chat: ChatId, id: MessageId, now: i64) -> StoreResult<Written<Message>>;
+    /// Unpins one message, or (with `None`) the newest pin, or (with `all`) every pin.
+    async fn unpin_messages(
+        &self,
+        actor: UserId,
+        chat: ChatId,
+        id: Option<MessageId>,
+        all: bool,
+    ) -> StoreResult<Written<()>>;
+    /// The newest pinned message of the chat, if it still exists.
+    async fn pinned_message(&self, viewer: UserId, chat: ChatId) -> StoreResult<Option<Message>>;
 
     // ---- buttons ----
 
@@ -463,6 +503,16 @@ pub mod rules {
         if !is_group || actor == author || actor_role.can_manage() { Ok(()) } else { Err(Denied::CannotDelete) }
     }
 
+    /// May `actor` pin or unpin in this chat? Anyone in a private chat, admins in a group.
+    pub fn may_pin(is_group: bool, actor_role: Role) -> Result<(), Denied> {
+        if !is_group || actor_role.can_manage() { Ok(()) } else { Err(Denied::NotAdmin) }
+    }
+
+    /// Is a ban lasting until `until` still in force at `now`?
+    pub fn ban_in_force(until: Option<i64>, now: i64) -> bool {
+        until.is_none_or(|u| u > now)
+    }
+
     /// Removing oneself is leaving, with leaving's rules (a creator hands the group over).
     pub fn normalize(actor: UserId, change: GroupChange) -> GroupChange {
         match change {
@@ -474,6 +524,10 @@ pub mod rules {
     /// The message after `edit`, or [`Denied::NotModified`] when nothing would change. Only a
     /// new text marks the message edited; a new keyboard alone does not, as on Telegram.
     pub fn edited(old: &Message, edit: MessageEdit, now: i64) -> Result<Message, Denied> {
+        if old.service.is_some() {
+            // A service message reports an action; it has no text of its own to change.
+            return Err(Denied::NotAuthor);
+        }
         let mut m = old.clone();
         let mut text_changed = false;
         if let Some(t) = edit.text {

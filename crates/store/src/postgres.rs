@@ -20,14 +20,15 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, Rec
 use plaza_core::ids::ChatRef;
 use plaza_core::{
     Chat, ChatId, ChatKey, ChatKind, ChatSummary, Denied, DisplayName, GroupTitle, HistoryPage, LanguageCode,
-    MAX_GROUP_MEMBERS, Member, Message, MessageId, MessageText, NewMessage, PhoneNumber, Role, User, UserId, Username,
+    MAX_GROUP_MEMBERS, Member, MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PhoneNumber,
+    Role, ServiceAction, User, UserId, Username,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use crate::chat_row::ChatRow;
-use crate::rules::{edited, may_delete, may_remove, private_pair};
+use crate::rules::{ban_in_force, edited, may_delete, may_pin, may_remove, private_pair};
 use crate::{
     BotRecord, Event, EventBody, EventPage, GroupChange, MessageEdit, NewAccount, ProfileChange, Store, StoreError,
     StoreResult, Written, codec, entities,
@@ -46,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0002_append_message.sql"),
     include_str!("../migrations/postgres/0003_bots.sql"),
     include_str!("../migrations/postgres/0004_files.sql"),
+    include_str!("../migrations/postgres/0005_moderation.sql"),
 ];
 
 /// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
@@ -237,6 +239,7 @@ fn message_at(r: &Row, at: usize) -> StoreResult<Message> {
         media: extras.media,
         forward_origin: extras.forward_origin,
         protected: extras.protected,
+        service: extras.service,
     })
 }
 
@@ -505,6 +508,129 @@ impl UpdateLog {
         )?;
         Ok(notify)
     }
+}
+
+/// Tells a bot its standing in a chat changed (`my_chat_member`); people are told through
+/// `chat_updated`/`chat_removed` entries instead. The event row is written now, its update-log
+/// entry with the rest of `log`, in the order SQLite appends it.
+async fn note_member_change(tx: &Transaction<'_>, log: &mut UpdateLog, change: MemberChange) -> StoreResult<()> {
+    if change.old == change.new || !is_bot(tx, change.user).await? {
+        return Ok(());
+    }
+    let row = query_one(
+        tx,
+        "INSERT INTO member_events (chat_id, user_id, actor_id, old_status, new_status, date) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        &[&change.chat.0, &change.user.0, &change.actor.0, &change.old.as_str(), &change.new.as_str(), &change.date],
+    )
+    .await?;
+    log.push(change.user, "member_status", Some(get(&row, 0)?));
+    Ok(())
+}
+
+/// The member event columns.
+const MEMBER_EVENT_COLS: &str = "id, chat_id, user_id, actor_id, old_status, new_status, date";
+
+/// A member event (its id and the change) from the [`MEMBER_EVENT_COLS`] columns.
+fn member_event_at(r: &Row) -> StoreResult<(i64, MemberChange)> {
+    let change = MemberChange {
+        chat: ChatKey(get(r, 1)?),
+        user: UserId(get(r, 2)?),
+        actor: UserId(get(r, 3)?),
+        old: MemberStatus::parse(get(r, 4)?).map_err(StoreError::backend)?,
+        new: MemberStatus::parse(get(r, 5)?).map_err(StoreError::backend)?,
+        date: get(r, 6)?,
+    };
+    Ok((get(r, 0)?, change))
+}
+
+/// The end of `user`'s ban from the group if one is recorded (`Some(None)`: no end).
+async fn ban_of<C: GenericClient>(c: &C, key: ChatKey, user: UserId) -> StoreResult<Option<Option<i64>>> {
+    let row = query_opt(c, "SELECT until FROM bans WHERE chat_id = $1 AND user_id = $2", &[&key.0, &user.0]).await?;
+    row.map(|r| get(&r, 0)).transpose()
+}
+
+/// Whether `user` (a member of the private chat) has blocked the other side.
+async fn blocked_peer<C: GenericClient>(c: &C, key: ChatKey, user: UserId) -> StoreResult<Option<bool>> {
+    let row = query_opt(c, "SELECT blocked_peer FROM members WHERE chat_id = $1 AND user_id = $2", &[&key.0, &user.0])
+        .await?;
+    row.map(|r| get(&r, 0)).transpose()
+}
+
+/// Removes a member and tells everyone concerned, as SQLite's `remove_member` does.
+#[allow(clippy::too_many_arguments)]
+async fn remove_member(
+    tx: &Transaction<'_>,
+    log: &mut UpdateLog,
+    key: ChatKey,
+    actor: UserId,
+    target: UserId,
+    old: MemberStatus,
+    new: MemberStatus,
+    now: i64,
+) -> StoreResult<()> {
+    execute(tx, "DELETE FROM members WHERE chat_id = $1 AND user_id = $2", &[&key.0, &target.0]).await?;
+    log.push(target, "chat_removed", None);
+    log.push_all(&member_ids(tx, key).await?, "chat_updated", None);
+    note_member_change(tx, log, MemberChange { chat: key, user: target, actor, old, new, date: now }).await
+}
+
+/// Inserts a message into a chat the sender was checked to be in (its row locked), with the chat's
+/// next id: what `plaza_append_message` does, for writes that have more to do in the transaction.
+async fn insert_message(
+    tx: &Transaction<'_>,
+    log: &mut UpdateLog,
+    row: &ChatRow,
+    sender: UserId,
+    m: NewMessage,
+    now: i64,
+) -> StoreResult<Message> {
+    let id: i64 = get(
+        &query_one(
+            tx,
+            "UPDATE chats SET last_message_id = last_message_id + 1, last_activity = $2 WHERE id = $1 \
+             RETURNING last_message_id",
+            &[&row.key.0, &now],
+        )
+        .await?,
+        0,
+    )?;
+    execute(
+        tx,
+        "INSERT INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, extra) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &row.key.0,
+            &id,
+            &sender.0,
+            &now,
+            &m.text.as_str(),
+            &entities::encode(&m.entities),
+            &m.reply_to.map(|r| r.0),
+            &codec::encode_extra(&codec::Extras::of_new(&m)),
+        ],
+    )
+    .await?;
+    // One's own messages count as read.
+    execute(
+        tx,
+        "UPDATE members SET read_inbox_max_id = $1 WHERE chat_id = $2 AND user_id = $3",
+        &[&id, &row.key.0, &sender.0],
+    )
+    .await?;
+    log.push_all(&message_recipients(tx, row.key, sender).await?, "message_new", Some(id));
+    Ok(m.into_message(row.key, MessageId(id), sender, now))
+}
+
+/// The newest pin of the chat whose message still exists.
+async fn newest_pin<C: GenericClient>(c: &C, key: ChatKey) -> StoreResult<Option<Message>> {
+    let sql = concat!(
+        "SELECT ",
+        message_cols!("m."),
+        " FROM pins p JOIN messages m ON m.chat_id = p.chat_id AND m.id = p.message_id \
+         WHERE p.chat_id = $1 AND NOT m.deleted ORDER BY p.pinned_at DESC, p.message_id DESC LIMIT 1"
+    );
+    query_opt(c, sql, &[&key.0]).await?.map(|r| message_at(&r, 0)).transpose()
 }
 
 fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
@@ -800,6 +926,17 @@ impl Store for PgStore {
         let all: Vec<UserId> = all.into_iter().map(UserId).collect();
         let mut log = UpdateLog::new(row.key);
         log.push_all(&all, "chat_updated", None);
+        for m in &others {
+            let change = MemberChange {
+                chat: row.key,
+                user: *m,
+                actor: creator,
+                old: MemberStatus::Left,
+                new: MemberStatus::Member,
+                date: now,
+            };
+            note_member_change(&tx, &mut log, change).await?;
+        }
         let notify = log.write(&tx).await?;
         let value = chat_view(&tx, creator, &row).await?;
         tx.commit().await.map_err(db)?;
@@ -933,21 +1070,27 @@ impl Store for PgStore {
                 }
                 let rows = query(
                     &tx,
-                    "SELECT u.id, EXISTS(SELECT 1 FROM members m WHERE m.chat_id = $1 AND m.user_id = u.id) \
-                     FROM users u WHERE u.id = ANY($2)",
+                    "SELECT u.id, EXISTS(SELECT 1 FROM members m WHERE m.chat_id = $1 AND m.user_id = u.id), \
+                     b.user_id IS NOT NULL, b.until \
+                     FROM users u LEFT JOIN bans b ON b.chat_id = $1 AND b.user_id = u.id WHERE u.id = ANY($2)",
                     &[&key.0, &ids],
                 )
                 .await?;
-                let mut status: HashMap<i64, bool> = HashMap::with_capacity(rows.len());
+                // Per user: already a member, and the ban's end if one is recorded.
+                let mut status: HashMap<i64, (bool, Option<Option<i64>>)> = HashMap::with_capacity(rows.len());
                 for r in &rows {
-                    status.insert(get(r, 0)?, get(r, 1)?);
+                    let ban = if get::<bool>(r, 2)? { Some(get::<Option<i64>>(r, 3)?) } else { None };
+                    status.insert(get(r, 0)?, (get(r, 1)?, ban));
                 }
                 // The first id in ascending order that fails decides the error, as on SQLite.
                 for id in &ids {
                     match status.get(id) {
                         None => return Err(Denied::UserNotFound.into()),
-                        Some(true) => return Err(Denied::AlreadyMember.into()),
-                        Some(false) => {}
+                        Some((true, _)) => return Err(Denied::AlreadyMember.into()),
+                        Some((false, Some(until))) if ban_in_force(*until, now) => {
+                            return Err(Denied::Banned.into());
+                        }
+                        Some(_) => {}
                     }
                 }
                 // Newcomers start with everything before their arrival read.
@@ -959,13 +1102,71 @@ impl Store for PgStore {
                 )
                 .await?;
                 log.push_all(&member_ids(&tx, key).await?, "chat_updated", None);
+                // An expired ban is forgotten once the user is back.
+                execute(&tx, "DELETE FROM bans WHERE chat_id = $1 AND user_id = ANY($2)", &[&key.0, &ids]).await?;
+                for id in &ids {
+                    let change = MemberChange {
+                        chat: key,
+                        user: UserId(*id),
+                        actor,
+                        old: MemberStatus::Left,
+                        new: MemberStatus::Member,
+                        date: now,
+                    };
+                    note_member_change(&tx, &mut log, change).await?;
+                }
             }
             GroupChange::RemoveMember(target) => {
                 let (target_role, _) = member_row(&tx, key, target).await?.ok_or(Denied::UserNotFound)?;
                 may_remove(actor, actor_role, target, target_role)?;
-                execute(&tx, "DELETE FROM members WHERE chat_id = $1 AND user_id = $2", &[&key.0, &target.0]).await?;
-                log.push(target, "chat_removed", None);
-                log.push_all(&member_ids(&tx, key).await?, "chat_updated", None);
+                let old = MemberStatus::of_role(target_role);
+                remove_member(&tx, &mut log, key, actor, target, old, MemberStatus::Left, now).await?;
+            }
+            GroupChange::Ban { user, until } => {
+                if !actor_role.can_manage() {
+                    return Err(Denied::NotAdmin.into());
+                }
+                load_user(&tx, user).await?;
+                if let Some((target_role, _)) = member_row(&tx, key, user).await? {
+                    may_remove(actor, actor_role, user, target_role)?;
+                    if user == actor {
+                        return Err(Denied::NotAdmin.into());
+                    }
+                    let old = MemberStatus::of_role(target_role);
+                    remove_member(&tx, &mut log, key, actor, user, old, MemberStatus::Kicked, now).await?;
+                }
+                execute(
+                    &tx,
+                    "INSERT INTO bans (chat_id, user_id, until, banned_by, banned_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (chat_id, user_id) DO UPDATE \
+                     SET until = excluded.until, banned_by = excluded.banned_by, banned_at = excluded.banned_at",
+                    &[&key.0, &user.0, &until, &actor.0, &now],
+                )
+                .await?;
+            }
+            GroupChange::Unban { user, only_if_banned } => {
+                if !actor_role.can_manage() {
+                    return Err(Denied::NotAdmin.into());
+                }
+                if ban_of(&tx, key, user).await?.is_some() {
+                    execute(&tx, "DELETE FROM bans WHERE chat_id = $1 AND user_id = $2", &[&key.0, &user.0]).await?;
+                    let change = MemberChange {
+                        chat: key,
+                        user,
+                        actor,
+                        old: MemberStatus::Kicked,
+                        new: MemberStatus::Left,
+                        date: now,
+                    };
+                    note_member_change(&tx, &mut log, change).await?;
+                } else if !only_if_banned && let Some((target_role, _)) = member_row(&tx, key, user).await? {
+                    may_remove(actor, actor_role, user, target_role)?;
+                    if user == actor {
+                        return Err(Denied::NotAdmin.into());
+                    }
+                    let old = MemberStatus::of_role(target_role);
+                    remove_member(&tx, &mut log, key, actor, user, old, MemberStatus::Left, now).await?;
+                }
             }
             GroupChange::SetRole(target, role) => {
                 if actor_role != Role::Creator {
@@ -982,6 +1183,15 @@ impl Store for PgStore {
                 )
                 .await?;
                 log.push_all(&member_ids(&tx, key).await?, "chat_updated", None);
+                let change = MemberChange {
+                    chat: key,
+                    user: target,
+                    actor,
+                    old: MemberStatus::of_role(target_role),
+                    new: MemberStatus::of_role(role),
+                    date: now,
+                };
+                note_member_change(&tx, &mut log, change).await?;
             }
             GroupChange::SetTitle(title) => {
                 if !actor_role.can_manage() {
@@ -1006,6 +1216,15 @@ impl Store for PgStore {
                 }
                 log.push(actor, "chat_removed", None);
                 log.push_all(&member_ids(&tx, key).await?, "chat_updated", None);
+                let change = MemberChange {
+                    chat: key,
+                    user: actor,
+                    actor,
+                    old: MemberStatus::of_role(actor_role),
+                    new: MemberStatus::Left,
+                    date: now,
+                };
+                note_member_change(&tx, &mut log, change).await?;
                 let notify = log.write(&tx).await?;
                 tx.commit().await.map_err(db)?;
                 return Ok(Written { value: before, notify });
@@ -1051,6 +1270,7 @@ impl Store for PgStore {
                     StoreError::Denied(Denied::MessageNotFound)
                 }
                 Some(d) if d.code().code() == "PZ404" => StoreError::Denied(Denied::ChatNotFound),
+                Some(d) if d.code().code() == "PZ403" => StoreError::Denied(Denied::Blocked),
                 _ => db(e),
             })?;
         let key = ChatKey(get(&row, 0)?);
@@ -1242,6 +1462,16 @@ impl Store for PgStore {
                 queries.insert(q.id, q);
             }
         }
+        // Member events the page points at.
+        let event_ids: Vec<i64> = entries.iter().filter(|e| e.1 == "member_status").map(|e| e.3.unwrap_or(0)).collect();
+        let mut member_events: HashMap<i64, MemberChange> = HashMap::with_capacity(event_ids.len());
+        if !event_ids.is_empty() {
+            let sql = format!("SELECT {MEMBER_EVENT_COLS} FROM member_events WHERE id = ANY($1)");
+            for r in query(&tx, &sql, &[&event_ids]).await? {
+                let (id, change) = member_event_at(&r)?;
+                member_events.insert(id, change);
+            }
+        }
         let (mut wanted_chats, mut wanted_ids): (Vec<i64>, Vec<i64>) = entries
             .iter()
             .filter(|e| matches!(e.1.as_str(), "message_new" | "message_edited"))
@@ -1309,6 +1539,11 @@ impl Store for PgStore {
                     let message = messages.get(&(query.chat, query.message_id)).cloned();
                     EventBody::CallbackQuery { chat_id, query, message }
                 }
+                "member_status" => {
+                    let change =
+                        member_events.get(&mid.0).copied().ok_or(StoreError::Backend("lost member event".into()))?;
+                    EventBody::MemberChanged { chat_id, change }
+                }
                 "callback_answer" => {
                     let query =
                         queries.get(&mid.0).cloned().ok_or(StoreError::Backend("lost callback query".into()))?;
@@ -1327,6 +1562,142 @@ impl Store for PgStore {
         let row = query_opt(&client, "SELECT update_seq FROM users WHERE id = $1", &[&user.0]).await?;
         let seq: i64 = get(&row.ok_or(Denied::UserNotFound)?, 0)?;
         Ok(seq as u64)
+    }
+
+    async fn set_blocked(&self, user: UserId, peer: UserId, blocked: bool, now: i64) -> StoreResult<Written<()>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, user, ChatId::private(peer), Lock::Chat).await?;
+        if row.is_group {
+            return Err(Denied::NotPrivate.into());
+        }
+        let was = blocked_peer(&tx, row.key, user).await?.ok_or(Denied::ChatNotFound)?;
+        let mut log = UpdateLog::new(row.key);
+        if was != blocked {
+            execute(
+                &tx,
+                "UPDATE members SET blocked_peer = $1 WHERE chat_id = $2 AND user_id = $3",
+                &[&blocked, &row.key.0, &user.0],
+            )
+            .await?;
+            log.push(user, "chat_updated", None);
+            let (old, new) = if blocked {
+                (MemberStatus::Member, MemberStatus::Kicked)
+            } else {
+                (MemberStatus::Kicked, MemberStatus::Member)
+            };
+            let change = MemberChange { chat: row.key, user: peer, actor: user, old, new, date: now };
+            note_member_change(&tx, &mut log, change).await?;
+        }
+        let notify = log.write(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Written { value: (), notify })
+    }
+
+    async fn is_blocked(&self, user: UserId, peer: UserId) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = read_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, user, ChatId::private(peer), Lock::None).await?;
+        let blocked = blocked_peer(&tx, row.key, user).await?.ok_or(Denied::ChatNotFound)?;
+        tx.commit().await.map_err(db)?;
+        Ok(blocked)
+    }
+
+    async fn member_status(
+        &self,
+        viewer: UserId,
+        chat: ChatId,
+        user: UserId,
+        now: i64,
+    ) -> StoreResult<(MemberStatus, Option<i64>)> {
+        let mut client = self.client().await?;
+        let tx = read_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, viewer, chat, Lock::None).await?;
+        let status = if !row.is_group {
+            if user == viewer || user == row.peer_of(viewer) {
+                (MemberStatus::Member, None)
+            } else {
+                return Err(Denied::UserNotFound.into());
+            }
+        } else if let Some((role, _)) = member_row(&tx, row.key, user).await? {
+            (MemberStatus::of_role(role), None)
+        } else {
+            load_user(&tx, user).await?;
+            match ban_of(&tx, row.key, user).await? {
+                Some(until) if ban_in_force(until, now) => (MemberStatus::Kicked, until),
+                _ => (MemberStatus::Left, None),
+            }
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(status)
+    }
+
+    async fn pin_message(&self, actor: UserId, chat: ChatId, id: MessageId, now: i64) -> StoreResult<Written<Message>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let (row, role, _) = resolve(&tx, actor, chat, Lock::Chat).await?;
+        may_pin(row.is_group, role)?;
+        let m = load_message(&tx, row.key, id).await?.ok_or(Denied::MessageNotFound)?;
+        if m.service.is_some() {
+            return Err(Denied::MessageNotFound.into());
+        }
+        execute(
+            &tx,
+            "INSERT INTO pins (chat_id, message_id, pinned_by, pinned_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (chat_id, message_id) DO UPDATE SET pinned_by = excluded.pinned_by, pinned_at = excluded.pinned_at",
+            &[&row.key.0, &id.0, &actor.0, &now],
+        )
+        .await?;
+        let mut log = UpdateLog::new(row.key);
+        let service = NewMessage::service(ServiceAction::PinnedMessage(id));
+        let value = insert_message(&tx, &mut log, &row, actor, service, now).await?;
+        let notify = log.write(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Written { value, notify })
+    }
+
+    async fn unpin_messages(
+        &self,
+        actor: UserId,
+        chat: ChatId,
+        id: Option<MessageId>,
+        all: bool,
+    ) -> StoreResult<Written<()>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let (row, role, _) = resolve(&tx, actor, chat, Lock::Chat).await?;
+        may_pin(row.is_group, role)?;
+        let removed = if all {
+            execute(&tx, "DELETE FROM pins WHERE chat_id = $1", &[&row.key.0]).await?
+        } else {
+            let target = match id {
+                Some(id) => Some(id),
+                None => newest_pin(&tx, row.key).await?.map(|m| m.id),
+            };
+            match target {
+                Some(id) => {
+                    execute(&tx, "DELETE FROM pins WHERE chat_id = $1 AND message_id = $2", &[&row.key.0, &id.0])
+                        .await?
+                }
+                None => 0,
+            }
+        };
+        let mut log = UpdateLog::new(row.key);
+        if removed > 0 {
+            log.push_all(&people_ids(&tx, row.key).await?, "chat_updated", None);
+        }
+        let notify = log.write(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Written { value: (), notify })
+    }
+
+    async fn pinned_message(&self, viewer: UserId, chat: ChatId) -> StoreResult<Option<Message>> {
+        let mut client = self.client().await?;
+        let tx = read_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, viewer, chat, Lock::None).await?;
+        let pinned = newest_pin(&tx, row.key).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(pinned)
     }
 
     async fn press_button(

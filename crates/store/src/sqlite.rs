@@ -20,12 +20,13 @@ use async_trait::async_trait;
 use plaza_core::ids::{ChatRef, FIRST_USER_ID};
 use plaza_core::{
     Chat, ChatId, ChatKey, ChatKind, ChatSummary, Denied, DisplayName, GroupTitle, HistoryPage, LanguageCode,
-    MAX_GROUP_MEMBERS, Member, Message, MessageId, MessageText, NewMessage, PhoneNumber, Role, User, UserId, Username,
+    MAX_GROUP_MEMBERS, Member, MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PhoneNumber,
+    Role, ServiceAction, User, UserId, Username,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::chat_row::ChatRow;
-use crate::rules::{edited, may_delete, may_remove, private_pair};
+use crate::rules::{ban_in_force, edited, may_delete, may_pin, may_remove, private_pair};
 use crate::{
     BotRecord, Event, EventBody, EventPage, GroupChange, MessageEdit, NewAccount, ProfileChange, Store, StoreError,
     StoreResult, StoreStats, Written, codec, entities,
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_recent_updates.sql"),
     include_str!("../migrations/sqlite/0003_bots.sql"),
     include_str!("../migrations/sqlite/0004_files.sql"),
+    include_str!("../migrations/sqlite/0005_moderation.sql"),
 ];
 
 /// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
@@ -420,6 +422,7 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
             media: None,
             forward_origin: None,
             protected: false,
+            service: None,
         },
         r.get(5)?,
         r.get(8)?,
@@ -599,6 +602,139 @@ fn load_callback_query(conn: &Connection, id: i64) -> StoreResult<Option<Callbac
         Ok(q)
     })
     .transpose()
+}
+
+/// Tells a bot its standing in a chat changed (`my_chat_member`); people are told through
+/// `chat_updated`/`chat_removed` entries instead.
+fn note_member_change(conn: &Writer, change: MemberChange) -> StoreResult<Option<(UserId, u64)>> {
+    if change.old == change.new || !is_bot(conn, change.user)? {
+        return Ok(None);
+    }
+    let id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO member_events (chat_id, user_id, actor_id, old_status, new_status, date) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        )
+        .map_err(db)?
+        .query_row(
+            params![
+                change.chat.0,
+                change.user.0,
+                change.actor.0,
+                change.old.as_str(),
+                change.new.as_str(),
+                change.date
+            ],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    Ok(Some(push_update(conn, change.user, "member_status", change.chat, Some(id))?))
+}
+
+fn load_member_event(conn: &Connection, id: i64) -> StoreResult<Option<MemberChange>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT chat_id, user_id, actor_id, old_status, new_status, date FROM member_events WHERE id = ?1",
+        )
+        .map_err(db)?
+        .query_row([id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get(5)?))
+        })
+        .optional()
+        .map_err(db)?;
+    row.map(|(chat, user, actor, old, new, date)| {
+        Ok(MemberChange {
+            chat: ChatKey(chat),
+            user: UserId(user),
+            actor: UserId(actor),
+            old: MemberStatus::parse(&old).map_err(StoreError::backend)?,
+            new: MemberStatus::parse(&new).map_err(StoreError::backend)?,
+            date,
+        })
+    })
+    .transpose()
+}
+
+/// The end of `user`'s ban from the group if one is recorded (`Some(None)`: no end).
+fn ban_of(conn: &Connection, key: ChatKey, user: UserId) -> StoreResult<Option<Option<i64>>> {
+    conn.prepare_cached("SELECT until FROM bans WHERE chat_id = ?1 AND user_id = ?2")
+        .map_err(db)?
+        .query_row([key.0, user.0], |r| r.get::<_, Option<i64>>(0))
+        .optional()
+        .map_err(db)
+}
+
+/// Removes a member and tells everyone concerned; returns the entries written.
+fn remove_member(
+    conn: &Writer,
+    key: ChatKey,
+    actor: UserId,
+    target: UserId,
+    old: MemberStatus,
+    new: MemberStatus,
+    now: i64,
+) -> StoreResult<Vec<(UserId, u64)>> {
+    conn.execute("DELETE FROM members WHERE chat_id = ?1 AND user_id = ?2", params![key.0, target.0]).map_err(db)?;
+    let mut notify = vec![push_update(conn, target, "chat_removed", key, None)?];
+    notify.extend(push_all(conn, &member_ids(conn, key)?, "chat_updated", key, None)?);
+    notify.extend(note_member_change(conn, MemberChange { chat: key, user: target, actor, old, new, date: now })?);
+    Ok(notify)
+}
+
+/// Inserts a message into a chat the sender was checked to be in, with the chat's next id.
+fn insert_message(
+    conn: &Writer,
+    row: &ChatRow,
+    sender: UserId,
+    m: NewMessage,
+    now: i64,
+) -> StoreResult<Written<Message>> {
+    let id: i64 = conn
+        .prepare_cached(
+            "UPDATE chats SET last_message_id = last_message_id + 1, last_activity = ?2 WHERE id = ?1 RETURNING last_message_id",
+        )
+        .map_err(db)?
+        .query_row(params![row.key.0, now], |r| r.get(0))
+        .map_err(db)?;
+    conn.prepare_cached(
+        "INSERT INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .map_err(db)?
+    .execute(params![
+        row.key.0,
+        id,
+        sender.0,
+        now,
+        m.text.as_str(),
+        entities::encode(&m.entities),
+        m.reply_to.map(|r| r.0),
+        codec::encode_extra(&codec::Extras::of_new(&m))
+    ])
+    .map_err(db)?;
+    // One's own messages count as read.
+    conn.prepare_cached("UPDATE members SET read_inbox_max_id = ?1 WHERE chat_id = ?2 AND user_id = ?3")
+        .map_err(db)?
+        .execute(params![id, row.key.0, sender.0])
+        .map_err(db)?;
+    let notify = push_all(conn, &message_recipients(conn, row.key, sender)?, "message_new", row.key, Some(id))?;
+    Ok(Written { value: m.into_message(row.key, MessageId(id), sender, now), notify })
+}
+
+/// The newest pin of the chat whose message still exists.
+fn newest_pin(conn: &Connection, key: ChatKey) -> StoreResult<Option<Message>> {
+    let id: Option<i64> = conn
+        .prepare_cached(
+            "SELECT p.message_id FROM pins p JOIN messages m ON m.chat_id = p.chat_id AND m.id = p.message_id \
+             WHERE p.chat_id = ?1 AND m.deleted = 0 ORDER BY p.pinned_at DESC, p.message_id DESC LIMIT 1",
+        )
+        .map_err(db)?
+        .query_row([key.0], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    match id {
+        Some(id) => load_message(conn, key, MessageId(id)),
+        None => Ok(None),
+    }
 }
 
 fn chat_view(conn: &Connection, viewer: UserId, row: &ChatRow) -> StoreResult<Chat> {
@@ -893,7 +1029,18 @@ impl Store for SqliteStore {
                 stmt.execute(params![key.0, m.0, Role::Member.as_str(), now]).map_err(db)?;
             }
             let all = member_ids(conn, key)?;
-            let notify = push_all(conn, &all, "chat_updated", key, None)?;
+            let mut notify = push_all(conn, &all, "chat_updated", key, None)?;
+            for m in &others {
+                let change = MemberChange {
+                    chat: key,
+                    user: *m,
+                    actor: creator,
+                    old: MemberStatus::Left,
+                    new: MemberStatus::Member,
+                    date: now,
+                };
+                notify.extend(note_member_change(conn, change)?);
+            }
             let row = load_chat_row(conn, key)?.ok_or(Denied::ChatNotFound)?;
             Ok(Written { value: chat_view(conn, creator, &row)?, notify })
         })
@@ -1003,6 +1150,9 @@ impl Store for SqliteStore {
                         if member_row(conn, key, *id)?.is_some() {
                             return Err(Denied::AlreadyMember.into());
                         }
+                        if ban_of(conn, key, *id)?.is_some_and(|until| ban_in_force(until, now)) {
+                            return Err(Denied::Banned.into());
+                        }
                     }
                     for id in &ids {
                         conn.execute(
@@ -1021,13 +1171,73 @@ impl Store for SqliteStore {
                     )
                     .map_err(db)?;
                     notify = push_all(conn, &member_ids(conn, key)?, "chat_updated", key, None)?;
+                    for id in &ids {
+                        // An expired ban is forgotten once the user is back.
+                        conn.execute("DELETE FROM bans WHERE chat_id = ?1 AND user_id = ?2", params![key.0, id.0])
+                            .map_err(db)?;
+                        let change = MemberChange {
+                            chat: key,
+                            user: *id,
+                            actor,
+                            old: MemberStatus::Left,
+                            new: MemberStatus::Member,
+                            date: now,
+                        };
+                        notify.extend(note_member_change(conn, change)?);
+                    }
                 }
                 GroupChange::RemoveMember(target) => {
                     let (target_role, _) = member_row(conn, key, target)?.ok_or(Denied::UserNotFound)?;
                     may_remove(actor, actor_role, target, target_role)?;
-                    conn.execute("DELETE FROM members WHERE chat_id = ?1 AND user_id = ?2", params![key.0, target.0]).map_err(db)?;
-                    notify.push(push_update(conn, target, "chat_removed", key, None)?);
-                    notify.extend(push_all(conn, &member_ids(conn, key)?, "chat_updated", key, None)?);
+                    let old = MemberStatus::of_role(target_role);
+                    notify = remove_member(conn, key, actor, target, old, MemberStatus::Left, now)?;
+                }
+                GroupChange::Ban { user, until } => {
+                    if !actor_role.can_manage() {
+                        return Err(Denied::NotAdmin.into());
+                    }
+                    load_user(conn, user)?;
+                    if let Some((target_role, _)) = member_row(conn, key, user)? {
+                        may_remove(actor, actor_role, user, target_role)?;
+                        if user == actor {
+                            return Err(Denied::NotAdmin.into());
+                        }
+                        let old = MemberStatus::of_role(target_role);
+                        notify = remove_member(conn, key, actor, user, old, MemberStatus::Kicked, now)?;
+                    }
+                    conn.execute(
+                        "INSERT INTO bans (chat_id, user_id, until, banned_by, banned_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                         ON CONFLICT (chat_id, user_id) DO UPDATE SET until = excluded.until, banned_by = excluded.banned_by, banned_at = excluded.banned_at",
+                        params![key.0, user.0, until, actor.0, now],
+                    )
+                    .map_err(db)?;
+                }
+                GroupChange::Unban { user, only_if_banned } => {
+                    if !actor_role.can_manage() {
+                        return Err(Denied::NotAdmin.into());
+                    }
+                    if ban_of(conn, key, user)?.is_some() {
+                        conn.execute("DELETE FROM bans WHERE chat_id = ?1 AND user_id = ?2", params![key.0, user.0])
+                            .map_err(db)?;
+                        let change = MemberChange {
+                            chat: key,
+                            user,
+                            actor,
+                            old: MemberStatus::Kicked,
+                            new: MemberStatus::Left,
+                            date: now,
+                        };
+                        notify.extend(note_member_change(conn, change)?);
+                    } else if !only_if_banned && let Some((target_role, _)) = member_row(conn, key, user)? {
+                        may_remove(actor, actor_role, user, target_role)?;
+                        // As with Ban: removing oneself this way would leave no chat to answer
+                        // with (a refusal after rows changed, spoiling the batch).
+                        if user == actor {
+                            return Err(Denied::NotAdmin.into());
+                        }
+                        let old = MemberStatus::of_role(target_role);
+                        notify = remove_member(conn, key, actor, user, old, MemberStatus::Left, now)?;
+                    }
                 }
                 GroupChange::SetRole(target, role) => {
                     if actor_role != Role::Creator {
@@ -1043,6 +1253,15 @@ impl Store for SqliteStore {
                     )
                     .map_err(db)?;
                     notify = push_all(conn, &member_ids(conn, key)?, "chat_updated", key, None)?;
+                    let change = MemberChange {
+                        chat: key,
+                        user: target,
+                        actor,
+                        old: MemberStatus::of_role(target_role),
+                        new: MemberStatus::of_role(role),
+                        date: now,
+                    };
+                    notify.extend(note_member_change(conn, change)?);
                 }
                 GroupChange::SetTitle(title) => {
                     if !actor_role.can_manage() {
@@ -1065,6 +1284,15 @@ impl Store for SqliteStore {
                     }
                     notify.push(push_update(conn, actor, "chat_removed", key, None)?);
                     notify.extend(push_all(conn, &member_ids(conn, key)?, "chat_updated", key, None)?);
+                    let change = MemberChange {
+                        chat: key,
+                        user: actor,
+                        actor,
+                        old: MemberStatus::of_role(actor_role),
+                        new: MemberStatus::Left,
+                        date: now,
+                    };
+                    notify.extend(note_member_change(conn, change)?);
                     return Ok(Written { value: before, notify });
                 }
             }
@@ -1083,37 +1311,22 @@ impl Store for SqliteStore {
     ) -> StoreResult<Written<Message>> {
         self.write(move |conn| {
             let (row, _) = resolve(conn, sender, chat)?;
+            if !row.is_group {
+                let blocked: bool = conn
+                    .prepare_cached("SELECT blocked_peer FROM members WHERE chat_id = ?1 AND user_id = ?2")
+                    .map_err(db)?
+                    .query_row([row.key.0, row.peer_of(sender).0], |r| r.get(0))
+                    .optional()
+                    .map_err(db)?
+                    .unwrap_or(false);
+                if blocked {
+                    return Err(Denied::Blocked.into());
+                }
+            }
             if let Some(reply_to) = m.reply_to {
                 load_message(conn, row.key, reply_to)?.ok_or(Denied::MessageNotFound)?;
             }
-            let id: i64 = conn
-                .prepare_cached("UPDATE chats SET last_message_id = last_message_id + 1, last_activity = ?2 WHERE id = ?1 RETURNING last_message_id")
-                .map_err(db)?
-                .query_row(params![row.key.0, now], |r| r.get(0))
-                .map_err(db)?;
-            conn.prepare_cached(
-                "INSERT INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .map_err(db)?
-            .execute(params![
-                row.key.0,
-                id,
-                sender.0,
-                now,
-                m.text.as_str(),
-                entities::encode(&m.entities),
-                m.reply_to.map(|r| r.0),
-                codec::encode_extra(&codec::Extras::of_new(&m))
-            ])
-            .map_err(db)?;
-            // One's own messages count as read.
-            conn.prepare_cached("UPDATE members SET read_inbox_max_id = ?1 WHERE chat_id = ?2 AND user_id = ?3")
-                .map_err(db)?
-                .execute(params![id, row.key.0, sender.0])
-                .map_err(db)?;
-            let notify = push_all(conn, &message_recipients(conn, row.key, sender)?, "message_new", row.key, Some(id))?;
-            let message = m.into_message(row.key, MessageId(id), sender, now);
-            Ok(Written { value: message, notify })
+            insert_message(conn, &row, sender, m, now)
         })
         .await
     }
@@ -1290,6 +1503,11 @@ impl Store for SqliteStore {
                         let message = load_message(conn, key, query.message_id)?;
                         EventBody::CallbackQuery { chat_id, query, message }
                     }
+                    "member_status" => {
+                        let change =
+                            load_member_event(conn, mid.0)?.ok_or(StoreError::Backend("lost member event".into()))?;
+                        EventBody::MemberChanged { chat_id, change }
+                    }
                     "callback_answer" => {
                         let query = load_callback_query(conn, mid.0)?
                             .ok_or(StoreError::Backend("lost callback query".into()))?;
@@ -1317,6 +1535,138 @@ impl Store for SqliteStore {
             .map_err(db)?
             .map(|s| s as u64)
             .ok_or(Denied::UserNotFound.into())
+        })
+        .await
+    }
+
+    async fn set_blocked(&self, user: UserId, peer: UserId, blocked: bool, now: i64) -> StoreResult<Written<()>> {
+        self.write(move |conn| {
+            let (row, _) = resolve(conn, user, ChatId::private(peer))?;
+            if row.is_group {
+                return Err(Denied::NotPrivate.into());
+            }
+            let was: bool = conn
+                .prepare_cached("SELECT blocked_peer FROM members WHERE chat_id = ?1 AND user_id = ?2")
+                .map_err(db)?
+                .query_row([row.key.0, user.0], |r| r.get(0))
+                .map_err(db)?;
+            let mut notify = Vec::new();
+            if was != blocked {
+                conn.execute(
+                    "UPDATE members SET blocked_peer = ?1 WHERE chat_id = ?2 AND user_id = ?3",
+                    params![blocked, row.key.0, user.0],
+                )
+                .map_err(db)?;
+                notify.push(push_update(conn, user, "chat_updated", row.key, None)?);
+                let (old, new) = if blocked {
+                    (MemberStatus::Member, MemberStatus::Kicked)
+                } else {
+                    (MemberStatus::Kicked, MemberStatus::Member)
+                };
+                let change = MemberChange { chat: row.key, user: peer, actor: user, old, new, date: now };
+                notify.extend(note_member_change(conn, change)?);
+            }
+            Ok(Written { value: (), notify })
+        })
+        .await
+    }
+
+    async fn is_blocked(&self, user: UserId, peer: UserId) -> StoreResult<bool> {
+        self.read(move |conn| {
+            let (row, _) = resolve(conn, user, ChatId::private(peer))?;
+            conn.prepare_cached("SELECT blocked_peer FROM members WHERE chat_id = ?1 AND user_id = ?2")
+                .map_err(db)?
+                .query_row([row.key.0, user.0], |r| r.get(0))
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn member_status(
+        &self,
+        viewer: UserId,
+        chat: ChatId,
+        user: UserId,
+        now: i64,
+    ) -> StoreResult<(MemberStatus, Option<i64>)> {
+        self.read(move |conn| {
+            let (row, _) = resolve(conn, viewer, chat)?;
+            if !row.is_group {
+                return if user == viewer || user == row.peer_of(viewer) {
+                    Ok((MemberStatus::Member, None))
+                } else {
+                    Err(Denied::UserNotFound.into())
+                };
+            }
+            if let Some((role, _)) = member_row(conn, row.key, user)? {
+                return Ok((MemberStatus::of_role(role), None));
+            }
+            load_user(conn, user)?;
+            match ban_of(conn, row.key, user)? {
+                Some(until) if ban_in_force(until, now) => Ok((MemberStatus::Kicked, until)),
+                _ => Ok((MemberStatus::Left, None)),
+            }
+        })
+        .await
+    }
+
+    async fn pin_message(&self, actor: UserId, chat: ChatId, id: MessageId, now: i64) -> StoreResult<Written<Message>> {
+        self.write(move |conn| {
+            let (row, role) = resolve(conn, actor, chat)?;
+            may_pin(row.is_group, role)?;
+            let m = load_message(conn, row.key, id)?.ok_or(Denied::MessageNotFound)?;
+            if m.service.is_some() {
+                return Err(Denied::MessageNotFound.into());
+            }
+            conn.execute(
+                "INSERT INTO pins (chat_id, message_id, pinned_by, pinned_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (chat_id, message_id) DO UPDATE SET pinned_by = excluded.pinned_by, pinned_at = excluded.pinned_at",
+                params![row.key.0, id.0, actor.0, now],
+            )
+            .map_err(db)?;
+            insert_message(conn, &row, actor, NewMessage::service(ServiceAction::PinnedMessage(id)), now)
+        })
+        .await
+    }
+
+    async fn unpin_messages(
+        &self,
+        actor: UserId,
+        chat: ChatId,
+        id: Option<MessageId>,
+        all: bool,
+    ) -> StoreResult<Written<()>> {
+        self.write(move |conn| {
+            let (row, role) = resolve(conn, actor, chat)?;
+            may_pin(row.is_group, role)?;
+            let removed = if all {
+                conn.execute("DELETE FROM pins WHERE chat_id = ?1", [row.key.0]).map_err(db)?
+            } else {
+                let target = match id {
+                    Some(id) => Some(id),
+                    None => newest_pin(conn, row.key)?.map(|m| m.id),
+                };
+                match target {
+                    Some(id) => conn
+                        .execute("DELETE FROM pins WHERE chat_id = ?1 AND message_id = ?2", params![row.key.0, id.0])
+                        .map_err(db)?,
+                    None => 0,
+                }
+            };
+            let notify = if removed > 0 {
+                push_all(conn, &people_ids(conn, row.key)?, "chat_updated", row.key, None)?
+            } else {
+                vec![]
+            };
+            Ok(Written { value: (), notify })
+        })
+        .await
+    }
+
+    async fn pinned_message(&self, viewer: UserId, chat: ChatId) -> StoreResult<Option<Message>> {
+        self.read(move |conn| {
+            let (row, _) = resolve(conn, viewer, chat)?;
+            newest_pin(conn, row.key)
         })
         .await
     }

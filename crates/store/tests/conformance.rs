@@ -17,8 +17,9 @@ use plaza_core::file::{FileInfo, FileKind, Media};
 use plaza_core::ids::FIRST_USER_ID;
 use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
 use plaza_core::{
-    Chat, ChatId, ChatKind, Denied, DisplayName, Entity, EntityKind, GroupTitle, HistoryPage, LanguageCode, Message,
-    MessageId, MessageText, NewMessage, PhoneNumber, ReplyMarkup, Role, User, UserId, Username,
+    Chat, ChatId, ChatKey, ChatKind, Denied, DisplayName, Entity, EntityKind, GroupTitle, HistoryPage, LanguageCode,
+    MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PhoneNumber, ReplyMarkup, Role,
+    ServiceAction, User, UserId, Username,
 };
 use plaza_store::sqlite::{SqliteOptions, SqliteStore};
 use plaza_store::{
@@ -85,6 +86,10 @@ conformance!(
     confirmed_offsets,
     bot_settings,
     files,
+    blocking,
+    bans,
+    bot_member_events,
+    pins,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -840,6 +845,7 @@ async fn messages_are_numbered_per_chat(store: Arc<dyn Store>) {
             media: None,
             forward_origin: None,
             protected: false,
+            service: None,
         }
     );
     assert_eq!(g1.chat, g.key);
@@ -1858,4 +1864,409 @@ async fn files(store: Arc<dyn Store>) {
     let edited = s.edit_message(bob.id, dm(&alice), sent2.id, edit, T0 + 3).await.unwrap().value;
     assert_eq!(edited.media, Some(Media::Document(doc)));
     assert_eq!(edited.text.as_str(), "read me now");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocking, bans, member-status events and pins.
+
+/// The member-status changes in the user's log after `cursor`.
+async fn member_changes(s: &dyn Store, user: &User, cursor: u64) -> Vec<(ChatId, MemberChange)> {
+    bodies_after(s, user, cursor)
+        .await
+        .into_iter()
+        .filter_map(|b| match b {
+            EventBody::MemberChanged { chat_id, change } => Some((chat_id, change)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn change_of(
+    chat: ChatKey,
+    user: &User,
+    actor: &User,
+    old: MemberStatus,
+    new: MemberStatus,
+    date: i64,
+) -> MemberChange {
+    MemberChange { chat, user: user.id, actor: actor.id, old, new, date }
+}
+
+async fn blocking(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    s.open_private_chat(alice.id, bob.id, T0).await.unwrap();
+    send(s, &bob, dm(&alice), "hi", T0 + 1).await;
+    assert!(!s.is_blocked(alice.id, bob.id).await.unwrap());
+    let bob_cursor = s.current_cursor(bob.id).await.unwrap();
+
+    // Alice blocks Bob: only her own log hears of it.
+    let w = s.set_blocked(alice.id, bob.id, true, T0 + 2).await.unwrap();
+    assert_eq!(notified(&w), vec![alice.id]);
+    assert!(s.is_blocked(alice.id, bob.id).await.unwrap());
+    assert!(!s.is_blocked(bob.id, alice.id).await.unwrap());
+    assert_eq!(s.current_cursor(bob.id).await.unwrap(), bob_cursor);
+    // Blocking twice changes nothing.
+    assert!(s.set_blocked(alice.id, bob.id, true, T0 + 3).await.unwrap().notify.is_empty());
+
+    // Bob's messages are refused (before the reply is looked at) and not stored; Alice still writes.
+    assert_eq!(denied(s.append_message(bob.id, dm(&alice), text("hello?"), T0 + 4).await), Denied::Blocked);
+    let reply = NewMessage::new("re", vec![], Some(99)).unwrap();
+    assert_eq!(denied(s.append_message(bob.id, dm(&alice), reply, T0 + 4).await), Denied::Blocked);
+    assert_eq!(ids(&all_history(s, &alice, dm(&bob)).await), vec![1]);
+    let from_alice = send(s, &alice, dm(&bob), "you can't answer", T0 + 5).await;
+    assert_eq!(from_alice.id, MessageId(2));
+
+    // Unblocking lets Bob write again.
+    let w = s.set_blocked(alice.id, bob.id, false, T0 + 6).await.unwrap();
+    assert_eq!(notified(&w), vec![alice.id]);
+    assert!(!s.is_blocked(alice.id, bob.id).await.unwrap());
+    assert_eq!(send(s, &bob, dm(&alice), "back", T0 + 7).await.id, MessageId(3));
+
+    // Blocking needs a private chat.
+    assert_eq!(denied(s.set_blocked(alice.id, carol.id, true, T0).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.is_blocked(alice.id, carol.id).await), Denied::ChatNotFound);
+    let g = group(s, &alice, "Team", &[&bob], T0).await;
+    assert_eq!(denied(s.set_blocked(alice.id, UserId(g.id.0), true, T0).await), Denied::NotPrivate);
+
+    // Blocking a bot tells the bot: member → kicked, and back.
+    let chat = s.open_private_chat(alice.id, helper.id, T0 + 10).await.unwrap().value;
+    send(s, &helper, dm(&alice), "welcome", T0 + 11).await;
+    let bot_cursor = s.current_cursor(helper.id).await.unwrap();
+    let alice_cursor = s.current_cursor(alice.id).await.unwrap();
+    let w = s.set_blocked(alice.id, helper.id, true, T0 + 12).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &helper]));
+    assert_eq!(denied(s.append_message(helper.id, dm(&alice), text("still there?"), T0 + 13).await), Denied::Blocked);
+    let w = s.set_blocked(alice.id, helper.id, false, T0 + 14).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &helper]));
+    send(s, &helper, dm(&alice), "thanks", T0 + 15).await;
+    assert_eq!(
+        bodies_after(s, &helper, bot_cursor).await,
+        vec![
+            EventBody::MemberChanged {
+                chat_id: dm(&alice),
+                change: change_of(chat.key, &helper, &alice, MemberStatus::Member, MemberStatus::Kicked, T0 + 12),
+            },
+            EventBody::MemberChanged {
+                chat_id: dm(&alice),
+                change: change_of(chat.key, &helper, &alice, MemberStatus::Kicked, MemberStatus::Member, T0 + 14),
+            },
+        ]
+    );
+    // People get no member-status entries.
+    assert!(member_changes(s, &alice, 0).await.is_empty());
+    assert!(member_changes(s, &bob, 0).await.is_empty());
+    let alice_bodies = bodies_after(s, &alice, alice_cursor).await;
+    assert_eq!(alice_bodies.len(), 3, "{alice_bodies:?}");
+    assert!(matches!(&alice_bodies[0], EventBody::ChatUpdated { chat: c } if c.id == dm(&helper)));
+    assert!(matches!(&alice_bodies[2], EventBody::MessageNew { message, .. } if message.text.as_str() == "thanks"));
+}
+
+async fn bans(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+    let dave = person(s, "dave").await;
+    let erin = person(s, "erin").await;
+    let frank = person(s, "frank").await;
+    let gina = person(s, "gina").await;
+    let g = group(s, &alice, "Team", &[&bob, &carol, &dave, &erin, &frank], T0).await.id;
+    let change = |actor: &User, c: GroupChange, now: i64| s.change_group(actor.id, g, c, now);
+    let ban = |user: &User, until: Option<i64>| GroupChange::Ban { user: user.id, until };
+    let unban = |user: &User, only_if_banned: bool| GroupChange::Unban { user: user.id, only_if_banned };
+    change(&alice, GroupChange::SetRole(bob.id, Role::Admin), T0).await.unwrap();
+    change(&alice, GroupChange::SetRole(frank.id, Role::Admin), T0).await.unwrap();
+
+    // Members ban nobody; admins ban neither admins nor the creator, nor themselves.
+    assert_eq!(denied(change(&dave, ban(&carol, None), T0 + 1).await), Denied::NotAdmin);
+    assert_eq!(denied(change(&bob, ban(&frank, None), T0 + 1).await), Denied::NotAdmin);
+    assert_eq!(denied(change(&bob, ban(&alice, None), T0 + 1).await), Denied::CreatorIsFixed);
+    assert_eq!(denied(change(&alice, ban(&alice, None), T0 + 1).await), Denied::CreatorIsFixed);
+    assert_eq!(denied(change(&bob, ban(&bob, None), T0 + 1).await), Denied::NotAdmin);
+    assert_eq!(
+        denied(change(&bob, GroupChange::Ban { user: NOBODY, until: None }, T0 + 1).await),
+        Denied::UserNotFound
+    );
+    assert_eq!(denied(change(&dave, unban(&carol, false), T0 + 1).await), Denied::NotAdmin);
+    assert_eq!(s.members(alice.id, g).await.unwrap().len(), 6);
+
+    // An admin bans Carol until T0 + 100: she is removed and told so.
+    let carol_cursor = s.current_cursor(carol.id).await.unwrap();
+    let w = change(&bob, ban(&carol, Some(T0 + 100)), T0 + 10).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol, &dave, &erin, &frank]));
+    assert_eq!(group_view(&w.value).1, 5);
+    assert_eq!(
+        s.events_after(carol.id, carol_cursor, 10).await.unwrap().events,
+        vec![event(carol_cursor + 1, EventBody::ChatRemoved { chat_id: g })]
+    );
+    assert_eq!(denied(s.chat(carol.id, g).await), Denied::ChatNotFound);
+    assert_eq!(s.member_status(dave.id, g, carol.id, T0 + 10).await.unwrap(), (MemberStatus::Kicked, Some(T0 + 100)));
+    assert_eq!(s.member_status(dave.id, g, carol.id, T0 + 99).await.unwrap(), (MemberStatus::Kicked, Some(T0 + 100)));
+
+    // While the ban lasts she can't be added back, not even alongside others.
+    assert_eq!(denied(change(&alice, GroupChange::AddMembers(vec![carol.id]), T0 + 50).await), Denied::Banned);
+    assert_eq!(denied(change(&alice, GroupChange::AddMembers(vec![gina.id, carol.id]), T0 + 50).await), Denied::Banned);
+    // The first id in ascending order that fails decides.
+    assert_eq!(denied(change(&alice, GroupChange::AddMembers(vec![dave.id, carol.id]), T0 + 50).await), Denied::Banned);
+    assert_eq!(
+        denied(change(&alice, GroupChange::AddMembers(vec![carol.id, NOBODY]), T0 + 50).await),
+        Denied::UserNotFound
+    );
+    assert_eq!(denied(s.chat(gina.id, g).await), Denied::ChatNotFound);
+
+    // Once `until` has passed she is only "left", and can be added again; the old ban is forgotten.
+    assert_eq!(s.member_status(dave.id, g, carol.id, T0 + 100).await.unwrap(), (MemberStatus::Left, None));
+    change(&alice, GroupChange::AddMembers(vec![carol.id]), T0 + 100).await.unwrap();
+    assert_eq!(s.member_status(dave.id, g, carol.id, T0 + 100).await.unwrap(), (MemberStatus::Member, None));
+    change(&carol, GroupChange::Leave, T0 + 101).await.unwrap();
+    assert_eq!(s.member_status(dave.id, g, carol.id, T0).await.unwrap(), (MemberStatus::Left, None));
+
+    // A ban without end lasts until an admin lifts it.
+    change(&alice, ban(&dave, None), T0 + 110).await.unwrap();
+    assert_eq!(s.member_status(alice.id, g, dave.id, i64::MAX - 1).await.unwrap(), (MemberStatus::Kicked, None));
+    assert_eq!(denied(change(&bob, GroupChange::AddMembers(vec![dave.id]), T0 + 1_000_000).await), Denied::Banned);
+    let w = change(&bob, unban(&dave, true), T0 + 120).await.unwrap();
+    assert!(w.notify.is_empty(), "nobody hears of a person's unban: {:?}", w.notify);
+    assert_eq!(s.member_status(alice.id, g, dave.id, T0 + 120).await.unwrap(), (MemberStatus::Left, None));
+    change(&bob, GroupChange::AddMembers(vec![dave.id]), T0 + 121).await.unwrap();
+    assert_eq!(s.member_status(alice.id, g, dave.id, T0 + 121).await.unwrap(), (MemberStatus::Member, None));
+
+    // Unbanning a member who isn't banned removes them, unless only_if_banned.
+    let w = change(&bob, unban(&dave, true), T0 + 130).await.unwrap();
+    assert!(w.notify.is_empty());
+    assert_eq!(s.member_status(alice.id, g, dave.id, T0 + 130).await.unwrap(), (MemberStatus::Member, None));
+    let dave_cursor = s.current_cursor(dave.id).await.unwrap();
+    assert_eq!(denied(change(&bob, unban(&frank, false), T0 + 131).await), Denied::NotAdmin);
+    assert_eq!(denied(change(&bob, unban(&alice, false), T0 + 131).await), Denied::CreatorIsFixed);
+    // Nor does an admin unban themselves out of the group.
+    assert_eq!(denied(change(&bob, unban(&bob, false), T0 + 131).await), Denied::NotAdmin);
+    let w = change(&bob, unban(&dave, false), T0 + 131).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &dave, &erin, &frank]));
+    assert_eq!(
+        s.events_after(dave.id, dave_cursor, 10).await.unwrap().events,
+        vec![event(dave_cursor + 1, EventBody::ChatRemoved { chat_id: g })]
+    );
+    assert_eq!(s.member_status(alice.id, g, dave.id, T0 + 131).await.unwrap(), (MemberStatus::Left, None));
+    change(&bob, GroupChange::AddMembers(vec![dave.id]), T0 + 132).await.unwrap();
+
+    // Someone who never joined can be banned too, and then not added.
+    let w = change(&bob, ban(&gina, Some(T0 + 500)), T0 + 140).await.unwrap();
+    assert!(w.notify.is_empty());
+    assert_eq!(group_view(&w.value).1, 5);
+    assert_eq!(s.member_status(erin.id, g, gina.id, T0 + 140).await.unwrap(), (MemberStatus::Kicked, Some(T0 + 500)));
+    assert_eq!(denied(change(&bob, GroupChange::AddMembers(vec![gina.id]), T0 + 141).await), Denied::Banned);
+    // Banning again replaces the end.
+    change(&bob, ban(&gina, Some(T0 + 200)), T0 + 142).await.unwrap();
+    assert_eq!(s.member_status(erin.id, g, gina.id, T0 + 142).await.unwrap(), (MemberStatus::Kicked, Some(T0 + 200)));
+    change(&bob, GroupChange::AddMembers(vec![gina.id]), T0 + 200).await.unwrap();
+
+    // member_status: roles by the Bot API's names; outsiders see nothing; strangers are unknown.
+    assert_eq!(s.member_status(erin.id, g, alice.id, T0).await.unwrap(), (MemberStatus::Creator, None));
+    assert_eq!(s.member_status(erin.id, g, bob.id, T0).await.unwrap(), (MemberStatus::Administrator, None));
+    assert_eq!(s.member_status(erin.id, g, gina.id, T0).await.unwrap(), (MemberStatus::Member, None));
+    assert_eq!(denied(s.member_status(carol.id, g, alice.id, T0).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.member_status(erin.id, g, NOBODY, T0).await), Denied::UserNotFound);
+    s.open_private_chat(alice.id, bob.id, T0).await.unwrap();
+    assert_eq!(s.member_status(alice.id, dm(&bob), bob.id, T0).await.unwrap(), (MemberStatus::Member, None));
+    assert_eq!(s.member_status(alice.id, dm(&bob), alice.id, T0).await.unwrap(), (MemberStatus::Member, None));
+    assert_eq!(denied(s.member_status(alice.id, dm(&bob), carol.id, T0).await), Denied::UserNotFound);
+    // Bans are for groups.
+    assert_eq!(denied(s.change_group(alice.id, dm(&bob), ban(&bob, None), T0).await), Denied::NotAGroup);
+    // People get no member-status entries.
+    for u in [&alice, &bob, &carol, &dave, &gina] {
+        assert!(member_changes(s, u, 0).await.is_empty());
+    }
+}
+
+async fn bot_member_events(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let other = bot(s, "other_bot", &alice).await;
+    use MemberStatus::{Administrator, Kicked, Left, Member};
+
+    // Created with the group: left → member, by the creator.
+    let w = s
+        .create_group(alice.id, GroupTitle::parse("Team").unwrap(), vec![bob.id, helper.id, other.id], T0)
+        .await
+        .unwrap();
+    let (g, key) = (w.value.id, w.value.key);
+    let mut expected = users(&[&alice, &bob, &helper, &other, &helper, &other]);
+    expected.sort();
+    assert_eq!(notified(&w), expected);
+    assert_eq!(
+        bodies_after(s, &helper, 0).await,
+        vec![
+            EventBody::ChatUpdated { chat: s.chat(helper.id, g).await.unwrap() },
+            EventBody::MemberChanged { chat_id: g, change: change_of(key, &helper, &alice, Left, Member, T0) },
+        ]
+    );
+    let cursor = s.current_cursor(helper.id).await.unwrap();
+    let other_cursor = s.current_cursor(other.id).await.unwrap();
+
+    // Promoted and demoted: the entry follows the chat_updated one, with the seq the write reported.
+    let w = s.change_group(alice.id, g, GroupChange::SetRole(helper.id, Role::Admin), T0 + 1).await.unwrap();
+    let helper_seqs: Vec<u64> = w.notify.iter().filter(|(u, _)| *u == helper.id).map(|(_, s)| *s).collect();
+    assert_eq!(helper_seqs, vec![cursor + 1, cursor + 2]);
+    assert_eq!(
+        s.events_after(helper.id, cursor + 1, 10).await.unwrap().events,
+        vec![event(
+            cursor + 2,
+            EventBody::MemberChanged {
+                chat_id: g,
+                change: change_of(key, &helper, &alice, Member, Administrator, T0 + 1)
+            }
+        )]
+    );
+    s.change_group(alice.id, g, GroupChange::SetRole(helper.id, Role::Admin), T0 + 2).await.unwrap();
+    s.change_group(alice.id, g, GroupChange::SetRole(helper.id, Role::Member), T0 + 3).await.unwrap();
+    // A person's promotion tells no bot anything new but the chat's change.
+    s.change_group(alice.id, g, GroupChange::SetRole(bob.id, Role::Admin), T0 + 4).await.unwrap();
+    // Removed, added back by an admin, banned, unbanned, added and leaving.
+    let w = s.change_group(bob.id, g, GroupChange::RemoveMember(helper.id), T0 + 5).await.unwrap();
+    assert_eq!(w.notify.iter().filter(|(u, _)| *u == helper.id).count(), 2, "chat_removed and member_status");
+    s.change_group(bob.id, g, GroupChange::AddMembers(vec![helper.id]), T0 + 6).await.unwrap();
+    s.change_group(bob.id, g, GroupChange::Ban { user: helper.id, until: None }, T0 + 7).await.unwrap();
+    assert_eq!(s.member_status(bob.id, g, helper.id, T0 + 7).await.unwrap(), (Kicked, None));
+    s.change_group(bob.id, g, GroupChange::Unban { user: helper.id, only_if_banned: true }, T0 + 8).await.unwrap();
+    // Unbanning again changes nothing and tells nobody.
+    let w =
+        s.change_group(bob.id, g, GroupChange::Unban { user: helper.id, only_if_banned: true }, T0 + 9).await.unwrap();
+    assert!(w.notify.is_empty());
+    s.change_group(alice.id, g, GroupChange::AddMembers(vec![helper.id]), T0 + 10).await.unwrap();
+    s.change_group(helper.id, g, GroupChange::Leave, T0 + 11).await.unwrap();
+    assert_eq!(
+        member_changes(s, &helper, cursor).await,
+        [
+            change_of(key, &helper, &alice, Member, Administrator, T0 + 1),
+            change_of(key, &helper, &alice, Administrator, Member, T0 + 3),
+            change_of(key, &helper, &bob, Member, Left, T0 + 5),
+            change_of(key, &helper, &bob, Left, Member, T0 + 6),
+            change_of(key, &helper, &bob, Member, Kicked, T0 + 7),
+            change_of(key, &helper, &bob, Kicked, Left, T0 + 8),
+            change_of(key, &helper, &alice, Left, Member, T0 + 10),
+            change_of(key, &helper, &helper, Member, Left, T0 + 11),
+        ]
+        .map(|c| (g, c))
+        .to_vec()
+    );
+    // The other bot saw none of it but the chat's changes; people saw no member-status entries.
+    assert!(member_changes(s, &other, other_cursor).await.is_empty());
+    assert!(member_changes(s, &alice, 0).await.is_empty());
+    assert!(member_changes(s, &bob, 0).await.is_empty());
+
+    // Removing the creator-less last bot leaves the log readable; a removed bot still reads its entries.
+    let w = s.change_group(alice.id, g, GroupChange::RemoveMember(other.id), T0 + 12).await.unwrap();
+    assert_eq!(w.notify.iter().filter(|(u, _)| *u == other.id).count(), 2);
+    assert_eq!(
+        member_changes(s, &other, other_cursor).await,
+        vec![(g, change_of(key, &other, &alice, Member, Left, T0 + 12))]
+    );
+}
+
+async fn pins(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+    let dave = person(s, "dave").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let g = group(s, &alice, "Team", &[&bob, &carol, &helper], T0).await.id;
+    s.change_group(alice.id, g, GroupChange::SetRole(carol.id, Role::Admin), T0).await.unwrap();
+    let m1 = send(s, &bob, g, "one", T0 + 1).await;
+    let m2 = send(s, &alice, g, "two", T0 + 2).await;
+    assert_eq!(s.pinned_message(bob.id, g).await.unwrap(), None);
+    let bob_cursor = s.current_cursor(bob.id).await.unwrap();
+    let bot_cursor = s.current_cursor(helper.id).await.unwrap();
+
+    // In a group only admins pin and unpin.
+    assert_eq!(denied(s.pin_message(bob.id, g, m1.id, T0 + 3).await), Denied::NotAdmin);
+    assert_eq!(denied(s.unpin_messages(bob.id, g, None, false).await), Denied::NotAdmin);
+    assert_eq!(denied(s.unpin_messages(bob.id, g, None, true).await), Denied::NotAdmin);
+    assert_eq!(denied(s.pin_message(alice.id, g, MessageId(99), T0 + 3).await), Denied::MessageNotFound);
+    assert_eq!(denied(s.pin_message(dave.id, g, m1.id, T0 + 3).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.pinned_message(dave.id, g).await), Denied::ChatNotFound);
+
+    // Pinning posts a service message like any other message.
+    let w = s.pin_message(alice.id, g, m1.id, T0 + 10).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol, &helper]));
+    let service = w.value;
+    assert_eq!((service.chat, service.id, service.sender, service.date), (m1.chat, MessageId(3), alice.id, T0 + 10));
+    assert_eq!(service.text.as_str(), "");
+    assert_eq!(service.service, Some(ServiceAction::PinnedMessage(m1.id)));
+    assert_eq!(all_history(s, &bob, g).await, vec![m1.clone(), m2.clone(), service.clone()]);
+    assert_eq!(
+        bodies_after(s, &bob, bob_cursor).await,
+        vec![EventBody::MessageNew { chat_id: g, message: service.clone() }]
+    );
+    assert_eq!(
+        bodies_after(s, &helper, bot_cursor).await,
+        vec![EventBody::MessageNew { chat_id: g, message: service.clone() }]
+    );
+    assert_eq!(s.chat(bob.id, g).await.unwrap().last_message_id, service.id);
+    assert_eq!(s.pinned_message(bob.id, g).await.unwrap(), Some(m1.clone()));
+    // A service message itself can't be pinned.
+    assert_eq!(denied(s.pin_message(alice.id, g, service.id, T0 + 11).await), Denied::MessageNotFound);
+
+    // The newest pin is the one shown; pinning again makes a pin the newest.
+    let s2 = s.pin_message(carol.id, g, m2.id, T0 + 20).await.unwrap().value;
+    assert_eq!(s2.service, Some(ServiceAction::PinnedMessage(m2.id)));
+    assert_eq!(s.pinned_message(bob.id, g).await.unwrap(), Some(m2.clone()));
+    s.pin_message(carol.id, g, m1.id, T0 + 30).await.unwrap();
+    assert_eq!(s.pinned_message(bob.id, g).await.unwrap(), Some(m1.clone()));
+
+    // Unpinning the newest leaves the one before; people (not bots) hear of it.
+    let w = s.unpin_messages(carol.id, g, None, false).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol]));
+    assert_eq!(s.pinned_message(bob.id, g).await.unwrap(), Some(m2.clone()));
+    // A given message; unpinning what isn't pinned changes nothing and tells nobody.
+    let w = s.unpin_messages(carol.id, g, Some(m1.id), false).await.unwrap();
+    assert!(w.notify.is_empty());
+    s.unpin_messages(carol.id, g, Some(m2.id), false).await.unwrap();
+    assert_eq!(s.pinned_message(bob.id, g).await.unwrap(), None);
+    assert!(s.unpin_messages(carol.id, g, None, false).await.unwrap().notify.is_empty());
+    assert!(s.unpin_messages(carol.id, g, None, true).await.unwrap().notify.is_empty());
+    // All at once.
+    s.pin_message(alice.id, g, m1.id, T0 + 40).await.unwrap();
+    s.pin_message(alice.id, g, m2.id, T0 + 41).await.unwrap();
+    let w = s.unpin_messages(alice.id, g, None, true).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol]));
+    assert_eq!(s.pinned_message(bob.id, g).await.unwrap(), None);
+
+    // A deleted message is no longer the pinned one.
+    s.pin_message(alice.id, g, m1.id, T0 + 50).await.unwrap();
+    s.pin_message(alice.id, g, m2.id, T0 + 51).await.unwrap();
+    s.delete_messages(alice.id, g, vec![m2.id]).await.unwrap();
+    assert_eq!(s.pinned_message(carol.id, g).await.unwrap(), Some(m1.clone()));
+    // Unpinning the newest skips the dead pin.
+    s.unpin_messages(alice.id, g, None, false).await.unwrap();
+    assert_eq!(s.pinned_message(carol.id, g).await.unwrap(), None);
+    s.pin_message(alice.id, g, m1.id, T0 + 52).await.unwrap();
+    s.delete_messages(bob.id, g, vec![m1.id]).await.unwrap();
+    assert_eq!(s.pinned_message(carol.id, g).await.unwrap(), None);
+    assert_eq!(denied(s.pin_message(alice.id, g, m1.id, T0 + 53).await), Denied::MessageNotFound);
+
+    // In a private chat either side pins, and the service message reads back through the log.
+    s.open_private_chat(alice.id, bob.id, T0).await.unwrap();
+    let hi = send(s, &alice, dm(&bob), "hi", T0 + 60).await;
+    let bob_cursor = s.current_cursor(bob.id).await.unwrap();
+    let w = s.pin_message(bob.id, dm(&alice), hi.id, T0 + 61).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    let pinned = w.value;
+    assert_eq!((pinned.id, pinned.service), (MessageId(2), Some(ServiceAction::PinnedMessage(hi.id))));
+    assert_eq!(
+        bodies_after(s, &bob, bob_cursor).await,
+        vec![EventBody::MessageNew { chat_id: dm(&alice), message: pinned.clone() }]
+    );
+    assert_eq!(s.pinned_message(alice.id, dm(&bob)).await.unwrap(), Some(hi.clone()));
+    assert_eq!(s.pinned_message(bob.id, dm(&alice)).await.unwrap(), Some(hi));
+    assert_eq!(all_history(s, &alice, dm(&bob)).await.last(), Some(&pinned));
+    s.unpin_messages(alice.id, dm(&bob), None, false).await.unwrap();
+    assert_eq!(s.pinned_message(bob.id, dm(&alice)).await.unwrap(), None);
 }

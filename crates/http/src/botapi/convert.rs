@@ -2,7 +2,7 @@
 
 use plaza_core::file::{FileInfo, Media};
 use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
-use plaza_core::{Chat, ChatKind, Entity, EntityKind, ReplyMarkup, User, UserId};
+use plaza_core::{Chat, ChatKind, Entity, EntityKind, MemberStatus, ReplyMarkup, User, UserId};
 use plaza_protocol::botapi as wire;
 use plaza_service::bots::{BotMessage, BotUpdate, BotUpdateBody};
 use plaza_service::{Service, ServiceResult};
@@ -55,6 +55,33 @@ pub fn chat(c: &Chat) -> wire::Chat {
             username: None,
             first_name: None,
             last_name: None,
+        },
+    }
+}
+
+/// A member by standing, with the rights Plaza's roles carry.
+pub fn chat_member(u: &wire::User, status: MemberStatus, until: Option<i64>, can_be_edited: bool) -> wire::ChatMember {
+    let user = u.clone();
+    match status {
+        MemberStatus::Left => wire::ChatMember::Left { user },
+        MemberStatus::Member => wire::ChatMember::Member { user },
+        MemberStatus::Kicked => wire::ChatMember::Kicked { user, until_date: until.unwrap_or(0) },
+        MemberStatus::Creator => wire::ChatMember::Creator { user, is_anonymous: false },
+        MemberStatus::Administrator => wire::ChatMember::Administrator {
+            user,
+            can_be_edited,
+            is_anonymous: false,
+            can_manage_chat: true,
+            can_delete_messages: true,
+            can_manage_video_chats: false,
+            can_restrict_members: true,
+            can_promote_members: false,
+            can_change_info: true,
+            can_invite_users: true,
+            can_post_stories: false,
+            can_edit_stories: false,
+            can_delete_stories: false,
+            can_pin_messages: true,
         },
     }
 }
@@ -237,6 +264,9 @@ pub async fn message(service: &Service, m: &BotMessage) -> ServiceResult<wire::M
     if let Some(r) = &m.reply_to {
         out.reply_to_message = Some(Box::new(plain_message(service, &m.chat, r).await?));
     }
+    if let Some(p) = &m.pinned {
+        out.pinned_message = Some(Box::new(plain_message(service, &m.chat, p).await?));
+    }
     Ok(out)
 }
 
@@ -264,6 +294,7 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
         document: None,
         caption: None,
         caption_entities: None,
+        pinned_message: None,
         reply_markup: inline_keyboard(m.reply_markup.as_ref()),
     };
     match &m.media {
@@ -325,6 +356,16 @@ pub async fn update(service: &Service, u: &BotUpdate) -> ServiceResult<wire::Upd
                 message,
                 chat_instance: chat.key.0.to_string(),
                 data: Some(query.data.clone()),
+            });
+        }
+        BotUpdateBody::MyChatMember { chat: c, change } => {
+            let me = user(&service.user(change.user).await?);
+            out.my_chat_member = Some(wire::ChatMemberUpdated {
+                chat: chat(c),
+                from: user(&service.user(change.actor).await?),
+                date: change.date,
+                old_chat_member: chat_member(&me, change.old, None, false),
+                new_chat_member: chat_member(&me, change.new, None, false),
             });
         }
     }

@@ -90,6 +90,9 @@ pub fn denied(d: Denied) -> BotError {
         Denied::TooManyMembers => BotError::bad("USERS_TOO_MUCH"),
         Denied::NotAGroup => BotError::bad("method is available for supergroup and channel chats only"),
         Denied::UsernameTaken => BotError::bad("USERNAME_OCCUPIED"),
+        Denied::Blocked => BotError::forbidden("bot was blocked by the user"),
+        Denied::Banned => BotError::bad("USER_BANNED_IN_CHANNEL"),
+        Denied::NotPrivate => BotError::bad("chat not found"),
     }
 }
 

@@ -7,7 +7,9 @@ use plaza_core::bot::{
 };
 use plaza_core::file::{FileKind, Media};
 use plaza_core::formatting::{self, ParseMode};
-use plaza_core::{ChatId, ChatKind, Denied, Entity, Message, MessageId, NewMessage, ReplyMarkup, Role, User, UserId};
+use plaza_core::{
+    ChatId, ChatKind, Denied, Entity, MemberStatus, Message, MessageId, NewMessage, ReplyMarkup, Role, User, UserId,
+};
 use plaza_protocol::botapi as wire;
 use plaza_service::bots::{BotMessage, UpdatesRequest};
 use plaza_service::files::Upload;
@@ -18,8 +20,19 @@ use super::params::Params;
 use super::webhook::Webhooks;
 use crate::AppState;
 
+/// Methods that post a message to a chat, and so count against the flood limits.
+const SENDING: &[&str] =
+    &["sendmessage", "sendphoto", "senddocument", "forwardmessage", "copymessage", "sendpoll", "sendinvoice"];
+
 pub async fn call(state: &AppState, bot: &User, method: &str, p: Params) -> BotResult {
     let s = state;
+    if let Some(flood) = &state.flood
+        && SENDING.contains(&method)
+        && let Ok(chat) = chat_id(&p, "chat_id")
+        && let Err(retry_after) = flood.check(bot.id.0, chat.0)
+    {
+        return Err(BotError::too_many_requests(retry_after));
+    }
     match method {
         "getme" => Ok(ok(convert::me(bot))),
         // A Plaza instance is the bot's only server: there is nothing to log out of or close.
@@ -52,6 +65,11 @@ pub async fn call(state: &AppState, bot: &User, method: &str, p: Params) -> BotR
         "setmyshortdescription" => set_text(s, bot, p, BotText::ShortDescription).await,
         "getmyshortdescription" => get_text(s, bot, p, BotText::ShortDescription).await,
         "getchat" => get_chat(s, bot, p).await,
+        "banchatmember" | "kickchatmember" => ban_chat_member(s, bot, p).await,
+        "unbanchatmember" => unban_chat_member(s, bot, p).await,
+        "pinchatmessage" => pin_chat_message(s, bot, p).await,
+        "unpinchatmessage" => unpin_chat_message(s, bot, p, false).await,
+        "unpinallchatmessages" => unpin_chat_message(s, bot, p, true).await,
         "getchatmember" => get_chat_member(s, bot, p).await,
         "getchatadministrators" => get_chat_administrators(s, bot, p).await,
         "getchatmembercount" | "getchatmemberscount" => get_chat_member_count(s, bot, p).await,
@@ -557,61 +575,90 @@ async fn get_text(state: &AppState, bot: &User, p: Params, text: BotText) -> Bot
 // ---- chats and members ----
 
 async fn get_chat(state: &AppState, bot: &User, p: Params) -> BotResult {
-    let chat = state.service.chat(bot.id, chat_id(&p, "chat_id")?).await?;
-    Ok(ok(convert::chat_full(&chat)))
+    let id = chat_id(&p, "chat_id")?;
+    let chat = state.service.chat(bot.id, id).await?;
+    let mut full = convert::chat_full(&chat);
+    if let Some(pinned) = state.service.pinned_message(bot.id, id).await? {
+        full.pinned_message = Some(Box::new(bot_message(state, bot, id, pinned).await?));
+    }
+    Ok(ok(full))
 }
 
-fn member_out(user: &User, role: Option<Role>, bot_is_creator: bool) -> wire::ChatMember {
-    let user_out = convert::user(user);
-    match role {
-        None => wire::ChatMember::Left { user: user_out },
-        Some(Role::Member) => wire::ChatMember::Member { user: user_out },
-        Some(Role::Creator) => wire::ChatMember::Creator { user: user_out, is_anonymous: false },
-        Some(Role::Admin) => wire::ChatMember::Administrator {
-            user: user_out,
-            can_be_edited: bot_is_creator,
-            is_anonymous: false,
-            can_manage_chat: true,
-            can_delete_messages: true,
-            can_manage_video_chats: false,
-            can_restrict_members: true,
-            can_promote_members: false,
-            can_change_info: true,
-            can_invite_users: true,
-            can_post_stories: false,
-            can_edit_stories: false,
-            can_delete_stories: false,
-            can_pin_messages: true,
-        },
+/// `banChatMember`: a ban shorter than 30 s or longer than 366 days lasts until lifted, as on
+/// Telegram.
+async fn ban_chat_member(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let user = UserId(p.int("user_id")?.ok_or_else(|| BotError::bad("user not found"))?);
+    let now = state.service.now();
+    let until = p.int("until_date")?.filter(|u| *u >= now + 30 && *u <= now + 366 * 86_400);
+    // `revoke_messages` is accepted and has no effect: Plaza keeps a removed member's messages, as
+    // Telegram does in basic groups.
+    state
+        .service
+        .ban(bot.id, chat, user, until)
+        .await
+        .map_err(rights("not enough rights to restrict/unrestrict chat member"))?;
+    Ok(ok(true))
+}
+
+async fn unban_chat_member(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let user = UserId(p.int("user_id")?.ok_or_else(|| BotError::bad("user not found"))?);
+    state
+        .service
+        .unban(bot.id, chat, user, p.bool("only_if_banned"))
+        .await
+        .map_err(rights("not enough rights to restrict/unrestrict chat member"))?;
+    Ok(ok(true))
+}
+
+async fn pin_chat_message(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let id = message_id(&p, "message_id").map_err(|e| e.message_not_found("message to pin not found"))?;
+    state
+        .service
+        .pin_message(bot.id, chat, id)
+        .await
+        .map_err(rights("not enough rights to manage pinned messages in the chat"))
+        .map_err(|e| e.message_not_found("message to pin not found"))?;
+    Ok(ok(true))
+}
+
+async fn unpin_chat_message(state: &AppState, bot: &User, p: Params, all: bool) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let id = match p.int("message_id")? {
+        Some(id) if id > 0 => Some(MessageId(id)),
+        Some(_) => return Err(BotError::bad("message to unpin not found")),
+        None => None,
+    };
+    state
+        .service
+        .unpin_messages(bot.id, chat, id, all)
+        .await
+        .map_err(rights("not enough rights to manage pinned messages in the chat"))?;
+    Ok(ok(true))
+}
+
+/// Telegram's wording for a bot that lacks an admin right.
+fn rights(detail: &'static str) -> impl Fn(plaza_service::ServiceError) -> BotError {
+    move |e| match e {
+        plaza_service::ServiceError::Denied(Denied::NotAdmin | Denied::NotCreator) => BotError::bad(detail),
+        plaza_service::ServiceError::Denied(Denied::CreatorIsFixed) => BotError::bad("can't remove chat owner"),
+        plaza_service::ServiceError::Denied(Denied::UserNotFound) => BotError::bad("user not found"),
+        other => BotError::from(other),
     }
 }
 
 async fn get_chat_member(state: &AppState, bot: &User, p: Params) -> BotResult {
     let chat_id = chat_id(&p, "chat_id")?;
     let user_id = UserId(p.int("user_id")?.ok_or_else(|| BotError::bad("user not found"))?);
-    let chat = state.service.chat(bot.id, chat_id).await?;
-    match &chat.kind {
-        ChatKind::Private { peer } => {
-            let user = if user_id == peer.id {
-                peer.clone()
-            } else if user_id == bot.id {
-                bot.clone()
-            } else {
-                return Err(BotError::bad("user not found"));
-            };
-            Ok(ok(member_out(&user, Some(Role::Member), false)))
-        }
-        ChatKind::Group { my_role, .. } => {
-            let members = state.service.members(bot.id, chat_id).await?;
-            match members.iter().find(|m| m.user.id == user_id) {
-                Some(m) => Ok(ok(member_out(&m.user, Some(m.role), *my_role == Role::Creator))),
-                None => {
-                    let user = state.service.user(user_id).await.map_err(|_| BotError::bad("user not found"))?;
-                    Ok(ok(member_out(&user, None, false)))
-                }
-            }
-        }
-    }
+    let (status, until) = state.service.member_status(bot.id, chat_id, user_id).await.map_err(|e| match e {
+        plaza_service::ServiceError::Denied(Denied::UserNotFound) => BotError::bad("user not found"),
+        other => BotError::from(other),
+    })?;
+    let user = state.service.user(user_id).await.map_err(|_| BotError::bad("user not found"))?;
+    let bot_is_creator = state.service.member_status(bot.id, chat_id, bot.id).await?.0 == MemberStatus::Creator;
+    Ok(ok(convert::chat_member(&convert::user(&user), status, until, bot_is_creator)))
 }
 
 async fn get_chat_administrators(state: &AppState, bot: &User, p: Params) -> BotResult {
@@ -624,7 +671,9 @@ async fn get_chat_administrators(state: &AppState, bot: &User, p: Params) -> Bot
     let out: Vec<wire::ChatMember> = members
         .iter()
         .filter(|m| m.role.can_manage())
-        .map(|m| member_out(&m.user, Some(m.role), my_role == Role::Creator))
+        .map(|m| {
+            convert::chat_member(&convert::user(&m.user), MemberStatus::of_role(m.role), None, my_role == Role::Creator)
+        })
         .collect();
     Ok(ok(out))
 }

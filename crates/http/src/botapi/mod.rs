@@ -14,6 +14,7 @@ use crate::AppState;
 
 pub mod convert;
 pub mod error;
+pub mod flood;
 mod methods;
 pub mod params;
 pub mod webhook;

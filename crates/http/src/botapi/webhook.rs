@@ -126,7 +126,7 @@ async fn run(state: &AppState, bot: UserId, settings_changed: &Notify) {
 fn chat_of(u: &BotUpdate) -> i64 {
     match &u.body {
         BotUpdateBody::Message(m) | BotUpdateBody::EditedMessage(m) => m.chat.key.0,
-        BotUpdateBody::CallbackQuery { chat, .. } => chat.key.0,
+        BotUpdateBody::CallbackQuery { chat, .. } | BotUpdateBody::MyChatMember { chat, .. } => chat.key.0,
     }
 }
 
