@@ -268,6 +268,32 @@ async fn updates_long_poll_and_offsets(b: Backend) {
     let (status, body) = other.await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["result"][0]["message"]["text"], "after");
+    let after = body["result"][0]["update_id"].as_i64().unwrap();
+
+    // An offset from the future (say, saved from another server) confirms nothing.
+    assert_eq!(texts(&ok(&s, &t, "getUpdates", json!({"offset": 700_000_000})).await), ["after"]);
+    assert_eq!(texts(&ok(&s, &t, "getUpdates", json!({})).await), ["after"]);
+    ok(&s, &t, "getUpdates", json!({"offset": after + 1})).await;
+
+    // A quick check with timeout=0 leaves a waiting poll alone; setWebhook ends it.
+    let mut waiting = poll(s.clone(), t.clone());
+    for _ in 0..3 {
+        assert_eq!(ok(&s, &t, "getUpdates", json!({"timeout": 0})).await, json!([]));
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "a timeout=0 call ended the waiting poll");
+    }
+    ok(&s, &t, "setWebhook", json!({"url": "http://127.0.0.1:9/hook"})).await;
+    let (status, body) = (&mut waiting).await.unwrap();
+    assert_eq!(status.as_u16(), 409);
+    // Usually the poll was waiting and setWebhook ended it; if it had not got that far, it found
+    // the webhook set when it started.
+    let description = body["description"].as_str().unwrap();
+    assert!(
+        description == "Conflict: terminated by setWebhook request"
+            || description.starts_with("Conflict: can't use getUpdates method while webhook is active"),
+        "{description}"
+    );
+    ok(&s, &t, "deleteWebhook", json!({})).await;
 }
 
 async fn messages_keyboards_and_errors(b: Backend) {

@@ -87,23 +87,45 @@ pub struct UpdatesRequest {
     pub allowed_updates: Option<AllowedUpdates>,
 }
 
-/// The long polls waiting per bot, so a newer `getUpdates` can end the older one with 409.
+/// The long polls waiting per bot, so a newer waiting `getUpdates` (or a `setWebhook`) can end
+/// the older one with 409.
 #[derive(Default)]
 pub(crate) struct Pollers {
-    waiting: Mutex<HashMap<UserId, (u64, std::sync::Arc<Notify>)>>,
+    waiting: Mutex<HashMap<UserId, (u64, std::sync::Arc<Superseded>)>>,
     next: std::sync::atomic::AtomicU64,
 }
 
+/// How a waiting poll learns it was ended, and by what.
+#[derive(Default)]
+pub(crate) struct Superseded {
+    notify: Notify,
+    reason: Mutex<&'static str>,
+}
+
+impl Superseded {
+    async fn wait(&self) -> &'static str {
+        self.notify.notified().await;
+        *self.reason.lock().expect("reason")
+    }
+}
+
 impl Pollers {
-    /// Registers a poll, ending the one before it.
-    fn start(&self, bot: UserId) -> (u64, std::sync::Arc<Notify>) {
+    /// Registers a waiting poll, ending the one before it.
+    fn start(&self, bot: UserId) -> (u64, std::sync::Arc<Superseded>) {
         let ticket = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let notify = std::sync::Arc::new(Notify::new());
-        let mut map = self.waiting.lock().expect("pollers");
-        if let Some((_, old)) = map.insert(bot, (ticket, notify.clone())) {
-            old.notify_one();
+        let me = std::sync::Arc::new(Superseded::default());
+        let old = self.waiting.lock().expect("pollers").insert(bot, (ticket, me.clone()));
+        if let Some((_, old)) = old {
+            old.end(CONFLICT_POLLER);
         }
-        (ticket, notify)
+        (ticket, me)
+    }
+
+    /// Ends the bot's waiting poll, if any, with `reason`.
+    fn end(&self, bot: UserId, reason: &'static str) {
+        if let Some((_, old)) = self.waiting.lock().expect("pollers").remove(&bot) {
+            old.end(reason);
+        }
     }
 
     fn finish(&self, bot: UserId, ticket: u64) {
@@ -114,11 +136,19 @@ impl Pollers {
     }
 }
 
+impl Superseded {
+    fn end(&self, reason: &'static str) {
+        *self.reason.lock().expect("reason") = reason;
+        self.notify.notify_one();
+    }
+}
+
 /// Errors of the update stream that Telegram answers with 409.
 pub const CONFLICT_POLLER: &str =
     "terminated by other getUpdates request; make sure that only one bot instance is running";
 pub const CONFLICT_WEBHOOK: &str =
     "can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first";
+pub const CONFLICT_SET_WEBHOOK: &str = "terminated by setWebhook request";
 
 impl Service {
     /// The bot a token belongs to. The secret's hash is compared in constant time; a hit is cached
@@ -145,13 +175,20 @@ impl Service {
     /// Reads a bot's pending updates, waiting up to `timeout` seconds for one when none is pending.
     /// A newer call for the same bot ends a waiting one with 409, as on Telegram.
     pub async fn get_updates(&self, bot: UserId, req: UpdatesRequest) -> ServiceResult<Vec<BotUpdate>> {
-        let (ticket, superseded) = self.pollers.start(bot);
-        let result = self.poll(bot, req, &superseded).await;
-        self.pollers.finish(bot, ticket);
+        let mut ticket = None;
+        let result = self.poll(bot, req, &mut ticket).await;
+        if let Some(t) = ticket {
+            self.pollers.finish(bot, t);
+        }
         result
     }
 
-    async fn poll(&self, bot: UserId, req: UpdatesRequest, superseded: &Notify) -> ServiceResult<Vec<BotUpdate>> {
+    /// `ticket` is set once the poll has to wait: only then does it end an older waiting poll,
+    /// as on Telegram (a quick `timeout=0` check leaves a waiting poll alone).
+    async fn poll(&self, bot: UserId, req: UpdatesRequest, ticket: &mut Option<u64>) -> ServiceResult<Vec<BotUpdate>> {
+        // Subscribe before reading anything, so an update committed (or a webhook set) in between
+        // still wakes this poll.
+        let mut wake = self.bus.subscribe(bot);
         let mut state = self.state_of(bot).await?;
         if state.webhook.is_some() {
             return Err(ServiceError::Conflict(CONFLICT_WEBHOOK));
@@ -168,15 +205,16 @@ impl Service {
             return self.last_updates(bot, state, req.offset.unsigned_abs()).await;
         }
         let offset = req.offset as u64;
-        if offset > state.offset {
+        // An offset past the newest update (one saved from another server, say) is ignored, as
+        // Telegram's server does, instead of confirming updates that don't exist yet.
+        if offset > state.offset && offset <= self.store.current_cursor(bot).await? + 1 {
             self.store.confirm_updates(bot, offset).await?;
             state.offset = offset;
             self.bot_states.put(bot, state.clone(), i64::MAX);
         }
-        // Subscribe before reading, so an update committed in between still wakes this poll.
-        let mut wake = self.bus.subscribe(bot);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(req.timeout.min(MAX_POLL_TIMEOUT)));
         let mut cursor = state.offset.saturating_sub(1);
+        let mut superseded = None;
         loop {
             let (updates, scanned_to) = self.read_updates(bot, cursor, limit, &state.allowed_updates).await?;
             if !updates.is_empty() || req.timeout == 0 {
@@ -184,10 +222,18 @@ impl Service {
             }
             // Everything up to here was skipped (not for bots); later reads start after it.
             cursor = scanned_to;
+            let ended: &Superseded = superseded.get_or_insert_with(|| {
+                let (t, s) = self.pollers.start(bot);
+                *ticket = Some(t);
+                s
+            });
             tokio::select! {
                 hint = wake.changed() => if hint.is_none() { return Ok(Vec::new()) },
                 _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
-                _ = superseded.notified() => return Err(ServiceError::Conflict(CONFLICT_POLLER)),
+                reason = ended.wait() => return Err(ServiceError::Conflict(reason)),
+            }
+            if self.state_of(bot).await?.webhook.is_some() {
+                return Err(ServiceError::Conflict(CONFLICT_SET_WEBHOOK));
             }
         }
     }
@@ -418,8 +464,9 @@ impl Service {
         self.store.set_webhook(bot, webhook.as_ref(), drop_pending).await?;
         self.bot_states.forget(&bot);
         if webhook.is_some() {
-            let (ticket, _) = self.pollers.start(bot);
-            self.pollers.finish(bot, ticket);
+            self.pollers.end(bot, CONFLICT_SET_WEBHOOK);
+            // A poll that had not started waiting yet learns of the webhook when woken.
+            self.bus.publish(bot, plaza_bus::Hint::ephemeral(std::sync::Arc::new(())));
         }
         Ok(())
     }
