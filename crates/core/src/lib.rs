@@ -9,6 +9,7 @@ pub mod formatting;
 pub mod ids;
 pub mod markup;
 pub mod message;
+pub mod poll;
 pub mod text;
 pub mod user;
 
@@ -311,4 +312,12 @@ pub enum Denied {
     /// Blocking is for private chats.
     #[error("only a private chat's other side can be blocked")]
     NotPrivate,
+    /// The message carries no poll.
+    #[error("the message has no poll")]
+    NoPoll,
+    #[error("the poll is closed")]
+    PollClosed,
+    /// A quiz answer can't be changed or taken back.
+    #[error("a quiz answer can't be changed")]
+    VoteIsFinal,
 }

@@ -1,6 +1,7 @@
 //! Messages: their text, formatting entities and the rules a new or edited message must follow.
 
 use crate::file::{MAX_CAPTION_LEN, Media};
+use crate::poll::NewPoll;
 use crate::{ChatKey, Invalid, MessageId, ReplyMarkup, UserId, text::utf16_len};
 
 /// Longest message text, in UTF-16 code units, as on Telegram.
@@ -211,6 +212,8 @@ pub struct NewMessage {
     pub protected: bool,
     /// Set for service messages (a pin …), which have no text of their own.
     pub service: Option<ServiceAction>,
+    /// A poll to create with the message; the message has no text of its own.
+    pub poll: Option<NewPoll>,
 }
 
 /// What a service message reports.
@@ -244,6 +247,7 @@ impl NewMessage {
             forward_origin: None,
             protected: false,
             service: None,
+            poll: None,
         })
     }
 
@@ -269,6 +273,7 @@ impl NewMessage {
             forward_origin: None,
             protected: false,
             service: None,
+            poll: None,
         })
     }
 
@@ -283,6 +288,22 @@ impl NewMessage {
             forward_origin: None,
             protected: false,
             service: Some(action),
+            poll: None,
+        }
+    }
+
+    /// A message carrying a new poll.
+    pub fn poll(poll: NewPoll, reply_to: Option<MessageId>) -> Self {
+        NewMessage {
+            text: MessageText(String::new()),
+            entities: Vec::new(),
+            reply_to,
+            reply_markup: None,
+            media: None,
+            forward_origin: None,
+            protected: false,
+            service: None,
+            poll: Some(poll),
         }
     }
 
@@ -310,6 +331,7 @@ impl NewMessage {
             forward_origin: self.forward_origin,
             protected: self.protected,
             service: self.service,
+            poll: self.poll.map(|p| p.id),
         }
     }
 }
@@ -332,6 +354,8 @@ pub struct Message {
     pub forward_origin: Option<ForwardOrigin>,
     pub protected: bool,
     pub service: Option<ServiceAction>,
+    /// The id of the poll the message carries.
+    pub poll: Option<String>,
 }
 
 impl Message {
@@ -349,6 +373,8 @@ impl Message {
                 .then(|| self.forward_origin.unwrap_or(ForwardOrigin { sender: self.sender, date: self.date })),
             protected: false,
             service: None,
+            // Forwarding or copying a poll is not supported yet; the copy carries no poll.
+            poll: None,
         }
     }
 }

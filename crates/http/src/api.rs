@@ -9,16 +9,18 @@ use plaza_core::{ChatId, HistoryPage, MessageId, NewMessage, UserId, formatting}
 use plaza_protocol::{
     AddMembersRequest, AuthResponse, BanRequest, BlockRequest, BlockedOut, CallbackAnswerOut, CallbackRequest,
     ChatActionRequest, ChatListItem, ChatOut, CreateGroupRequest, DeleteMessagesRequest, EditMessageRequest, ErrorBody,
-    LoginRequest, MarkReadRequest, MemberOut, MemberRef, MessageOut, Ok, OpenPrivateRequest, ProfilePatch,
-    SendMessageRequest, ServerFrame, SetRoleRequest, SetTitleRequest, SignupRequest, StartBotRequest, StartBotResponse,
-    UserOut,
+    LoginRequest, MarkReadRequest, MemberOut, MemberRef, MessageOut, Ok, OpenPrivateRequest, PollOut, ProfilePatch,
+    ReactionsRequest, SendMessageRequest, ServerFrame, SetRoleRequest, SetTitleRequest, SignupRequest, StartBotRequest,
+    StartBotResponse, UserOut, VoteRequest,
 };
 use plaza_service::files::Upload;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::convert::{Senders, callback_answer_out, chat_out, entities_in, me_out, member_out, user_out};
+use crate::convert::{
+    Senders, callback_answer_out, chat_out, entities_in, me_out, member_out, poll_out, reactions_out, user_out,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Session};
 use crate::ws::frames;
@@ -259,10 +261,17 @@ pub async fn history(
     let page = HistoryPage::new(q.before, q.after, q.limit).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let chat_id = ChatId(chat_id);
     let messages = state.service.history(session.user.id, chat_id, page).await?;
-    let mut senders = Senders::default();
+    let mut senders = Senders::knowing(&session.user);
     let mut out = Vec::with_capacity(messages.len());
     for m in &messages {
         out.push(senders.message_out(&state.service, chat_id, m).await?);
+    }
+    let ids = messages.iter().map(|m| m.id).collect();
+    let mut reactions = state.service.reactions(session.user.id, chat_id, ids).await?;
+    for m in &mut out {
+        if let Some(r) = reactions.remove(&MessageId(m.message_id)) {
+            m.reactions = reactions_out(&r);
+        }
     }
     Ok(Json(out))
 }
@@ -375,7 +384,7 @@ pub async fn updates(
         return Err(ApiError::bad_request(format!("limit must be between 1 and {}", plaza_store::MAX_EVENTS_PAGE)));
     }
     let page = state.service.events_after(session.user.id, q.cursor, limit).await?;
-    let updates = frames(&state, page.events).await?;
+    let updates = frames(&state, session.user.id, page.events).await?;
     Ok(Json(UpdatesPage { updates, next_cursor: page.next_cursor }))
 }
 
@@ -640,5 +649,34 @@ pub async fn unban(
     ApiPath((chat_id, user_id)): ApiPath<(i64, i64)>,
 ) -> ApiResult<Json<Ok>> {
     state.service.unban(session.user.id, ChatId(chat_id), UserId(user_id), true).await?;
+    Ok(Json(Ok { ok: true }))
+}
+
+/// Vote in a message's poll; an empty choice takes the vote back (not in quizzes).
+#[utoipa::path(post, path = "/api/v1/chats/{chat_id}/messages/{message_id}/vote", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path), ("message_id" = i64, Path)), request_body = VoteRequest,
+    responses((status = 200, body = PollOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn vote(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((chat_id, message_id)): ApiPath<(i64, i64)>,
+    ApiJson(req): ApiJson<VoteRequest>,
+) -> ApiResult<Json<PollOut>> {
+    let poll = state.service.vote(session.user.id, ChatId(chat_id), MessageId(message_id), req.option_ids).await?;
+    Ok(Json(poll_out(&poll)))
+}
+
+/// Set your reactions on a message (up to 3 of Telegram's standard set); an empty list removes them.
+#[utoipa::path(put, path = "/api/v1/chats/{chat_id}/messages/{message_id}/reactions", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = i64, Path), ("message_id" = i64, Path)), request_body = ReactionsRequest,
+    responses((status = 200, body = Ok), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_reactions(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((chat_id, message_id)): ApiPath<(i64, i64)>,
+    ApiJson(req): ApiJson<ReactionsRequest>,
+) -> ApiResult<Json<Ok>> {
+    let max = plaza_core::poll::MAX_REACTIONS;
+    state.service.set_reactions(session.user.id, ChatId(chat_id), MessageId(message_id), req.emojis, max).await?;
     Ok(Json(Ok { ok: true }))
 }

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use plaza_core::bot::CallbackQuery;
+use plaza_core::poll::{Poll, ReactionCount};
 use plaza_core::{Chat, ChatId, ChatKind, Entity, EntityKind, Invalid, Member, Message, ReplyMarkup, User, UserId};
 use plaza_protocol::{
     CallbackAnswerOut, ChatOut, ChatType, EntityOut, InlineButtonOut, KeyboardButtonOut, MediaOut, MemberOut,
-    MessageOut, ReplyMarkupOut, ServiceOut, UserOut,
+    MessageOut, PollOptionOut, PollOut, ReactionOut, ReplyMarkupOut, ServiceOut, UserOut,
 };
 use plaza_service::{Service, ServiceResult};
 
@@ -75,14 +76,19 @@ pub fn entities_in(es: Vec<EntityOut>) -> Result<Vec<Entity>, Invalid> {
     es.into_iter().map(entity_in).collect()
 }
 
-/// Looks up message senders once per batch of messages.
+/// Looks up message senders once per batch of messages, and the viewer's view of polls.
 #[derive(Default)]
-pub struct Senders(HashMap<UserId, UserOut>);
+pub struct Senders(HashMap<UserId, UserOut>, Option<UserId>);
 
 impl Senders {
     /// Starts with a user already known, typically the caller, to save a lookup.
     pub fn knowing(user: &User) -> Self {
-        Senders(HashMap::from([(user.id, user_out(user))]))
+        Senders(HashMap::from([(user.id, user_out(user))]), Some(user.id))
+    }
+
+    /// For messages read by `viewer` (polls show their own vote).
+    pub fn for_viewer(viewer: UserId) -> Self {
+        Senders(HashMap::new(), Some(viewer))
     }
 
     async fn user_out(&mut self, service: &Service, id: UserId) -> ServiceResult<UserOut> {
@@ -128,8 +134,40 @@ impl Senders {
             service: m
                 .service
                 .map(|plaza_core::ServiceAction::PinnedMessage(id)| ServiceOut::PinnedMessage { message_id: id.0 }),
+            poll: match (&m.poll, self.1) {
+                (Some(id), Some(viewer)) => Some(poll_out(&service.poll(viewer, id).await?)),
+                _ => None,
+            },
+            reactions: Vec::new(),
         })
     }
+}
+
+pub fn poll_out(p: &Poll) -> PollOut {
+    let answered = !p.my_vote.is_empty() || p.spec.is_closed;
+    PollOut {
+        id: p.spec.id.clone(),
+        question: p.spec.question.clone(),
+        options: p
+            .spec
+            .options
+            .iter()
+            .zip(&p.voter_counts)
+            .map(|(text, count)| PollOptionOut { text: text.clone(), voter_count: *count })
+            .collect(),
+        total_voter_count: p.total_voter_count,
+        is_closed: p.spec.is_closed,
+        is_anonymous: p.spec.is_anonymous,
+        kind: p.spec.kind.as_str().to_string(),
+        allows_multiple_answers: p.spec.allows_multiple_answers,
+        my_vote: p.my_vote.clone(),
+        correct_option_id: if answered { p.spec.correct_option_id } else { None },
+        explanation: if answered { p.spec.explanation.clone() } else { None },
+    }
+}
+
+pub fn reactions_out(list: &[ReactionCount]) -> Vec<ReactionOut> {
+    list.iter().map(|r| ReactionOut { emoji: r.emoji.clone(), count: r.count, chosen: r.chosen }).collect()
 }
 
 pub fn markup_out(m: &ReplyMarkup) -> ReplyMarkupOut {

@@ -66,6 +66,9 @@ fn denied(d: Denied) -> (StatusCode, &'static str) {
         Denied::Blocked => (S::FORBIDDEN, "blocked"),
         Denied::Banned => (S::FORBIDDEN, "banned"),
         Denied::NotPrivate => (S::BAD_REQUEST, "not_private"),
+        Denied::NoPoll => (S::NOT_FOUND, "poll_not_found"),
+        Denied::PollClosed => (S::BAD_REQUEST, "poll_closed"),
+        Denied::VoteIsFinal => (S::BAD_REQUEST, "vote_is_final"),
     }
 }
 

@@ -144,6 +144,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::pinned_message))
         .routes(routes!(api::ban))
         .routes(routes!(api::unban))
+        .routes(routes!(api::vote))
+        .routes(routes!(api::set_reactions))
         .merge(
             // Uploads may be larger than other requests: a document is up to 50 MB.
             OpenApiRouter::new()

@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use plaza_core::User;
+use plaza_core::{User, UserId};
 use plaza_protocol::ServerFrame;
 use plaza_service::ChatActionSignal;
 use plaza_store::{Event, EventBody};
@@ -21,7 +21,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::convert::{Senders, callback_answer_out, chat_out};
+use crate::convert::{Senders, callback_answer_out, chat_out, poll_out, reactions_out};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::bearer;
 
@@ -40,8 +40,8 @@ pub struct WsQuery {
 }
 
 /// Turns log events into frames, looking each sender up once.
-pub async fn frames(state: &AppState, events: Vec<Event>) -> ApiResult<Vec<ServerFrame>> {
-    let mut senders = Senders::default();
+pub async fn frames(state: &AppState, viewer: UserId, events: Vec<Event>) -> ApiResult<Vec<ServerFrame>> {
+    let mut senders = Senders::for_viewer(viewer);
     let mut out = Vec::with_capacity(events.len());
     for e in events {
         let cursor = e.seq;
@@ -68,8 +68,20 @@ pub async fn frames(state: &AppState, events: Vec<Event>) -> ApiResult<Vec<Serve
             EventBody::CallbackAnswer { chat_id, query } => {
                 ServerFrame::CallbackAnswer { cursor, answer: callback_answer_out(chat_id, &query) }
             }
-            // Only bots receive button presses and their own standing; a person's log never holds them.
-            EventBody::CallbackQuery { .. } | EventBody::MemberChanged { .. } => continue,
+            EventBody::PollUpdated { chat_id, message_id, poll } => {
+                ServerFrame::PollUpdated { cursor, chat_id: chat_id.0, message_id: message_id.0, poll: poll_out(&poll) }
+            }
+            EventBody::ReactionsUpdated { chat_id, message_id, reactions } => ServerFrame::ReactionsUpdated {
+                cursor,
+                chat_id: chat_id.0,
+                message_id: message_id.0,
+                reactions: reactions_out(&reactions),
+            },
+            // Only bots receive these; a person's log never holds them.
+            EventBody::CallbackQuery { .. }
+            | EventBody::MemberChanged { .. }
+            | EventBody::PollAnswered { .. }
+            | EventBody::MessageReaction { .. } => continue,
         });
     }
     Ok(out)
@@ -125,7 +137,7 @@ async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
                     return;
                 }
             };
-            if send_events(&state, &mut sink, page.events).await.is_err() {
+            if send_events(&state, user.id, &mut sink, page.events).await.is_err() {
                 return;
             }
             cursor = page.next_cursor;
@@ -149,7 +161,7 @@ async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
                 match hint.payload.and_then(|p| p.downcast::<Event>().ok()) {
                     // The very next entry came with the hint: send it without reading the store.
                     Some(event) if hint.seq == cursor + 1 && event.seq == hint.seq => {
-                        if send_events(&state, &mut sink, vec![Event::clone(&event)]).await.is_err() {
+                        if send_events(&state, user.id, &mut sink, vec![Event::clone(&event)]).await.is_err() {
                             return;
                         }
                         cursor = hint.seq;
@@ -174,8 +186,8 @@ async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
 }
 
 /// Sends events as frames; an error means the connection is gone or the frames could not be built.
-async fn send_events(state: &AppState, sink: &mut Sink, events: Vec<Event>) -> Result<(), ()> {
-    let frames = match frames(state, events).await {
+async fn send_events(state: &AppState, viewer: UserId, sink: &mut Sink, events: Vec<Event>) -> Result<(), ()> {
+    let frames = match frames(state, viewer, events).await {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(error = ?e, "ws: building frames failed");

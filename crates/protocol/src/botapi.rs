@@ -121,6 +121,8 @@ pub struct Message {
     /// A pin notice's message (Telegram's `MaybeInaccessibleMessage`; Plaza's are accessible).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pinned_message: Option<Box<Message>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
     /// Only inline keyboards appear here; reply keyboards are for the recipient's client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_markup: Option<InlineKeyboardMarkup>,
@@ -198,6 +200,68 @@ pub struct Update {
     pub callback_query: Option<CallbackQuery>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub my_chat_member: Option<ChatMemberUpdated>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll_answer: Option<PollAnswer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_reaction: Option<MessageReactionUpdated>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Poll {
+    pub id: String,
+    pub question: String,
+    pub options: Vec<PollOption>,
+    pub total_voter_count: u32,
+    pub is_closed: bool,
+    pub is_anonymous: bool,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub allows_multiple_answers: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correct_option_id: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PollOption {
+    pub text: String,
+    pub voter_count: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PollAnswer {
+    pub poll_id: String,
+    pub user: User,
+    pub option_ids: Vec<u8>,
+}
+
+/// A poll option as `sendPoll` takes it: a bare string or `{"text": …}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum InputPollOption {
+    Text(String),
+    Object { text: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReactionType {
+    Emoji { emoji: String },
+    CustomEmoji { custom_emoji_id: String },
+    Paid,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MessageReactionUpdated {
+    pub chat: Chat,
+    pub message_id: i64,
+    pub user: User,
+    pub date: i64,
+    pub old_reaction: Vec<ReactionType>,
+    pub new_reaction: Vec<ReactionType>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -231,6 +231,60 @@ pub struct MessageOut {
     /// A service message (no text of its own): what it reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<ServiceOut>,
+    /// A poll (the message has no text of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<PollOut>,
+    /// Reactions, most popular first (in history; live changes arrive as `reactions_updated`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionOut>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct PollOut {
+    pub id: String,
+    pub question: String,
+    pub options: Vec<PollOptionOut>,
+    pub total_voter_count: u32,
+    pub is_closed: bool,
+    pub is_anonymous: bool,
+    /// `regular` or `quiz`.
+    pub kind: String,
+    pub allows_multiple_answers: bool,
+    /// The caller's own vote (option indexes); empty if they haven't voted.
+    pub my_vote: Vec<u8>,
+    /// A quiz's right answer, shown once the caller has answered or the quiz is closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correct_option_id: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct PollOptionOut {
+    pub text: String,
+    pub voter_count: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ReactionOut {
+    pub emoji: String,
+    pub count: u32,
+    /// The caller is among those who reacted with it.
+    pub chosen: bool,
+}
+
+/// Voting: the chosen options; an empty list takes the vote back (not in quizzes).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoteRequest {
+    pub option_ids: Vec<i64>,
+}
+
+/// Your reactions on a message (up to 3 of the standard set); an empty list removes them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReactionsRequest {
+    pub emojis: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -454,6 +508,20 @@ pub enum ServerFrame {
         cursor: u64,
         answer: CallbackAnswerOut,
     },
+    /// A poll's counts or state changed.
+    PollUpdated {
+        cursor: u64,
+        chat_id: i64,
+        message_id: i64,
+        poll: PollOut,
+    },
+    /// The reactions on a message changed.
+    ReactionsUpdated {
+        cursor: u64,
+        chat_id: i64,
+        message_id: i64,
+        reactions: Vec<ReactionOut>,
+    },
     /// Someone in the chat is typing (or uploading a photo …); show it for about 5 s or until
     /// their message arrives. Not part of the log: `cursor` is the stream's current one.
     ChatAction {
@@ -485,7 +553,9 @@ impl ServerFrame {
             | ServerFrame::ReadInbox { cursor, .. }
             | ServerFrame::ReadOutbox { cursor, .. }
             | ServerFrame::CallbackAnswer { cursor, .. }
-            | ServerFrame::ChatAction { cursor, .. } => *cursor,
+            | ServerFrame::ChatAction { cursor, .. }
+            | ServerFrame::PollUpdated { cursor, .. }
+            | ServerFrame::ReactionsUpdated { cursor, .. } => *cursor,
         }
     }
 }

@@ -25,6 +25,7 @@ on_both_backends!(
     forwards_copies_and_chat_actions,
     blocking_bans_and_pins,
     flood_limits,
+    polls_and_reactions,
 );
 
 /// A person and a bot that the person has started.
@@ -1007,4 +1008,173 @@ async fn flood_limits(b: Backend) {
     assert_eq!(body["description"], format!("Too Many Requests: retry after {retry_after}"));
     // Reading is not limited.
     ok(&s, t, "getMe", json!({})).await;
+}
+
+/// The next WebSocket frame of the given type, skipping others.
+async fn frame_of(ws: &mut common::Ws, kind: &str) -> Value {
+    loop {
+        let f = ws.next().await;
+        if f["type"] == kind {
+            return f;
+        }
+    }
+}
+
+async fn polls_and_reactions(b: Backend) {
+    let s = spawn(b).await;
+    let p = pair(&s, "gus", "poll_bot").await;
+    let t = &p.bot_token;
+    let (hal_token, hal_id) = s.signup("hal").await;
+    start(&s, &p, "poll_bot").await;
+    let (_, group) =
+        s.post("/api/v1/chats/group", &p.user_token, json!({"title": "Votes", "members": [p.bot_id, hal_id]})).await;
+    let gid = group["id"].as_i64().unwrap();
+    let mut hal_ws = s.ws(&hal_token, None).await;
+    assert_eq!(hal_ws.next().await["type"], "hello");
+
+    let m = ok(
+        &s,
+        t,
+        "sendPoll",
+        json!({"chat_id": gid, "question": "Lunch?", "options": ["Pizza", {"text": "Soup"}], "is_anonymous": false}),
+    )
+    .await;
+    assert_eq!(m["poll"]["question"], "Lunch?");
+    assert_eq!(m["poll"]["options"], json!([{"text": "Pizza", "voter_count": 0}, {"text": "Soup", "voter_count": 0}]));
+    assert_eq!((m["poll"]["type"].as_str(), m["poll"]["is_anonymous"].as_bool()), (Some("regular"), Some(false)));
+    let mid = m["message_id"].as_i64().unwrap();
+    let poll_id = m["poll"]["id"].as_str().unwrap().to_string();
+    let frame = frame_of(&mut hal_ws, "message_new").await;
+    assert_eq!(frame["message"]["poll"]["options"][1]["text"], "Soup");
+    let last = ok(&s, t, "getUpdates", json!({}))
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["update_id"].as_i64().unwrap())
+        .max()
+        .unwrap_or(0);
+    ok(&s, t, "getUpdates", json!({"offset": last + 1})).await;
+
+    // Gus votes: he sees his vote, Hal sees the counts, the bot gets the poll and the answer.
+    let (status, poll) =
+        s.post(&format!("/api/v1/chats/{gid}/messages/{mid}/vote"), &p.user_token, json!({"option_ids": [1]})).await;
+    assert_eq!(status, StatusCode::OK, "{poll}");
+    assert_eq!((poll["my_vote"].clone(), poll["total_voter_count"].as_u64()), (json!([1]), Some(1)));
+    let frame = frame_of(&mut hal_ws, "poll_updated").await;
+    assert_eq!(frame["poll"]["options"][1]["voter_count"], json!(1));
+    assert_eq!(frame["poll"]["my_vote"], json!([]));
+    let updates =
+        ok(&s, t, "getUpdates", json!({"allowed_updates": ["poll", "poll_answer", "message", "message_reaction"]}))
+            .await;
+    let poll_update = updates.as_array().unwrap().iter().find_map(|u| u.get("poll")).expect("poll update");
+    assert_eq!(
+        (poll_update["id"].as_str(), poll_update["total_voter_count"].as_u64()),
+        (Some(poll_id.as_str()), Some(1))
+    );
+    let answer = updates.as_array().unwrap().iter().find_map(|u| u.get("poll_answer")).expect("poll_answer update");
+    assert_eq!((answer["user"]["id"].as_i64(), answer["option_ids"].clone()), (Some(p.user_id), json!([1])));
+    let last = updates.as_array().unwrap().last().unwrap()["update_id"].as_i64().unwrap();
+    // Taking the vote back is an answer too.
+    s.post(&format!("/api/v1/chats/{gid}/messages/{mid}/vote"), &p.user_token, json!({"option_ids": []})).await;
+    let updates = ok(&s, t, "getUpdates", json!({"offset": last + 1})).await;
+    let answer = updates.as_array().unwrap().iter().find_map(|u| u.get("poll_answer")).expect("retraction");
+    assert_eq!(answer["option_ids"], json!([]));
+    let (status, body) =
+        s.post(&format!("/api/v1/chats/{gid}/messages/{mid}/vote"), &p.user_token, json!({"option_ids": [0, 1]})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // A quiz: one answer, final; the right one shows once answered.
+    let q = ok(
+        &s,
+        t,
+        "sendPoll",
+        json!({"chat_id": gid, "question": "2+2?", "options": ["3", "4"], "type": "quiz", "correct_option_id": 1}),
+    )
+    .await;
+    let qid = q["message_id"].as_i64().unwrap();
+    let (_, poll) =
+        s.post(&format!("/api/v1/chats/{gid}/messages/{qid}/vote"), &hal_token, json!({"option_ids": [0]})).await;
+    assert_eq!(poll["correct_option_id"], json!(1));
+    let (status, body) =
+        s.post(&format!("/api/v1/chats/{gid}/messages/{qid}/vote"), &hal_token, json!({"option_ids": [1]})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("vote_is_final")));
+    // Stopping closes it for good.
+    let stopped = ok(&s, t, "stopPoll", json!({"chat_id": gid, "message_id": mid})).await;
+    assert_eq!(stopped["is_closed"], json!(true));
+    let (status, body) =
+        s.post(&format!("/api/v1/chats/{gid}/messages/{mid}/vote"), &p.user_token, json!({"option_ids": [0]})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("poll_closed")));
+    assert_eq!(
+        err(&s, t, "stopPoll", json!({"chat_id": gid, "message_id": mid}), 400).await,
+        "Bad Request: poll has already been closed"
+    );
+    assert!(
+        err(&s, t, "sendPoll", json!({"chat_id": gid, "question": "?", "options": ["one"]}), 400)
+            .await
+            .starts_with("Bad Request: poll must have")
+    );
+
+    // Reactions: the person reacts to the bot's message in their private chat; the bot hears it.
+    let bm = ok(&s, t, "sendMessage", json!({"chat_id": p.user_id, "text": "react to me"})).await["message_id"]
+        .as_i64()
+        .unwrap();
+    let last = ok(&s, t, "getUpdates", json!({}))
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["update_id"].as_i64().unwrap())
+        .max()
+        .unwrap_or(0);
+    ok(&s, t, "getUpdates", json!({"offset": last + 1})).await;
+    let (status, body) = s
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/chats/{}/messages/{bm}/reactions", p.bot_id),
+            Some(&p.user_token),
+            Some(json!({"emojis": ["👍", "🔥"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let updates = ok(&s, t, "getUpdates", json!({})).await;
+    let r =
+        updates.as_array().unwrap().iter().find_map(|u| u.get("message_reaction")).expect("message_reaction update");
+    assert_eq!(r["message_id"], json!(bm));
+    assert_eq!(r["old_reaction"], json!([]));
+    assert_eq!(r["new_reaction"], json!([{"type": "emoji", "emoji": "👍"}, {"type": "emoji", "emoji": "🔥"}]));
+    // The bot reacts to the person's message; the person sees it, in history too.
+    let um = s.send(&p.user_token, p.bot_id, "nice").await;
+    let mut ws = s.ws(&p.user_token, None).await;
+    assert_eq!(ws.next().await["type"], "hello");
+    ok(
+        &s,
+        t,
+        "setMessageReaction",
+        json!({"chat_id": p.user_id, "message_id": um, "reaction": [{"type": "emoji", "emoji": "❤"}]}),
+    )
+    .await;
+    let frame = frame_of(&mut ws, "reactions_updated").await;
+    assert_eq!(frame["reactions"], json!([{"emoji": "❤", "count": 1, "chosen": false}]));
+    let (_, history) = s.get(&format!("/api/v1/chats/{}/messages", p.bot_id), &p.user_token).await;
+    let reacted = history.as_array().unwrap().iter().find(|m| m["message_id"] == json!(bm)).unwrap();
+    assert_eq!(
+        reacted["reactions"],
+        json!([{"emoji": "👍", "count": 1, "chosen": true}, {"emoji": "🔥", "count": 1, "chosen": true}])
+    );
+    assert_eq!(
+        err(&s, t, "setMessageReaction", json!({"chat_id": p.user_id, "message_id": um, "reaction": [{"type": "emoji", "emoji": "👍"}, {"type": "emoji", "emoji": "👎"}]}), 400).await,
+        "Bad Request: REACTIONS_TOO_MANY"
+    );
+    assert_eq!(
+        err(
+            &s,
+            t,
+            "setMessageReaction",
+            json!({"chat_id": p.user_id, "message_id": um, "reaction": [{"type": "emoji", "emoji": "🦀"}]}),
+            400
+        )
+        .await,
+        "Bad Request: REACTION_INVALID"
+    );
 }

@@ -14,6 +14,7 @@ use plaza_core::bot::{
     AllowedUpdates, BotCommand, BotState, BotText, CallbackAnswer, CallbackQuery, CommandScope, MenuButton,
     SettingLanguage, Webhook,
 };
+use plaza_core::poll::{Poll, PollAnswer, ReactionChange};
 use plaza_core::{
     Chat, ChatId, ChatKind, Denied, Invalid, LanguageCode, MemberChange, Message, MessageId, User, UserId,
 };
@@ -50,6 +51,15 @@ pub enum BotUpdateBody {
         chat: Chat,
         change: MemberChange,
     },
+    /// A poll the bot sent changed (a vote, or it was closed).
+    Poll(Poll),
+    /// Someone answered the bot's non-anonymous poll.
+    PollAnswer(PollAnswer),
+    /// Someone's reactions on a message in the bot's chat changed.
+    MessageReaction {
+        chat: Chat,
+        change: ReactionChange,
+    },
 }
 
 impl BotUpdateBody {
@@ -60,6 +70,9 @@ impl BotUpdateBody {
             BotUpdateBody::EditedMessage(_) => "edited_message",
             BotUpdateBody::CallbackQuery { .. } => "callback_query",
             BotUpdateBody::MyChatMember { .. } => "my_chat_member",
+            BotUpdateBody::Poll(_) => "poll",
+            BotUpdateBody::PollAnswer(_) => "poll_answer",
+            BotUpdateBody::MessageReaction { .. } => "message_reaction",
         }
     }
 }
@@ -72,6 +85,8 @@ pub struct BotMessage {
     pub message: Message,
     pub reply_to: Option<Box<Message>>,
     pub pinned: Option<Box<Message>>,
+    /// The poll the message carries, with its counts.
+    pub poll: Option<Poll>,
 }
 
 /// What `getUpdates` asks for.
@@ -176,7 +191,7 @@ impl Service {
     /// A newer call for the same bot ends a waiting one with 409, as on Telegram.
     pub async fn get_updates(&self, bot: UserId, req: UpdatesRequest) -> ServiceResult<Vec<BotUpdate>> {
         let mut ticket = None;
-        let result = self.poll(bot, req, &mut ticket).await;
+        let result = self.wait_for_updates(bot, req, &mut ticket).await;
         if let Some(t) = ticket {
             self.pollers.finish(bot, t);
         }
@@ -185,7 +200,12 @@ impl Service {
 
     /// `ticket` is set once the poll has to wait: only then does it end an older waiting poll,
     /// as on Telegram (a quick `timeout=0` check leaves a waiting poll alone).
-    async fn poll(&self, bot: UserId, req: UpdatesRequest, ticket: &mut Option<u64>) -> ServiceResult<Vec<BotUpdate>> {
+    async fn wait_for_updates(
+        &self,
+        bot: UserId,
+        req: UpdatesRequest,
+        ticket: &mut Option<u64>,
+    ) -> ServiceResult<Vec<BotUpdate>> {
         // Subscribe before reading anything, so an update committed (or a webhook set) in between
         // still wakes this poll.
         let mut wake = self.bus.subscribe(bot);
@@ -332,6 +352,11 @@ impl Service {
                 };
                 BotUpdateBody::MyChatMember { chat, change }
             }
+            EventBody::PollUpdated { poll, .. } => BotUpdateBody::Poll(poll),
+            EventBody::PollAnswered { answer } => BotUpdateBody::PollAnswer(answer),
+            EventBody::MessageReaction { chat_id, change } => {
+                BotUpdateBody::MessageReaction { chat: self.chat_seen_by(bot, chat_id).await?, change }
+            }
             _ => return Ok(None),
         };
         Ok(Some(BotUpdate { update_id: event.seq, body }))
@@ -373,7 +398,11 @@ impl Service {
             }
             None => None,
         };
-        Ok(BotMessage { chat, message, reply_to, pinned })
+        let poll = match &message.poll {
+            Some(id) => Some(self.store.poll(viewer, id).await?),
+            None => None,
+        };
+        Ok(BotMessage { chat, message, reply_to, pinned, poll })
     }
 
     /// One live message of a chat, if it exists.

@@ -563,6 +563,96 @@ impl Service {
         Ok(self.store.pinned_message(me, chat).await?)
     }
 
+    /// Sends a poll (its id is chosen here, unguessable).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_poll(
+        &self,
+        me: UserId,
+        chat: ChatId,
+        question: &str,
+        options: Vec<String>,
+        is_anonymous: bool,
+        kind: plaza_core::poll::PollKind,
+        allows_multiple_answers: bool,
+        correct_option_id: Option<i64>,
+        explanation: Option<String>,
+        is_closed: bool,
+        reply_to: Option<MessageId>,
+        reply_markup: Option<ReplyMarkup>,
+    ) -> ServiceResult<Message> {
+        let poll = plaza_core::poll::NewPoll::new(
+            secrets::file_id(),
+            question,
+            options,
+            is_anonymous,
+            kind,
+            allows_multiple_answers,
+            correct_option_id,
+            explanation,
+            is_closed,
+        )?;
+        self.send_message(me, chat, NewMessage::poll(poll, reply_to).with_markup(reply_markup)).await
+    }
+
+    pub async fn poll(&self, me: UserId, id: &str) -> ServiceResult<plaza_core::poll::Poll> {
+        Ok(self.store.poll(me, id).await?)
+    }
+
+    /// Votes (an empty choice takes the vote back); returns the poll as `me` now sees it.
+    pub async fn vote(
+        &self,
+        me: UserId,
+        chat: ChatId,
+        message: MessageId,
+        option_ids: Vec<i64>,
+    ) -> ServiceResult<plaza_core::poll::Poll> {
+        let ids: Vec<u8> = option_ids
+            .into_iter()
+            .map(|o| u8::try_from(o).map_err(|_| Invalid::new("option_ids", "wrong option ids")))
+            .collect::<Result<_, _>>()?;
+        if let Some(m) = self.message_by_id(me, chat, message).await?
+            && let Some(id) = &m.poll
+        {
+            self.store.poll(me, id).await?.spec.check_vote(&ids)?;
+        }
+        let written = self.store.vote(me, chat, message, ids, self.now()).await?;
+        Ok(self.wake(written))
+    }
+
+    pub async fn stop_poll(
+        &self,
+        me: UserId,
+        chat: ChatId,
+        message: MessageId,
+    ) -> ServiceResult<plaza_core::poll::Poll> {
+        let written = self.store.stop_poll(me, chat, message, self.now()).await?;
+        Ok(self.wake(written))
+    }
+
+    /// Replaces `me`'s reactions on a message with `emojis` (at most `max`, from the standard set).
+    pub async fn set_reactions(
+        &self,
+        me: UserId,
+        chat: ChatId,
+        message: MessageId,
+        emojis: Vec<String>,
+        max: usize,
+    ) -> ServiceResult<()> {
+        let emojis = plaza_core::poll::check_reactions(emojis, max)?;
+        let written = self.store.set_reactions(me, chat, message, emojis, self.now()).await?;
+        self.wake(written);
+        Ok(())
+    }
+
+    pub async fn reactions(
+        &self,
+        me: UserId,
+        chat: ChatId,
+        ids: Vec<MessageId>,
+    ) -> ServiceResult<std::collections::HashMap<MessageId, Vec<plaza_core::poll::ReactionCount>>> {
+        Ok(self.store.reactions(me, chat, ids).await?)
+    }
+
     /// Shows the others in the chat what `me` is doing (typing …) for a few seconds. Nothing is
     /// stored: a watcher that misses it loses nothing.
     pub async fn send_chat_action(&self, me: UserId, chat: ChatId, action: &str) -> ServiceResult<()> {

@@ -51,6 +51,9 @@ struct Extra {
     /// A service message's action: the id of the message pinned.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pinned: Option<i64>,
+    /// The id of the poll the message carries.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    poll: Option<String>,
 }
 
 /// A photo or document as a message's extras hold it: its file's description, copied so reading
@@ -267,6 +270,7 @@ pub struct Extras {
     pub forward_origin: Option<ForwardOrigin>,
     pub protected: bool,
     pub service: Option<ServiceAction>,
+    pub poll: Option<String>,
 }
 
 impl Extras {
@@ -277,6 +281,7 @@ impl Extras {
             forward_origin: m.forward_origin,
             protected: m.protected,
             service: m.service,
+            poll: m.poll.as_ref().map(|p| p.id.clone()),
         }
     }
 
@@ -287,6 +292,7 @@ impl Extras {
             forward_origin: m.forward_origin,
             protected: m.protected,
             service: m.service,
+            poll: m.poll.clone(),
         }
     }
 
@@ -297,6 +303,7 @@ impl Extras {
         m.forward_origin = self.forward_origin;
         m.protected = self.protected;
         m.service = self.service;
+        m.poll = self.poll;
     }
 }
 
@@ -311,6 +318,7 @@ pub fn encode_extra(x: &Extras) -> Option<String> {
         forward: x.forward_origin.map(|f| (f.sender.0, f.date)),
         protected: x.protected,
         pinned: x.service.map(|ServiceAction::PinnedMessage(id)| id.0),
+        poll: x.poll.clone(),
     };
     Some(serde_json::to_string(&extra).expect("extras serialize"))
 }
@@ -324,6 +332,7 @@ pub fn decode_extra(column: Option<&str>) -> Result<Extras, StoreError> {
         forward_origin: extra.forward.map(|(s, d)| ForwardOrigin { sender: UserId(s), date: d }),
         protected: extra.protected,
         service: extra.pinned.map(|id| ServiceAction::PinnedMessage(MessageId(id))),
+        poll: extra.poll,
     })
 }
 

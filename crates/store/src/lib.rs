@@ -13,6 +13,7 @@ use plaza_core::bot::{
     SettingLanguage, Webhook,
 };
 use plaza_core::file::FileInfo;
+use plaza_core::poll::{Poll, PollAnswer, ReactionChange, ReactionCount};
 use plaza_core::{
     Chat, ChatId, ChatSummary, Denied, DisplayName, Entity, GroupTitle, HistoryPage, LanguageCode, Member,
     MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PhoneNumber, ReplyMarkup, Role, User,
@@ -199,6 +200,27 @@ pub enum EventBody {
         chat_id: ChatId,
         change: MemberChange,
     },
+    /// A poll's counts or state changed (people in the chat, and the bot that sent it).
+    PollUpdated {
+        chat_id: ChatId,
+        message_id: MessageId,
+        poll: Poll,
+    },
+    /// For a bot: someone answered (or took back an answer to) its non-anonymous poll.
+    PollAnswered {
+        answer: PollAnswer,
+    },
+    /// The reactions on a message changed, counted as the reader sees them.
+    ReactionsUpdated {
+        chat_id: ChatId,
+        message_id: MessageId,
+        reactions: Vec<ReactionCount>,
+    },
+    /// For a bot in the chat: one user's reactions on a message changed.
+    MessageReaction {
+        chat_id: ChatId,
+        change: ReactionChange,
+    },
 }
 
 /// Plaza's storage, shaped around domain operations.
@@ -328,6 +350,38 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Written<()>>;
     /// The newest pinned message of the chat, if it still exists.
     async fn pinned_message(&self, viewer: UserId, chat: ChatId) -> StoreResult<Option<Message>>;
+
+    // ---- polls and reactions ----
+
+    /// A poll as `viewer` (who must be in its chat) sees it, with their own vote.
+    async fn poll(&self, viewer: UserId, id: &str) -> StoreResult<Poll>;
+    /// Votes in the poll of a message (an empty choice takes a vote back, except in quizzes).
+    async fn vote(
+        &self,
+        user: UserId,
+        chat: ChatId,
+        message: MessageId,
+        option_ids: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<Written<Poll>>;
+    /// Closes a poll; only who sent it may.
+    async fn stop_poll(&self, actor: UserId, chat: ChatId, message: MessageId, now: i64) -> StoreResult<Written<Poll>>;
+    /// Replaces `user`'s reactions on a message (checked by the caller; empty removes them).
+    async fn set_reactions(
+        &self,
+        user: UserId,
+        chat: ChatId,
+        message: MessageId,
+        emojis: Vec<String>,
+        now: i64,
+    ) -> StoreResult<Written<()>>;
+    /// Reaction counts of these messages as `viewer` sees them; messages without any are absent.
+    async fn reactions(
+        &self,
+        viewer: UserId,
+        chat: ChatId,
+        ids: Vec<MessageId>,
+    ) -> StoreResult<std::collections::HashMap<MessageId, Vec<ReactionCount>>>;
 
     // ---- buttons ----
 
@@ -506,6 +560,38 @@ pub mod rules {
     /// May `actor` pin or unpin in this chat? Anyone in a private chat, admins in a group.
     pub fn may_pin(is_group: bool, actor_role: Role) -> Result<(), Denied> {
         if !is_group || actor_role.can_manage() { Ok(()) } else { Err(Denied::NotAdmin) }
+    }
+
+    /// Counts reactions from each user's list, most popular first (ties by first use), marking
+    /// the viewer's own.
+    pub fn count_reactions(rows: &[(UserId, Vec<String>)], viewer: UserId) -> Vec<ReactionCount> {
+        let mut out: Vec<ReactionCount> = Vec::new();
+        for (user, emojis) in rows {
+            for e in emojis {
+                match out.iter_mut().find(|r| &r.emoji == e) {
+                    Some(r) => {
+                        r.count += 1;
+                        r.chosen |= *user == viewer;
+                    }
+                    None => out.push(ReactionCount { emoji: e.clone(), count: 1, chosen: *user == viewer }),
+                }
+            }
+        }
+        out.sort_by_key(|r| std::cmp::Reverse(r.count));
+        out
+    }
+
+    /// Counts votes per option from each voter's choice.
+    pub fn count_votes(options: usize, votes: &[Vec<u8>]) -> (Vec<u32>, u32) {
+        let mut counts = vec![0u32; options];
+        for v in votes {
+            for &o in v {
+                if let Some(c) = counts.get_mut(o as usize) {
+                    *c += 1;
+                }
+            }
+        }
+        (counts, votes.iter().filter(|v| !v.is_empty()).count() as u32)
     }
 
     /// Is a ban lasting until `until` still in force at `now`?

@@ -28,13 +28,14 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use crate::chat_row::ChatRow;
-use crate::rules::{ban_in_force, edited, may_delete, may_pin, may_remove, private_pair};
+use crate::rules::{ban_in_force, count_reactions, count_votes, edited, may_delete, may_pin, may_remove, private_pair};
 use crate::{
     BotRecord, Event, EventBody, EventPage, GroupChange, MessageEdit, NewAccount, ProfileChange, Store, StoreError,
     StoreResult, Written, codec, entities,
 };
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
+use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
 
 /// Connections per node. Each write holds one for a few round trips and its commit's WAL flush, so
 /// throughput grows with it; 40 leaves room in PostgreSQL's default `max_connections` (100) for a
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0003_bots.sql"),
     include_str!("../migrations/postgres/0004_files.sql"),
     include_str!("../migrations/postgres/0005_moderation.sql"),
+    include_str!("../migrations/postgres/0006_polls_reactions.sql"),
 ];
 
 /// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
@@ -240,6 +242,7 @@ fn message_at(r: &Row, at: usize) -> StoreResult<Message> {
         forward_origin: extras.forward_origin,
         protected: extras.protected,
         service: extras.service,
+        poll: extras.poll,
     })
 }
 
@@ -631,6 +634,161 @@ async fn newest_pin<C: GenericClient>(c: &C, key: ChatKey) -> StoreResult<Option
          WHERE p.chat_id = $1 AND NOT m.deleted ORDER BY p.pinned_at DESC, p.message_id DESC LIMIT 1"
     );
     query_opt(c, sql, &[&key.0]).await?.map(|r| message_at(&r, 0)).transpose()
+}
+
+/// A poll with its counts as one viewer sees them, and the chat it is in.
+struct PollAt {
+    poll: Poll,
+    chat: ChatKey,
+}
+
+/// Option ids as stored (`SMALLINT[]`).
+fn option_ids_out(ids: &[u8]) -> Vec<i16> {
+    ids.iter().map(|&o| i16::from(o)).collect()
+}
+
+/// Option ids as read back.
+fn option_ids_in(ids: Vec<i16>) -> StoreResult<Vec<u8>> {
+    ids.into_iter().map(|o| u8::try_from(o).map_err(StoreError::backend)).collect()
+}
+
+/// Polls by id with their counts and `viewer`'s vote; ids with no poll are absent.
+async fn load_polls<C: GenericClient>(c: &C, ids: &[String], viewer: UserId) -> StoreResult<HashMap<String, PollAt>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let params: [&(dyn ToSql + Sync); 1] = [&ids];
+    // Both statements are independent, so they are pipelined on the connection.
+    let (rows, votes) = tokio::try_join!(
+        query(
+            c,
+            "SELECT id, chat_id, question, options, is_anonymous, kind, multiple, correct_option, explanation, \
+             closed FROM polls WHERE id = ANY($1)",
+            &params,
+        ),
+        query(c, "SELECT poll_id, user_id, option_ids FROM poll_votes WHERE poll_id = ANY($1)", &params),
+    )?;
+    let mut choices: HashMap<String, (Vec<Vec<u8>>, Vec<u8>)> = HashMap::new();
+    for r in &votes {
+        let ids = option_ids_in(get(r, 2)?)?;
+        let entry = choices.entry(get(r, 0)?).or_default();
+        if get::<i64>(r, 1)? == viewer.0 {
+            entry.1 = ids.clone();
+        }
+        entry.0.push(ids);
+    }
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let id: String = get(r, 0)?;
+        let options: Vec<String> = get(r, 3)?;
+        let (votes, my_vote) = choices.remove(&id).unwrap_or_default();
+        let (voter_counts, total_voter_count) = count_votes(options.len(), &votes);
+        let spec = NewPoll {
+            id: id.clone(),
+            question: get(r, 2)?,
+            options,
+            is_anonymous: get(r, 4)?,
+            kind: PollKind::parse(get(r, 5)?).map_err(StoreError::backend)?,
+            allows_multiple_answers: get(r, 6)?,
+            correct_option_id: get::<Option<i16>>(r, 7)?.map(u8::try_from).transpose().map_err(StoreError::backend)?,
+            explanation: get(r, 8)?,
+            is_closed: get(r, 9)?,
+        };
+        let at = PollAt { poll: Poll { spec, voter_counts, total_voter_count, my_vote }, chat: ChatKey(get(r, 1)?) };
+        out.insert(id, at);
+    }
+    Ok(out)
+}
+
+/// A poll with its counts and `viewer`'s vote.
+async fn load_poll<C: GenericClient>(c: &C, id: &str, viewer: UserId) -> StoreResult<Option<PollAt>> {
+    Ok(load_polls(c, &[id.to_string()], viewer).await?.remove(id))
+}
+
+/// Inserts the poll a new message carries.
+async fn insert_poll<C: GenericClient>(
+    c: &C,
+    key: ChatKey,
+    message: i64,
+    creator: UserId,
+    p: &NewPoll,
+) -> StoreResult<()> {
+    execute(
+        c,
+        "INSERT INTO polls (id, chat_id, message_id, creator_id, question, options, is_anonymous, kind, multiple, \
+         correct_option, explanation, closed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        &[
+            &p.id,
+            &key.0,
+            &message,
+            &creator.0,
+            &p.question,
+            &p.options,
+            &p.is_anonymous,
+            &p.kind.as_str(),
+            &p.allows_multiple_answers,
+            &p.correct_option_id.map(i16::from),
+            &p.explanation,
+            &p.is_closed,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Entries telling a poll's chat (people) and its bot that the poll changed, as SQLite appends them.
+async fn push_poll_updated(
+    tx: &Transaction<'_>,
+    log: &mut UpdateLog,
+    key: ChatKey,
+    message: MessageId,
+    creator: UserId,
+) -> StoreResult<()> {
+    let (people, creator_is_bot) = tokio::try_join!(people_ids(tx, key), is_bot(tx, creator))?;
+    log.push_all(&people, "poll_updated", Some(message.0));
+    if creator_is_bot {
+        log.push(creator, "poll_updated", Some(message.0));
+    }
+    Ok(())
+}
+
+/// Each user's reactions per message, in the order they were last set.
+type ReactionRows = HashMap<(ChatKey, MessageId), Vec<(UserId, Vec<String>)>>;
+
+/// The reactions on these messages (`chats[i]`, `messages[i]`); messages without any are absent.
+async fn reaction_rows<C: GenericClient>(c: &C, chats: &[i64], messages: &[i64]) -> StoreResult<ReactionRows> {
+    let mut out = ReactionRows::new();
+    if messages.is_empty() {
+        return Ok(out);
+    }
+    let rows = query(
+        c,
+        "SELECT r.chat_id, r.message_id, r.user_id, r.emojis FROM reactions r \
+         JOIN (SELECT DISTINCT * FROM unnest($1::bigint[], $2::bigint[])) AS k(chat_id, id) \
+         ON r.chat_id = k.chat_id AND r.message_id = k.id ORDER BY r.chat_id, r.message_id, r.date, r.user_id",
+        &[&chats, &messages],
+    )
+    .await?;
+    for r in &rows {
+        out.entry((ChatKey(get(r, 0)?), MessageId(get(r, 1)?))).or_default().push((UserId(get(r, 2)?), get(r, 3)?));
+    }
+    Ok(out)
+}
+
+/// The reaction event columns.
+const REACTION_EVENT_COLS: &str = "id, chat_id, message_id, user_id, old, new, date";
+
+/// A reaction event (its id and the change) from the [`REACTION_EVENT_COLS`] columns.
+fn reaction_event_at(r: &Row) -> StoreResult<(i64, ReactionChange)> {
+    let change = ReactionChange {
+        chat: ChatKey(get(r, 1)?),
+        message_id: MessageId(get(r, 2)?),
+        user: UserId(get(r, 3)?),
+        old: get(r, 4)?,
+        new: get(r, 5)?,
+        date: get(r, 6)?,
+    };
+    Ok((get(r, 0)?, change))
 }
 
 fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
@@ -1249,30 +1407,39 @@ impl Store for PgStore {
             Some(ChatRef::Group { key }) => (None, Some(key.0)),
             None => return Err(Denied::ChatNotFound.into()),
         };
-        let client = self.client().await?;
+        let mut client = self.client().await?;
         let entities_json = entities::encode(&m.entities);
         let reply_to = m.reply_to.map(|r| r.0);
         let text = m.text.as_str();
         let extra = codec::encode_extra(&codec::Extras::of_new(&m));
-        // One statement, so one round trip and its own transaction (see migrations 0002 and 0003).
-        let stmt = client
-            .prepare_cached(
-                "SELECT chat_key, message_id, notify_users, notify_seqs \
-                 FROM plaza_append_message($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .await
-            .map_err(db)?;
-        let row = client
-            .query_one(&stmt, &[&sender.0, &peer, &group, &text, &entities_json, &reply_to, &now, &extra])
-            .await
-            .map_err(|e| match e.as_db_error() {
-                Some(d) if d.code().code() == "PZ404" && d.message() == "message_not_found" => {
-                    StoreError::Denied(Denied::MessageNotFound)
-                }
-                Some(d) if d.code().code() == "PZ404" => StoreError::Denied(Denied::ChatNotFound),
-                Some(d) if d.code().code() == "PZ403" => StoreError::Denied(Denied::Blocked),
-                _ => db(e),
-            })?;
+        let sql = "SELECT chat_key, message_id, notify_users, notify_seqs \
+                   FROM plaza_append_message($1, $2, $3, $4, $5, $6, $7, $8)";
+        let params: [&(dyn ToSql + Sync); 8] =
+            [&sender.0, &peer, &group, &text, &entities_json, &reply_to, &now, &extra];
+        let denial = |e: tokio_postgres::Error| match e.as_db_error() {
+            Some(d) if d.code().code() == "PZ404" && d.message() == "message_not_found" => {
+                StoreError::Denied(Denied::MessageNotFound)
+            }
+            Some(d) if d.code().code() == "PZ404" => StoreError::Denied(Denied::ChatNotFound),
+            Some(d) if d.code().code() == "PZ403" => StoreError::Denied(Denied::Blocked),
+            _ => db(e),
+        };
+        let row = match &m.poll {
+            // One statement, so one round trip and its own transaction (see migrations 0002 and 0003).
+            None => {
+                let stmt = client.prepare_cached(sql).await.map_err(db)?;
+                client.query_one(&stmt, &params).await.map_err(denial)?
+            }
+            // A poll is inserted after the message, in the same transaction.
+            Some(poll) => {
+                let tx = write_tx(&mut client).await?;
+                let stmt = tx.prepare_cached(sql).await.map_err(db)?;
+                let row = tx.query_one(&stmt, &params).await.map_err(denial)?;
+                insert_poll(&tx, ChatKey(get(&row, 0)?), get(&row, 1)?, sender, poll).await?;
+                tx.commit().await.map_err(db)?;
+                row
+            }
+        };
         let key = ChatKey(get(&row, 0)?);
         let id: i64 = get(&row, 1)?;
         let users: Vec<i64> = get(&row, 2)?;
@@ -1472,9 +1639,37 @@ impl Store for PgStore {
                 member_events.insert(id, change);
             }
         }
+        // Poll answers and reaction changes the page points at.
+        let answer_ids: Vec<i64> = entries.iter().filter(|e| e.1 == "poll_answer").map(|e| e.3.unwrap_or(0)).collect();
+        let mut answers: HashMap<i64, PollAnswer> = HashMap::with_capacity(answer_ids.len());
+        if !answer_ids.is_empty() {
+            let sql = "SELECT id, poll_id, user_id, option_ids FROM poll_answers WHERE id = ANY($1)";
+            for r in query(&tx, sql, &[&answer_ids]).await? {
+                let answer = PollAnswer {
+                    poll_id: get(&r, 1)?,
+                    user: UserId(get(&r, 2)?),
+                    option_ids: option_ids_in(get(&r, 3)?)?,
+                };
+                answers.insert(get(&r, 0)?, answer);
+            }
+        }
+        let change_ids: Vec<i64> =
+            entries.iter().filter(|e| e.1 == "message_reaction").map(|e| e.3.unwrap_or(0)).collect();
+        let mut reaction_changes: HashMap<i64, ReactionChange> = HashMap::with_capacity(change_ids.len());
+        if !change_ids.is_empty() {
+            let sql = format!("SELECT {REACTION_EVENT_COLS} FROM reaction_events WHERE id = ANY($1)");
+            for r in query(&tx, &sql, &[&change_ids]).await? {
+                let (id, change) = reaction_event_at(&r)?;
+                reaction_changes.insert(id, change);
+            }
+        }
+        // Reactions on the messages the page's reactions_updated entries point at.
+        let (reacted_chats, reacted_ids): (Vec<i64>, Vec<i64>) =
+            entries.iter().filter(|e| e.1 == "reactions_updated").map(|e| (e.2.0, e.3.unwrap_or(0))).unzip();
+        let reactions = reaction_rows(&tx, &reacted_chats, &reacted_ids).await?;
         let (mut wanted_chats, mut wanted_ids): (Vec<i64>, Vec<i64>) = entries
             .iter()
-            .filter(|e| matches!(e.1.as_str(), "message_new" | "message_edited"))
+            .filter(|e| matches!(e.1.as_str(), "message_new" | "message_edited" | "poll_updated"))
             .map(|e| (e.2.0, e.3.unwrap_or(0)))
             .unzip();
         for e in entries.iter().filter(|e| e.1 == "callback_query") {
@@ -1496,6 +1691,16 @@ impl Store for PgStore {
                 messages.insert((message.chat, message.id), message);
             }
         }
+
+        // The polls of the messages the page's poll_updated entries point at, as the reader sees them.
+        let mut poll_ids: Vec<String> = entries
+            .iter()
+            .filter(|e| e.1 == "poll_updated")
+            .filter_map(|e| messages.get(&(e.2, MessageId(e.3.unwrap_or(0))))?.poll.clone())
+            .collect();
+        poll_ids.sort_unstable();
+        poll_ids.dedup();
+        let polls = load_polls(&tx, &poll_ids, user).await?;
 
         // Views are taken from one snapshot, so one per chat serves every entry about it.
         let mut views: HashMap<ChatKey, Option<Chat>> = HashMap::new();
@@ -1548,6 +1753,26 @@ impl Store for PgStore {
                     let query =
                         queries.get(&mid.0).cloned().ok_or(StoreError::Backend("lost callback query".into()))?;
                     EventBody::CallbackAnswer { chat_id, query }
+                }
+                "poll_updated" => {
+                    let Some(poll_id) = messages.get(&(key, mid)).and_then(|m| m.poll.as_ref()) else { continue };
+                    let Some(at) = polls.get(poll_id) else { continue };
+                    EventBody::PollUpdated { chat_id, message_id: mid, poll: at.poll.clone() }
+                }
+                "poll_answer" => {
+                    let answer = answers.get(&mid.0).cloned().ok_or(StoreError::Backend("lost poll answer".into()))?;
+                    EventBody::PollAnswered { answer }
+                }
+                "reactions_updated" => {
+                    let rows = reactions.get(&(key, mid)).map_or(&[][..], |r| r.as_slice());
+                    EventBody::ReactionsUpdated { chat_id, message_id: mid, reactions: count_reactions(rows, user) }
+                }
+                "message_reaction" => {
+                    let change = reaction_changes
+                        .get(&mid.0)
+                        .cloned()
+                        .ok_or(StoreError::Backend("lost reaction event".into()))?;
+                    EventBody::MessageReaction { chat_id, change }
                 }
                 other => return Err(StoreError::Backend(format!("unknown update kind {other:?}"))),
             };
@@ -1698,6 +1923,191 @@ impl Store for PgStore {
         let pinned = newest_pin(&tx, row.key).await?;
         tx.commit().await.map_err(db)?;
         Ok(pinned)
+    }
+
+    // ---- polls and reactions ----
+
+    async fn poll(&self, viewer: UserId, id: &str) -> StoreResult<Poll> {
+        let mut client = self.client().await?;
+        let tx = read_tx(&mut client).await?;
+        let at = load_poll(&tx, id, viewer).await?.ok_or(Denied::NoPoll)?;
+        member_row(&tx, at.chat, viewer).await?.ok_or(Denied::NoPoll)?;
+        tx.commit().await.map_err(db)?;
+        Ok(at.poll)
+    }
+
+    async fn vote(
+        &self,
+        user: UserId,
+        chat: ChatId,
+        message: MessageId,
+        option_ids: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<Written<Poll>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, user, chat, Lock::Chat).await?;
+        let m = load_message(&tx, row.key, message).await?.ok_or(Denied::MessageNotFound)?;
+        let poll_id = m.poll.ok_or(Denied::NoPoll)?;
+        let poll = load_poll(&tx, &poll_id, user).await?.ok_or(Denied::NoPoll)?.poll;
+        if poll.spec.is_closed {
+            return Err(Denied::PollClosed.into());
+        }
+        poll.spec.check_vote(&option_ids).map_err(|_| Denied::NoPoll)?;
+        if poll.spec.kind == PollKind::Quiz && !poll.my_vote.is_empty() {
+            return Err(Denied::VoteIsFinal.into());
+        }
+        if option_ids == poll.my_vote {
+            return Ok(Written { value: poll, notify: vec![] });
+        }
+        let stored = option_ids_out(&option_ids);
+        if option_ids.is_empty() {
+            execute(&tx, "DELETE FROM poll_votes WHERE poll_id = $1 AND user_id = $2", &[&poll_id, &user.0]).await?;
+        } else {
+            execute(
+                &tx,
+                "INSERT INTO poll_votes (poll_id, user_id, option_ids, date) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (poll_id, user_id) DO UPDATE SET option_ids = excluded.option_ids, date = excluded.date",
+                &[&poll_id, &user.0, &stored, &now],
+            )
+            .await?;
+        }
+        let mut log = UpdateLog::new(row.key);
+        push_poll_updated(&tx, &mut log, row.key, message, m.sender).await?;
+        if !poll.spec.is_anonymous && is_bot(&tx, m.sender).await? {
+            let inserted = query_one(
+                &tx,
+                "INSERT INTO poll_answers (poll_id, user_id, option_ids, date) VALUES ($1, $2, $3, $4) RETURNING id",
+                &[&poll_id, &user.0, &stored, &now],
+            )
+            .await?;
+            log.push(m.sender, "poll_answer", Some(get(&inserted, 0)?));
+        }
+        let notify = log.write(&tx).await?;
+        let poll = load_poll(&tx, &poll_id, user).await?.ok_or(Denied::NoPoll)?.poll;
+        tx.commit().await.map_err(db)?;
+        Ok(Written { value: poll, notify })
+    }
+
+    async fn stop_poll(
+        &self,
+        actor: UserId,
+        chat: ChatId,
+        message: MessageId,
+        _now: i64,
+    ) -> StoreResult<Written<Poll>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, actor, chat, Lock::Chat).await?;
+        let m = load_message(&tx, row.key, message).await?.ok_or(Denied::MessageNotFound)?;
+        let poll_id = m.poll.ok_or(Denied::NoPoll)?;
+        if m.sender != actor {
+            return Err(Denied::NotAuthor.into());
+        }
+        let mut poll = load_poll(&tx, &poll_id, actor).await?.ok_or(Denied::NoPoll)?.poll;
+        if poll.spec.is_closed {
+            return Err(Denied::PollClosed.into());
+        }
+        execute(&tx, "UPDATE polls SET closed = TRUE WHERE id = $1", &[&poll_id]).await?;
+        let mut log = UpdateLog::new(row.key);
+        push_poll_updated(&tx, &mut log, row.key, message, m.sender).await?;
+        let notify = log.write(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        // Closing changes nothing else the actor sees.
+        poll.spec.is_closed = true;
+        Ok(Written { value: poll, notify })
+    }
+
+    async fn set_reactions(
+        &self,
+        user: UserId,
+        chat: ChatId,
+        message: MessageId,
+        emojis: Vec<String>,
+        now: i64,
+    ) -> StoreResult<Written<()>> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, user, chat, Lock::Chat).await?;
+        let m = load_message(&tx, row.key, message).await?.ok_or(Denied::MessageNotFound)?;
+        if m.service.is_some() {
+            return Err(Denied::MessageNotFound.into());
+        }
+        let old: Vec<String> = match query_opt(
+            &tx,
+            "SELECT emojis FROM reactions WHERE chat_id = $1 AND message_id = $2 AND user_id = $3",
+            &[&row.key.0, &message.0, &user.0],
+        )
+        .await?
+        {
+            Some(r) => get(&r, 0)?,
+            None => Vec::new(),
+        };
+        if old == emojis {
+            return Ok(Written { value: (), notify: vec![] });
+        }
+        if emojis.is_empty() {
+            execute(
+                &tx,
+                "DELETE FROM reactions WHERE chat_id = $1 AND message_id = $2 AND user_id = $3",
+                &[&row.key.0, &message.0, &user.0],
+            )
+            .await?;
+        } else {
+            execute(
+                &tx,
+                "INSERT INTO reactions (chat_id, message_id, user_id, emojis, date) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (chat_id, message_id, user_id) DO UPDATE SET emojis = excluded.emojis, date = excluded.date",
+                &[&row.key.0, &message.0, &user.0, &emojis, &now],
+            )
+            .await?;
+        }
+        // Bots hear of reactions in private chats, and in groups where they are admins.
+        let params: [&(dyn ToSql + Sync); 3] = [&row.key.0, &user.0, &row.is_group];
+        let (people, bots) = tokio::try_join!(
+            people_ids(&tx, row.key),
+            query(
+                &tx,
+                "SELECT m.user_id FROM members m JOIN users u ON u.id = m.user_id \
+                 WHERE m.chat_id = $1 AND u.is_bot AND m.user_id <> $2 AND (NOT $3 OR m.role <> 'member') \
+                 ORDER BY m.user_id",
+                &params,
+            ),
+        )?;
+        let mut log = UpdateLog::new(row.key);
+        log.push_all(&people, "reactions_updated", Some(message.0));
+        if !bots.is_empty() {
+            let inserted = query_one(
+                &tx,
+                "INSERT INTO reaction_events (chat_id, message_id, user_id, old, new, date) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[&row.key.0, &message.0, &user.0, &old, &emojis, &now],
+            )
+            .await?;
+            let id: i64 = get(&inserted, 0)?;
+            for b in &bots {
+                log.push(UserId(get(b, 0)?), "message_reaction", Some(id));
+            }
+        }
+        let notify = log.write(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Written { value: (), notify })
+    }
+
+    async fn reactions(
+        &self,
+        viewer: UserId,
+        chat: ChatId,
+        ids: Vec<MessageId>,
+    ) -> StoreResult<HashMap<MessageId, Vec<ReactionCount>>> {
+        let mut client = self.client().await?;
+        let tx = read_tx(&mut client).await?;
+        let (row, _, _) = resolve(&tx, viewer, chat, Lock::None).await?;
+        let messages: Vec<i64> = ids.iter().map(|m| m.0).collect();
+        let chats = vec![row.key.0; messages.len()];
+        let rows = reaction_rows(&tx, &chats, &messages).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(rows.into_iter().map(|((_, m), rows)| (m, count_reactions(&rows, viewer))).collect())
     }
 
     async fn press_button(

@@ -26,13 +26,14 @@ use plaza_core::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::chat_row::ChatRow;
-use crate::rules::{ban_in_force, edited, may_delete, may_pin, may_remove, private_pair};
+use crate::rules::{ban_in_force, count_reactions, count_votes, edited, may_delete, may_pin, may_remove, private_pair};
 use crate::{
     BotRecord, Event, EventBody, EventPage, GroupChange, MessageEdit, NewAccount, ProfileChange, Store, StoreError,
     StoreResult, StoreStats, Written, codec, entities,
 };
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
+use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
 
 /// Most writes committed together.
 pub const MAX_BATCH: usize = 512;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_bots.sql"),
     include_str!("../migrations/sqlite/0004_files.sql"),
     include_str!("../migrations/sqlite/0005_moderation.sql"),
+    include_str!("../migrations/sqlite/0006_polls_reactions.sql"),
 ];
 
 /// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
@@ -423,6 +425,7 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
             forward_origin: None,
             protected: false,
             service: None,
+            poll: None,
         },
         r.get(5)?,
         r.get(8)?,
@@ -716,6 +719,28 @@ fn insert_message(
         .map_err(db)?
         .execute(params![id, row.key.0, sender.0])
         .map_err(db)?;
+    if let Some(p) = &m.poll {
+        conn.prepare_cached(
+            "INSERT INTO polls (id, chat_id, message_id, creator_id, question, options, is_anonymous, kind, multiple, \
+             correct_option, explanation, closed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .map_err(db)?
+        .execute(params![
+            p.id,
+            row.key.0,
+            id,
+            sender.0,
+            p.question,
+            serde_json::to_string(&p.options).expect("options serialize"),
+            p.is_anonymous,
+            p.kind.as_str(),
+            p.allows_multiple_answers,
+            p.correct_option_id,
+            p.explanation,
+            p.is_closed
+        ])
+        .map_err(db)?;
+    }
     let notify = push_all(conn, &message_recipients(conn, row.key, sender)?, "message_new", row.key, Some(id))?;
     Ok(Written { value: m.into_message(row.key, MessageId(id), sender, now), notify })
 }
@@ -735,6 +760,117 @@ fn newest_pin(conn: &Connection, key: ChatKey) -> StoreResult<Option<Message>> {
         Some(id) => load_message(conn, key, MessageId(id)),
         None => Ok(None),
     }
+}
+
+/// A poll with its counts and `viewer`'s vote, and the chat and message it is in.
+fn load_poll(conn: &Connection, id: &str, viewer: UserId) -> StoreResult<Option<(Poll, ChatKey, MessageId, UserId)>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT chat_id, message_id, creator_id, question, options, is_anonymous, kind, multiple, correct_option, \
+             explanation, closed FROM polls WHERE id = ?1",
+        )
+        .map_err(db)?
+        .query_row([id], |r| {
+            Ok((
+                ChatKey(r.get(0)?),
+                MessageId(r.get(1)?),
+                UserId(r.get(2)?),
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, bool>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, bool>(7)?,
+                r.get::<_, Option<u8>>(8)?,
+                r.get::<_, Option<String>>(9)?,
+                r.get::<_, bool>(10)?,
+            ))
+        })
+        .optional()
+        .map_err(db)?;
+    let Some((chat, message, creator, question, options, anonymous, kind, multiple, correct, explanation, closed)) =
+        row
+    else {
+        return Ok(None);
+    };
+    let options: Vec<String> = serde_json::from_str(&options).map_err(StoreError::backend)?;
+    let votes: Vec<(i64, String)> = conn
+        .prepare_cached("SELECT user_id, option_ids FROM poll_votes WHERE poll_id = ?1")
+        .map_err(db)?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)?;
+    let mut choices = Vec::with_capacity(votes.len());
+    let mut my_vote = Vec::new();
+    for (user, ids) in votes {
+        let ids: Vec<u8> = serde_json::from_str(&ids).map_err(StoreError::backend)?;
+        if user == viewer.0 {
+            my_vote = ids.clone();
+        }
+        choices.push(ids);
+    }
+    let (voter_counts, total_voter_count) = count_votes(options.len(), &choices);
+    let spec = NewPoll {
+        id: id.to_string(),
+        question,
+        options,
+        is_anonymous: anonymous,
+        kind: PollKind::parse(&kind).map_err(StoreError::backend)?,
+        allows_multiple_answers: multiple,
+        correct_option_id: correct,
+        explanation,
+        is_closed: closed,
+    };
+    Ok(Some((Poll { spec, voter_counts, total_voter_count, my_vote }, chat, message, creator)))
+}
+
+/// Entries telling a poll's chat (people) and its bot that the poll changed.
+fn push_poll_updated(
+    conn: &Writer,
+    key: ChatKey,
+    message: MessageId,
+    creator: UserId,
+) -> StoreResult<Vec<(UserId, u64)>> {
+    let mut users = people_ids(conn, key)?;
+    if is_bot(conn, creator)? {
+        users.push(creator);
+    }
+    push_all(conn, &users, "poll_updated", key, Some(message.0))
+}
+
+fn reaction_rows(conn: &Connection, key: ChatKey, message: MessageId) -> StoreResult<Vec<(UserId, Vec<String>)>> {
+    let rows: Vec<(i64, String)> = conn
+        .prepare_cached(
+            "SELECT user_id, emojis FROM reactions WHERE chat_id = ?1 AND message_id = ?2 ORDER BY date, user_id",
+        )
+        .map_err(db)?
+        .query_map([key.0, message.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)?;
+    rows.into_iter().map(|(u, e)| Ok((UserId(u), serde_json::from_str(&e).map_err(StoreError::backend)?))).collect()
+}
+
+fn load_reaction_event(conn: &Connection, id: i64) -> StoreResult<Option<ReactionChange>> {
+    let row = conn
+        .prepare_cached("SELECT chat_id, message_id, user_id, old, new, date FROM reaction_events WHERE id = ?1")
+        .map_err(db)?
+        .query_row([id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get(5)?))
+        })
+        .optional()
+        .map_err(db)?;
+    row.map(|(chat, message, user, old, new, date)| {
+        Ok(ReactionChange {
+            chat: ChatKey(chat),
+            message_id: MessageId(message),
+            user: UserId(user),
+            old: serde_json::from_str(&old).map_err(StoreError::backend)?,
+            new: serde_json::from_str(&new).map_err(StoreError::backend)?,
+            date,
+        })
+    })
+    .transpose()
 }
 
 fn chat_view(conn: &Connection, viewer: UserId, row: &ChatRow) -> StoreResult<Chat> {
@@ -1503,6 +1639,38 @@ impl Store for SqliteStore {
                         let message = load_message(conn, key, query.message_id)?;
                         EventBody::CallbackQuery { chat_id, query, message }
                     }
+                    "poll_updated" => {
+                        let Some(m) = load_message(conn, key, mid)? else { continue };
+                        let Some(poll_id) = m.poll else { continue };
+                        let Some((poll, ..)) = load_poll(conn, &poll_id, user)? else { continue };
+                        EventBody::PollUpdated { chat_id, message_id: mid, poll }
+                    }
+                    "poll_answer" => {
+                        let row = conn
+                            .prepare_cached("SELECT poll_id, user_id, option_ids FROM poll_answers WHERE id = ?1")
+                            .map_err(db)?
+                            .query_row([mid.0], |r| {
+                                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+                            })
+                            .map_err(db)?;
+                        let option_ids = serde_json::from_str(&row.2).map_err(StoreError::backend)?;
+                        EventBody::PollAnswered {
+                            answer: PollAnswer { poll_id: row.0, user: UserId(row.1), option_ids },
+                        }
+                    }
+                    "reactions_updated" => {
+                        let rows = reaction_rows(conn, key, mid)?;
+                        EventBody::ReactionsUpdated {
+                            chat_id,
+                            message_id: mid,
+                            reactions: count_reactions(&rows, user),
+                        }
+                    }
+                    "message_reaction" => {
+                        let change = load_reaction_event(conn, mid.0)?
+                            .ok_or(StoreError::Backend("lost reaction event".into()))?;
+                        EventBody::MessageReaction { chat_id, change }
+                    }
                     "member_status" => {
                         let change =
                             load_member_event(conn, mid.0)?.ok_or(StoreError::Backend("lost member event".into()))?;
@@ -1667,6 +1835,205 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let (row, _) = resolve(conn, viewer, chat)?;
             newest_pin(conn, row.key)
+        })
+        .await
+    }
+
+    async fn poll(&self, viewer: UserId, id: &str) -> StoreResult<Poll> {
+        let id = id.to_string();
+        self.read(move |conn| {
+            let (poll, key, ..) = load_poll(conn, &id, viewer)?.ok_or(Denied::NoPoll)?;
+            member_row(conn, key, viewer)?.ok_or(Denied::NoPoll)?;
+            Ok(poll)
+        })
+        .await
+    }
+
+    async fn vote(
+        &self,
+        user: UserId,
+        chat: ChatId,
+        message: MessageId,
+        option_ids: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<Written<Poll>> {
+        self.write(move |conn| {
+            let (row, _) = resolve(conn, user, chat)?;
+            let m = load_message(conn, row.key, message)?.ok_or(Denied::MessageNotFound)?;
+            let poll_id = m.poll.ok_or(Denied::NoPoll)?;
+            let (poll, ..) = load_poll(conn, &poll_id, user)?.ok_or(Denied::NoPoll)?;
+            if poll.spec.is_closed {
+                return Err(Denied::PollClosed.into());
+            }
+            poll.spec.check_vote(&option_ids).map_err(|_| Denied::NoPoll)?;
+            if poll.spec.kind == PollKind::Quiz && !poll.my_vote.is_empty() {
+                return Err(Denied::VoteIsFinal.into());
+            }
+            if option_ids == poll.my_vote {
+                return Ok(Written { value: poll, notify: vec![] });
+            }
+            if option_ids.is_empty() {
+                conn.execute("DELETE FROM poll_votes WHERE poll_id = ?1 AND user_id = ?2", params![poll_id, user.0])
+                    .map_err(db)?;
+            } else {
+                conn.execute(
+                    "INSERT INTO poll_votes (poll_id, user_id, option_ids, date) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (poll_id, user_id) DO UPDATE SET option_ids = excluded.option_ids, date = excluded.date",
+                    params![poll_id, user.0, serde_json::to_string(&option_ids).expect("ids serialize"), now],
+                )
+                .map_err(db)?;
+            }
+            let mut notify = push_poll_updated(conn, row.key, message, m.sender)?;
+            if !poll.spec.is_anonymous && is_bot(conn, m.sender)? {
+                let id: i64 = conn
+                    .prepare_cached(
+                        "INSERT INTO poll_answers (poll_id, user_id, option_ids, date) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                    )
+                    .map_err(db)?
+                    .query_row(params![poll_id, user.0, serde_json::to_string(&option_ids).expect("ids"), now], |r| r.get(0))
+                    .map_err(db)?;
+                notify.push(push_update(conn, m.sender, "poll_answer", row.key, Some(id))?);
+            }
+            let (poll, ..) = load_poll(conn, &poll_id, user)?.ok_or(Denied::NoPoll)?;
+            Ok(Written { value: poll, notify })
+        })
+        .await
+    }
+
+    async fn stop_poll(
+        &self,
+        actor: UserId,
+        chat: ChatId,
+        message: MessageId,
+        _now: i64,
+    ) -> StoreResult<Written<Poll>> {
+        self.write(move |conn| {
+            let (row, _) = resolve(conn, actor, chat)?;
+            let m = load_message(conn, row.key, message)?.ok_or(Denied::MessageNotFound)?;
+            let poll_id = m.poll.ok_or(Denied::NoPoll)?;
+            if m.sender != actor {
+                return Err(Denied::NotAuthor.into());
+            }
+            let (poll, ..) = load_poll(conn, &poll_id, actor)?.ok_or(Denied::NoPoll)?;
+            if poll.spec.is_closed {
+                return Err(Denied::PollClosed.into());
+            }
+            conn.execute("UPDATE polls SET closed = 1 WHERE id = ?1", [&poll_id]).map_err(db)?;
+            let notify = push_poll_updated(conn, row.key, message, m.sender)?;
+            let (poll, ..) = load_poll(conn, &poll_id, actor)?.ok_or(Denied::NoPoll)?;
+            Ok(Written { value: poll, notify })
+        })
+        .await
+    }
+
+    async fn set_reactions(
+        &self,
+        user: UserId,
+        chat: ChatId,
+        message: MessageId,
+        emojis: Vec<String>,
+        now: i64,
+    ) -> StoreResult<Written<()>> {
+        self.write(move |conn| {
+            let (row, _) = resolve(conn, user, chat)?;
+            let m = load_message(conn, row.key, message)?.ok_or(Denied::MessageNotFound)?;
+            if m.service.is_some() {
+                return Err(Denied::MessageNotFound.into());
+            }
+            let old: Vec<String> = conn
+                .prepare_cached("SELECT emojis FROM reactions WHERE chat_id = ?1 AND message_id = ?2 AND user_id = ?3")
+                .map_err(db)?
+                .query_row(params![row.key.0, message.0, user.0], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(db)?
+                .map(|e| serde_json::from_str(&e).map_err(StoreError::backend))
+                .transpose()?
+                .unwrap_or_default();
+            if old == emojis {
+                return Ok(Written { value: (), notify: vec![] });
+            }
+            if emojis.is_empty() {
+                conn.execute(
+                    "DELETE FROM reactions WHERE chat_id = ?1 AND message_id = ?2 AND user_id = ?3",
+                    params![row.key.0, message.0, user.0],
+                )
+                .map_err(db)?;
+            } else {
+                conn.execute(
+                    "INSERT INTO reactions (chat_id, message_id, user_id, emojis, date) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (chat_id, message_id, user_id) DO UPDATE SET emojis = excluded.emojis, date = excluded.date",
+                    params![row.key.0, message.0, user.0, serde_json::to_string(&emojis).expect("emoji serialize"), now],
+                )
+                .map_err(db)?;
+            }
+            let mut notify = push_all(conn, &people_ids(conn, row.key)?, "reactions_updated", row.key, Some(message.0))?;
+            // Bots hear of reactions in private chats, and in groups where they are admins.
+            let bots: Vec<i64> = conn
+                .prepare_cached(
+                    "SELECT m.user_id FROM members m JOIN users u ON u.id = m.user_id \
+                     WHERE m.chat_id = ?1 AND u.is_bot = 1 AND m.user_id <> ?2 AND (?3 = 0 OR m.role <> 'member')",
+                )
+                .map_err(db)?
+                .query_map(params![row.key.0, user.0, row.is_group], |r| r.get(0))
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            if !bots.is_empty() {
+                let id: i64 = conn
+                    .prepare_cached(
+                        "INSERT INTO reaction_events (chat_id, message_id, user_id, old, new, date) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                    )
+                    .map_err(db)?
+                    .query_row(
+                        params![
+                            row.key.0,
+                            message.0,
+                            user.0,
+                            serde_json::to_string(&old).expect("emoji"),
+                            serde_json::to_string(&emojis).expect("emoji"),
+                            now
+                        ],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
+                for b in bots {
+                    notify.push(push_update(conn, UserId(b), "message_reaction", row.key, Some(id))?);
+                }
+            }
+            Ok(Written { value: (), notify })
+        })
+        .await
+    }
+
+    async fn reactions(
+        &self,
+        viewer: UserId,
+        chat: ChatId,
+        ids: Vec<MessageId>,
+    ) -> StoreResult<HashMap<MessageId, Vec<ReactionCount>>> {
+        self.read(move |conn| {
+            let (row, _) = resolve(conn, viewer, chat)?;
+            let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) else { return Ok(HashMap::new()) };
+            let rows: Vec<(i64, i64, String)> = conn
+                .prepare_cached(
+                    "SELECT message_id, user_id, emojis FROM reactions WHERE chat_id = ?1 AND message_id BETWEEN ?2 AND ?3 \
+                     ORDER BY message_id, date, user_id",
+                )
+                .map_err(db)?
+                .query_map(params![row.key.0, lo.0, hi.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            let mut by_message: HashMap<MessageId, Vec<(UserId, Vec<String>)>> = HashMap::new();
+            for (m, u, e) in rows {
+                let m = MessageId(m);
+                if ids.contains(&m) {
+                    let emojis: Vec<String> = serde_json::from_str(&e).map_err(StoreError::backend)?;
+                    by_message.entry(m).or_default().push((UserId(u), emojis));
+                }
+            }
+            Ok(by_message.into_iter().map(|(m, rows)| (m, count_reactions(&rows, viewer))).collect())
         })
         .await
     }

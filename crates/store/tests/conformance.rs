@@ -16,6 +16,7 @@ use plaza_core::bot::{
 use plaza_core::file::{FileInfo, FileKind, Media};
 use plaza_core::ids::FIRST_USER_ID;
 use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
+use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
 use plaza_core::{
     Chat, ChatId, ChatKey, ChatKind, Denied, DisplayName, Entity, EntityKind, GroupTitle, HistoryPage, LanguageCode,
     MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PhoneNumber, ReplyMarkup, Role,
@@ -90,6 +91,10 @@ conformance!(
     bans,
     bot_member_events,
     pins,
+    polls_round_trip,
+    voting,
+    poll_entries,
+    reactions,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -846,6 +851,7 @@ async fn messages_are_numbered_per_chat(store: Arc<dyn Store>) {
             forward_origin: None,
             protected: false,
             service: None,
+            poll: None,
         }
     );
     assert_eq!(g1.chat, g.key);
@@ -2269,4 +2275,458 @@ async fn pins(store: Arc<dyn Store>) {
     assert_eq!(all_history(s, &alice, dm(&bob)).await.last(), Some(&pinned));
     s.unpin_messages(alice.id, dm(&bob), None, false).await.unwrap();
     assert_eq!(s.pinned_message(bob.id, dm(&alice)).await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Polls and reactions.
+
+/// A poll with three options ("Pizza", "Sushi", "Salad").
+fn new_poll(id: &str, kind: PollKind, anonymous: bool, multiple: bool, correct: Option<i64>) -> NewPoll {
+    let options = vec!["Pizza".to_string(), "Sushi".to_string(), "Salad".to_string()];
+    NewPoll::new(id.into(), "Lunch?", options, anonymous, kind, multiple, correct, Some("Why not".into()), false)
+        .unwrap()
+}
+
+fn regular(id: &str, anonymous: bool) -> NewPoll {
+    new_poll(id, PollKind::Regular, anonymous, false, None)
+}
+
+async fn send_poll(s: &dyn Store, from: &User, chat: ChatId, poll: NewPoll, now: i64) -> Written<Message> {
+    s.append_message(from.id, chat, NewMessage::poll(poll, None), now).await.unwrap()
+}
+
+/// A poll's counts, total and the viewer's own vote.
+fn tally(p: &Poll) -> (Vec<u32>, u32, Vec<u8>) {
+    (p.voter_counts.clone(), p.total_voter_count, p.my_vote.clone())
+}
+
+async fn vote(s: &dyn Store, user: &User, chat: ChatId, message: &Message, ids: &[u8], now: i64) -> Written<Poll> {
+    s.vote(user.id, chat, message.id, ids.to_vec(), now).await.unwrap()
+}
+
+async fn react(s: &dyn Store, user: &User, chat: ChatId, message: MessageId, emojis: &[&str], now: i64) -> Written<()> {
+    s.set_reactions(user.id, chat, message, emojis.iter().map(|e| e.to_string()).collect(), now).await.unwrap()
+}
+
+fn counted(list: &[(&str, u32, bool)]) -> Vec<ReactionCount> {
+    list.iter()
+        .map(|(e, count, chosen)| ReactionCount { emoji: e.to_string(), count: *count, chosen: *chosen })
+        .collect()
+}
+
+fn emojis(list: &[&str]) -> Vec<String> {
+    list.iter().map(|e| e.to_string()).collect()
+}
+
+async fn polls_round_trip(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+    let dave = person(s, "dave").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let g = group(s, &alice, "Team", &[&bob, &carol, &helper], T0).await.id;
+    let bob_cursor = s.current_cursor(bob.id).await.unwrap();
+
+    // The poll is created with its message, which reaches everyone like any other message.
+    let spec = regular("poll-1", true);
+    let w = send_poll(s, &alice, g, spec.clone(), T0 + 1).await;
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol, &helper]));
+    let m = w.value;
+    assert_eq!((m.id, m.text.as_str(), m.poll.as_deref()), (MessageId(1), "", Some("poll-1")));
+    assert_eq!(all_history(s, &bob, g).await, vec![m.clone()]);
+    assert_eq!(bodies_after(s, &bob, bob_cursor).await, vec![EventBody::MessageNew { chat_id: g, message: m.clone() }]);
+    assert_eq!(
+        s.poll(bob.id, "poll-1").await.unwrap(),
+        Poll { spec: spec.clone(), voter_counts: vec![0, 0, 0], total_voter_count: 0, my_vote: vec![] }
+    );
+    // Only people in the chat see it; an unknown id is no poll.
+    assert_eq!(denied(s.poll(dave.id, "poll-1").await), Denied::NoPoll);
+    assert_eq!(denied(s.poll(bob.id, "poll-404").await), Denied::NoPoll);
+    // A text message carries no poll.
+    let plain = send(s, &bob, g, "hi", T0 + 2).await;
+    assert_eq!(plain.poll, None);
+    assert_eq!(all_history(s, &alice, g).await, vec![m.clone(), plain.clone()]);
+
+    // A closed poll, and a quiz, keep what they were sent with.
+    let mut closed = regular("poll-closed", false);
+    closed.is_closed = true;
+    let closed_m = send_poll(s, &bob, g, closed.clone(), T0 + 3).await.value;
+    assert_eq!(s.poll(alice.id, "poll-closed").await.unwrap().spec, closed);
+    let quiz = new_poll("quiz-1", PollKind::Quiz, false, false, Some(2));
+    send_poll(s, &carol, g, quiz.clone(), T0 + 4).await;
+    assert_eq!(s.poll(alice.id, "quiz-1").await.unwrap().spec, quiz);
+    assert_eq!(denied(s.vote(bob.id, g, closed_m.id, vec![0], T0 + 5).await), Denied::PollClosed);
+
+    // In a private chat, with a reply.
+    s.open_private_chat(alice.id, bob.id, T0).await.unwrap();
+    let hi = send(s, &alice, dm(&bob), "hi", T0 + 6).await;
+    let w = s.append_message(bob.id, dm(&alice), NewMessage::poll(regular("poll-dm", true), Some(hi.id)), T0 + 7).await;
+    let dm_poll = w.unwrap().value;
+    assert_eq!((dm_poll.id, dm_poll.reply_to, dm_poll.poll.as_deref()), (MessageId(2), Some(hi.id), Some("poll-dm")));
+    assert_eq!(all_history(s, &alice, dm(&bob)).await, vec![hi, dm_poll]);
+    assert_eq!(s.poll(alice.id, "poll-dm").await.unwrap().total_voter_count, 0);
+    assert_eq!(denied(s.poll(carol.id, "poll-dm").await), Denied::NoPoll);
+
+    // A refused message creates no poll.
+    let w = s.append_message(dave.id, g, NewMessage::poll(regular("poll-refused", true), None), T0 + 8).await;
+    assert_eq!(denied(w), Denied::ChatNotFound);
+    assert_eq!(denied(s.poll(alice.id, "poll-refused").await), Denied::NoPoll);
+    let reply = NewMessage::poll(regular("poll-refused", true), Some(MessageId(99)));
+    assert_eq!(denied(s.append_message(alice.id, g, reply, T0 + 8).await), Denied::MessageNotFound);
+    assert_eq!(denied(s.poll(alice.id, "poll-refused").await), Denied::NoPoll);
+}
+
+async fn voting(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+    let dave = person(s, "dave").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let g = group(s, &alice, "Team", &[&bob, &carol, &helper], T0).await.id;
+    let m = send_poll(s, &alice, g, regular("single", true), T0 + 1).await.value;
+    let plain = send(s, &bob, g, "hi", T0 + 2).await;
+
+    // A single-answer poll: vote, change, take back. People in the chat hear of each change, the
+    // bot member does not (the poll is not its own).
+    let w = vote(s, &bob, g, &m, &[1], T0 + 10).await;
+    assert_eq!(tally(&w.value), (vec![0, 1, 0], 1, vec![1]));
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol]));
+    assert_eq!(tally(&vote(s, &carol, g, &m, &[1], T0 + 11).await.value), (vec![0, 2, 0], 2, vec![1]));
+    assert_eq!(tally(&vote(s, &bob, g, &m, &[0], T0 + 12).await.value), (vec![1, 1, 0], 2, vec![0]));
+    assert_eq!(tally(&s.poll(alice.id, "single").await.unwrap()), (vec![1, 1, 0], 2, vec![]));
+    assert_eq!(tally(&s.poll(bob.id, "single").await.unwrap()), (vec![1, 1, 0], 2, vec![0]));
+    // The same vote again changes nothing and tells nobody.
+    let w = vote(s, &bob, g, &m, &[0], T0 + 13).await;
+    assert!(w.notify.is_empty());
+    assert_eq!(tally(&w.value), (vec![1, 1, 0], 2, vec![0]));
+    let w = vote(s, &bob, g, &m, &[], T0 + 14).await;
+    assert_eq!(tally(&w.value), (vec![0, 1, 0], 1, vec![]));
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol]));
+    assert!(vote(s, &bob, g, &m, &[], T0 + 15).await.notify.is_empty());
+
+    // Refusals, none of which changes anything.
+    assert_eq!(denied(s.vote(bob.id, g, m.id, vec![0, 1], T0 + 16).await), Denied::NoPoll);
+    assert_eq!(denied(s.vote(bob.id, g, m.id, vec![3], T0 + 16).await), Denied::NoPoll);
+    assert_eq!(denied(s.vote(bob.id, g, plain.id, vec![0], T0 + 16).await), Denied::NoPoll);
+    assert_eq!(denied(s.vote(bob.id, g, MessageId(99), vec![0], T0 + 16).await), Denied::MessageNotFound);
+    assert_eq!(denied(s.vote(dave.id, g, m.id, vec![0], T0 + 16).await), Denied::ChatNotFound);
+    assert_eq!(tally(&s.poll(carol.id, "single").await.unwrap()), (vec![0, 1, 0], 1, vec![1]));
+
+    // Multiple answers: each voter counts once in the total.
+    let multi = send_poll(s, &alice, g, new_poll("multi", PollKind::Regular, false, true, None), T0 + 20).await.value;
+    assert_eq!(tally(&vote(s, &carol, g, &multi, &[0, 2], T0 + 21).await.value), (vec![1, 0, 1], 1, vec![0, 2]));
+    assert_eq!(tally(&vote(s, &bob, g, &multi, &[2], T0 + 22).await.value), (vec![1, 0, 2], 2, vec![2]));
+    assert_eq!(tally(&vote(s, &carol, g, &multi, &[1], T0 + 23).await.value), (vec![0, 1, 1], 2, vec![1]));
+    assert_eq!(denied(s.vote(bob.id, g, multi.id, vec![2, 2], T0 + 24).await), Denied::NoPoll);
+    assert_eq!(denied(s.vote(bob.id, g, multi.id, vec![0, 3], T0 + 24).await), Denied::NoPoll);
+
+    // A quiz answer is final, even the same answer again.
+    let quiz = send_poll(s, &alice, g, new_poll("quiz", PollKind::Quiz, true, false, Some(1)), T0 + 30).await.value;
+    assert_eq!(tally(&vote(s, &bob, g, &quiz, &[0], T0 + 31).await.value), (vec![1, 0, 0], 1, vec![0]));
+    for ids in [vec![1], vec![], vec![0]] {
+        assert_eq!(denied(s.vote(bob.id, g, quiz.id, ids, T0 + 32).await), Denied::VoteIsFinal);
+    }
+    assert_eq!(tally(&vote(s, &carol, g, &quiz, &[1], T0 + 33).await.value), (vec![1, 1, 0], 2, vec![1]));
+
+    // Only who sent a poll stops it; a stopped poll keeps its counts and takes no votes.
+    assert_eq!(denied(s.stop_poll(bob.id, g, m.id, T0 + 40).await), Denied::NotAuthor);
+    assert_eq!(denied(s.stop_poll(dave.id, g, m.id, T0 + 40).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.stop_poll(bob.id, g, plain.id, T0 + 40).await), Denied::NoPoll);
+    assert_eq!(denied(s.stop_poll(alice.id, g, plain.id, T0 + 40).await), Denied::NoPoll);
+    assert_eq!(denied(s.stop_poll(alice.id, g, MessageId(99), T0 + 40).await), Denied::MessageNotFound);
+    let w = s.stop_poll(alice.id, g, m.id, T0 + 41).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol]));
+    assert!(w.value.spec.is_closed);
+    assert_eq!(tally(&w.value), (vec![0, 1, 0], 1, vec![]));
+    let seen = s.poll(carol.id, "single").await.unwrap();
+    assert!(seen.spec.is_closed);
+    assert_eq!(tally(&seen), (vec![0, 1, 0], 1, vec![1]));
+    assert_eq!(denied(s.stop_poll(alice.id, g, m.id, T0 + 42).await), Denied::PollClosed);
+    assert_eq!(denied(s.vote(bob.id, g, m.id, vec![0], T0 + 42).await), Denied::PollClosed);
+    assert_eq!(denied(s.vote(carol.id, g, m.id, vec![], T0 + 42).await), Denied::PollClosed);
+    assert_eq!(tally(&s.poll(carol.id, "single").await.unwrap()), (vec![0, 1, 0], 1, vec![1]));
+
+    // A member who left can no longer vote.
+    s.change_group(carol.id, g, GroupChange::Leave, T0 + 50).await.unwrap();
+    assert_eq!(denied(s.vote(carol.id, g, multi.id, vec![0], T0 + 51).await), Denied::ChatNotFound);
+    assert_eq!(denied(s.poll(carol.id, "multi").await), Denied::NoPoll);
+}
+
+async fn poll_entries(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let other = bot(s, "other_bot", &alice).await;
+    let g = group(s, &alice, "Team", &[&bob, &carol, &helper, &other], T0).await.id;
+
+    // People get the poll's counts as each of them sees them, with their own vote.
+    let m = send_poll(s, &alice, g, regular("people", true), T0 + 1).await.value;
+    vote(s, &carol, g, &m, &[2], T0 + 2).await;
+    let cursors = [
+        s.current_cursor(alice.id).await.unwrap(),
+        s.current_cursor(bob.id).await.unwrap(),
+        s.current_cursor(carol.id).await.unwrap(),
+    ];
+    let (helper_cursor, other_cursor) =
+        (s.current_cursor(helper.id).await.unwrap(), s.current_cursor(other.id).await.unwrap());
+    let w = vote(s, &bob, g, &m, &[0], T0 + 3).await;
+    for (user, cursor) in [&alice, &bob, &carol].into_iter().zip(cursors) {
+        let expected = w.notify.iter().find(|(u, _)| *u == user.id).map(|(_, seq)| *seq);
+        assert_eq!(expected, Some(cursor + 1));
+        let poll = s.poll(user.id, "people").await.unwrap();
+        assert_eq!(
+            s.events_after(user.id, cursor, 10).await.unwrap().events,
+            vec![event(cursor + 1, EventBody::PollUpdated { chat_id: g, message_id: m.id, poll })]
+        );
+    }
+    let bodies = bodies_after(s, &carol, cursors[2]).await;
+    let EventBody::PollUpdated { poll, .. } = &bodies[0] else { panic!("{bodies:?}") };
+    assert_eq!(tally(poll), (vec![1, 0, 1], 2, vec![2]));
+    // Bots in the chat hear nothing of a person's poll.
+    assert_eq!(s.current_cursor(helper.id).await.unwrap(), helper_cursor);
+    assert_eq!(s.current_cursor(other.id).await.unwrap(), other_cursor);
+
+    // A bot's non-anonymous poll: the bot gets the counts and each answer, taking back included.
+    let named = send_poll(s, &helper, g, regular("named", false), T0 + 10).await.value;
+    let anon = send_poll(s, &helper, g, regular("anon", true), T0 + 11).await.value;
+    let helper_cursor = s.current_cursor(helper.id).await.unwrap();
+    let other_cursor = s.current_cursor(other.id).await.unwrap();
+    let w = vote(s, &bob, g, &named, &[1], T0 + 12).await;
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol, &helper, &helper]));
+    let w = vote(s, &carol, g, &named, &[0], T0 + 13).await;
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol, &helper, &helper]));
+    vote(s, &bob, g, &named, &[], T0 + 14).await;
+    // An anonymous one: counts only.
+    let w = vote(s, &bob, g, &anon, &[2], T0 + 15).await;
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol, &helper]));
+    // Stopping tells the same people and the bot.
+    let w = s.stop_poll(helper.id, g, named.id, T0 + 16).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol, &helper]));
+    assert_eq!(denied(s.stop_poll(alice.id, g, anon.id, T0 + 17).await), Denied::NotAuthor);
+    let named_poll = s.poll(helper.id, "named").await.unwrap();
+    assert_eq!(tally(&named_poll), (vec![1, 0, 0], 1, vec![]));
+    let anon_poll = s.poll(helper.id, "anon").await.unwrap();
+    let updated = |message: &Message, poll: &Poll| EventBody::PollUpdated {
+        chat_id: g,
+        message_id: message.id,
+        poll: poll.clone(),
+    };
+    let answered = |user: &User, ids: &[u8]| EventBody::PollAnswered {
+        answer: PollAnswer { poll_id: "named".into(), user: user.id, option_ids: ids.to_vec() },
+    };
+    assert_eq!(
+        bodies_after(s, &helper, helper_cursor).await,
+        vec![
+            updated(&named, &named_poll),
+            answered(&bob, &[1]),
+            updated(&named, &named_poll),
+            answered(&carol, &[0]),
+            updated(&named, &named_poll),
+            answered(&bob, &[]),
+            updated(&anon, &anon_poll),
+            updated(&named, &named_poll),
+        ]
+    );
+    // The other bot heard none of it.
+    assert_eq!(s.current_cursor(other.id).await.unwrap(), other_cursor);
+
+    // In a private chat with the bot.
+    s.open_private_chat(alice.id, helper.id, T0).await.unwrap();
+    let dm_poll = send_poll(s, &helper, dm(&alice), regular("dm", false), T0 + 20).await.value;
+    let helper_cursor = s.current_cursor(helper.id).await.unwrap();
+    let w = vote(s, &alice, dm(&helper), &dm_poll, &[2], T0 + 21).await;
+    assert_eq!(notified(&w), users(&[&alice, &helper, &helper]));
+    let poll = s.poll(helper.id, "dm").await.unwrap();
+    assert_eq!(tally(&poll), (vec![0, 0, 1], 1, vec![]));
+    assert_eq!(
+        bodies_after(s, &helper, helper_cursor).await,
+        vec![
+            EventBody::PollUpdated { chat_id: dm(&alice), message_id: dm_poll.id, poll },
+            EventBody::PollAnswered {
+                answer: PollAnswer { poll_id: "dm".into(), user: alice.id, option_ids: vec![2] }
+            },
+        ]
+    );
+
+    // Entries about a poll whose message has since been deleted are skipped.
+    let bob_cursor = s.current_cursor(bob.id).await.unwrap();
+    vote(s, &bob, g, &m, &[1], T0 + 30).await;
+    s.delete_messages(alice.id, g, vec![m.id]).await.unwrap();
+    assert_eq!(
+        bodies_after(s, &bob, bob_cursor).await,
+        vec![EventBody::MessageDeleted { chat_id: g, message_id: m.id }]
+    );
+    assert_eq!(denied(s.vote(bob.id, g, m.id, vec![0], T0 + 31).await), Denied::MessageNotFound);
+}
+
+async fn reactions(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+    let dave = person(s, "dave").await;
+    let admin_bot = bot(s, "admin_bot", &alice).await;
+    let member_bot = bot(s, "member_bot", &alice).await;
+    let w = s
+        .create_group(
+            alice.id,
+            GroupTitle::parse("Team").unwrap(),
+            vec![bob.id, carol.id, admin_bot.id, member_bot.id],
+            T0,
+        )
+        .await
+        .unwrap();
+    let (g, key) = (w.value.id, w.value.key);
+    s.change_group(alice.id, g, GroupChange::SetRole(admin_bot.id, Role::Admin), T0).await.unwrap();
+    let m1 = send(s, &bob, g, "one", T0 + 1).await;
+    let m2 = send(s, &alice, g, "two", T0 + 2).await;
+    let carol_cursor = s.current_cursor(carol.id).await.unwrap();
+    let admin_cursor = s.current_cursor(admin_bot.id).await.unwrap();
+    let member_cursor = s.current_cursor(member_bot.id).await.unwrap();
+
+    // People hear of each change; of the bots, only the admin hears who changed what.
+    let w = react(s, &alice, g, m1.id, &["👍"], T0 + 10).await;
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol, &admin_bot]));
+    assert_eq!(
+        s.events_after(carol.id, carol_cursor, 10).await.unwrap().events,
+        vec![event(
+            carol_cursor + 1,
+            EventBody::ReactionsUpdated { chat_id: g, message_id: m1.id, reactions: counted(&[("👍", 1, false)]) }
+        )]
+    );
+    let w = react(s, &bob, g, m1.id, &["👍", "❤"], T0 + 11).await;
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol, &admin_bot]));
+    // Counts as each viewer sees them: most popular first, ties in order of first use.
+    let page = |viewer: &User| s.reactions(viewer.id, g, vec![m1.id]);
+    assert_eq!(page(&alice).await.unwrap()[&m1.id], counted(&[("👍", 2, true), ("❤", 1, false)]));
+    assert_eq!(page(&bob).await.unwrap()[&m1.id], counted(&[("👍", 2, true), ("❤", 1, true)]));
+    assert_eq!(page(&carol).await.unwrap()[&m1.id], counted(&[("👍", 2, false), ("❤", 1, false)]));
+    react(s, &carol, g, m1.id, &["❤"], T0 + 12).await;
+    assert_eq!(page(&carol).await.unwrap()[&m1.id], counted(&[("👍", 2, false), ("❤", 2, true)]));
+    // Replacing one's reactions; setting the same ones again writes nothing.
+    react(s, &alice, g, m1.id, &["🔥"], T0 + 13).await;
+    assert_eq!(page(&alice).await.unwrap()[&m1.id], counted(&[("❤", 2, false), ("👍", 1, false), ("🔥", 1, true)]));
+    assert!(react(s, &alice, g, m1.id, &["🔥"], T0 + 14).await.notify.is_empty());
+    // Removing them; removing none writes nothing.
+    let w = react(s, &alice, g, m1.id, &[], T0 + 15).await;
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol, &admin_bot]));
+    assert!(react(s, &alice, g, m1.id, &[], T0 + 16).await.notify.is_empty());
+    assert_eq!(denied(s.set_reactions(dave.id, g, m1.id, vec![], T0 + 16).await), Denied::ChatNotFound);
+    assert_eq!(page(&alice).await.unwrap()[&m1.id], counted(&[("❤", 2, false), ("👍", 1, false)]));
+    // A bot reacting tells people but not itself, nor a bot that is a mere member.
+    let w = react(s, &admin_bot, g, m2.id, &["👌"], T0 + 17).await;
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol]));
+    let w = react(s, &member_bot, g, m2.id, &["🎉"], T0 + 18).await;
+    assert_eq!(notified(&w), users(&[&alice, &bob, &carol, &admin_bot]));
+
+    // Every entry reads as the reactions are now, as the reader sees them.
+    let now_m1 = counted(&[("❤", 2, true), ("👍", 1, false)]);
+    let now_m2 = counted(&[("👌", 1, false), ("🎉", 1, false)]);
+    let on = |message: &Message, reactions: &Vec<ReactionCount>| EventBody::ReactionsUpdated {
+        chat_id: g,
+        message_id: message.id,
+        reactions: reactions.clone(),
+    };
+    assert_eq!(
+        bodies_after(s, &carol, carol_cursor).await,
+        vec![
+            on(&m1, &now_m1),
+            on(&m1, &now_m1),
+            on(&m1, &now_m1),
+            on(&m1, &now_m1),
+            on(&m1, &now_m1),
+            on(&m2, &now_m2),
+            on(&m2, &now_m2)
+        ]
+    );
+    let change = |user: &User, message: &Message, old: &[&str], new: &[&str], date: i64| EventBody::MessageReaction {
+        chat_id: g,
+        change: ReactionChange {
+            chat: key,
+            message_id: message.id,
+            user: user.id,
+            old: emojis(old),
+            new: emojis(new),
+            date,
+        },
+    };
+    assert_eq!(
+        bodies_after(s, &admin_bot, admin_cursor).await,
+        vec![
+            change(&alice, &m1, &[], &["👍"], T0 + 10),
+            change(&bob, &m1, &[], &["👍", "❤"], T0 + 11),
+            change(&carol, &m1, &[], &["❤"], T0 + 12),
+            change(&alice, &m1, &["👍"], &["🔥"], T0 + 13),
+            change(&alice, &m1, &["🔥"], &[], T0 + 15),
+            change(&member_bot, &m2, &[], &["🎉"], T0 + 18),
+        ]
+    );
+    assert_eq!(s.current_cursor(member_bot.id).await.unwrap(), member_cursor);
+
+    // A page of messages: those without reactions are absent.
+    let both = s.reactions(bob.id, g, vec![m1.id, m2.id, MessageId(99)]).await.unwrap();
+    let expected: HashMap<MessageId, Vec<ReactionCount>> =
+        [(m1.id, counted(&[("❤", 2, true), ("👍", 1, true)])), (m2.id, now_m2.clone())].into_iter().collect();
+    assert_eq!(both, expected);
+    let m3 = send(s, &carol, g, "three", T0 + 20).await;
+    assert!(s.reactions(bob.id, g, vec![m3.id]).await.unwrap().is_empty());
+    assert!(s.reactions(bob.id, g, vec![]).await.unwrap().is_empty());
+    assert_eq!(denied(s.reactions(dave.id, g, vec![m1.id]).await), Denied::ChatNotFound);
+
+    // Refusals: a service message, a deleted or unknown message, an outsider.
+    let pin = s.pin_message(alice.id, g, m3.id, T0 + 21).await.unwrap().value;
+    let refused = |user: &User, id: MessageId| s.set_reactions(user.id, g, id, emojis(&["👍"]), T0 + 22);
+    assert_eq!(denied(refused(&bob, pin.id).await), Denied::MessageNotFound);
+    s.delete_messages(carol.id, g, vec![m3.id]).await.unwrap();
+    assert_eq!(denied(refused(&bob, m3.id).await), Denied::MessageNotFound);
+    assert_eq!(denied(refused(&bob, MessageId(99)).await), Denied::MessageNotFound);
+    assert_eq!(denied(refused(&dave, m1.id).await), Denied::ChatNotFound);
+    assert_eq!(
+        s.reactions(alice.id, g, vec![m1.id]).await.unwrap()[&m1.id],
+        counted(&[("❤", 2, false), ("👍", 1, false)])
+    );
+
+    // In a private chat the bot hears of every reaction but its own.
+    let dm_key = s.open_private_chat(alice.id, admin_bot.id, T0).await.unwrap().value.key;
+    let hi = send(s, &admin_bot, dm(&alice), "hi", T0 + 30).await;
+    let admin_cursor = s.current_cursor(admin_bot.id).await.unwrap();
+    let w = react(s, &alice, dm(&admin_bot), hi.id, &["👍"], T0 + 31).await;
+    assert_eq!(notified(&w), users(&[&alice, &admin_bot]));
+    let w = react(s, &admin_bot, dm(&alice), hi.id, &["🔥"], T0 + 32).await;
+    assert_eq!(notified(&w), users(&[&alice]));
+    assert_eq!(
+        bodies_after(s, &admin_bot, admin_cursor).await,
+        vec![EventBody::MessageReaction {
+            chat_id: dm(&alice),
+            change: ReactionChange {
+                chat: dm_key,
+                message_id: hi.id,
+                user: alice.id,
+                old: vec![],
+                new: emojis(&["👍"]),
+                date: T0 + 31
+            },
+        }]
+    );
+    assert_eq!(
+        s.reactions(alice.id, dm(&admin_bot), vec![hi.id]).await.unwrap()[&hi.id],
+        counted(&[("👍", 1, true), ("🔥", 1, false)])
+    );
+    // Between two people, both hear of it and no one else.
+    s.open_private_chat(alice.id, bob.id, T0).await.unwrap();
+    let yo = send(s, &alice, dm(&bob), "yo", T0 + 40).await;
+    let w = react(s, &bob, dm(&alice), yo.id, &["❤"], T0 + 41).await;
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    assert_eq!(
+        bodies_after(s, &alice, s.current_cursor(alice.id).await.unwrap() - 1).await,
+        vec![EventBody::ReactionsUpdated {
+            chat_id: dm(&bob),
+            message_id: yo.id,
+            reactions: counted(&[("❤", 1, false)])
+        }]
+    );
 }

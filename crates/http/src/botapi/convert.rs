@@ -267,6 +267,7 @@ pub async fn message(service: &Service, m: &BotMessage) -> ServiceResult<wire::M
     if let Some(p) = &m.pinned {
         out.pinned_message = Some(Box::new(plain_message(service, &m.chat, p).await?));
     }
+    out.poll = m.poll.as_ref().map(poll);
     Ok(out)
 }
 
@@ -295,6 +296,7 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
         caption: None,
         caption_entities: None,
         pinned_message: None,
+        poll: None,
         reply_markup: inline_keyboard(m.reply_markup.as_ref()),
     };
     match &m.media {
@@ -368,6 +370,48 @@ pub async fn update(service: &Service, u: &BotUpdate) -> ServiceResult<wire::Upd
                 new_chat_member: chat_member(&me, change.new, None, false),
             });
         }
+        BotUpdateBody::Poll(p) => out.poll = Some(poll(p)),
+        BotUpdateBody::PollAnswer(a) => {
+            out.poll_answer = Some(wire::PollAnswer {
+                poll_id: a.poll_id.clone(),
+                user: user(&service.user(a.user).await?),
+                option_ids: a.option_ids.clone(),
+            });
+        }
+        BotUpdateBody::MessageReaction { chat: c, change } => {
+            let emoji = |list: &[String]| -> Vec<wire::ReactionType> {
+                list.iter().map(|e| wire::ReactionType::Emoji { emoji: e.clone() }).collect()
+            };
+            out.message_reaction = Some(wire::MessageReactionUpdated {
+                chat: chat(c),
+                message_id: change.message_id.0,
+                user: user(&service.user(change.user).await?),
+                date: change.date,
+                old_reaction: emoji(&change.old),
+                new_reaction: emoji(&change.new),
+            });
+        }
     }
     Ok(out)
+}
+
+pub fn poll(p: &plaza_core::poll::Poll) -> wire::Poll {
+    wire::Poll {
+        id: p.spec.id.clone(),
+        question: p.spec.question.clone(),
+        options: p
+            .spec
+            .options
+            .iter()
+            .zip(&p.voter_counts)
+            .map(|(text, count)| wire::PollOption { text: text.clone(), voter_count: *count })
+            .collect(),
+        total_voter_count: p.total_voter_count,
+        is_closed: p.spec.is_closed,
+        is_anonymous: p.spec.is_anonymous,
+        kind: p.spec.kind.as_str(),
+        allows_multiple_answers: p.spec.allows_multiple_answers,
+        correct_option_id: p.spec.correct_option_id,
+        explanation: p.spec.explanation.clone(),
+    }
 }

@@ -7,6 +7,7 @@ use plaza_core::bot::{
 };
 use plaza_core::file::{FileKind, Media};
 use plaza_core::formatting::{self, ParseMode};
+use plaza_core::poll::PollKind;
 use plaza_core::{
     ChatId, ChatKind, Denied, Entity, MemberStatus, Message, MessageId, NewMessage, ReplyMarkup, Role, User, UserId,
 };
@@ -45,6 +46,9 @@ pub async fn call(state: &AppState, bot: &User, method: &str, p: Params) -> BotR
         "sendphoto" => send_file(s, bot, p, FileKind::Photo).await,
         "senddocument" => send_file(s, bot, p, FileKind::Document).await,
         "getfile" => get_file(s, bot, p).await,
+        "sendpoll" => send_poll(s, bot, p).await,
+        "stoppoll" => stop_poll(s, bot, p).await,
+        "setmessagereaction" => set_message_reaction(s, bot, p).await,
         "editmessagetext" => edit_message_text(s, bot, p).await,
         "editmessagereplymarkup" => edit_reply_markup(s, bot, p).await,
         "deletemessage" => delete_message(s, bot, p).await,
@@ -188,6 +192,72 @@ async fn send_file(state: &AppState, bot: &User, p: Params, kind: FileKind) -> B
         .with_markup(markup);
     message.protected = p.bool("protect_content");
     deliver(state, bot, chat, message).await
+}
+
+async fn send_poll(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let question = p.str("question").unwrap_or_default();
+    let options: Vec<wire::InputPollOption> =
+        p.json("options", "poll options")?.ok_or_else(|| BotError::bad("poll must have at least 2 option"))?;
+    let options = options
+        .into_iter()
+        .map(|o| match o {
+            wire::InputPollOption::Text(t) | wire::InputPollOption::Object { text: t } => t,
+        })
+        .collect();
+    let kind = PollKind::parse(p.str("type").as_deref().unwrap_or("regular")).map_err(|i| BotError::bad(i.reason))?;
+    // Polls are anonymous unless the bot says otherwise, as on Telegram.
+    let is_anonymous = !p.has("is_anonymous") || p.bool("is_anonymous");
+    let reply_to = reply_to(state, bot, chat, &p).await?.map(MessageId);
+    let sent = state
+        .service
+        .send_poll(
+            bot.id,
+            chat,
+            &question,
+            options,
+            is_anonymous,
+            kind,
+            p.bool("allows_multiple_answers"),
+            p.int("correct_option_id")?,
+            p.str("explanation"),
+            p.bool("is_closed"),
+            reply_to,
+            reply_markup(&p)?,
+        )
+        .await
+        .map_err(|e| BotError::from(e).message_not_found("message to be replied not found"))?;
+    Ok(ok(bot_message(state, bot, chat, sent).await?))
+}
+
+async fn stop_poll(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let id = message_id(&p, "message_id").map_err(|e| e.message_not_found("message with poll to stop not found"))?;
+    let poll = state.service.stop_poll(bot.id, chat, id).await.map_err(|e| match e {
+        plaza_service::ServiceError::Denied(Denied::NotAuthor) => BotError::bad("message can't be edited"),
+        other => BotError::from(other).message_not_found("message with poll to stop not found"),
+    })?;
+    Ok(ok(convert::poll(&poll)))
+}
+
+/// Bots put at most one reaction on a message, as on Telegram.
+async fn set_message_reaction(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let id = message_id(&p, "message_id")?;
+    let reaction: Vec<wire::ReactionType> = p.json("reaction", "reaction types")?.unwrap_or_default();
+    let emojis = reaction
+        .into_iter()
+        .map(|r| match r {
+            wire::ReactionType::Emoji { emoji } => Ok(emoji),
+            _ => Err(BotError::bad("REACTION_INVALID")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    state
+        .service
+        .set_reactions(bot.id, chat, id, emojis, 1)
+        .await
+        .map_err(|e| BotError::from(e).message_not_found("message to react not found"))?;
+    Ok(ok(true))
 }
 
 fn title(kind: FileKind) -> &'static str {

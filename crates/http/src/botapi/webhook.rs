@@ -126,7 +126,11 @@ async fn run(state: &AppState, bot: UserId, settings_changed: &Notify) {
 fn chat_of(u: &BotUpdate) -> i64 {
     match &u.body {
         BotUpdateBody::Message(m) | BotUpdateBody::EditedMessage(m) => m.chat.key.0,
-        BotUpdateBody::CallbackQuery { chat, .. } | BotUpdateBody::MyChatMember { chat, .. } => chat.key.0,
+        BotUpdateBody::CallbackQuery { chat, .. }
+        | BotUpdateBody::MyChatMember { chat, .. }
+        | BotUpdateBody::MessageReaction { chat, .. } => chat.key.0,
+        // Poll changes and answers are ordered among themselves.
+        BotUpdateBody::Poll(_) | BotUpdateBody::PollAnswer(_) => 0,
     }
 }
 
