@@ -7,11 +7,12 @@ use axum::extract::{ConnectInfo, State};
 use plaza_core::file::{FileKind, Media};
 use plaza_core::{ChatId, HistoryPage, MessageId, NewMessage, UserId, formatting};
 use plaza_protocol::{
-    AddMembersRequest, AuthResponse, BanRequest, BlockRequest, BlockedOut, CallbackAnswerOut, CallbackRequest,
-    ChatActionRequest, ChatListItem, ChatOut, CreateGroupRequest, DeleteMessagesRequest, EditMessageRequest, ErrorBody,
-    LoginRequest, MarkReadRequest, MemberOut, MemberRef, MessageOut, Ok, OpenPrivateRequest, PollOut, ProfilePatch,
-    ReactionsRequest, SendMessageRequest, ServerFrame, SetRoleRequest, SetTitleRequest, SignupRequest, StartBotRequest,
-    StartBotResponse, UserOut, VoteRequest,
+    AddMembersRequest, AuthResponse, BanRequest, BlockRequest, BlockedOut, BotCommandOut, BotInfoOut,
+    CallbackAnswerOut, CallbackRequest, ChatActionRequest, ChatListItem, ChatOut, CreateGroupRequest,
+    DeleteMessagesRequest, EditMessageRequest, ErrorBody, LoginRequest, MarkReadRequest, MemberOut, MemberRef,
+    MenuButtonOut, MessageOut, Ok, OpenPrivateRequest, PollOut, ProfilePatch, ReactionsRequest, SendMessageRequest,
+    ServerFrame, SetRoleRequest, SetTitleRequest, SignupRequest, StartBotRequest, StartBotResponse, UserOut,
+    VoteRequest,
 };
 use plaza_service::files::Upload;
 use serde::Deserialize;
@@ -679,4 +680,52 @@ pub async fn set_reactions(
     let max = plaza_core::poll::MAX_REACTIONS;
     state.service.set_reactions(session.user.id, ChatId(chat_id), MessageId(message_id), req.emojis, max).await?;
     Ok(Json(Ok { ok: true }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct BotInfoQuery {
+    /// The chat to resolve commands for (a group the bot is in); the private chat by default.
+    pub chat_id: Option<i64>,
+}
+
+/// A bot's profile, command menu and menu button as the caller sees them (in their language,
+/// for the chat asked about).
+#[utoipa::path(get, path = "/api/v1/bots/{username}", tag = "bots", security(("bearer" = [])),
+    params(("username" = String, Path), BotInfoQuery),
+    responses((status = 200, body = BotInfoOut), (status = 404, body = ErrorBody)))]
+pub async fn bot_info(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(username): ApiPath<String>,
+    ApiQuery(q): ApiQuery<BotInfoQuery>,
+) -> ApiResult<Json<BotInfoOut>> {
+    use plaza_core::bot::{BotText, MenuButton};
+    let svc = &state.service;
+    let bot = svc.user_by_username(&username).await?;
+    if !bot.is_bot {
+        return Err(ApiError::from(plaza_service::ServiceError::Denied(plaza_core::Denied::UserNotFound)));
+    }
+    let me = &session.user;
+    let lang = me.language_code.as_ref().map(|l| l.as_str());
+    let chat_id = ChatId(q.chat_id.unwrap_or(bot.id.0));
+    let commands = match svc.chat(me.id, chat_id).await {
+        Ok(chat) => svc.commands_for(bot.id, me, &chat).await?,
+        // No chat with the bot yet: what a private chat would show.
+        Err(_) => svc.commands(bot.id, plaza_core::bot::CommandScope::Default, lang).await?,
+    };
+    let menu_button = match svc.menu_button(bot.id, Some(me.id)).await? {
+        MenuButton::WebApp { text, url } => MenuButtonOut::WebApp { text, url },
+        MenuButton::Commands | MenuButton::Default => MenuButtonOut::Commands,
+    };
+    Ok(Json(BotInfoOut {
+        user: user_out(&bot),
+        name: svc.bot_text(&bot, BotText::Name, lang).await?,
+        description: svc.bot_text(&bot, BotText::Description, lang).await?,
+        short_description: svc.bot_text(&bot, BotText::ShortDescription, lang).await?,
+        commands: commands
+            .into_iter()
+            .map(|c| BotCommandOut { command: c.command, description: c.description })
+            .collect(),
+        menu_button,
+    }))
 }

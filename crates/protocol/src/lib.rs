@@ -405,6 +405,34 @@ pub struct CallbackAnswerOut {
     pub url: Option<String>,
 }
 
+/// What a client shows about a bot: its profile texts, its command menu and its menu button, as
+/// the caller sees them in the chat asked about.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct BotInfoOut {
+    pub user: UserOut,
+    pub name: String,
+    pub description: String,
+    pub short_description: String,
+    pub commands: Vec<BotCommandOut>,
+    pub menu_button: MenuButtonOut,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct BotCommandOut {
+    pub command: String,
+    pub description: String,
+}
+
+/// The button beside the message field in a chat with the bot.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MenuButtonOut {
+    /// Opens the command list.
+    Commands,
+    /// Opens a mini app.
+    WebApp { text: String, url: String },
+}
+
 /// Starting a bot, optionally with a deep-link payload.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]

@@ -184,6 +184,19 @@ async fn transport_and_envelope(b: Backend) {
         .unwrap();
     assert_eq!(envelope(garbage).await.0, StatusCode::BAD_REQUEST);
     // A body of gzip is accepted when it says so is left to the libraries; logOut and close answer true.
+    // Compressed bodies are accepted, as Telegram's server accepts them.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, json!({"chat_id": p.user_id, "text": "zipped"}).to_string().as_bytes()).unwrap();
+    let r = s
+        .http
+        .post(url("sendMessage"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(r).await.1["result"]["text"], "zipped");
     assert_eq!(ok(&s, t, "logOut", json!({})).await, json!(true));
 }
 
@@ -547,6 +560,18 @@ async fn commands_menu_and_profile(b: Backend) {
             .await
             .starts_with("Bad Request: must be at most 64")
     );
+    // The person's client shows the same: name, description, commands and menu button.
+    let (status, info) = s.get("/api/v1/bots/menu_bot", &p.user_token).await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!((info["name"].as_str(), info["description"].as_str()), (Some("Menu Bot"), Some("Does menus.")));
+    assert_eq!(info["commands"], cmds);
+    assert_eq!(info["menu_button"], json!({"type": "commands"}));
+    ok(&s, t, "setChatMenuButton", json!({"chat_id": p.user_id, "menu_button": app})).await;
+    let (_, info) = s.get("/api/v1/bots/menu_bot", &p.user_token).await;
+    assert_eq!(info["menu_button"], json!({"type": "web_app", "text": "Open", "url": "https://app.example"}));
+    ok(&s, t, "setMyCommands", json!({"commands": [{"command": "mine", "description": "Only here"}], "scope": {"type": "chat", "chat_id": p.user_id}})).await;
+    let (_, info) = s.get("/api/v1/bots/menu_bot", &p.user_token).await;
+    assert_eq!(info["commands"], json!([{"command": "mine", "description": "Only here"}]));
 }
 
 /// A webhook receiver: records every update with its secret header; answers according to `reply`.

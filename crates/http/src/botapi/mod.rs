@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/{token}/test/{method}", any(call_test))
         .route("/file/{token}/{*path}", get(download))
         .layer(DefaultBodyLimit::max(MAX_BOT_BODY))
+        // Telegram's server accepts gzip- and deflate-compressed request bodies.
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
 }
 
 async fn call(State(state): State<AppState>, Path((token, method)): Path<(String, String)>, req: Request) -> Response {
