@@ -914,6 +914,22 @@ async fn blocking_bans_and_pins(b: Backend) {
     .await;
     assert_eq!(member_changes(&s, t).await, vec![("kicked".into(), "member".into(), p.user_id, p.user_id)]);
     ok(&s, t, "sendMessage", json!({"chat_id": p.user_id, "text": "welcome back"})).await;
+    // Blocked again, then started again ("Restart"): unblocked, and /start arrives.
+    s.call(
+        reqwest::Method::PUT,
+        &format!("/api/v1/chats/{}/blocked", p.bot_id),
+        Some(&p.user_token),
+        Some(json!({"blocked": true})),
+    )
+    .await;
+    start(&s, &p, "mod_bot").await;
+    assert_eq!(
+        member_changes(&s, t).await,
+        vec![
+            ("member".into(), "kicked".into(), p.user_id, p.user_id),
+            ("kicked".into(), "member".into(), p.user_id, p.user_id)
+        ]
+    );
 
     // A group: the bot is told it was added and promoted.
     let (_, group) =

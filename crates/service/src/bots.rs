@@ -520,6 +520,10 @@ impl Service {
             return Err(Invalid::new("payload", "a start parameter is up to 64 of A-Z, a-z, 0-9, _ and -").into());
         }
         let chat = self.open_private_chat(me, username).await?;
+        // Starting a bot one has blocked unblocks it first, as Telegram's "Restart" does.
+        if self.is_blocked(me, bot.id).await? {
+            self.set_blocked(me, bot.id, false).await?;
+        }
         let text = match payload {
             Some(p) => format!("/start {p}"),
             None => "/start".to_string(),
