@@ -45,6 +45,14 @@ impl Call {
         self.token = Some(token.to_string());
         self
     }
+
+    /// `POST /path {"body"}`: the request as a report shows it (the bearer token left out).
+    pub fn describe(&self) -> String {
+        match &self.body {
+            Some(body) => format!("{} {} {}", self.method, self.path, String::from_utf8_lossy(body)),
+            None => format!("{} {}", self.method, self.path),
+        }
+    }
 }
 
 /// One keep-alive HTTP/1.1 connection.
@@ -142,6 +150,18 @@ pub async fn closed_loop(
     warmup: Duration,
     duration: Duration,
 ) -> anyhow::Result<LoadResult> {
+    closed_loop_cycling(addr, calls.into_iter().map(|c| vec![c]).collect(), warmup, duration).await
+}
+
+/// Like [`closed_loop`], with one connection per `calls` entry that sends its calls in turn, over
+/// and over (a bot writing to each of its chats in turn, say).
+pub async fn closed_loop_cycling(
+    addr: SocketAddr,
+    calls: Vec<Vec<Call>>,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<LoadResult> {
+    anyhow::ensure!(calls.iter().all(|c| !c.is_empty()), "every connection needs a call");
     // Connections are opened before the clock starts so that their setup is not measured.
     let mut conns = Vec::with_capacity(calls.len());
     for _ in &calls {
@@ -150,8 +170,8 @@ pub async fn closed_loop(
     let from = Instant::now() + warmup;
     let until = from + duration;
     let mut tasks = JoinSet::new();
-    for (conn, call) in conns.into_iter().zip(calls) {
-        tasks.spawn(drive(conn, call, from, until));
+    for (conn, calls) in conns.into_iter().zip(calls) {
+        tasks.spawn(drive(conn, calls, from, until));
     }
     let mut total = LoadResult { measured: duration, ..LoadResult::default() };
     while let Some(part) = tasks.join_next().await {
@@ -160,14 +180,14 @@ pub async fn closed_loop(
     Ok(total)
 }
 
-async fn drive(mut conn: Conn, call: Call, from: Instant, until: Instant) -> LoadResult {
+async fn drive(mut conn: Conn, calls: Vec<Call>, from: Instant, until: Instant) -> LoadResult {
     let mut part = LoadResult::default();
-    loop {
+    for call in calls.iter().cycle() {
         let sent = Instant::now();
         if sent >= until {
-            return part;
+            break;
         }
-        let outcome = conn.send(&call).await;
+        let outcome = conn.send(call).await;
         let done = Instant::now();
         match outcome {
             Ok((StatusCode::OK, _)) => {
@@ -178,14 +198,20 @@ async fn drive(mut conn: Conn, call: Call, from: Instant, until: Instant) -> Loa
             }
             Ok((status, body)) => {
                 part.errors += 1;
-                part.first_error.get_or_insert_with(|| format!("{status}: {}", String::from_utf8_lossy(&body)));
+                part.first_error.get_or_insert_with(|| failure(call, status, &body));
             }
             Err(e) => {
                 // A lost connection ends this client; the others go on and the report shows the error.
                 part.errors += 1;
-                part.first_error.get_or_insert_with(|| format!("{e:#}"));
-                return part;
+                part.first_error.get_or_insert_with(|| format!("{}: {e:#}", call.describe()));
+                break;
             }
         }
     }
+    part
+}
+
+/// `POST /path {"body"} → 500 Internal Server Error: {"answer"}`, for reports of failed requests.
+pub fn failure(call: &Call, status: StatusCode, body: &[u8]) -> String {
+    format!("{} → {status}: {}", call.describe(), String::from_utf8_lossy(body))
 }

@@ -4,6 +4,7 @@
 //! The binaries are `probe` (the physical-limit server), `load` (the load generator on its own) and
 //! `suite` (everything `bench/run` reports).
 
+pub mod botapi;
 pub mod http;
 pub mod pg;
 pub mod plaza;

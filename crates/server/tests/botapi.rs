@@ -26,6 +26,7 @@ on_both_backends!(
     blocking_bans_and_pins,
     flood_limits,
     polls_and_reactions,
+    production_webhooks_need_https,
 );
 
 /// A person and a bot that the person has started.
@@ -1218,4 +1219,21 @@ async fn polls_and_reactions(b: Backend) {
         .await,
         "Bad Request: REACTION_INVALID"
     );
+}
+
+async fn production_webhooks_need_https(b: Backend) {
+    let s = spawn_with(b, |c| c.webhooks_https_only = true).await;
+    let p = pair(&s, "ines", "prod_bot").await;
+    let t = &p.bot_token;
+    assert_eq!(
+        err(&s, t, "setWebhook", json!({"url": "http://bot.example/hook"}), 400).await,
+        "Bad Request: bad webhook: an HTTPS URL must be provided for webhook"
+    );
+    assert_eq!(
+        err(&s, t, "setWebhook", json!({"url": "https://bot.example:8080/hook"}), 400).await,
+        "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+    );
+    let (_, body) = bot(&s, t, "setWebhook", json!({"url": "https://bot.example:8443/hook"})).await;
+    assert_eq!(body["description"], "Webhook was set");
+    assert_eq!(ok(&s, t, "getWebhookInfo", json!({})).await["url"], "https://bot.example:8443/hook");
 }
