@@ -228,9 +228,17 @@ impl Service {
         // An offset past the newest update (one saved from another server, say) is ignored, as
         // Telegram's server does, instead of confirming updates that don't exist yet.
         if offset > state.offset && offset <= self.store.current_cursor(bot).await? + 1 {
-            self.store.confirm_updates(bot, offset).await?;
             state.offset = offset;
             self.bot_states.put(bot, state.clone(), i64::MAX);
+            // A bot repeats its offset with every call, so the confirmation need not be on disk
+            // before this call reads: it is stored in the background, off the delivery path. A
+            // crash can then cost a duplicate only if the bot also forgot its offset.
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.confirm_updates(bot, offset).await {
+                    tracing::warn!(error = %e, bot = bot.0, "storing a confirmed update offset failed");
+                }
+            });
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(req.timeout.min(MAX_POLL_TIMEOUT)));
         let mut cursor = state.offset.saturating_sub(1);
