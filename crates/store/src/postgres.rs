@@ -1669,7 +1669,7 @@ impl Store for PgStore {
         let reactions = reaction_rows(&tx, &reacted_chats, &reacted_ids).await?;
         let (mut wanted_chats, mut wanted_ids): (Vec<i64>, Vec<i64>) = entries
             .iter()
-            .filter(|e| matches!(e.1.as_str(), "message_new" | "message_edited" | "poll_updated"))
+            .filter(|e| matches!(e.1.as_str(), "message_new" | "message_edited" | "poll_updated" | "reactions_updated"))
             .map(|e| (e.2.0, e.3.unwrap_or(0)))
             .unzip();
         for e in entries.iter().filter(|e| e.1 == "callback_query") {
@@ -1764,6 +1764,10 @@ impl Store for PgStore {
                     EventBody::PollAnswered { answer }
                 }
                 "reactions_updated" => {
+                    // The message is gone: its deletion follows in this log.
+                    if !messages.contains_key(&(key, mid)) {
+                        continue;
+                    }
                     let rows = reactions.get(&(key, mid)).map_or(&[][..], |r| r.as_slice());
                     EventBody::ReactionsUpdated { chat_id, message_id: mid, reactions: count_reactions(rows, user) }
                 }

@@ -1715,6 +1715,10 @@ impl Store for SqliteStore {
                         }
                     }
                     "reactions_updated" => {
+                        // The message is gone: its deletion follows in this log.
+                        if load_message(conn, key, mid)?.is_none() {
+                            continue;
+                        }
                         let rows = reaction_rows(conn, key, mid)?;
                         EventBody::ReactionsUpdated {
                             chat_id,

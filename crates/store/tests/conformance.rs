@@ -2729,4 +2729,11 @@ async fn reactions(store: Arc<dyn Store>) {
             reactions: counted(&[("❤", 1, false)])
         }]
     );
+    // Once the message is deleted, the log skips its reaction entries; the deletion follows.
+    let before = s.current_cursor(alice.id).await.unwrap() - 1;
+    s.delete_messages(alice.id, dm(&bob), vec![yo.id]).await.unwrap();
+    assert_eq!(
+        bodies_after(s, &alice, before).await,
+        vec![EventBody::MessageDeleted { chat_id: dm(&bob), message_id: yo.id }]
+    );
 }
