@@ -27,6 +27,7 @@ on_both_backends!(
     flood_limits,
     polls_and_reactions,
     production_webhooks_need_https,
+    random_input_never_breaks_the_envelope,
 );
 
 /// A person and a bot that the person has started.
@@ -1236,4 +1237,152 @@ async fn production_webhooks_need_https(b: Backend) {
     let (_, body) = bot(&s, t, "setWebhook", json!({"url": "https://bot.example:8443/hook"})).await;
     assert_eq!(body["description"], "Webhook was set");
     assert_eq!(ok(&s, t, "getWebhookInfo", json!({})).await["url"], "https://bot.example:8443/hook");
+}
+
+/// Random methods with random parameters of random types, in JSON and urlencoded bodies: every
+/// answer is Telegram's envelope with the HTTP status equal to `error_code`, and never a 5xx.
+async fn random_input_never_breaks_the_envelope(b: Backend) {
+    use rand::{Rng, SeedableRng};
+    let s = spawn(b).await;
+    let p = pair(&s, "rex", "fuzz_bot").await;
+    start(&s, &p, "fuzz_bot").await;
+    let methods = [
+        "getMe",
+        "getUpdates",
+        "setWebhook",
+        "deleteWebhook",
+        "getWebhookInfo",
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "getFile",
+        "forwardMessage",
+        "copyMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "deleteMessage",
+        "deleteMessages",
+        "sendChatAction",
+        "answerCallbackQuery",
+        "setMyCommands",
+        "getMyCommands",
+        "deleteMyCommands",
+        "setChatMenuButton",
+        "getChatMenuButton",
+        "setMyName",
+        "getMyName",
+        "getChat",
+        "getChatMember",
+        "getChatAdministrators",
+        "getChatMemberCount",
+        "banChatMember",
+        "unbanChatMember",
+        "pinChatMessage",
+        "unpinChatMessage",
+        "unpinAllChatMessages",
+        "setMessageReaction",
+        "sendPoll",
+        "stopPoll",
+    ];
+    let names = [
+        "chat_id",
+        "text",
+        "parse_mode",
+        "entities",
+        "reply_markup",
+        "reply_parameters",
+        "message_id",
+        "message_ids",
+        "from_chat_id",
+        "photo",
+        "document",
+        "file_id",
+        "callback_query_id",
+        "show_alert",
+        "url",
+        "commands",
+        "scope",
+        "language_code",
+        "menu_button",
+        "name",
+        "user_id",
+        "until_date",
+        "reaction",
+        "question",
+        "options",
+        "type",
+        "correct_option_id",
+        "offset",
+        "limit",
+        "timeout",
+        "allowed_updates",
+        "action",
+        "caption",
+        "secret_token",
+    ];
+    let values = [
+        json!(p.user_id),
+        json!(-1),
+        json!(0),
+        json!(i64::MAX),
+        json!(i64::MIN),
+        json!(p.user_id.to_string()),
+        json!("@x"),
+        json!(""),
+        json!("<b>x"),
+        json!("*a"),
+        json!("x".repeat(5000)),
+        json!(true),
+        json!(1.5),
+        json!([]),
+        json!({}),
+        json!([1, 2]),
+        json!({"inline_keyboard": [[{"text": "a", "callback_data": "b"}]]}),
+        json!({"inline_keyboard": "x"}),
+        json!({"keyboard": [["a"]]}),
+        json!([{"type": "bold", "offset": 0, "length": 99}]),
+        json!([{"type": "emoji", "emoji": "👍"}]),
+        json!("[1,2,3]"),
+        json!("{\"type\":\"chat\",\"chat_id\":5}"),
+        json!("\u{0}\u{d7ff}"),
+        json!("HTML"),
+        json!("MarkdownV2"),
+        json!("https://x.y"),
+        json!("attach://f"),
+        json!(["a", "b"]),
+        json!([{"command": "a", "description": "b"}]),
+        json!({"type": "web_app", "text": "t", "web_app": {"url": "u"}}),
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let t = &p.bot_token;
+    for _ in 0..400 {
+        let method = methods[rng.random_range(0..methods.len())];
+        let mut params = serde_json::Map::new();
+        for _ in 0..rng.random_range(0..5) {
+            params.insert(
+                names[rng.random_range(0..names.len())].to_string(),
+                values[rng.random_range(0..values.len())].clone(),
+            );
+        }
+        let req = s.http.post(format!("{}/bot{t}/{method}", s.base));
+        let req = if rng.random_bool(0.5) {
+            req.json(&params)
+        } else {
+            let form: Vec<(String, String)> = params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                .collect();
+            req.form(&form)
+        };
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or_else(|e| panic!("{method} {params:?}: not JSON: {e}"));
+        assert!(status.as_u16() < 500, "{method} {params:?} → {status} {body}");
+        if body["ok"] == json!(false) {
+            assert_eq!(body["error_code"].as_u64(), Some(u64::from(status.as_u16())), "{method} {params:?}: {body}");
+            assert!(body["description"].is_string(), "{body}");
+        } else {
+            assert_eq!(body["ok"], json!(true), "{method} {params:?}: {body}");
+        }
+    }
 }
