@@ -262,6 +262,9 @@ pub(crate) struct Writer {
     /// Each user's last update-log seq, learnt on first use. Only the writer appends to the log,
     /// so it can count on its own; forgotten whenever a batch is rolled back.
     seqs: RefCell<HashMap<i64, i64>>,
+    /// Whether each user seen is a bot (it never changes; forgotten with `seqs`, since a rolled-back
+    /// account's id can be given again).
+    bots: RefCell<HashMap<i64, bool>>,
     /// Rows in `updates_recent` and when the oldest of them was written.
     recent: Cell<usize>,
     recent_since: Cell<Option<Instant>>,
@@ -277,11 +280,22 @@ impl std::ops::Deref for Writer {
 }
 
 impl Writer {
+    /// Is `user` a bot? Asked for every message, so remembered.
+    fn is_bot(&self, user: UserId) -> StoreResult<bool> {
+        if let Some(b) = self.bots.borrow().get(&user.0) {
+            return Ok(*b);
+        }
+        let b = is_bot(&self.conn, user)?;
+        self.bots.borrow_mut().insert(user.0, b);
+        Ok(b)
+    }
+
     fn new(conn: Connection, compact_rows: usize) -> Self {
         let recent = conn.query_row("SELECT COUNT(*) FROM updates_recent", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
         let w = Writer {
             conn,
             seqs: RefCell::new(HashMap::new()),
+            bots: RefCell::new(HashMap::new()),
             recent: Cell::new(0),
             recent_since: Cell::new(None),
             compact_rows,
@@ -343,6 +357,7 @@ impl Writer {
     /// After a rollback nothing this thread counted can be trusted.
     fn forget(&self) {
         self.seqs.borrow_mut().clear();
+        self.bots.borrow_mut().clear();
         let recent =
             self.conn.query_row("SELECT COUNT(*) FROM updates_recent", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
         self.compacted();
@@ -579,9 +594,13 @@ fn people_ids(conn: &Connection, key: ChatKey) -> StoreResult<Vec<UserId>> {
 
 /// Whom a message's `message_new`/`message_edited` entry goes to: every member, except a bot
 /// sender (bots do not receive their own messages).
-fn message_recipients(conn: &Connection, key: ChatKey, sender: UserId) -> StoreResult<Vec<UserId>> {
-    let mut ids = member_ids(conn, key)?;
-    if is_bot(conn, sender)? {
+fn message_recipients(conn: &Writer, row: &ChatRow, sender: UserId) -> StoreResult<Vec<UserId>> {
+    // A private chat's two members are in its row; a group's are looked up.
+    let mut ids = match (row.is_group, row.user_lo, row.user_hi) {
+        (false, Some(lo), Some(hi)) => vec![UserId(lo), UserId(hi)],
+        _ => member_ids(conn, row.key)?,
+    };
+    if conn.is_bot(sender)? {
         ids.retain(|u| *u != sender);
     }
     Ok(ids)
@@ -797,7 +816,7 @@ fn insert_message(
         ])
         .map_err(db)?;
     }
-    let notify = push_all(conn, &message_recipients(conn, row.key, sender)?, "message_new", row.key, Some(id))?;
+    let notify = push_all(conn, &message_recipients(conn, row, sender)?, "message_new", row.key, Some(id))?;
     Ok(Written { value: m.into_message(row.key, MessageId(id), sender, now), notify })
 }
 
@@ -1551,7 +1570,7 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
             let notify =
-                push_all(conn, &message_recipients(conn, row.key, editor)?, "message_edited", row.key, Some(id.0))?;
+                push_all(conn, &message_recipients(conn, &row, editor)?, "message_edited", row.key, Some(id.0))?;
             Ok(Written { value: message, notify })
         })
         .await
