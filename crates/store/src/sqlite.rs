@@ -265,6 +265,10 @@ pub(crate) struct Writer {
     /// Whether each user seen is a bot (it never changes; forgotten with `seqs`, since a rolled-back
     /// account's id can be given again).
     bots: RefCell<HashMap<i64, bool>>,
+    /// Private chats by their two users, with whether each (lower id first) has blocked the other:
+    /// sending a message in one needs both, and only the writer changes them (`set_blocked`
+    /// forgets the chat's entry). Forgotten with `seqs`.
+    private_chats: RefCell<HashMap<(i64, i64), (ChatRow, [bool; 2])>>,
     /// Rows in `updates_recent` and when the oldest of them was written.
     recent: Cell<usize>,
     recent_since: Cell<Option<Instant>>,
@@ -290,12 +294,41 @@ impl Writer {
         Ok(b)
     }
 
+    /// The private chat of `me` and `peer` and whether `peer` has blocked `me`.
+    fn private_chat(&self, me: UserId, peer: UserId) -> StoreResult<(ChatRow, bool)> {
+        let (lo, hi) = private_pair(me, peer);
+        let peer_index = usize::from(peer == hi);
+        if let Some((row, blocked)) = self.private_chats.borrow().get(&(lo.0, hi.0)) {
+            return Ok((row.clone(), blocked[peer_index]));
+        }
+        let (row, _) = resolve(&self.conn, me, ChatId::private(peer))?;
+        let mut blocked = [false; 2];
+        for (i, u) in [lo, hi].into_iter().enumerate() {
+            blocked[i] = self
+                .conn
+                .prepare_cached("SELECT blocked_peer FROM members WHERE chat_id = ?1 AND user_id = ?2")
+                .map_err(db)?
+                .query_row([row.key.0, u.0], |r| r.get(0))
+                .optional()
+                .map_err(db)?
+                .unwrap_or(false);
+        }
+        self.private_chats.borrow_mut().insert((lo.0, hi.0), (row.clone(), blocked));
+        Ok((row, blocked[peer_index]))
+    }
+
+    fn forget_private_chat(&self, a: UserId, b: UserId) {
+        let (lo, hi) = private_pair(a, b);
+        self.private_chats.borrow_mut().remove(&(lo.0, hi.0));
+    }
+
     fn new(conn: Connection, compact_rows: usize) -> Self {
         let recent = conn.query_row("SELECT COUNT(*) FROM updates_recent", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
         let w = Writer {
             conn,
             seqs: RefCell::new(HashMap::new()),
             bots: RefCell::new(HashMap::new()),
+            private_chats: RefCell::new(HashMap::new()),
             recent: Cell::new(0),
             recent_since: Cell::new(None),
             compact_rows,
@@ -358,6 +391,7 @@ impl Writer {
     fn forget(&self) {
         self.seqs.borrow_mut().clear();
         self.bots.borrow_mut().clear();
+        self.private_chats.borrow_mut().clear();
         let recent =
             self.conn.query_row("SELECT COUNT(*) FROM updates_recent", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
         self.compacted();
@@ -1521,19 +1555,16 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<Written<Message>> {
         self.write(move |conn| {
-            let (row, _) = resolve(conn, sender, chat)?;
-            if !row.is_group {
-                let blocked: bool = conn
-                    .prepare_cached("SELECT blocked_peer FROM members WHERE chat_id = ?1 AND user_id = ?2")
-                    .map_err(db)?
-                    .query_row([row.key.0, row.peer_of(sender).0], |r| r.get(0))
-                    .optional()
-                    .map_err(db)?
-                    .unwrap_or(false);
-                if blocked {
-                    return Err(Denied::Blocked.into());
+            let row = match chat.resolve() {
+                Some(ChatRef::Private { peer }) if peer != sender => {
+                    let (row, blocked) = conn.private_chat(sender, peer)?;
+                    if blocked {
+                        return Err(Denied::Blocked.into());
+                    }
+                    row
                 }
-            }
+                _ => resolve(conn, sender, chat)?.0,
+            };
             if let Some(reply_to) = m.reply_to {
                 load_message(conn, row.key, reply_to)?.ok_or(Denied::MessageNotFound)?;
             }
@@ -1797,6 +1828,7 @@ impl Store for SqliteStore {
                 .map_err(db)?
                 .query_row([row.key.0, user.0], |r| r.get(0))
                 .map_err(db)?;
+            conn.forget_private_chat(user, peer);
             let mut notify = Vec::new();
             if was != blocked {
                 conn.execute(
