@@ -257,6 +257,9 @@ impl SqliteStore {
 }
 
 /// The writer thread's connection and what it remembers between writes.
+/// A private chat's row and whether each of its users (lower id first) has blocked the other.
+type PrivateChat = (ChatRow, [bool; 2]);
+
 pub(crate) struct Writer {
     conn: Connection,
     /// Each user's last update-log seq, learnt on first use. Only the writer appends to the log,
@@ -268,7 +271,7 @@ pub(crate) struct Writer {
     /// Private chats by their two users, with whether each (lower id first) has blocked the other:
     /// sending a message in one needs both, and only the writer changes them (`set_blocked`
     /// forgets the chat's entry). Forgotten with `seqs`.
-    private_chats: RefCell<HashMap<(i64, i64), (ChatRow, [bool; 2])>>,
+    private_chats: RefCell<HashMap<(i64, i64), PrivateChat>>,
     /// Rows in `updates_recent` and when the oldest of them was written.
     recent: Cell<usize>,
     recent_since: Cell<Option<Instant>>,
