@@ -305,17 +305,7 @@ impl Writer {
             return Ok((row.clone(), blocked[peer_index]));
         }
         let (row, _) = resolve(&self.conn, me, ChatId::private(peer))?;
-        let mut blocked = [false; 2];
-        for (i, u) in [lo, hi].into_iter().enumerate() {
-            blocked[i] = self
-                .conn
-                .prepare_cached("SELECT blocked_peer FROM members WHERE chat_id = ?1 AND user_id = ?2")
-                .map_err(db)?
-                .query_row([row.key.0, u.0], |r| r.get(0))
-                .optional()
-                .map_err(db)?
-                .unwrap_or(false);
-        }
+        let blocked = [blocked_peer(&self.conn, row.key, lo)?, blocked_peer(&self.conn, row.key, hi)?];
         self.private_chats.borrow_mut().insert((lo.0, hi.0), (row.clone(), blocked));
         Ok((row, blocked[peer_index]))
     }
@@ -650,6 +640,17 @@ fn is_bot(conn: &Connection, user: UserId) -> StoreResult<bool> {
         .optional()
         .map_err(db)
         .map(|b| b.unwrap_or(false))
+}
+
+/// Has `user` blocked the other side of the private chat `key`?
+fn blocked_peer(conn: &Connection, key: ChatKey, user: UserId) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT blocked_peer FROM members WHERE chat_id = ?1 AND user_id = ?2")
+        .map_err(db)?
+        .query_row([key.0, user.0], |r| r.get(0))
+        .optional()
+        .map_err(db)?
+        .unwrap_or(false))
 }
 
 fn member_ids(conn: &Connection, key: ChatKey) -> StoreResult<Vec<UserId>> {
@@ -1826,11 +1827,7 @@ impl Store for SqliteStore {
             if row.is_group {
                 return Err(Denied::NotPrivate.into());
             }
-            let was: bool = conn
-                .prepare_cached("SELECT blocked_peer FROM members WHERE chat_id = ?1 AND user_id = ?2")
-                .map_err(db)?
-                .query_row([row.key.0, user.0], |r| r.get(0))
-                .map_err(db)?;
+            let was = blocked_peer(conn, row.key, user)?;
             conn.forget_private_chat(user, peer);
             let mut notify = Vec::new();
             if was != blocked {
@@ -1856,10 +1853,7 @@ impl Store for SqliteStore {
     async fn is_blocked(&self, user: UserId, peer: UserId) -> StoreResult<bool> {
         self.read(move |conn| {
             let (row, _) = resolve(conn, user, ChatId::private(peer))?;
-            conn.prepare_cached("SELECT blocked_peer FROM members WHERE chat_id = ?1 AND user_id = ?2")
-                .map_err(db)?
-                .query_row([row.key.0, user.0], |r| r.get(0))
-                .map_err(db)
+            blocked_peer(conn, row.key, user)
         })
         .await
     }
