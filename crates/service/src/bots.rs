@@ -122,6 +122,11 @@ impl Superseded {
         self.notify.notified().await;
         *self.reason.lock().expect("reason")
     }
+
+    fn end(&self, reason: &'static str) {
+        *self.reason.lock().expect("reason") = reason;
+        self.notify.notify_one();
+    }
 }
 
 impl Pollers {
@@ -148,13 +153,6 @@ impl Pollers {
         if map.get(&bot).is_some_and(|(t, _)| *t == ticket) {
             map.remove(&bot);
         }
-    }
-}
-
-impl Superseded {
-    fn end(&self, reason: &'static str) {
-        *self.reason.lock().expect("reason") = reason;
-        self.notify.notify_one();
     }
 }
 
