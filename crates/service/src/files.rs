@@ -64,7 +64,7 @@ impl Service {
         };
         let digest = sha256(&upload.bytes);
         let info = FileInfo {
-            file_id: secrets::file_id(),
+            file_id: secrets::opaque_id(),
             unique_id: secrets::unique_id(&digest),
             kind,
             size: upload.bytes.len() as u64,

@@ -581,7 +581,7 @@ impl Service {
         reply_markup: Option<ReplyMarkup>,
     ) -> ServiceResult<Message> {
         let poll = plaza_core::poll::NewPoll::new(
-            secrets::file_id(),
+            secrets::opaque_id(),
             question,
             options,
             is_anonymous,

@@ -52,8 +52,8 @@ pub(crate) fn session_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// A file's id: 192 random bits, URL-safe base64 (32 characters), so ids cannot be guessed.
-pub(crate) fn file_id() -> String {
+/// An id that must not be guessable (files, polls): 192 random bits, URL-safe base64 (32 characters).
+pub(crate) fn opaque_id() -> String {
     let bytes: [u8; 24] = rand::rng().random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
