@@ -68,6 +68,21 @@ pub fn thousands(n: f64) -> String {
     out
 }
 
+/// The shared clock and the measured part of a delivery test: sends stamp times from `origin`, and
+/// only those between `from` and `until` count.
+#[derive(Clone, Copy)]
+pub struct Window {
+    pub origin: tokio::time::Instant,
+    pub from: tokio::time::Instant,
+    pub until: tokio::time::Instant,
+}
+
+impl Window {
+    pub fn measures(&self, t: tokio::time::Instant) -> bool {
+        t >= self.from && t < self.until
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,7 +38,7 @@ use plaza_bench::http::{Call, Conn, LoadResult, closed_loop, closed_loop_cycling
 use plaza_bench::pg::{self, PgDatabase};
 use plaza_bench::plaza::{Ws, connect_ws, next_frame};
 use plaza_bench::process::{self, CpuMeter, CpuUse, Server, spawn_pinned};
-use plaza_bench::stats::{Latencies, ms, thousands};
+use plaza_bench::stats::{Latencies, Window, ms, thousands};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
@@ -480,20 +480,6 @@ async fn deliver(
     }
     out.delivered = out.latencies.count();
     Ok(out)
-}
-
-/// The shared clock and the measured part of a delivery test.
-#[derive(Clone, Copy)]
-struct Window {
-    origin: Instant,
-    from: Instant,
-    until: Instant,
-}
-
-impl Window {
-    fn measures(&self, t: Instant) -> bool {
-        t >= self.from && t < self.until
-    }
 }
 
 #[derive(Default)]
