@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 
 pub mod config;
 pub mod demo;
+pub mod demo_bot;
 
 pub use config::{Config, StoreConfig};
 
@@ -48,6 +49,8 @@ pub struct Server {
     pub listener: TcpListener,
     pub state: AppState,
     pub shutdown_grace: std::time::Duration,
+    /// The demo bot to answer as, in demo mode.
+    pub demo_bot: Option<plaza_core::UserId>,
 }
 
 impl Server {
@@ -59,9 +62,7 @@ impl Server {
     pub async fn bind_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
         let store = open_store(&config.store).await?;
         let service = service(store, clock, config);
-        if config.demo {
-            demo::seed(&service).await.context("seeding demo data")?;
-        }
+        let demo_bot = if config.demo { Some(demo::seed(&service).await.context("seeding demo data")?) } else { None };
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let state = AppState::new(Shared {
             service,
@@ -73,7 +74,7 @@ impl Server {
             webhooks: Webhooks::new(),
             flood: config.flood_limits.then(|| FloodLimits::new(FloodConfig::default())),
         });
-        Ok(Server { listener, state, shutdown_grace: config.shutdown_grace })
+        Ok(Server { listener, state, shutdown_grace: config.shutdown_grace, demo_bot })
     }
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
@@ -81,10 +82,15 @@ impl Server {
     }
 
     /// Serves until `stop` resolves, then shuts down gracefully: the listener closes, in-flight
-    /// requests finish, and every WebSocket gets a close frame before this returns.
+    /// requests finish, every WebSocket gets a close frame and the demo bot stops before this
+    /// returns.
     pub async fn run(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Server { listener, state, shutdown_grace } = self;
+        let Server { listener, state, shutdown_grace, demo_bot } = self;
         Webhooks::start_all(&state).await;
+        if let Some(bot) = demo_bot {
+            // Tracked like the webhook senders: shutdown cancels its long poll and waits for it.
+            state.tracker.spawn(demo_bot::run(state.service.clone(), bot, state.shutdown.clone()));
+        }
         let app = plaza_http::router(state.clone());
         let shutdown = state.shutdown.clone();
         let signal = async move {

@@ -67,7 +67,8 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "PLAZA_LISTEN")]
     listen: Option<SocketAddr>,
-    /// Create demo accounts (demo/demo, alice/alice, carol/carol), a demo bot and a demo group.
+    /// Create demo accounts (demo/demo, alice/alice, carol/carol), a demo bot that answers and a
+    /// demo group.
     #[arg(long, env = "PLAZA_DEMO")]
     demo: bool,
     /// Production webhooks: only HTTPS URLs on Telegram's ports (443, 80, 88, 8443). Without it

@@ -629,21 +629,23 @@ async fn demo_data_is_seeded_once(b: Backend) {
         s.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username":"demo","password":"demo"}))).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let token = body["token"].as_str().unwrap();
-    let (_, chats) = s.get("/api/v1/chats", token).await;
-    let chats = chats.as_array().unwrap();
-    assert_eq!(chats.len(), 1);
-    assert_eq!(chats[0]["chat"]["title"], "Plaza demo");
-    assert_eq!(chats[0]["chat"]["member_count"], 3);
-    assert!(chats[0]["last_message"]["text"].as_str().unwrap().starts_with("Welcome"));
     let (st, bot) = s.get("/api/v1/users/plaza_demo_bot", token).await;
     assert_eq!((st, bot["is_bot"].as_bool()), (StatusCode::OK, Some(true)));
+    // The group, and the chat with the bot that demo has started (its answers: tests/demo_bot.rs).
+    let (_, chats) = s.get("/api/v1/chats", token).await;
+    let chats = chats.as_array().unwrap();
+    assert_eq!(chats.len(), 2);
+    let group = chats.iter().find(|c| c["chat"]["title"] == "Plaza demo").expect("the demo group");
+    assert_eq!(group["chat"]["member_count"], 3);
+    assert!(group["last_message"]["text"].as_str().unwrap().starts_with("Welcome"));
+    assert!(chats.iter().any(|c| c["chat"]["id"] == bot["id"]), "{chats:?}");
     // Seeding again (a restart with --demo) adds nothing.
     let store = plaza_server::open_store(&s.store_config()).await.unwrap();
     let config = plaza_server::Config::for_tests(s.store_config());
     let service = plaza_server::service(store, std::sync::Arc::new(plaza_service::SystemClock), &config);
     plaza_server::demo::seed(&service).await.unwrap();
     let (_, chats) = s.get("/api/v1/chats", token).await;
-    assert_eq!(chats.as_array().unwrap().len(), 1);
+    assert_eq!(chats.as_array().unwrap().len(), 2);
     assert_eq!(service.list_people().await.unwrap().len(), 3);
     assert_eq!(service.list_bots().await.unwrap().len(), 1);
 }
