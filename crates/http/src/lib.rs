@@ -9,7 +9,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -30,6 +30,7 @@ pub mod convert;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod web;
 pub mod ws;
 
 use error::ApiError;
@@ -170,7 +171,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
-        .route("/", get(index))
+        .route("/", get(web::index))
+        .route("/assets/{build}/{*path}", get(web::asset))
+        .route("/{name}", get(web::link))
         .merge(botapi::router())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
@@ -199,12 +202,4 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "store unavailable".into(), store }))
         }
     }
-}
-
-async fn index() -> Html<&'static str> {
-    Html(
-        "<!doctype html><meta charset=utf-8><title>Plaza</title>\
-         <h1>Plaza</h1><p>The client API lives under <code>/api/v1</code>; its OpenAPI document is at \
-         <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>. Health: <a href=\"/healthz\">/healthz</a>.</p>",
-    )
 }

@@ -14,17 +14,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::proc::{Proc, free_port};
 use common::{Backend, TestServer, Ws};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
+use tokio::process::Command;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -118,90 +115,6 @@ impl Library {
     }
 }
 
-/// A running bot. Dropping it (also when the test panics) kills the process; after a panic (or
-/// always, with `PLAZA_SHOW_BOT_OUTPUT` set) it prints what the bot wrote.
-struct BotProcess {
-    name: String,
-    child: Child,
-    stdout: mpsc::UnboundedReceiver<String>,
-    output: Arc<Mutex<Vec<String>>>,
-}
-
-impl BotProcess {
-    fn spawn(library: Library, mode: Mode, plaza_url: &str, token: &str, webhook_port: u16) -> BotProcess {
-        let name = format!("{} ({})", library.name(), mode.name());
-        let mut child = library
-            .command()
-            .env("PLAZA_URL", plaza_url)
-            .env("BOT_TOKEN", token)
-            .env("MODE", mode.name())
-            .env("WEBHOOK_PORT", webhook_port.to_string())
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name} bot starts: {e} ({INSTALL_HINT})"));
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let (tx, stdout) = mpsc::unbounded_channel();
-        read_lines(child.stdout.take().expect("stdout"), "out", output.clone(), Some(tx));
-        read_lines(child.stderr.take().expect("stderr"), "err", output.clone(), None);
-        BotProcess { name, child, stdout, output }
-    }
-
-    /// Waits for the bot's READY line.
-    async fn ready(&mut self) {
-        let name = self.name.clone();
-        let wait = async {
-            while let Some(line) = self.stdout.recv().await {
-                if line.trim() == "READY" {
-                    return;
-                }
-            }
-            panic!("the {name} bot exited before it was READY");
-        };
-        tokio::time::timeout(READY_TIMEOUT, wait)
-            .await
-            .unwrap_or_else(|_| panic!("the {name} bot was not READY within {READY_TIMEOUT:?}"));
-    }
-}
-
-impl Drop for BotProcess {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-        if std::thread::panicking() || std::env::var_os("PLAZA_SHOW_BOT_OUTPUT").is_some() {
-            let output = self.output.lock().map(|o| o.join("\n")).unwrap_or_default();
-            eprintln!("---- output of the {} bot ----\n{output}\n---- end of the bot's output ----", self.name);
-        }
-    }
-}
-
-fn read_lines(
-    stream: impl AsyncRead + Unpin + Send + 'static,
-    tag: &'static str,
-    output: Arc<Mutex<Vec<String>>>,
-    lines: Option<mpsc::UnboundedSender<String>>,
-) {
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(stream).lines();
-        while let Ok(Some(line)) = reader.next_line().await {
-            if let Ok(mut o) = output.lock() {
-                o.push(format!("[{tag}] {line}"));
-            }
-            if let Some(tx) = &lines {
-                let _ = tx.send(line);
-            }
-        }
-    });
-}
-
-/// A port nobody listens on, for the bot's webhook server.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port").local_addr().expect("addr").port()
-}
-
 /// The person talking to the bot: the client API and the WebSocket.
 struct Person<'a> {
     server: &'a TestServer,
@@ -280,8 +193,12 @@ async fn scenario(backend: Backend, library: Library, mode: Mode) {
     let (bot_token, bot_id) = server.create_bot(&bot_username, "alice").await;
     let webhook_port = free_port();
 
-    let mut bot = BotProcess::spawn(library, mode, &server.base, &bot_token, webhook_port);
-    bot.ready().await;
+    let mut command = library.command();
+    command.env("PLAZA_URL", &server.base).env("BOT_TOKEN", &bot_token).env("MODE", mode.name());
+    command.env("WEBHOOK_PORT", webhook_port.to_string());
+    let name = format!("{} ({}) bot", library.name(), mode.name());
+    let mut bot = Proc::spawn(&name, command, INSTALL_HINT);
+    bot.ready(READY_TIMEOUT).await;
 
     // Start-up: the commands are set, the webhook (if any) points at the bot's own server.
     let commands = bot_api(&server, &bot_token, "getMyCommands").await;

@@ -6,7 +6,7 @@
 
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
-import { Bot, GrammyError, InlineKeyboard, InputFile, webhookCallback } from "grammy";
+import { Bot, GrammyError, InlineKeyboard, InputFile, Keyboard, webhookCallback } from "grammy";
 import { png } from "./pixel.mjs";
 
 const PLAZA_URL = process.env.PLAZA_URL.replace(/\/+$/, "");
@@ -63,6 +63,15 @@ bot.command("photo", async (ctx) => {
   const bytes = new Uint8Array(await resp.arrayBuffer());
   await ctx.reply(`downloaded ${bytes.length} bytes`);
 });
+
+// A reply keyboard (not in the command list, which the library tests check exactly); pressing a
+// button sends its text, answered with the keyboard removed.
+bot.command("keyboard", (ctx) =>
+  ctx.reply("Pick a colour", {
+    reply_markup: new Keyboard().text("Red").text("Green").row().text("Blue").resized().oneTime().placeholder("Colour?"),
+  }),
+);
+bot.hears(["Red", "Green", "Blue"], (ctx) => ctx.reply(`You picked ${ctx.message.text}`, { reply_markup: { remove_keyboard: true } }));
 
 bot.on("message:text", (ctx) => ctx.reply(`echo: ${ctx.message.text}`));
 

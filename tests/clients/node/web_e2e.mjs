@@ -1,0 +1,247 @@
+// The web client end to end in real headless Chromium (Debian's, driven by playwright-core):
+// sign-up, two people chatting live in two browser contexts (reply, edit, delete, read state,
+// typing), a group, a grammY bot (deep link with START, inline button with an alert, command menu,
+// reply keyboard, photos both ways) and resuming after the server restarts.
+//
+// Driven by crates/server/tests/web.rs, which runs Plaza and the bot. Environment: PLAZA_URL,
+// BOT_USERNAME, CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (optional: screenshots of
+// the chat list and the bot chat, light and dark, phone and desktop). To restart the server it
+// prints RESTART and waits for UP on its standard input. Prints each STEP, and PASS at the end.
+
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { png } from "./pixel.mjs";
+
+const URL = process.env.PLAZA_URL.replace(/\/+$/, "");
+const BOT = process.env.BOT_USERNAME;
+const SHOTS = process.env.SCREENSHOT_DIR;
+const TIMEOUT = 20_000;
+const run = Math.random().toString(36).slice(2, 7);
+
+const stdin = createInterface({ input: process.stdin });
+const lines = stdin[Symbol.asyncIterator]();
+
+const step = (name) => console.log(`STEP ${name}`);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+
+async function newPage(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, ...options });
+  context.setDefaultTimeout(TIMEOUT);
+  const page = await context.newPage();
+  page.on("pageerror", (e) => {
+    console.error(`page error: ${e.message}`);
+    process.exitCode = 1;
+  });
+  page.on("console", (m) => m.type() === "error" && !/Failed to load resource|WebSocket/.test(m.text()) && console.error(`console: ${m.text()}`));
+  return page;
+}
+
+async function signup(username, name) {
+  const page = await newPage();
+  await page.goto(URL);
+  await page.getByRole("button", { name: "New here? Create an account" }).click();
+  await page.fill("input[name=username]", username);
+  await page.fill("input[name=display_name]", name);
+  await page.fill("input[name=password]", "secret-pw");
+  await page.click("button[type=submit]");
+  await page.locator(".chat-list .empty").waitFor();
+  return page;
+}
+
+/** The message bubble whose text is exactly `text`. */
+const bubble = (page, text, mine) =>
+  page.locator(`.msg${mine === undefined ? "" : mine ? ".mine" : ":not(.mine)"}`).filter({ has: page.locator(".text", { hasText: new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`) }) });
+
+async function send(page, text) {
+  await page.fill("textarea[name=message]", text);
+  await page.keyboard.press("Enter");
+  await bubble(page, text, true).last().waitFor();
+}
+
+/** The chat list entry titled exactly `title`. */
+const listed = (page, title) => page.locator(".chat-item").filter({ has: page.locator(".chat-name", { hasText: new RegExp(`^${title}$`) }) });
+
+async function chatWith(page, title) {
+  await listed(page, title).click();
+  await page.locator(".chat-title", { hasText: new RegExp(`^${title}$`) }).waitFor();
+}
+
+async function expectGone(locator, what) {
+  await locator.waitFor({ state: "detached" }).catch(() => {
+    throw new Error(`${what} is still there`);
+  });
+}
+
+// ---- accounts -------------------------------------------------------------------------------
+
+step("sign up two people");
+const annName = `ann_${run}`;
+const benName = `ben_${run}`;
+const ann = await signup(annName, "Ann");
+const ben = await signup(benName, "Ben");
+
+// ---- two people, live -------------------------------------------------------------------------
+
+step("open a private chat by username and send");
+await ann.fill(".search", `@${benName}`);
+await ann.locator(".chat-item", { hasText: "Ben" }).click();
+await ann.locator(".chat-title", { hasText: "Ben" }).waitFor();
+await send(ann, "Hello Ben");
+
+step("the other side sees it live, with an unread count, and reads it");
+await listed(ben, "Ann").locator(".badge", { hasText: "1" }).waitFor();
+await chatWith(ben, "Ann");
+await bubble(ben, "Hello Ben", false).waitFor();
+await expectGone(listed(ben, "Ann").locator(".badge"), "the unread badge");
+await ann.locator(".msg.mine .ticks[aria-label=read]").waitFor();
+
+step("an answer arrives live; typing shows");
+await ben.fill("textarea[name=message]", "typing…");
+await ben.locator("textarea[name=message]").dispatchEvent("input");
+await ann.locator(".chat-subtitle", { hasText: "typing" }).waitFor();
+await send(ben, "Hi Ann");
+await bubble(ann, "Hi Ann", false).waitFor();
+
+step("reply, edit and delete reach the other side");
+await bubble(ann, "Hi Ann", false).click({ button: "right" });
+await ann.getByRole("menuitem", { name: "Reply" }).click();
+await ann.locator(".compose-bar", { hasText: "Reply to Ben" }).waitFor();
+await send(ann, "Nice");
+await ben.locator(".msg", { hasText: "Nice" }).locator(".quote", { hasText: "Hi Ann" }).waitFor();
+await ann.locator("textarea[name=message]").focus();
+await ann.keyboard.press("ArrowUp");
+await ann.locator(".compose-bar", { hasText: "Edit message" }).waitFor();
+await ann.fill("textarea[name=message]", "Nice!!");
+await ann.keyboard.press("Enter");
+await bubble(ben, "Nice!!", false).locator(".edited").waitFor();
+await bubble(ann, "Nice!!", true).click({ button: "right" });
+await ann.getByRole("menuitem", { name: "Delete" }).click();
+await ann.locator("dialog").getByRole("button", { name: "Delete" }).click();
+await expectGone(bubble(ben, "Nice!!"), "the deleted message");
+
+step("a group");
+await ann.getByRole("button", { name: "New group" }).click();
+await ann.fill("dialog input[name=title]", `Group ${run}`);
+await ann.fill("dialog input[name=members]", `@${benName}`);
+await ann.locator("dialog").getByRole("button", { name: "Create" }).click();
+await ann.locator(".chat-title", { hasText: `Group ${run}` }).waitFor();
+await send(ann, "Welcome to the group");
+await chatWith(ben, `Group ${run}`);
+await bubble(ben, "Welcome to the group", false).waitFor();
+await ben.locator(".chat-subtitle", { hasText: "2 members" }).waitFor();
+
+// ---- a bot written with grammY ---------------------------------------------------------------
+
+step("a deep link opens the bot with START, which sends the payload");
+await ann.goto(`${URL}/${BOT}?start=web`);
+await ann.locator(".chat-title").waitFor();
+await ann.getByRole("button", { name: "Start" }).click();
+const hello = ann.locator(".msg-group").filter({ hasText: "payload=web" });
+await hello.waitFor();
+await hello.locator("strong", { hasText: "Hello" }).waitFor();
+
+step("an inline button's answer shows as an alert, and the bot edits its message");
+await hello.getByRole("button", { name: "Press" }).click();
+const alert = ann.locator("dialog.alert");
+await alert.getByText("pressed 1").waitFor();
+await alert.getByRole("button", { name: "OK" }).click();
+await bubble(ann, "Pressed!", false).waitFor();
+
+step("the command menu");
+await ann.getByRole("button", { name: "Bot commands" }).click();
+await ann.getByRole("menuitem", { name: /\/help/ }).click();
+await ann.locator(".msg:not(.mine) .text", { hasText: "Commands: /start" }).waitFor();
+
+step("a reply keyboard, used once");
+await send(ann, "/keyboard");
+const keyboard = ann.locator(".reply-kb");
+await keyboard.getByRole("button", { name: "Green" }).waitFor();
+if ((await ann.locator("textarea[name=message]").getAttribute("placeholder")) !== "Colour?") throw new Error("the keyboard's placeholder is not shown");
+await keyboard.getByRole("button", { name: "Green" }).click();
+await bubble(ann, "You picked Green", false).waitFor();
+await keyboard.waitFor({ state: "hidden" });
+
+step("a photo uploaded from the browser, and one from the bot");
+await ann.locator("input[type=file]").setInputFiles({ name: "pixel.png", mimeType: "image/png", buffer: png() });
+await ann.locator("dialog").getByRole("button", { name: "Send" }).click();
+const loaded = (loc) => loc.evaluate((img) => img.complete && img.naturalWidth > 0).catch(() => false);
+const waitLoaded = async (loc, what) => {
+  const deadline = Date.now() + TIMEOUT;
+  while (!(await loaded(loc))) {
+    if (Date.now() > deadline) throw new Error(`${what} did not load`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+await ann.locator(".msg.mine .photo img").last().waitFor();
+await waitLoaded(ann.locator(".msg.mine .photo img").last(), "the uploaded photo");
+await send(ann, "/photo");
+await ann.locator(".msg:not(.mine) .text", { hasText: /^downloaded \d+ bytes$/ }).waitFor();
+await waitLoaded(ann.locator(".msg:not(.mine) .photo img").last(), "the bot's photo");
+const botChatId = Number(new globalThis.URL(ann.url()).hash.slice(1));
+
+// ---- screenshots --------------------------------------------------------------------------------
+
+if (SHOTS) {
+  step("screenshots");
+  mkdirSync(SHOTS, { recursive: true });
+  const token = await ann.evaluate(() => localStorage.getItem("plaza.token"));
+  for (const theme of ["light", "dark"]) {
+    for (const [size, viewport] of [["phone", { width: 375, height: 740 }], ["desktop", { width: 1280, height: 760 }]]) {
+      const page = await newPage({ viewport, colorScheme: theme, deviceScaleFactor: 1 });
+      await page.addInitScript((t) => localStorage.setItem("plaza.token", t), token);
+      await page.goto(URL);
+      await page.locator(".chat-item").first().waitFor();
+      if (size === "desktop") {
+        await page.goto(`${URL}/#${botChatId}`);
+        await page.locator(".msg .photo img").last().waitFor();
+        await waitLoaded(page.locator(".msg .photo img").last(), "a photo");
+        await page.screenshot({ path: `${SHOTS}/${size}-${theme}.png` });
+      } else {
+        await page.screenshot({ path: `${SHOTS}/${size}-${theme}-chats.png` });
+        await page.locator(".chat-item", { hasText: "Plaza" }).first().click().catch(() => page.locator(".chat-item").first().click());
+        await page.goto(`${URL}/#${botChatId}`);
+        await page.locator(".msg .photo img").last().waitFor();
+        await waitLoaded(page.locator(".msg .photo img").last(), "a photo");
+        await page.screenshot({ path: `${SHOTS}/${size}-${theme}-bot.png` });
+      }
+      await page.context().close();
+    }
+  }
+}
+
+// ---- the server restarts ------------------------------------------------------------------------
+
+step("the server restarts; both clients resume without a gap or a duplicate");
+await chatWith(ben, "Ann");
+console.log("RESTART");
+const up = await lines.next();
+if (up.value !== "UP") throw new Error(`expected UP, got ${up.value}`);
+// Sent at once, perhaps before the clients have reconnected: they get it live or in the replay.
+const sent = await ben.evaluate(async ([id]) => {
+  const res = await fetch(`/api/v1/chats/${id}/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${localStorage.getItem("plaza.token")}` },
+    body: JSON.stringify({ text: "after the restart" }),
+  });
+  return res.status;
+}, [Number(new globalThis.URL(ben.url()).hash.slice(1))]);
+if (sent !== 200) throw new Error(`sending after the restart answered ${sent}`);
+await listed(ann, "Ben").locator(".chat-last", { hasText: "after the restart" }).waitFor();
+await bubble(ben, "after the restart", true).waitFor();
+await ann.locator(".live-status").waitFor({ state: "hidden" });
+await chatWith(ann, "Ben");
+await bubble(ann, "after the restart", false).waitFor();
+await send(ann, "still here");
+await bubble(ben, "still here", false).waitFor();
+const copies = await ann.locator(".msg .text", { hasText: /^after the restart$/ }).count();
+if (copies !== 1) throw new Error(`"after the restart" shows ${copies} times`);
+
+await browser.close();
+stdin.close();
+if (process.exitCode) throw new Error("the page reported errors");
+console.log("PASS");

@@ -1,0 +1,316 @@
+// The client API under /api/v1: its wire types (mirroring crates/protocol) and one typed call per route.
+
+export interface User {
+  id: number;
+  username: string;
+  display_name: string;
+  is_bot: boolean;
+  language_code?: string;
+  phone_number?: string;
+}
+
+export interface Chat {
+  id: number;
+  type: "private" | "group";
+  title: string;
+  peer?: User;
+  member_count?: number;
+  my_role?: string;
+  last_message_id: number;
+  read_inbox_max_id: number;
+  read_outbox_max_id: number;
+  created_at: number;
+}
+
+export interface ChatListItem {
+  chat: Chat;
+  last_message?: Message;
+  unread_count: number;
+}
+
+export interface Entity {
+  type: string;
+  offset: number;
+  length: number;
+  url?: string;
+  language?: string;
+  user_id?: number;
+  custom_emoji_id?: string;
+}
+
+export interface InlineButton {
+  text: string;
+  action: string;
+  value?: string;
+}
+
+export interface KeyboardButton {
+  text: string;
+  request?: string;
+  value?: string;
+}
+
+export type ReplyMarkup =
+  | { type: "inline_keyboard"; rows: InlineButton[][] }
+  | {
+      type: "keyboard";
+      rows: KeyboardButton[][];
+      is_persistent: boolean;
+      resize: boolean;
+      one_time: boolean;
+      placeholder?: string;
+      selective: boolean;
+    }
+  | { type: "remove_keyboard"; selective: boolean }
+  | { type: "force_reply"; placeholder?: string; selective: boolean };
+
+export interface Media {
+  kind: "photo" | "document";
+  file_id: string;
+  size: number;
+  mime_type?: string;
+  file_name?: string;
+  width?: number;
+  height?: number;
+}
+
+export interface PollOption {
+  text: string;
+  voter_count: number;
+}
+
+export interface Poll {
+  id: string;
+  question: string;
+  options: PollOption[];
+  total_voter_count: number;
+  is_closed: boolean;
+  is_anonymous: boolean;
+  type: string;
+  allows_multiple_answers: boolean;
+  my_vote: number[];
+  correct_option_id?: number;
+  explanation?: string;
+}
+
+export interface Reaction {
+  emoji: string;
+  count: number;
+  chosen: boolean;
+}
+
+export interface Message {
+  message_id: number;
+  chat_id: number;
+  from: User;
+  date: number;
+  text: string;
+  entities?: Entity[];
+  reply_to_message_id?: number;
+  edit_date?: number;
+  reply_markup?: ReplyMarkup;
+  media?: Media;
+  forward_from?: User;
+  forward_date?: number;
+  protected?: boolean;
+  service?: { type: "pinned_message"; message_id: number };
+  poll?: Poll;
+  reactions?: Reaction[];
+}
+
+export interface Member {
+  user: User;
+  role: string;
+  joined_at: number;
+}
+
+export interface CallbackAnswer {
+  query_id: string;
+  chat_id: number;
+  message_id: number;
+  answered: boolean;
+  text?: string;
+  show_alert: boolean;
+  url?: string;
+}
+
+export interface BotCommand {
+  command: string;
+  description: string;
+}
+
+export interface BotInfo {
+  user: User;
+  name: string;
+  description: string;
+  short_description: string;
+  commands: BotCommand[];
+  menu_button: { type: "commands" } | { type: "web_app"; text: string; url: string };
+}
+
+export type Frame =
+  | { type: "hello"; cursor: number }
+  | { type: "message_new"; cursor: number; message: Message }
+  | { type: "message_edited"; cursor: number; message: Message }
+  | { type: "message_deleted"; cursor: number; chat_id: number; message_id: number }
+  | { type: "chat_updated"; cursor: number; chat: Chat }
+  | { type: "chat_removed"; cursor: number; chat_id: number }
+  | { type: "read_inbox"; cursor: number; chat_id: number; max_id: number }
+  | { type: "read_outbox"; cursor: number; chat_id: number; max_id: number }
+  | { type: "callback_answer"; cursor: number; answer: CallbackAnswer }
+  | { type: "poll_updated"; cursor: number; chat_id: number; message_id: number; poll: Poll }
+  | { type: "reactions_updated"; cursor: number; chat_id: number; message_id: number; reactions: Reaction[] }
+  | { type: "chat_action"; cursor: number; chat_id: number; user_id: number; action: string };
+
+/** An error answer of the API, or `network` when Plaza could not be reached. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+}
+
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export class Api {
+  constructor(public token: string | null = null) {}
+
+  private async send(method: Method, path: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let payload: BodyInit | undefined;
+    if (body instanceof FormData) {
+      payload = body;
+    } else if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    let res: Response;
+    try {
+      res = await fetch(`/api/v1${path}`, { method, headers, body: payload });
+    } catch {
+      throw new ApiError(0, "network", "Plaza can't be reached. Check your connection.");
+    }
+    if (!res.ok) {
+      let detail: { code?: string; message?: string; retry_after?: number } = {};
+      try {
+        detail = (await res.json()).error ?? {};
+      } catch {
+        // Not our JSON (a proxy's page): fall back to the status line.
+      }
+      throw new ApiError(res.status, detail.code ?? "http", detail.message ?? res.statusText, detail.retry_after);
+    }
+    return res;
+  }
+
+  private async json<T>(method: Method, path: string, body?: unknown): Promise<T> {
+    return (await this.send(method, path, body)).json() as Promise<T>;
+  }
+
+  signup(username: string, password: string, display_name: string, language_code?: string) {
+    return this.json<{ token: string; user: User }>("POST", "/auth/signup", {
+      username,
+      password,
+      display_name,
+      language_code,
+    });
+  }
+  login(username: string, password: string) {
+    return this.json<{ token: string; user: User }>("POST", "/auth/login", { username, password });
+  }
+  logout() {
+    return this.send("POST", "/auth/logout");
+  }
+  me() {
+    return this.json<User>("GET", "/me");
+  }
+  updateMe(patch: { display_name?: string; language_code?: string | null }) {
+    return this.json<User>("PATCH", "/me", patch);
+  }
+  user(username: string) {
+    return this.json<User>("GET", `/users/${encodeURIComponent(username)}`);
+  }
+  chats() {
+    return this.json<ChatListItem[]>("GET", "/chats");
+  }
+  chat(id: number) {
+    return this.json<Chat>("GET", `/chats/${id}`);
+  }
+  openPrivate(username: string) {
+    return this.json<Chat>("POST", "/chats/private", { username });
+  }
+  createGroup(title: string, members: string[]) {
+    return this.json<Chat>("POST", "/chats/group", { title, members });
+  }
+  setTitle(chat: number, title: string) {
+    return this.json<Chat>("PATCH", `/chats/${chat}`, { title });
+  }
+  members(chat: number) {
+    return this.json<Member[]>("GET", `/chats/${chat}/members`);
+  }
+  addMembers(chat: number, usernames: string[]) {
+    return this.json<unknown>("POST", `/chats/${chat}/members`, { members: usernames });
+  }
+  removeMember(chat: number, user: number) {
+    return this.send("DELETE", `/chats/${chat}/members/${user}`);
+  }
+  history(chat: number, page: { before?: number; after?: number; limit?: number }) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(page)) if (v !== undefined) q.set(k, String(v));
+    return this.json<Message[]>("GET", `/chats/${chat}/messages?${q}`);
+  }
+  sendMessage(chat: number, text: string, reply_to_message_id?: number) {
+    return this.json<Message>("POST", `/chats/${chat}/messages`, { text, reply_to_message_id });
+  }
+  sendFile(chat: number, file: File, kind: "photo" | "document", caption: string, replyTo?: number) {
+    const form = new FormData();
+    form.set("kind", kind);
+    if (caption) form.set("caption", caption);
+    if (replyTo !== undefined) form.set("reply_to_message_id", String(replyTo));
+    form.set("file", file, file.name);
+    return this.json<Message>("POST", `/chats/${chat}/files`, form);
+  }
+  editMessage(chat: number, id: number, text: string) {
+    return this.json<Message>("PATCH", `/chats/${chat}/messages/${id}`, { text });
+  }
+  deleteMessage(chat: number, id: number) {
+    return this.send("DELETE", `/chats/${chat}/messages/${id}`);
+  }
+  markRead(chat: number, max_id: number) {
+    return this.send("POST", `/chats/${chat}/read`, { max_id });
+  }
+  action(chat: number, action: string) {
+    return this.send("POST", `/chats/${chat}/action`, { action });
+  }
+  pressButton(chat: number, message: number, data: string) {
+    return this.json<CallbackAnswer>("POST", `/chats/${chat}/messages/${message}/callback`, { data });
+  }
+  startBot(username: string, payload?: string) {
+    return this.json<{ chat: Chat; message: Message }>("POST", `/bots/${encodeURIComponent(username)}/start`, {
+      payload,
+    });
+  }
+  botInfo(username: string, chat?: number) {
+    const q = chat === undefined ? "" : `?chat_id=${chat}`;
+    return this.json<BotInfo>("GET", `/bots/${encodeURIComponent(username)}${q}`);
+  }
+  blocked(chat: number) {
+    return this.json<{ blocked: boolean }>("GET", `/chats/${chat}/blocked`);
+  }
+  setBlocked(chat: number, blocked: boolean) {
+    return this.send("PUT", `/chats/${chat}/blocked`, { blocked });
+  }
+  vote(chat: number, message: number, option_ids: number[]) {
+    return this.send("POST", `/chats/${chat}/messages/${message}/vote`, { option_ids });
+  }
+  react(chat: number, message: number, emojis: string[]) {
+    return this.send("PUT", `/chats/${chat}/messages/${message}/reactions`, { emojis });
+  }
+  async file(fileId: string): Promise<Blob> {
+    return (await this.send("GET", `/files/${encodeURIComponent(fileId)}`)).blob();
+  }
+}

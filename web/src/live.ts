@@ -1,0 +1,96 @@
+// The live update stream (GET /api/v1/ws). Every frame carries the cursor of the caller's update
+// log; after a lost connection the stream is reopened with the last cursor seen, so the server
+// replays exactly what was missed. A frame at or before that cursor is a duplicate and is dropped.
+
+import type { Frame } from "./api.js";
+
+export type LiveStatus = "connecting" | "online" | "offline";
+
+const MIN_DELAY_MS = 250;
+const MAX_DELAY_MS = 5000;
+
+export class Live {
+  private ws: WebSocket | null = null;
+  private cursor: number | null = null;
+  private failures = 0;
+  private timer: number | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly token: string,
+    private readonly onFrame: (frame: Frame, first: boolean) => void,
+    private readonly onStatus: (status: LiveStatus) => void,
+    /** Asked after a failed attempt: false when the session is gone, which stops the stream. */
+    private readonly stillSignedIn: () => Promise<boolean>,
+  ) {
+    window.addEventListener("online", this.retryNow);
+    document.addEventListener("visibilitychange", this.retryNow);
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    window.clearTimeout(this.timer);
+    window.removeEventListener("online", this.retryNow);
+    document.removeEventListener("visibilitychange", this.retryNow);
+    this.ws?.close(1000);
+    this.ws = null;
+  }
+
+  private readonly retryNow = () => {
+    if (this.stopped || this.ws || document.visibilityState === "hidden") return;
+    window.clearTimeout(this.timer);
+    this.connect();
+  };
+
+  private connect(): void {
+    this.onStatus("connecting");
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const params = new URLSearchParams({ token: this.token });
+    if (this.cursor !== null) params.set("cursor", String(this.cursor));
+    const ws = new WebSocket(`${scheme}://${location.host}/api/v1/ws?${params}`);
+    this.ws = ws;
+    let first = this.cursor === null;
+    ws.onmessage = (ev) => {
+      let frame: Frame;
+      try {
+        frame = JSON.parse(ev.data as string) as Frame;
+      } catch {
+        return;
+      }
+      if (frame.type === "hello") {
+        this.failures = 0;
+        if (this.cursor === null) this.cursor = frame.cursor;
+        this.onStatus("online");
+        this.onFrame(frame, first);
+        first = false;
+        return;
+      }
+      // Chat actions are not in the log: their cursor is only where the stream stands.
+      if (frame.type !== "chat_action") {
+        if (this.cursor !== null && frame.cursor <= this.cursor) return;
+        this.cursor = frame.cursor;
+      }
+      this.onFrame(frame, false);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.stopped) return;
+      this.onStatus("offline");
+      this.failures += 1;
+      const delay = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** (this.failures - 1)) * (0.75 + Math.random() / 2);
+      this.timer = window.setTimeout(async () => {
+        if (this.stopped) return;
+        if (this.failures > 1 && !(await this.stillSignedIn())) {
+          this.stop();
+          return;
+        }
+        if (!this.stopped && !this.ws) this.connect();
+      }, delay);
+    };
+  }
+}

@@ -1,0 +1,50 @@
+// Boots the client: restores the session, or shows the sign-in screen; remembers a link that
+// named a chat (`/<username>`, `/<bot_username>?start=<payload>`) until someone is signed in.
+
+import { Api, ApiError, type User } from "./api.js";
+import { h } from "./dom.js";
+import { App, type Link } from "./ui/app.js";
+import { authScreen } from "./ui/auth.js";
+import { initTheme } from "./ui/theme.js";
+
+const TOKEN = "plaza.token";
+const root = document.getElementById("root")!;
+const api = new Api(localStorage.getItem(TOKEN));
+
+function linkFromLocation(): Link | null {
+  const m = /^\/([a-zA-Z][a-zA-Z0-9_]{2,31})\/?$/.exec(location.pathname);
+  if (!m) return null;
+  return { username: m[1], start: new URLSearchParams(location.search).get("start") };
+}
+
+let pending = linkFromLocation();
+
+function signedIn(token: string, user: User): void {
+  api.token = token;
+  localStorage.setItem(TOKEN, token);
+  const link = pending;
+  pending = null;
+  new App(api, user, root, signedOut, link);
+}
+
+function signedOut(): void {
+  api.token = null;
+  localStorage.removeItem(TOKEN);
+  history.replaceState(null, "", "/");
+  authScreen(root, api, signedIn);
+}
+
+async function boot(): Promise<void> {
+  initTheme();
+  if (!api.token) return authScreen(root, api, signedIn);
+  try {
+    signedIn(api.token, await api.me());
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return signedOut();
+    root.replaceChildren(
+      h("main", { class: "auth" }, h("div", { class: "auth-card" }, h("h1", {}, "Plaza"), h("p", { role: "alert" }, e instanceof Error ? e.message : String(e)), h("button", { class: "primary wide", onclick: () => void boot() }, "Try again"))),
+    );
+  }
+}
+
+void boot();
