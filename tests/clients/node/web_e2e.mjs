@@ -184,6 +184,21 @@ await ann.locator(".msg:not(.mine) .text", { hasText: /^downloaded \d+ bytes$/ }
 await waitLoaded(ann.locator(".msg:not(.mine) .photo img").last(), "the bot's photo");
 const botChatId = Number(new globalThis.URL(ann.url()).hash.slice(1));
 
+step("a poll: vote and see the results");
+await send(ann, "/poll");
+const poll = ann.locator(".poll", { hasText: "Best colour?" });
+await poll.getByRole("button", { name: "Green" }).click();
+await poll.locator(".poll-result", { hasText: "100%" }).filter({ hasText: "Green" }).waitFor();
+
+step("blocking the bot, and restarting it");
+await ann.getByRole("button", { name: "Chat actions" }).click();
+await ann.getByRole("menuitem", { name: "Block bot" }).click();
+await ann.locator("dialog").getByRole("button", { name: "Block" }).click();
+await ann.getByRole("button", { name: "Restart bot" }).click();
+await ann.locator("textarea[name=message]").waitFor();
+// The first greeting was edited into "Pressed!", so a greeting now is the answer to the restart.
+await ann.locator(".msg:not(.mine)", { hasText: "payload=" }).first().waitFor();
+
 // ---- screenshots --------------------------------------------------------------------------------
 
 if (SHOTS) {
@@ -213,6 +228,52 @@ if (SHOTS) {
     }
   }
 }
+
+// ---- history, reactions, logging out ----------------------------------------------------------
+
+step("a long history loads as you scroll up, without gaps or duplicates");
+await chatWith(ben, "Ann");
+const total = 130;
+await ben.evaluate(async ([id, n]) => {
+  for (let i = 1; i <= n; i++) {
+    const res = await fetch(`/api/v1/chats/${id}/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${localStorage.getItem("plaza.token")}` },
+      body: JSON.stringify({ text: `line ${i}` }),
+    });
+    if (!res.ok) throw new Error(`sending line ${i}: ${res.status}`);
+  }
+}, [Number(new globalThis.URL(ben.url()).hash.slice(1)), total]);
+await ann.reload();
+await chatWith(ann, "Ben");
+await bubble(ann, `line ${total}`, false).waitFor();
+for (let i = 0; i < 20 && !(await bubble(ann, "line 1", false).count()); i++) {
+  await ann.locator(".messages").evaluate((el) => (el.scrollTop = 0));
+  await ann.waitForTimeout(300);
+}
+const lineTexts = await ann.locator(".msg .text").allTextContents();
+const lineNumbers = lineTexts.filter((t) => /^line \d+$/.test(t)).map((t) => Number(t.slice(5)));
+if (lineNumbers.length !== total || lineNumbers.some((n, i) => n !== i + 1)) {
+  throw new Error(`history shows ${lineNumbers.length} lines, not 1..${total} in order`);
+}
+
+step("a reaction reaches the other side");
+await bubble(ann, `line ${total}`, false).scrollIntoViewIfNeeded();
+await bubble(ann, `line ${total}`, false).click({ button: "right" });
+await ann.getByRole("button", { name: "React 👍" }).click();
+await bubble(ben, `line ${total}`, true).locator(".reaction", { hasText: "👍 1" }).waitFor();
+
+step("log out and back in");
+await ann.getByRole("button", { name: "Menu", exact: true }).click();
+await ann.getByRole("menuitem", { name: "Log out" }).click();
+await ann.locator("input[name=username]").waitFor();
+await ann.fill("input[name=username]", annName);
+await ann.fill("input[name=password]", "wrong-password");
+await ann.click("button[type=submit]");
+await ann.getByText("Wrong username or password.").waitFor();
+await ann.fill("input[name=password]", "secret-pw");
+await ann.click("button[type=submit]");
+await listed(ann, "Ben").waitFor();
 
 // ---- the server restarts ------------------------------------------------------------------------
 
