@@ -234,8 +234,10 @@ export class Api {
   user(username: string) {
     return this.json<User>("GET", `/users/${encodeURIComponent(username)}`);
   }
-  chats() {
-    return this.json<ChatListItem[]>("GET", "/chats");
+  /** The chat list and the update-log cursor it is at (open the stream there to miss nothing). */
+  async chats(): Promise<{ items: ChatListItem[]; cursor: number }> {
+    const res = await this.send("GET", "/chats");
+    return { items: (await res.json()) as ChatListItem[], cursor: Number(res.headers.get("plaza-cursor") ?? 0) };
   }
   chat(id: number) {
     return this.json<Chat>("GET", `/chats/${id}`);

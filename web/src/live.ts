@@ -11,18 +11,21 @@ const MAX_DELAY_MS = 5000;
 
 export class Live {
   private ws: WebSocket | null = null;
-  private cursor: number | null = null;
+  private cursor: number;
   private failures = 0;
   private timer: number | undefined;
   private stopped = false;
 
   constructor(
     private readonly token: string,
-    private readonly onFrame: (frame: Frame, first: boolean) => void,
+    /** Where the stream starts: the cursor the client's state is at. */
+    cursor: number,
+    private readonly onFrame: (frame: Frame) => void,
     private readonly onStatus: (status: LiveStatus) => void,
     /** Asked after a failed attempt: false when the session is gone, which stops the stream. */
     private readonly stillSignedIn: () => Promise<boolean>,
   ) {
+    this.cursor = cursor;
     window.addEventListener("online", this.retryNow);
     document.addEventListener("visibilitychange", this.retryNow);
   }
@@ -50,10 +53,9 @@ export class Live {
     this.onStatus("connecting");
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const params = new URLSearchParams({ token: this.token });
-    if (this.cursor !== null) params.set("cursor", String(this.cursor));
+    params.set("cursor", String(this.cursor));
     const ws = new WebSocket(`${scheme}://${location.host}/api/v1/ws?${params}`);
     this.ws = ws;
-    let first = this.cursor === null;
     ws.onmessage = (ev) => {
       let frame: Frame;
       try {
@@ -63,18 +65,15 @@ export class Live {
       }
       if (frame.type === "hello") {
         this.failures = 0;
-        if (this.cursor === null) this.cursor = frame.cursor;
         this.onStatus("online");
-        this.onFrame(frame, first);
-        first = false;
         return;
       }
       // Chat actions are not in the log: their cursor is only where the stream stands.
       if (frame.type !== "chat_action") {
-        if (this.cursor !== null && frame.cursor <= this.cursor) return;
+        if (frame.cursor <= this.cursor) return;
         this.cursor = frame.cursor;
       }
-      this.onFrame(frame, false);
+      this.onFrame(frame);
     };
     ws.onclose = () => {
       if (this.ws !== ws) return;

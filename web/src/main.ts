@@ -19,12 +19,12 @@ function linkFromLocation(): Link | null {
 
 let pending = linkFromLocation();
 
-function signedIn(token: string, user: User): void {
+function signedIn(token: string, user: User, list: ReturnType<Api["chats"]> | null = null): void {
   api.token = token;
   localStorage.setItem(TOKEN, token);
   const link = pending;
   pending = null;
-  new App(api, user, root, signedOut, link);
+  new App(api, user, root, signedOut, link, list);
 }
 
 function signedOut(): void {
@@ -37,8 +37,11 @@ function signedOut(): void {
 async function boot(): Promise<void> {
   initTheme();
   if (!api.token) return authScreen(root, api, signedIn);
+  // The list is asked for beside the account, not after it: one round trip to a usable screen.
+  const list = api.chats();
+  list.catch(() => undefined);
   try {
-    signedIn(api.token, await api.me());
+    signedIn(api.token, await api.me(), list);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return signedOut();
     root.replaceChildren(

@@ -105,9 +105,20 @@ pub async fn user_by_username(
 }
 
 /// The caller's chats, most recent first, each with its last message and unread count.
+///
+/// The `Plaza-Cursor` header is the caller's update-log cursor read before the list: the list
+/// reflects at least everything up to it, so a WebSocket opened with `?cursor=<it>` misses nothing
+/// (and may repeat a little the list already shows). A client can thus load the list and open the
+/// stream in either order.
 #[utoipa::path(get, path = "/api/v1/chats", tag = "chats", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ChatListItem>), (status = 401, body = ErrorBody)))]
-pub async fn list_chats(State(state): State<AppState>, session: Session) -> ApiResult<Json<Vec<ChatListItem>>> {
+    responses((status = 200, body = Vec<ChatListItem>,
+               headers(("Plaza-Cursor" = u64, description = "the update-log cursor the list is at least as new as"))),
+              (status = 401, body = ErrorBody)))]
+pub async fn list_chats(
+    State(state): State<AppState>,
+    session: Session,
+) -> ApiResult<([(&'static str, String); 1], Json<Vec<ChatListItem>>)> {
+    let cursor = state.service.current_cursor(session.user.id).await?;
     let summaries = state.service.chats(session.user.id).await?;
     let mut senders = Senders::default();
     let mut out = Vec::with_capacity(summaries.len());
@@ -118,8 +129,11 @@ pub async fn list_chats(State(state): State<AppState>, session: Session) -> ApiR
         };
         out.push(ChatListItem { chat: chat_out(&s.chat), last_message, unread_count: s.unread_count });
     }
-    Ok(Json(out))
+    Ok(([(CURSOR_HEADER, cursor.to_string())], Json(out)))
 }
+
+/// The response header of `GET /api/v1/chats` with the cursor the list is at.
+pub const CURSOR_HEADER: &str = "plaza-cursor";
 
 /// The private chat with a user or bot, created on first use.
 #[utoipa::path(post, path = "/api/v1/chats/private", tag = "chats", security(("bearer" = [])), request_body = OpenPrivateRequest,

@@ -494,6 +494,17 @@ async fn websocket_live_and_resume(b: Backend) {
     let (_, page) = s.get("/api/v1/updates?cursor=0&limit=1000", &alice).await;
     assert!(page["updates"].as_array().unwrap().iter().any(|u| u["type"] == "read_outbox" && u["max_id"] == 4));
 
+    // The chat list says which cursor it is at: a stream opened there starts with what came after.
+    let list = s.http.get(format!("{}/api/v1/chats", s.base)).bearer_auth(&bob).send().await.unwrap();
+    let at: u64 = list.headers()["plaza-cursor"].to_str().unwrap().parse().unwrap();
+    let items: Value = list.json().await.unwrap();
+    assert_eq!(items[0]["last_message"]["text"], "after resume");
+    s.send(&alice, bob_id, "after the list").await;
+    let mut from_list = s.ws(&bob, Some(at)).await;
+    assert_eq!(from_list.next().await["type"], "hello");
+    let f = from_list.next().await;
+    assert_eq!((f["type"].as_str(), f["message"]["text"].as_str()), (Some("message_new"), Some("after the list")));
+
     // A cursor from the future is refused before the upgrade; so is a missing token.
     let r = s.http.get(format!("{}/api/v1/ws?token={bob}&cursor=999999", s.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);

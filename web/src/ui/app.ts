@@ -26,7 +26,7 @@ export class App {
   private readonly search: HTMLInputElement;
   private readonly status: HTMLElement;
   private readonly main: HTMLElement;
-  private readonly live: Live;
+  private live: Live | null = null;
   private view: ChatView | null = null;
   private found: User | null = null;
   private searchSeq = 0;
@@ -37,6 +37,8 @@ export class App {
     root: HTMLElement,
     private readonly onSignedOut: () => void,
     private pendingLink: Link | null,
+    /** The chat list, when its request was started before the account was known. */
+    firstList: ReturnType<Api["chats"]> | null = null,
   ) {
     this.model = new Model(me);
     this.search = h("input", { type: "search", class: "search", placeholder: "Search or @username", "aria-label": "Search chats and people", autocomplete: "off", spellcheck: "false" });
@@ -69,9 +71,8 @@ export class App {
       if (c.kind === "chats") this.renderList();
       if (c.kind === "removed" && this.view?.chat.id === c.chatId) this.closeChat();
     });
-    this.live = new Live(api.token ?? "", (f, first) => this.onFrame(f.type === "hello", first, f), (s) => this.onStatus(s), () => this.stillSignedIn());
-    this.live.start();
     window.addEventListener("hashchange", this.route);
+    void this.loadChats(firstList);
   }
 
   private async stillSignedIn(): Promise<boolean> {
@@ -87,24 +88,19 @@ export class App {
     }
   }
 
-  private onFrame(hello: boolean, first: boolean, f: Parameters<Model["apply"]>[0]): void {
-    if (hello) {
-      // The list is read after the stream opened, so nothing falls between the two.
-      if (first) void this.loadChats();
-      return;
-    }
-    this.model.apply(f);
-  }
-
   private onStatus(s: LiveStatus): void {
     this.status.hidden = s === "online";
     this.status.textContent = s === "offline" ? "Waiting for network…" : "Connecting…";
     this.root.dataset.live = s;
   }
 
-  private async loadChats(): Promise<void> {
+  /** Loads the chat list, then opens the live stream where the list is, so nothing falls between. */
+  private async loadChats(first: ReturnType<Api["chats"]> | null = null): Promise<void> {
     try {
-      this.model.setChats(await this.api.chats());
+      const { items, cursor } = await (first ?? this.api.chats());
+      this.model.setChats(items);
+      this.live = new Live(this.api.token ?? "", cursor, (f) => this.model.apply(f), (s) => this.onStatus(s), () => this.stillSignedIn());
+      this.live.start();
     } catch (e) {
       fill(this.list, h("div", { class: "empty" }, h("p", {}, describe(e)), h("button", { onclick: () => void this.loadChats() }, "Try again")));
       return;
@@ -382,7 +378,7 @@ export class App {
   }
 
   private signedOut(): void {
-    this.live.stop();
+    this.live?.stop();
     this.view?.destroy();
     window.removeEventListener("hashchange", this.route);
     this.onSignedOut();

@@ -47,6 +47,9 @@ export class ChatView implements MessageHost {
   private readonly leftButtons: HTMLElement;
   private readonly jump: HTMLButtonElement;
   private readonly rendered = new Map<number, { el: HTMLElement; stamp: string; first: boolean }>();
+  /** The element above the first message (start of history, or loading), and day separators. */
+  private head: { key: string; el: HTMLElement } | null = null;
+  private readonly days = new Map<string, HTMLElement>();
   private readonly files = new Map<string, Promise<string>>();
   private readonly unsubscribe: () => void;
   private replyTo: Message | null = null;
@@ -259,13 +262,27 @@ export class ChatView implements MessageHost {
     const prevTop = this.list.scrollTop;
     const firstBefore = Number(this.list.querySelector("[data-id]")?.getAttribute("data-id") ?? 0);
     const nodes: Node[] = [];
-    if (history.complete) nodes.push(h("div", { class: "history-start" }, history.messages.length ? "" : this.emptyText()));
-    else nodes.push(h("div", { class: "loading older", "aria-label": "Loading older messages" }));
+    const headKey = history.complete ? `start:${history.messages.length ? "" : this.emptyText()}` : "loading";
+    if (this.head?.key !== headKey) {
+      const el = history.complete
+        ? h("div", { class: "history-start" }, history.messages.length ? "" : this.emptyText())
+        : h("div", { class: "loading older", "aria-label": "Loading older messages" });
+      this.head = { key: headKey, el };
+    }
+    nodes.push(this.head.el);
     const seen = new Set<number>();
     let prev: Message | undefined;
     for (const m of history.messages) {
       seen.add(m.message_id);
-      if (!prev || dayLabel(prev.date) !== dayLabel(m.date)) nodes.push(h("div", { class: "day" }, h("span", {}, dayLabel(m.date))));
+      if (!prev || dayLabel(prev.date) !== dayLabel(m.date)) {
+        const label = dayLabel(m.date);
+        let day = this.days.get(label);
+        if (!day) {
+          day = h("div", { class: "day" }, h("span", {}, label));
+          this.days.set(label, day);
+        }
+        nodes.push(day);
+      }
       const first = !prev || prev.from.id !== m.from.id || !!prev.service || m.date - prev.date > 300 || dayLabel(prev.date) !== dayLabel(m.date);
       const s = stamp(m, this.chat, this.meId);
       let r = this.rendered.get(m.message_id);
@@ -277,7 +294,11 @@ export class ChatView implements MessageHost {
       prev = m;
     }
     for (const id of this.rendered.keys()) if (!seen.has(id)) this.rendered.delete(id);
-    this.list.replaceChildren(...nodes);
+    // Usually only new messages were added at the end: append them instead of rebuilding.
+    const current = this.list.children;
+    const prefix = current.length <= nodes.length && [...current].every((el, i) => el === nodes[i]);
+    if (prefix) this.list.append(...nodes.slice(current.length));
+    else this.list.replaceChildren(...nodes);
     const firstAfter = history.messages[0]?.message_id ?? 0;
     if (stick) {
       this.list.scrollTop = this.list.scrollHeight;
