@@ -25,6 +25,7 @@ pub mod bots;
 mod cache;
 pub mod files;
 mod secrets;
+pub mod webapp;
 pub use secrets::{hash_password, sha256, verify_password};
 
 /// Wall-clock time in unix seconds; tests substitute a clock they move by hand.
