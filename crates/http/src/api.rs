@@ -12,7 +12,7 @@ use plaza_protocol::{
     DeleteMessagesRequest, EditMessageRequest, ErrorBody, LoginRequest, MarkReadRequest, MemberOut, MemberRef,
     MenuButtonOut, MessageOut, Ok, OpenPrivateRequest, PollOut, ProfilePatch, ReactionsRequest, SendMessageRequest,
     ServerFrame, SetRoleRequest, SetTitleRequest, SignupRequest, StartBotRequest, StartBotResponse, UserOut,
-    VoteRequest,
+    VoteRequest, WebappPublicKey,
 };
 use plaza_service::files::Upload;
 use serde::Deserialize;
@@ -742,4 +742,13 @@ pub async fn bot_info(
             .collect(),
         menu_button,
     }))
+}
+
+/// The Ed25519 public key that checks the `signature` of this instance's mini-app init data, so a
+/// mini app's backend can check init data knowing only the bot's id (Telegram's third-party
+/// validation, with this key in place of Telegram's). No session needed.
+#[utoipa::path(get, path = "/api/v1/webapps/public_key", tag = "webapps",
+    responses((status = 200, body = WebappPublicKey)))]
+pub async fn webapp_public_key(State(state): State<AppState>) -> ApiResult<Json<WebappPublicKey>> {
+    Ok(Json(WebappPublicKey { public_key: state.service.webapp_public_key().await?, algorithm: "ed25519".into() }))
 }

@@ -148,6 +148,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::vote))
         .routes(routes!(api::set_reactions))
         .routes(routes!(api::bot_info))
+        .routes(routes!(api::webapp_public_key))
         .merge(
             // Uploads may be larger than other requests: a document is up to 50 MB.
             OpenApiRouter::new()

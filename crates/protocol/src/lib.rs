@@ -588,6 +588,16 @@ impl ServerFrame {
     }
 }
 
+/// `GET /api/v1/webapps/public_key`: the key that checks the `signature` field of init data.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WebappPublicKey {
+    /// The Ed25519 public key, 64 hex digits, as Telegram publishes its own. Check `signature`
+    /// over `"<bot_id>:WebAppData\n"` and the other fields but `hash`, sorted, one `key=value` a line.
+    pub public_key: String,
+    /// `ed25519`.
+    pub algorithm: String,
+}
+
 /// `GET /healthz`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Health {

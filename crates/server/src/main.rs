@@ -58,8 +58,18 @@ enum Command {
     /// Manage bots and their tokens.
     #[command(subcommand)]
     Bot(BotCommand),
+    /// Mini apps: the key their init data is signed with.
+    #[command(subcommand)]
+    Webapp(WebappCommand),
     /// Apply database migrations and exit (serve also applies them on start).
     Migrate,
+}
+
+#[derive(Subcommand)]
+enum WebappCommand {
+    /// Print the Ed25519 public key (hex) that checks the `signature` of this instance's init data,
+    /// as `GET /api/v1/webapps/public_key` publishes it. Made on first use and kept in the store.
+    PublicKey,
 }
 
 #[derive(Args)]
@@ -190,6 +200,10 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }
+            Ok(())
+        }
+        Command::Webapp(WebappCommand::PublicKey) => {
+            println!("{}", admin_service(&store).await?.webapp_public_key().await?);
             Ok(())
         }
         Command::Bot(cmd) => {

@@ -64,7 +64,12 @@ async fn post(http: &reqwest::Client, url: String, token: Option<&str>, body: Va
     req.send().await.expect("request").json().await.expect("JSON answer")
 }
 
-on_both_backends!(cli_manages_users_and_bots, acknowledged_writes_survive_kill_9, sigterm_shuts_down_gracefully);
+on_both_backends!(
+    cli_manages_users_and_bots,
+    acknowledged_writes_survive_kill_9,
+    sigterm_shuts_down_gracefully,
+    the_init_data_key_is_published_and_kept
+);
 
 async fn cli_manages_users_and_bots(b: Backend) {
     let store = fresh_store(b).await;
@@ -246,6 +251,31 @@ async fn acknowledged_writes_survive_kill_9(b: Backend) {
     assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "message ids have gaps");
     server.child.kill().unwrap();
     server.child.wait().unwrap();
+}
+
+/// The Ed25519 key for init data is made once and kept in the store: the CLI and every server on
+/// that store show the same public key, before and after a restart.
+async fn the_init_data_key_is_published_and_kept(b: Backend) {
+    let store = fresh_store(b).await;
+    let key = run_ok(plaza(&store.config).args(["webapp", "public-key"])).trim().to_string();
+    assert_eq!(key.len(), 64, "{key:?}");
+    assert!(key.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{key:?}");
+    assert_eq!(run_ok(plaza(&store.config).args(["webapp", "public-key"])).trim(), key);
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("plaza.toml");
+    std::fs::write(&config_file, "").unwrap();
+    for _ in 0..2 {
+        let mut server = serve(&store, &config_file);
+        let body: Value = reqwest::get(format!("{}/api/v1/webapps/public_key", server.base))
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(body, json!({"public_key": key, "algorithm": "ed25519"}));
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+    }
 }
 
 /// SIGTERM: WebSockets get a close frame ("going away"), and the process exits cleanly.

@@ -103,6 +103,10 @@ impl Default for ServiceConfig {
     }
 }
 
+use plaza_store::codec::WEBAPP_KEY;
+/// The instance setting holding the Ed25519 key that signs init data (hex).
+const WEBAPP_SIGNING_KEY: &str = "webapp_signing_key";
+
 /// Plaza's use cases. Cheap to share behind an `Arc`.
 pub struct Service {
     store: Arc<dyn Store>,
@@ -123,6 +127,8 @@ pub struct Service {
     /// Chats as a viewer sees them, for naming the chat of each update.
     chats_seen: cache::TtlCache<(UserId, ChatId), Chat>,
     pollers: bots::Pollers,
+    /// The instance's Ed25519 key for mini-app init data, read from the store on first use.
+    webapp_signing: tokio::sync::OnceCell<ed25519_dalek::SigningKey>,
 }
 
 /// Someone in a chat is typing (or uploading …), as a watcher of the chat receives it.
@@ -156,6 +162,7 @@ impl Service {
             bot_states: cache::TtlCache::new(),
             chats_seen: cache::TtlCache::new(),
             pollers: Default::default(),
+            webapp_signing: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -350,6 +357,7 @@ impl Service {
             })
             .await?;
         let token = BotToken::new(bot.id, secret)?;
+        self.remember_webapp_key(bot.id, &token.to_token_string()).await?;
         Ok(IssuedBot { bot, token })
     }
 
@@ -363,6 +371,7 @@ impl Service {
         self.store.set_bot_token_hash(bot.id, sha256(secret.as_bytes())).await?;
         self.bot_tokens.forget_where(|b| b.id == bot.id);
         let token = BotToken::new(bot.id, secret)?;
+        self.remember_webapp_key(bot.id, &token.to_token_string()).await?;
         Ok(IssuedBot { bot, token })
     }
 
@@ -377,7 +386,52 @@ impl Service {
         if !secrets::hashes_equal(&stored, &sha256(token.secret().as_bytes())) {
             return Err(ServiceError::Unauthorized("unknown token"));
         }
+        // A bot made before mini apps has no web-app key yet: its token, here in plain text, makes it.
+        if self.store.setting(token.bot_id, WEBAPP_KEY).await?.is_none() {
+            self.remember_webapp_key(token.bot_id, &token.to_token_string()).await?;
+        }
         Ok(self.store.user(token.bot_id).await?)
+    }
+
+    /// Keeps the key init data of this bot is signed with (see [`webapp`]); never the token.
+    async fn remember_webapp_key(&self, bot: UserId, token: &str) -> ServiceResult<()> {
+        let hex: String = webapp::webapp_key(token).iter().map(|b| format!("{b:02x}")).collect();
+        Ok(self.store.put_setting(bot, WEBAPP_KEY, Some(hex)).await?)
+    }
+
+    /// The key this bot's init data is signed with, if the bot has one (every bot created or
+    /// rotated since mini apps, and every bot that has called the Bot API since).
+    pub async fn bot_webapp_key(&self, bot: UserId) -> ServiceResult<Option<[u8; 32]>> {
+        let Some(hex) = self.store.setting(bot, WEBAPP_KEY).await? else { return Ok(None) };
+        let bytes: Option<Vec<u8>> =
+            (0..hex.len() / 2).map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect();
+        Ok(bytes.and_then(|b| b.try_into().ok()))
+    }
+
+    /// The instance's key for signing init data: made once, by the first node to need it, and
+    /// kept in the store so every node of a cluster signs with the same key.
+    pub async fn webapp_signing_key(&self) -> ServiceResult<&ed25519_dalek::SigningKey> {
+        self.webapp_signing
+            .get_or_try_init(|| async {
+                let fresh: [u8; 32] = rand::random();
+                let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+                let stored = self.store.instance_setting_or_init(WEBAPP_SIGNING_KEY, hex).await?;
+                let bytes: Vec<u8> = (0..stored.len() / 2)
+                    .map(|i| u8::from_str_radix(&stored[2 * i..2 * i + 2], 16))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| ServiceError::Internal("the stored init-data key is not hex".into()))?;
+                let bytes: [u8; 32] = bytes
+                    .try_into()
+                    .map_err(|_| ServiceError::Internal("the stored init-data key is not 32 bytes".into()))?;
+                Ok(ed25519_dalek::SigningKey::from_bytes(&bytes))
+            })
+            .await
+    }
+
+    /// The public half of [`Service::webapp_signing_key`], as hex: what third parties check
+    /// `signature` with.
+    pub async fn webapp_public_key(&self) -> ServiceResult<String> {
+        Ok(webapp::public_key_hex(self.webapp_signing_key().await?))
     }
 
     pub async fn list_bots(&self) -> ServiceResult<Vec<BotRecord>> {

@@ -14,6 +14,8 @@ use crate::StoreError;
 
 pub const ALLOWED_UPDATES: &str = "allowed_updates";
 pub const WEBHOOK: &str = "webhook";
+/// The key the bot's mini-app init data is signed with, as hex (`HMAC_SHA256("WebAppData", token)`).
+pub const WEBAPP_KEY: &str = "webapp_key";
 
 pub fn commands_key(scope: CommandScope, language: &SettingLanguage) -> String {
     format!("commands/{}/{}", scope.key(), language.as_ref().map_or("", |l| l.as_str()))

@@ -428,6 +428,9 @@ pub trait Store: Send + Sync + 'static {
     async fn confirm_updates(&self, bot: UserId, offset: u64) -> StoreResult<()>;
     /// The offset confirmed so far (0 when none).
     async fn confirmed_offset(&self, bot: UserId) -> StoreResult<u64>;
+    /// The instance-wide setting `key`: `init` is stored if there is none yet (atomically, so nodes
+    /// starting together agree), and the stored value is returned.
+    async fn instance_setting_or_init(&self, key: &str, init: String) -> StoreResult<String>;
     /// A bot setting stored as text under `key` (see [`codec`] for keys and encodings).
     /// A backend primitive: use the typed methods below.
     async fn setting(&self, bot: UserId, key: &str) -> StoreResult<Option<String>>;

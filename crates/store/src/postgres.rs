@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0004_files.sql"),
     include_str!("../migrations/postgres/0005_moderation.sql"),
     include_str!("../migrations/postgres/0006_polls_reactions.sql"),
+    include_str!("../migrations/postgres/0007_instance.sql"),
 ];
 
 /// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
@@ -2288,6 +2289,18 @@ impl Store for PgStore {
         let row = query_opt(&client, "SELECT value FROM bot_settings WHERE bot_id = $1 AND key = $2", &[&bot.0, &key])
             .await?;
         row.map(|r| get(&r, 0)).transpose()
+    }
+
+    async fn instance_setting_or_init(&self, key: &str, init: String) -> StoreResult<String> {
+        let client = self.client().await?;
+        // Nodes starting together race to insert; whichever wins, all read the same row.
+        execute(
+            &client,
+            "INSERT INTO instance_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&key, &init],
+        )
+        .await?;
+        Ok(query_one(&client, "SELECT value FROM instance_settings WHERE key = $1", &[&key]).await?.get(0))
     }
 
     async fn put_setting(&self, bot: UserId, key: &str, value: Option<String>) -> StoreResult<()> {

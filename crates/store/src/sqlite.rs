@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0004_files.sql"),
     include_str!("../migrations/sqlite/0005_moderation.sql"),
     include_str!("../migrations/sqlite/0006_polls_reactions.sql"),
+    include_str!("../migrations/sqlite/0007_instance.sql"),
 ];
 
 /// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
@@ -2318,6 +2319,23 @@ impl Store for SqliteStore {
                 .map_err(db)?
                 .query_row(params![bot.0, key], |r| r.get(0))
                 .optional()
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn instance_setting_or_init(&self, key: &str, init: String) -> StoreResult<String> {
+        let key = key.to_string();
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO instance_settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+            )
+            .map_err(db)?
+            .execute(params![key, init])
+            .map_err(db)?;
+            conn.prepare_cached("SELECT value FROM instance_settings WHERE key = ?1")
+                .map_err(db)?
+                .query_row(params![key], |r| r.get(0))
                 .map_err(db)
         })
         .await

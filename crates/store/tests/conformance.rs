@@ -86,6 +86,7 @@ conformance!(
     callback_queries,
     confirmed_offsets,
     bot_settings,
+    instance_settings,
     files,
     blocking,
     bans,
@@ -1717,6 +1718,26 @@ async fn confirmed_offsets(store: Arc<dyn Store>) {
     }
     assert_eq!(s.confirmed_offset(other.id).await.unwrap(), 0);
     assert_eq!(s.bot_state(helper.id).await.unwrap().offset, 9);
+}
+
+async fn instance_settings(store: Arc<dyn Store>) {
+    let s = &*store;
+    // The first value stays; later inits (another node starting) read it back.
+    assert_eq!(s.instance_setting_or_init("key", "first".into()).await.unwrap(), "first");
+    assert_eq!(s.instance_setting_or_init("key", "second".into()).await.unwrap(), "first");
+    assert_eq!(s.instance_setting_or_init("other", "x".into()).await.unwrap(), "x");
+    // Concurrent first inits agree on one value.
+    let tries: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.instance_setting_or_init("raced", format!("v{i}")).await.unwrap() })
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for t in tries {
+        seen.insert(t.await.unwrap());
+    }
+    assert_eq!(seen.len(), 1, "{seen:?}");
 }
 
 async fn bot_settings(store: Arc<dyn Store>) {
