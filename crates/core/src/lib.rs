@@ -12,6 +12,7 @@ pub mod message;
 pub mod poll;
 pub mod text;
 pub mod user;
+pub mod webapp;
 
 pub use ids::{ChatId, ChatKey, MessageId, UserId};
 pub use markup::ReplyMarkup;
@@ -317,6 +318,9 @@ pub enum Denied {
     NoPoll,
     #[error("the poll is closed")]
     PollClosed,
+    /// The bot has no mini app by that short name (or no main app).
+    #[error("no such mini app")]
+    WebAppNotFound,
     /// A quiz answer can't be changed or taken back.
     #[error("a quiz answer can't be changed")]
     VoteIsFinal,

@@ -9,10 +9,10 @@ use plaza_core::{ChatId, HistoryPage, MessageId, NewMessage, UserId, formatting}
 use plaza_protocol::{
     AddMembersRequest, AuthResponse, BanRequest, BlockRequest, BlockedOut, BotCommandOut, BotInfoOut,
     CallbackAnswerOut, CallbackRequest, ChatActionRequest, ChatListItem, ChatOut, CreateGroupRequest,
-    DeleteMessagesRequest, EditMessageRequest, ErrorBody, LoginRequest, MarkReadRequest, MemberOut, MemberRef,
-    MenuButtonOut, MessageOut, Ok, OpenPrivateRequest, PollOut, ProfilePatch, ReactionsRequest, SendMessageRequest,
-    ServerFrame, SetRoleRequest, SetTitleRequest, SignupRequest, StartBotRequest, StartBotResponse, UserOut,
-    VoteRequest, WebappPublicKey,
+    DeleteMessagesRequest, EditMessageRequest, ErrorBody, LaunchWebAppRequest, LaunchWebAppResponse, LoginRequest,
+    MarkReadRequest, MemberOut, MemberRef, MenuButtonOut, MessageOut, Ok, OpenPrivateRequest, PollOut, ProfilePatch,
+    ReactionsRequest, SendMessageRequest, ServerFrame, SetRoleRequest, SetTitleRequest, SignupRequest, StartBotRequest,
+    StartBotResponse, UserOut, VoteRequest, WebappPublicKey,
 };
 use plaza_service::files::Upload;
 use serde::Deserialize;
@@ -751,4 +751,44 @@ pub async fn bot_info(
     responses((status = 200, body = WebappPublicKey)))]
 pub async fn webapp_public_key(State(state): State<AppState>) -> ApiResult<Json<WebappPublicKey>> {
     Ok(Json(WebappPublicKey { public_key: state.service.webapp_public_key().await?, algorithm: "ed25519".into() }))
+}
+
+/// Open a mini app: checks it may be opened from there (the message's `web_app` button, the bot's
+/// menu button, or a registered app for a link), records the launch and signs its init data.
+#[utoipa::path(post, path = "/api/v1/webapps/launch", tag = "webapps", security(("bearer" = [])),
+    request_body = LaunchWebAppRequest,
+    responses((status = 200, body = LaunchWebAppResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn launch_webapp(
+    State(state): State<AppState>,
+    session: Session,
+    ApiJson(req): ApiJson<LaunchWebAppRequest>,
+) -> ApiResult<Json<LaunchWebAppResponse>> {
+    use plaza_service::webapps::{LaunchRequest, WEBAPP_PLATFORM, WEBAPP_VERSION};
+    let source =
+        plaza_core::webapp::LaunchSource::parse(&req.source).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let launched = state
+        .service
+        .launch_webapp(
+            &session.user,
+            LaunchRequest {
+                bot: req.bot_username,
+                source,
+                chat: req.chat_id.map(ChatId),
+                message: req.message_id.map(MessageId),
+                url: req.url,
+                short_name: req.short_name,
+                start_param: req.start_param,
+            },
+        )
+        .await?;
+    Ok(Json(LaunchWebAppResponse {
+        launch_url: launched.launch_url(),
+        url: launched.url.clone(),
+        init_data: launched.init_data.clone(),
+        query_id: launched.query_id.clone(),
+        launch_id: launched.launch_id.clone(),
+        version: WEBAPP_VERSION.into(),
+        platform: WEBAPP_PLATFORM.into(),
+        bot: user_out(&launched.bot),
+    }))
 }

@@ -69,6 +69,7 @@ fn denied(d: Denied) -> (StatusCode, &'static str) {
         Denied::NoPoll => (S::NOT_FOUND, "poll_not_found"),
         Denied::PollClosed => (S::BAD_REQUEST, "poll_closed"),
         Denied::VoteIsFinal => (S::BAD_REQUEST, "vote_is_final"),
+        Denied::WebAppNotFound => (S::NOT_FOUND, "webapp_not_found"),
     }
 }
 

@@ -588,6 +588,50 @@ impl ServerFrame {
     }
 }
 
+/// Opening a mini app.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchWebAppRequest {
+    /// The bot whose app it is.
+    pub bot_username: String,
+    /// `inline_button`, `keyboard_button`, `menu_button` or `link`.
+    pub source: String,
+    /// The chat it is opened in: the chat of the button's message, or (for a link) the open chat.
+    #[serde(default)]
+    pub chat_id: Option<i64>,
+    /// The message whose `web_app` button was pressed.
+    #[serde(default)]
+    pub message_id: Option<i64>,
+    /// The button's (or menu button's) URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A link's app (`/<bot>/<short_name>`); without it, the bot's main app (`/<bot>?startapp`).
+    #[serde(default)]
+    pub short_name: Option<String>,
+    /// A link's `startapp` parameter.
+    #[serde(default)]
+    pub start_param: Option<String>,
+}
+
+/// A signed launch. Load `launch_url` (adding `&tgWebAppThemeParams=…`) in a sandboxed frame.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LaunchWebAppResponse {
+    pub launch_url: String,
+    /// The app's own URL.
+    pub url: String,
+    /// `Telegram.WebApp.initData`: signed with the bot's token (`hash`) and this instance's key
+    /// (`signature`). Empty for a reply-keyboard launch, as on Telegram.
+    pub init_data: String,
+    /// For `answerWebAppQuery` (inline and menu button launches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_id: Option<String>,
+    /// Names the launch when the app sends data to the bot.
+    pub launch_id: String,
+    pub version: String,
+    pub platform: String,
+    pub bot: UserOut,
+}
+
 /// `GET /api/v1/webapps/public_key`: the key that checks the `signature` field of init data.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct WebappPublicKey {

@@ -58,7 +58,7 @@ enum Command {
     /// Manage bots and their tokens.
     #[command(subcommand)]
     Bot(BotCommand),
-    /// Mini apps: the key their init data is signed with.
+    /// Mini apps: register a bot's apps; the key their init data is signed with.
     #[command(subcommand)]
     Webapp(WebappCommand),
     /// Apply database migrations and exit (serve also applies them on start).
@@ -67,6 +67,26 @@ enum Command {
 
 #[derive(Subcommand)]
 enum WebappCommand {
+    /// Register (or change) a bot's mini app, as BotFather's /newapp does: it opens at
+    /// /<bot>/<short_name>, or at /<bot>?startapp when it is the bot's main app.
+    Create {
+        /// The bot's username.
+        bot: String,
+        /// 3–30 letters, digits or underscores.
+        short_name: String,
+        /// The http(s) URL the app is loaded from.
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Make it the bot's main mini app (any other stops being main).
+        #[arg(long)]
+        main: bool,
+    },
+    /// List a bot's mini apps.
+    List { bot: String },
     /// Print the Ed25519 public key (hex) that checks the `signature` of this instance's init data,
     /// as `GET /api/v1/webapps/public_key` publishes it. Made on first use and kept in the store.
     PublicKey,
@@ -202,8 +222,28 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Webapp(WebappCommand::PublicKey) => {
-            println!("{}", admin_service(&store).await?.webapp_public_key().await?);
+        Command::Webapp(cmd) => {
+            let service = admin_service(&store).await?;
+            match cmd {
+                WebappCommand::PublicKey => println!("{}", service.webapp_public_key().await?),
+                WebappCommand::Create { bot, short_name, url, title, description, main } => {
+                    let app = service.register_webapp(&bot, &short_name, &title, &url, &description, main).await?;
+                    let link = if app.main { format!("/{bot}?startapp") } else { format!("/{bot}/{short_name}") };
+                    println!("mini app {short_name} of @{bot}: {} (opens at {link})", app.url.as_str());
+                }
+                WebappCommand::List { bot } => {
+                    let bot = service.user_by_username(&bot).await?;
+                    for a in service.webapps(bot.id).await? {
+                        println!(
+                            "{}\t{}\t{}{}",
+                            a.short_name.as_str(),
+                            a.url.as_str(),
+                            a.title,
+                            if a.main { "\t(main)" } else { "" }
+                        );
+                    }
+                }
+            }
             Ok(())
         }
         Command::Bot(cmd) => {

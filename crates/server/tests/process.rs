@@ -261,6 +261,27 @@ async fn the_init_data_key_is_published_and_kept(b: Backend) {
     assert_eq!(key.len(), 64, "{key:?}");
     assert!(key.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{key:?}");
     assert_eq!(run_ok(plaza(&store.config).args(["webapp", "public-key"])).trim(), key);
+    // Mini apps are registered to a bot as with BotFather's /newapp.
+    run_ok(plaza(&store.config).args(["user", "create", "ann", "--password", "pw-ann"]));
+    run_ok(plaza(&store.config).args(["bot", "create", "shop_bot", "--owner", "ann"]));
+    let made = run_ok(plaza(&store.config).args([
+        "webapp",
+        "create",
+        "shop_bot",
+        "shop",
+        "--url",
+        "https://shop.example/",
+        "--title",
+        "Shop",
+        "--main",
+    ]));
+    assert!(made.contains("/shop_bot?startapp"), "{made}");
+    let refused = plaza(&store.config)
+        .args(["webapp", "create", "shop_bot", "x", "--url", "javascript:1", "--title", "X"])
+        .output();
+    assert!(!refused.unwrap().status.success());
+    let list = run_ok(plaza(&store.config).args(["webapp", "list", "shop_bot"]));
+    assert_eq!(list, "shop\thttps://shop.example/\tShop\t(main)\n");
     let dir = tempfile::tempdir().unwrap();
     let config_file = dir.path().join("plaza.toml");
     std::fs::write(&config_file, "").unwrap();

@@ -26,6 +26,7 @@ mod cache;
 pub mod files;
 mod secrets;
 pub mod webapp;
+pub mod webapps;
 pub use secrets::{hash_password, sha256, verify_password};
 
 /// Wall-clock time in unix seconds; tests substitute a clock they move by hand.

@@ -14,6 +14,8 @@ use plaza_core::bot::{
 };
 use plaza_core::file::FileInfo;
 use plaza_core::poll::{Poll, PollAnswer, ReactionChange, ReactionCount};
+use plaza_core::webapp::{AppUrl, ShortName};
+pub use plaza_core::webapp::{LaunchSource, WebApp};
 use plaza_core::{
     Chat, ChatId, ChatSummary, Denied, DisplayName, Entity, GroupTitle, HistoryPage, LanguageCode, Member,
     MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PhoneNumber, ReplyMarkup, Role, User,
@@ -53,6 +55,21 @@ pub struct StoreStats {
     pub batched_writes: u64,
     /// Batches rolled back because a write in them failed midway or the commit failed.
     pub failed_batches: u64,
+}
+
+/// A mini app's launch: who opened which bot's app, where and how. Its `query_id` is what the
+/// app's backend answers with `answerWebAppQuery`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub query_id: String,
+    pub bot: UserId,
+    pub user: UserId,
+    /// The chat it was opened in, as the user names it.
+    pub chat: Option<ChatId>,
+    pub source: LaunchSource,
+    /// A keyboard button's text (it goes with `web_app_data`).
+    pub button_text: Option<String>,
+    pub created_at: i64,
 }
 
 /// A new account, person or bot.
@@ -428,6 +445,16 @@ pub trait Store: Send + Sync + 'static {
     async fn confirm_updates(&self, bot: UserId, offset: u64) -> StoreResult<()>;
     /// The offset confirmed so far (0 when none).
     async fn confirmed_offset(&self, bot: UserId) -> StoreResult<u64>;
+    /// Registers or replaces a bot's mini app (by short name). A main app makes every other app
+    /// of the bot not main, in the same transaction.
+    async fn put_webapp(&self, app: WebApp) -> StoreResult<()>;
+    /// A bot's mini apps, by short name.
+    async fn webapps(&self, bot: UserId) -> StoreResult<Vec<WebApp>>;
+    /// Remembers a launch, for answering it or receiving its data later.
+    async fn put_launch(&self, launch: Launch) -> StoreResult<()>;
+    async fn launch(&self, query_id: &str) -> StoreResult<Option<Launch>>;
+    /// Marks a launch used (answered, or its data sent); false if it already was, or is unknown.
+    async fn use_launch(&self, query_id: &str) -> StoreResult<bool>;
     /// The instance-wide setting `key`: `init` is stored if there is none yet (atomically, so nodes
     /// starting together agree), and the stored value is returned.
     async fn instance_setting_or_init(&self, key: &str, init: String) -> StoreResult<String>;
@@ -533,6 +560,48 @@ pub(crate) fn file_info(
         file_name,
         width: width.map(|w| w.clamp(0, i64::from(u32::MAX)) as u32),
         height: height.map(|h| h.clamp(0, i64::from(u32::MAX)) as u32),
+    })
+}
+
+/// Reads a mini app row's columns into the app.
+pub(crate) fn webapp_row(
+    bot: UserId,
+    short: String,
+    title: String,
+    description: String,
+    url: String,
+    main: bool,
+) -> StoreResult<WebApp> {
+    let corrupt = |e: plaza_core::Invalid| StoreError::Backend(format!("stored mini app: {e}"));
+    Ok(WebApp {
+        bot,
+        short_name: ShortName::parse(&short).map_err(corrupt)?,
+        title,
+        description,
+        url: AppUrl::parse(&url).map_err(corrupt)?,
+        main,
+    })
+}
+
+/// Reads a launch row's columns into the launch.
+pub(crate) fn launch_row(
+    query_id: String,
+    bot: i64,
+    user: i64,
+    chat: Option<i64>,
+    source: &str,
+    button_text: Option<String>,
+    created_at: i64,
+) -> StoreResult<Launch> {
+    let source = LaunchSource::parse(source).map_err(|e| StoreError::Backend(format!("stored launch: {e}")))?;
+    Ok(Launch {
+        query_id,
+        bot: UserId(bot),
+        user: UserId(user),
+        chat: chat.map(ChatId),
+        source,
+        button_text,
+        created_at,
     })
 }
 

@@ -30,12 +30,13 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 use crate::chat_row::ChatRow;
 use crate::rules::{ban_in_force, count_reactions, count_votes, edited, may_delete, may_pin, may_remove, private_pair};
 use crate::{
-    BotRecord, Event, EventBody, EventPage, GroupChange, MessageEdit, NewAccount, ProfileChange, Store, StoreError,
-    StoreResult, Written, codec, entities,
+    BotRecord, Event, EventBody, EventPage, GroupChange, Launch, MessageEdit, NewAccount, ProfileChange, Store,
+    StoreError, StoreResult, Written, codec, entities, launch_row, webapp_row,
 };
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
+use plaza_core::webapp::WebApp;
 
 /// Connections per node. Each write holds one for a few round trips and its commit's WAL flush, so
 /// throughput grows with it; 40 leaves room in PostgreSQL's default `max_connections` (100) for a
@@ -51,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0005_moderation.sql"),
     include_str!("../migrations/postgres/0006_polls_reactions.sql"),
     include_str!("../migrations/postgres/0007_instance.sql"),
+    include_str!("../migrations/postgres/0008_webapps.sql"),
 ];
 
 /// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
@@ -2289,6 +2291,97 @@ impl Store for PgStore {
         let row = query_opt(&client, "SELECT value FROM bot_settings WHERE bot_id = $1 AND key = $2", &[&bot.0, &key])
             .await?;
         row.map(|r| get(&r, 0)).transpose()
+    }
+
+    async fn put_webapp(&self, app: WebApp) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        if app.main {
+            // Two apps made main at once would each miss the other's uncommitted row, so main
+            // changes of one bot are serialised on its user row (the last lock in the order).
+            query_opt(&tx, "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&app.bot.0]).await?;
+            execute(
+                &tx,
+                "UPDATE webapps SET main = FALSE WHERE bot_id = $1 AND main AND short_name <> $2",
+                &[&app.bot.0, &app.short_name.as_str()],
+            )
+            .await?;
+        }
+        execute(
+            &tx,
+            "INSERT INTO webapps (bot_id, short_name, title, description, url, main) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (bot_id, short_name) DO UPDATE SET title = excluded.title, \
+             description = excluded.description, url = excluded.url, main = excluded.main",
+            &[&app.bot.0, &app.short_name.as_str(), &app.title, &app.description, &app.url.as_str(), &app.main],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn webapps(&self, bot: UserId) -> StoreResult<Vec<WebApp>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            // Byte order, as SQLite sorts, whatever the database's collation.
+            "SELECT short_name, title, description, url, main FROM webapps WHERE bot_id = $1 \
+             ORDER BY short_name COLLATE \"C\"",
+            &[&bot.0],
+        )
+        .await?;
+        rows.iter().map(|r| webapp_row(bot, get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?, get(r, 4)?)).collect()
+    }
+
+    async fn put_launch(&self, l: Launch) -> StoreResult<()> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            "INSERT INTO webapp_launches (query_id, bot_id, user_id, chat_id, source, button_text, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &l.query_id,
+                &l.bot.0,
+                &l.user.0,
+                &l.chat.map(|c| c.0),
+                &l.source.as_str(),
+                &l.button_text,
+                &l.created_at,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn launch(&self, query_id: &str) -> StoreResult<Option<Launch>> {
+        let client = self.client().await?;
+        let row = query_opt(
+            &client,
+            "SELECT bot_id, user_id, chat_id, source, button_text, created_at FROM webapp_launches WHERE query_id = $1",
+            &[&query_id],
+        )
+        .await?;
+        row.map(|r| {
+            launch_row(
+                query_id.to_string(),
+                get(&r, 0)?,
+                get(&r, 1)?,
+                get(&r, 2)?,
+                get(&r, 3)?,
+                get(&r, 4)?,
+                get(&r, 5)?,
+            )
+        })
+        .transpose()
+    }
+
+    async fn use_launch(&self, query_id: &str) -> StoreResult<bool> {
+        let client = self.client().await?;
+        // One statement: of two concurrent uses the second waits for the first and then finds the
+        // launch used (READ COMMITTED re-checks the row).
+        let n =
+            execute(&client, "UPDATE webapp_launches SET used = TRUE WHERE query_id = $1 AND NOT used", &[&query_id])
+                .await?;
+        Ok(n == 1)
     }
 
     async fn instance_setting_or_init(&self, key: &str, init: String) -> StoreResult<String> {

@@ -30,12 +30,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use crate::chat_row::ChatRow;
 use crate::rules::{ban_in_force, count_reactions, count_votes, edited, may_delete, may_pin, may_remove, private_pair};
 use crate::{
-    BotRecord, Event, EventBody, EventPage, GroupChange, MessageEdit, NewAccount, ProfileChange, Store, StoreError,
-    StoreResult, StoreStats, Written, codec, entities,
+    BotRecord, Event, EventBody, EventPage, GroupChange, Launch, MessageEdit, NewAccount, ProfileChange, Store,
+    StoreError, StoreResult, StoreStats, Written, codec, entities, launch_row, webapp_row,
 };
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
+use plaza_core::webapp::WebApp;
 
 /// Most writes committed together.
 pub const MAX_BATCH: usize = 512;
@@ -51,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0005_moderation.sql"),
     include_str!("../migrations/sqlite/0006_polls_reactions.sql"),
     include_str!("../migrations/sqlite/0007_instance.sql"),
+    include_str!("../migrations/sqlite/0008_webapps.sql"),
 ];
 
 /// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
@@ -2320,6 +2322,110 @@ impl Store for SqliteStore {
                 .query_row(params![bot.0, key], |r| r.get(0))
                 .optional()
                 .map_err(db)
+        })
+        .await
+    }
+
+    async fn put_webapp(&self, app: WebApp) -> StoreResult<()> {
+        self.write(move |conn| {
+            if app.main {
+                conn.prepare_cached("UPDATE webapps SET main = 0 WHERE bot_id = ?1 AND main")
+                    .map_err(db)?
+                    .execute(params![app.bot.0])
+                    .map_err(db)?;
+            }
+            conn.prepare_cached(
+                "INSERT INTO webapps (bot_id, short_name, title, description, url, main) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (bot_id, short_name) DO UPDATE SET title = excluded.title, \
+                 description = excluded.description, url = excluded.url, main = excluded.main",
+            )
+            .map_err(db)?
+            .execute(params![
+                app.bot.0,
+                app.short_name.as_str(),
+                app.title,
+                app.description,
+                app.url.as_str(),
+                app.main
+            ])
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn webapps(&self, bot: UserId) -> StoreResult<Vec<WebApp>> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT short_name, title, description, url, main FROM webapps WHERE bot_id = ?1 \
+                     ORDER BY short_name",
+                )
+                .map_err(db)?;
+            let rows: Vec<(String, String, String, String, bool)> = stmt
+                .query_map([bot.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            rows.into_iter()
+                .map(|(short, title, description, url, main)| webapp_row(bot, short, title, description, url, main))
+                .collect()
+        })
+        .await
+    }
+
+    async fn put_launch(&self, l: Launch) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO webapp_launches (query_id, bot_id, user_id, chat_id, source, button_text, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(db)?
+            .execute(params![
+                l.query_id,
+                l.bot.0,
+                l.user.0,
+                l.chat.map(|c| c.0),
+                l.source.as_str(),
+                l.button_text,
+                l.created_at
+            ])
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn launch(&self, query_id: &str) -> StoreResult<Option<Launch>> {
+        let query_id = query_id.to_string();
+        self.read(move |conn| {
+            let row: Option<(i64, i64, Option<i64>, String, Option<String>, i64)> = conn
+                .prepare_cached(
+                    "SELECT bot_id, user_id, chat_id, source, button_text, created_at FROM webapp_launches \
+                     WHERE query_id = ?1",
+                )
+                .map_err(db)?
+                .query_row([&query_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+                .optional()
+                .map_err(db)?;
+            row.map(|(bot, user, chat, source, button_text, created_at)| {
+                launch_row(query_id.clone(), bot, user, chat, &source, button_text, created_at)
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn use_launch(&self, query_id: &str) -> StoreResult<bool> {
+        let query_id = query_id.to_string();
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached("UPDATE webapp_launches SET used = 1 WHERE query_id = ?1 AND NOT used")
+                .map_err(db)?
+                .execute([&query_id])
+                .map_err(db)?;
+            Ok(changed == 1)
         })
         .await
     }

@@ -17,6 +17,7 @@ use plaza_core::file::{FileInfo, FileKind, Media};
 use plaza_core::ids::FIRST_USER_ID;
 use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
+use plaza_core::webapp::{AppUrl, ShortName};
 use plaza_core::{
     Chat, ChatId, ChatKey, ChatKind, Denied, DisplayName, Entity, EntityKind, GroupTitle, HistoryPage, LanguageCode,
     MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PhoneNumber, ReplyMarkup, Role,
@@ -24,8 +25,8 @@ use plaza_core::{
 };
 use plaza_store::sqlite::{SqliteOptions, SqliteStore};
 use plaza_store::{
-    EditedText, Event, EventBody, GroupChange, MAX_EVENTS_PAGE, MessageEdit, NewAccount, NewBot, ProfileChange, Store,
-    StoreError, StoreResult, Written,
+    EditedText, Event, EventBody, GroupChange, Launch, LaunchSource, MAX_EVENTS_PAGE, MessageEdit, NewAccount, NewBot,
+    ProfileChange, Store, StoreError, StoreResult, WebApp, Written,
 };
 
 /// Generates, for every scenario, one test per backend.
@@ -96,6 +97,8 @@ conformance!(
     voting,
     poll_entries,
     reactions,
+    webapps,
+    webapp_launches,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -2757,4 +2760,170 @@ async fn reactions(store: Arc<dyn Store>) {
         bodies_after(s, &alice, before).await,
         vec![EventBody::MessageDeleted { chat_id: dm(&bob), message_id: yo.id }]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mini apps.
+
+fn webapp(bot: &User, short: &str, title: &str, url: &str, main: bool) -> WebApp {
+    WebApp {
+        bot: bot.id,
+        short_name: ShortName::parse(short).unwrap(),
+        title: title.to_string(),
+        description: format!("About {title}"),
+        url: AppUrl::parse(url).unwrap(),
+        main,
+    }
+}
+
+/// The short names of the bot's main apps.
+async fn main_apps(s: &dyn Store, bot: &User) -> Vec<String> {
+    s.webapps(bot.id).await.unwrap().into_iter().filter(|a| a.main).map(|a| a.short_name.as_str().to_string()).collect()
+}
+
+async fn webapps(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let other = bot(s, "other_bot", &alice).await;
+    assert!(s.webapps(helper.id).await.unwrap().is_empty());
+
+    // Listed by short name in byte order (capitals, then '_', then small letters; a prefix first),
+    // whatever the order they were registered in and the database's collation.
+    let shop = webapp(&helper, "shop", "Shop", "https://example.com/shop", false);
+    let game2 = webapp(&helper, "game_2", "Game 2", "http://127.0.0.1:8081/game/?level=2#start", false);
+    let game = WebApp { description: String::new(), ..webapp(&helper, "game", "Game", "https://game.example/", false) };
+    let zed = webapp(&helper, "Zed", "Zed", "https://zed.example/app", false);
+    for app in [&shop, &game2, &game, &zed] {
+        s.put_webapp(app.clone()).await.unwrap();
+    }
+    let listed = s.webapps(helper.id).await.unwrap();
+    assert_eq!(listed, vec![zed.clone(), game.clone(), game2.clone(), shop.clone()]);
+
+    // Registering a short name again replaces that app, and only that one.
+    let shop2 = WebApp {
+        title: "Shop 2".into(),
+        description: "New".into(),
+        url: AppUrl::parse("https://shop.example/v2").unwrap(),
+        ..shop.clone()
+    };
+    s.put_webapp(shop2.clone()).await.unwrap();
+    assert_eq!(s.webapps(helper.id).await.unwrap(), vec![zed.clone(), game.clone(), game2.clone(), shop2.clone()]);
+    // Short names are per bot, and so is the main app.
+    let other_shop = webapp(&other, "shop", "Other shop", "https://other.example/", true);
+    s.put_webapp(other_shop.clone()).await.unwrap();
+    assert_eq!(s.webapps(other.id).await.unwrap(), vec![other_shop.clone()]);
+    assert_eq!(s.webapps(helper.id).await.unwrap().len(), 4);
+    assert!(main_apps(s, &helper).await.is_empty());
+
+    // The main app moves from one app to another; at most one is main, and the rest of an app
+    // that stops being main is kept.
+    s.put_webapp(WebApp { main: true, ..shop2.clone() }).await.unwrap();
+    assert_eq!(main_apps(s, &helper).await, ["shop"]);
+    s.put_webapp(WebApp { main: true, ..game.clone() }).await.unwrap();
+    assert_eq!(main_apps(s, &helper).await, ["game"]);
+    assert_eq!(
+        s.webapps(helper.id).await.unwrap(),
+        vec![zed.clone(), WebApp { main: true, ..game.clone() }, game2.clone(), shop2.clone()]
+    );
+    // Registering the main app again as main keeps it main; replacing it as not main leaves none.
+    s.put_webapp(WebApp { main: true, title: "Game!".into(), ..game.clone() }).await.unwrap();
+    assert_eq!(main_apps(s, &helper).await, ["game"]);
+    assert_eq!(s.webapps(helper.id).await.unwrap()[1].title, "Game!");
+    s.put_webapp(game.clone()).await.unwrap();
+    assert!(main_apps(s, &helper).await.is_empty());
+    // A new app can be registered as main straight away.
+    let new_main = webapp(&helper, "new_main", "New", "https://new.example/", true);
+    s.put_webapp(new_main.clone()).await.unwrap();
+    assert_eq!(main_apps(s, &helper).await, ["new_main"]);
+    // Another bot's main app is untouched by all of this.
+    assert_eq!(s.webapps(other.id).await.unwrap(), vec![other_shop]);
+
+    // Apps made main concurrently: one of them wins.
+    let tries: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            let app = webapp(&helper, &format!("race_{i}"), "Race", "https://race.example/", true);
+            tokio::spawn(async move { store.put_webapp(app).await.unwrap() })
+        })
+        .collect();
+    for t in tries {
+        t.await.unwrap();
+    }
+    let mains = main_apps(s, &helper).await;
+    assert_eq!(mains.len(), 1, "{mains:?}");
+    assert!(mains[0].starts_with("race_"), "{mains:?}");
+    assert_eq!(s.webapps(helper.id).await.unwrap().len(), 5 + 8);
+}
+
+async fn webapp_launches(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let g = group(s, &alice, "Team", &[&bob, &helper], T0).await;
+    assert_eq!(s.launch("q-unknown").await.unwrap(), None);
+
+    // One launch from every source; the match makes a new source fail to compile until it is here.
+    let sources =
+        [LaunchSource::InlineButton, LaunchSource::KeyboardButton, LaunchSource::MenuButton, LaunchSource::Link];
+    let launches: Vec<Launch> = sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, source)| {
+            let (user, chat, button_text) = match source {
+                LaunchSource::InlineButton => (&alice, Some(dm(&helper)), None),
+                LaunchSource::KeyboardButton => (&bob, Some(g.id), Some("Order 🍕".to_string())),
+                LaunchSource::MenuButton => (&alice, Some(dm(&helper)), None),
+                LaunchSource::Link => (&bob, None, None),
+            };
+            Launch {
+                query_id: format!("q-{}", source.as_str()),
+                bot: helper.id,
+                user: user.id,
+                chat,
+                source,
+                button_text,
+                created_at: T0 + i as i64,
+            }
+        })
+        .collect();
+    for l in &launches {
+        s.put_launch(l.clone()).await.unwrap();
+    }
+    for l in &launches {
+        assert_eq!(s.launch(&l.query_id).await.unwrap().as_ref(), Some(l));
+    }
+    assert_eq!(s.launch("Q-LINK").await.unwrap(), None);
+    // A query id is never reused: a second launch under it is refused and the first is kept.
+    let clash = Launch { user: alice.id, source: LaunchSource::Link, ..launches[1].clone() };
+    assert!(s.put_launch(clash).await.is_err());
+    assert_eq!(s.launch(&launches[1].query_id).await.unwrap().as_ref(), Some(&launches[1]));
+
+    // A launch is used once; an unknown one never.
+    let keyboard = &launches[1].query_id;
+    assert!(s.use_launch(keyboard).await.unwrap());
+    assert!(!s.use_launch(keyboard).await.unwrap());
+    assert!(!s.use_launch(keyboard).await.unwrap());
+    assert!(!s.use_launch("q-unknown").await.unwrap());
+    // It still reads back once used, and the other launches are still unused.
+    assert_eq!(s.launch(keyboard).await.unwrap().as_ref(), Some(&launches[1]));
+    for l in [&launches[0], &launches[2], &launches[3]] {
+        assert!(s.use_launch(&l.query_id).await.unwrap(), "{}", l.query_id);
+    }
+
+    // Concurrent uses of one launch: exactly one succeeds.
+    let raced = Launch { query_id: "q-raced".into(), created_at: T0 + 10, ..launches[0].clone() };
+    s.put_launch(raced).await.unwrap();
+    let tries: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.use_launch("q-raced").await.unwrap() })
+        })
+        .collect();
+    let mut succeeded = 0;
+    for t in tries {
+        succeeded += usize::from(t.await.unwrap());
+    }
+    assert_eq!(succeeded, 1);
 }

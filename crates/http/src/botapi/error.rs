@@ -93,6 +93,7 @@ pub fn denied(d: Denied) -> BotError {
         Denied::Blocked => BotError::forbidden("bot was blocked by the user"),
         Denied::Banned => BotError::bad("USER_BANNED_IN_CHANNEL"),
         Denied::NotPrivate => BotError::bad("chat not found"),
+        Denied::WebAppNotFound => BotError::bad("BOT_APP_INVALID"),
         Denied::NoPoll => BotError::bad("message with poll to stop not found"),
         Denied::PollClosed => BotError::bad("poll has already been closed"),
         Denied::VoteIsFinal => BotError::bad("POLL_ANSWER_INVALID"),
