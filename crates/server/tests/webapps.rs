@@ -1,6 +1,7 @@
 //! Launching mini apps through the client API: where an app may be opened from, and init data
 //! that the bot's backend (HMAC with the token) and anyone with the bot id (Ed25519 with the
-//! published key) can check, with the fields Telegram gives for each kind of launch.
+//! published key) can check, with the fields Telegram gives for each kind of launch. The checks
+//! are made by the real libraries bot backends use: aiogram and @telegram-apps/init-data-node.
 
 mod common;
 
@@ -21,6 +22,60 @@ async fn bot_call(s: &TestServer, token: &str, method: &str, body: Value) -> Val
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["ok"], true, "{method}: {v}");
     v["result"].clone()
+}
+
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs a checker from `tests/clients/` with `input` on its standard input; returns its JSON answer.
+fn run_checker(program: &std::path::Path, script: &str, dir: &str, input: &Value) -> Value {
+    use std::io::Write;
+    let hint = "run scripts/test, which installs aiogram and @telegram-apps/init-data-node first";
+    let mut child = std::process::Command::new(program)
+        .arg(script)
+        .current_dir(repo_root().join(dir))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} {script}: {e} ({hint})", program.display()));
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{script} failed ({hint}): {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{script} printed {:?}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// What aiogram (Python) and @telegram-apps/init-data-node (JavaScript), as a bot's backend uses
+/// them, make of init data: both must accept `hash` with the bot's token, and aiogram `signature`
+/// with the published key.
+fn check_with_real_libraries(token: &str, bot_id: i64, public_key: &str, init_data: &str) -> (Value, Value) {
+    let python = repo_root().join("target/clients/venv/bin/python");
+    let aiogram = run_checker(
+        &python,
+        "check_init_data.py",
+        "tests/clients/python",
+        &json!({"token": token, "bot_id": bot_id, "public_key": public_key, "init_data": init_data}),
+    );
+    assert_eq!(
+        (
+            &aiogram["hash_ok"],
+            &aiogram["hash_ok_other_token"],
+            &aiogram["signature_ok"],
+            &aiogram["signature_ok_other_bot"]
+        ),
+        (&json!(true), &json!(false), &json!(true), &json!(false)),
+        "aiogram: {aiogram}"
+    );
+    let node = run_checker(
+        std::path::Path::new("node"),
+        "check_init_data.mjs",
+        "tests/clients/node",
+        &json!({"token": token, "init_data": init_data}),
+    );
+    assert_eq!((&node["valid"], &node["valid_other_token"]), (&json!(true), &json!(false)), "init-data-node: {node}");
+    (aiogram, node)
 }
 
 /// The decoded `key=value` fields of init data.
@@ -77,6 +132,9 @@ async fn launches_are_checked_and_signed(b: Backend) {
     let data = launch_url.split("tgWebAppData=").nth(1).unwrap().split('&').next().unwrap();
     let once: String = url::form_urlencoded::parse(format!("d={data}").as_bytes()).next().unwrap().1.into_owned();
     assert_eq!(once, menu["init_data"].as_str().unwrap(), "{encoded}");
+    let (aiogram, node) = check_with_real_libraries(&token, bot_id, hex, menu["init_data"].as_str().unwrap());
+    assert_eq!((aiogram["user_id"].as_i64(), node["user_id"].as_i64()), (Some(ann_id), Some(ann_id)));
+    assert_eq!((&aiogram["query_id"], &node["query_id"]), (&menu["query_id"], &menu["query_id"]));
     let (st, e) =
         launch(&ann, json!({"bot_username": "shop_bot", "source": "menu_button", "url": "https://evil.example/"}))
             .await;
@@ -161,6 +219,8 @@ async fn launches_are_checked_and_signed(b: Backend) {
         f["chat_instance"],
         "one chat, one instance"
     );
+    let (aiogram, _) = check_with_real_libraries(&token, bot_id, hex, r["init_data"].as_str().unwrap());
+    assert_eq!((aiogram["chat_type"].as_str(), aiogram["chat_title"].as_str()), (Some("group"), Some("Shoppers")));
 
     // Bad input.
     for (body, status) in [
