@@ -312,6 +312,22 @@ export class Api {
   react(chat: number, message: number, emojis: string[]) {
     return this.send("PUT", `/chats/${chat}/messages/${message}/reactions`, { emojis });
   }
+  launchWebApp(req: {
+    bot_username: string;
+    source: string;
+    chat_id?: number;
+    message_id?: number;
+    url?: string;
+    short_name?: string;
+    start_param?: string;
+  }) {
+    const { bot_username, source, chat_id, message_id, url, short_name, start_param } = req;
+    return this.json<{ launch_url: string; url: string; init_data: string; query_id?: string; launch_id: string; version: string; platform: string; bot: User }>(
+      "POST",
+      "/webapps/launch",
+      { bot_username, source, chat_id, message_id, url, short_name, start_param },
+    );
+  }
   async file(fileId: string): Promise<Blob> {
     return (await this.send("GET", `/files/${encodeURIComponent(fileId)}`)).blob();
   }

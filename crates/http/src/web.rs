@@ -9,9 +9,11 @@ use plaza_web::Asset;
 
 use crate::error::ApiError;
 
-/// The client talks only to its own origin; nothing may frame it.
+/// The client talks only to its own origin and nothing may frame it; it frames mini apps, which
+/// live on their own origins (the client refuses one on its own origin).
 const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; style-src 'self'; \
-                   script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+                   script-src 'self'; frame-src http: https:; object-src 'none'; base-uri 'none'; \
+                   form-action 'self'; frame-ancestors 'none'";
 
 fn serve(asset: &'static Asset, headers: &HeaderMap, cache: &'static str) -> Response {
     let gzip = headers

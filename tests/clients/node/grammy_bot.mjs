@@ -64,12 +64,16 @@ bot.command("photo", async (ctx) => {
   await ctx.reply(`downloaded ${bytes.length} bytes`);
 });
 
-// A reply keyboard and a poll (not in the command list, which the library tests check exactly); pressing a
+// A reply keyboard, a poll and a mini app (not in the command list, which the library tests check exactly); pressing a
 // button sends its text, answered with the keyboard removed.
 bot.command("keyboard", (ctx) =>
   ctx.reply("Pick a colour", {
     reply_markup: new Keyboard().text("Red").text("Green").row().text("Blue").resized().oneTime().placeholder("Colour?"),
   }),
+);
+// A mini app behind an inline button: `/webapp <url>`.
+bot.command("webapp", (ctx) =>
+  ctx.reply("Open the app", { reply_markup: new InlineKeyboard().webApp("Open app", ctx.match.trim()) }),
 );
 bot.command("poll", (ctx) => ctx.replyWithPoll("Best colour?", ["Red", "Green", "Blue"], { is_anonymous: false }));
 bot.hears(["Red", "Green", "Blue"], (ctx) => ctx.reply(`You picked ${ctx.message.text}`, { reply_markup: { remove_keyboard: true } }));

@@ -1,13 +1,15 @@
 // The web client end to end in real headless Chromium (Debian's, driven by playwright-core):
 // sign-up, two people chatting live in two browser contexts (reply, edit, delete, read state,
 // typing), a group, a grammY bot (deep link with START, inline button with an alert, command menu,
-// reply keyboard, photos both ways) and resuming after the server restarts.
+// reply keyboard, photos both ways, a mini app in its sandboxed frame) and resuming after the
+// server restarts.
 //
 // Driven by crates/server/tests/web.rs, which runs Plaza and the bot. Environment: PLAZA_URL,
 // BOT_USERNAME, CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (optional: screenshots of
 // the chat list and the bot chat, light and dark, phone and desktop). To restart the server it
 // prints RESTART and waits for UP on its standard input. Prints each STEP, and PASS at the end.
 
+import { createServer } from "node:http";
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
@@ -23,6 +25,32 @@ const stdin = createInterface({ input: process.stdin });
 const lines = stdin[Symbol.asyncIterator]();
 
 const step = (name) => console.log(`STEP ${name}`);
+
+// A mini app as Telegram's wire protocol sees it: launch parameters in the fragment, events as
+// JSON strings over postMessage to the parent (what telegram-web-app.js does underneath).
+const MINI_APP = `<!doctype html><meta charset=utf-8><title>Test app</title>
+<p id=hello></p><p id=theme></p><p id=events></p>
+<script>
+const hash = new URLSearchParams(location.hash.slice(1));
+const init = new URLSearchParams(hash.get("tgWebAppData") ?? "");
+const user = JSON.parse(init.get("user") ?? "{}");
+document.getElementById("hello").textContent =
+  "Hello " + user.first_name + " (" + (init.has("query_id") ? "with" : "without") + " query_id, " + hash.get("tgWebAppPlatform") + ")";
+const post = (eventType, eventData) => window.parent.postMessage(JSON.stringify({ eventType, eventData }), "*");
+window.addEventListener("message", (ev) => {
+  if (ev.source !== window.parent) return;
+  const { eventType, eventData } = JSON.parse(ev.data);
+  document.getElementById("events").textContent += " " + eventType;
+  if (eventType === "theme_changed") document.getElementById("theme").textContent = "bg " + eventData.theme_params.bg_color;
+  if (eventType === "main_button_pressed")
+    post("web_app_open_popup", { title: "Order", message: "Place the order?", buttons: [{ id: "yes", type: "default", text: "Yes" }, { type: "cancel" }] });
+  if (eventType === "popup_closed" && eventData.button_id === "yes") post("web_app_close");
+});
+post("iframe_ready", { reload_supported: true });
+post("web_app_ready");
+post("web_app_request_theme");
+post("web_app_setup_main_button", { is_visible: true, is_active: true, text: "Order", color: "#2481cc", text_color: "#ffffff" });
+</script>`;
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -198,6 +226,25 @@ await ann.getByRole("button", { name: "Restart bot" }).click();
 await ann.locator("textarea[name=message]").waitFor();
 // The first greeting was edited into "Pressed!", so a greeting now is the answer to the restart.
 await ann.locator(".msg:not(.mine)", { hasText: "payload=" }).first().waitFor();
+
+step("a mini app opens from an inline button on its own origin, signed in, and speaks the bridge");
+const appServer = createServer((req, res) => {
+  res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+  res.end(MINI_APP);
+});
+await new Promise((resolve) => appServer.listen(0, "127.0.0.1", resolve));
+const appUrl = `http://127.0.0.1:${appServer.address().port}/app`;
+await send(ann, `/webapp ${appUrl}`);
+await ann.locator(".msg-group", { hasText: "Open the app" }).getByRole("button", { name: "Open app" }).click();
+const app = ann.frameLocator("dialog.miniapp iframe");
+await app.getByText("Hello Ann (with query_id").waitFor();
+await app.getByText(/^bg #[0-9a-f]{6}$/).waitFor();
+const origins = await ann.evaluate(() => [location.origin, document.querySelector("dialog.miniapp iframe").src]);
+if (new globalThis.URL(origins[1]).origin === origins[0]) throw new Error("the mini app runs on the client's origin");
+await ann.locator("dialog.miniapp .miniapp-main", { hasText: "Order" }).click();
+await ann.locator("dialog.alert", { hasText: "Place the order?" }).getByRole("button", { name: "Yes" }).click();
+await ann.locator("dialog.miniapp").waitFor({ state: "detached" });
+appServer.close();
 
 // ---- screenshots --------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import { icon } from "../icons.js";
 import { snippet } from "../text.js";
 import { alertBox, confirmBox, modal, popupMenu, toast } from "./dialogs.js";
 import { type MessageHost, renderMessage, stamp } from "./message.js";
+import { openMiniApp } from "./miniapp.js";
 
 const PAGE = 50;
 /** Closer than this to the bottom counts as "at the bottom": new messages keep it there. */
@@ -434,6 +435,8 @@ export class ChatView implements MessageHost {
         toast("Copied to the clipboard");
         return;
       case "web_app":
+        await openMiniApp(this.host.api, { bot_username: m.from.username, source: "inline_button", chat_id: this.chat.id, message_id: m.message_id, url: b.value, title: m.from.display_name });
+        return;
       case "login_url":
         if (b.value) window.open(b.value, "_blank", "noopener");
         return;
@@ -718,7 +721,10 @@ export class ChatView implements MessageHost {
     if (this.bot) {
       const mb = this.bot.menu_button;
       if (mb.type === "web_app") {
-        this.leftButtons.append(h("button", { class: "menu-btn", type: "button", onclick: () => window.open(mb.url, "_blank", "noopener") }, mb.text));
+        const bot = this.bot.user;
+        this.leftButtons.append(
+          h("button", { class: "menu-btn", type: "button", onclick: () => void openMiniApp(this.host.api, { bot_username: bot.username, source: "menu_button", chat_id: this.chat.id, url: mb.url, title: mb.text }) }, mb.text),
+        );
       } else if (this.bot.commands.length) {
         const btn = h("button", { class: "menu-btn", type: "button", "aria-label": "Bot commands", "aria-haspopup": "menu" }, icon("commands", 20), "Menu");
         btn.addEventListener("click", () => {
@@ -770,7 +776,7 @@ export class ChatView implements MessageHost {
   private async keyboardPress(b: KeyboardButton, kbMsg: Message, oneTime: boolean): Promise<void> {
     if (b.request) {
       if (b.request === "web_app" && b.value) {
-        window.open(b.value, "_blank", "noopener");
+        await openMiniApp(this.host.api, { bot_username: kbMsg.from.username, source: "keyboard_button", chat_id: this.chat.id, message_id: kbMsg.message_id, url: b.value, title: b.text });
       } else {
         toast(`Sharing a ${b.request} is not supported in this browser client yet.`);
       }
