@@ -113,7 +113,7 @@ export interface Message {
   forward_from?: User;
   forward_date?: number;
   protected?: boolean;
-  service?: { type: "pinned_message"; message_id: number };
+  service?: { type: "pinned_message"; message_id: number } | { type: "web_app_data"; button_text: string };
   poll?: Poll;
   reactions?: Reaction[];
 }
@@ -327,6 +327,9 @@ export class Api {
       "/webapps/launch",
       { bot_username, source, chat_id, message_id, url, short_name, start_param },
     );
+  }
+  sendWebAppData(launch_id: string, data: string) {
+    return this.json<Message>("POST", "/webapps/data", { launch_id, data });
   }
   async file(fileId: string): Promise<Blob> {
     return (await this.send("GET", `/files/${encodeURIComponent(fileId)}`)).blob();

@@ -217,11 +217,16 @@ pub struct NewMessage {
 }
 
 /// What a service message reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceAction {
     /// The sender pinned this message of the chat.
     PinnedMessage(MessageId),
+    /// A mini app opened from a reply-keyboard button sent this data to the bot (`sendData`).
+    WebAppData { data: String, button_text: String },
 }
+
+/// The most a mini app may send with `sendData`, in bytes.
+pub const MAX_WEB_APP_DATA: usize = 4096;
 
 /// The original sender and date of a forwarded message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use plaza_protocol::{
     DeleteMessagesRequest, EditMessageRequest, ErrorBody, LaunchWebAppRequest, LaunchWebAppResponse, LoginRequest,
     MarkReadRequest, MemberOut, MemberRef, MenuButtonOut, MessageOut, Ok, OpenPrivateRequest, PollOut, ProfilePatch,
     ReactionsRequest, SendMessageRequest, ServerFrame, SetRoleRequest, SetTitleRequest, SignupRequest, StartBotRequest,
-    StartBotResponse, UserOut, VoteRequest, WebappPublicKey,
+    StartBotResponse, UserOut, VoteRequest, WebAppDataRequest, WebappPublicKey,
 };
 use plaza_service::files::Upload;
 use serde::Deserialize;
@@ -791,4 +791,19 @@ pub async fn launch_webapp(
         platform: WEBAPP_PLATFORM.into(),
         bot: user_out(&launched.bot),
     }))
+}
+
+/// A mini app's `sendData`: only for an app the caller opened from a reply-keyboard button, once.
+/// The bot receives a message with `web_app_data`; the chat shows that data was sent.
+#[utoipa::path(post, path = "/api/v1/webapps/data", tag = "webapps", security(("bearer" = [])),
+    request_body = WebAppDataRequest,
+    responses((status = 200, body = MessageOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn send_webapp_data(
+    State(state): State<AppState>,
+    session: Session,
+    ApiJson(req): ApiJson<WebAppDataRequest>,
+) -> ApiResult<Json<MessageOut>> {
+    let (chat_id, m) = state.service.send_webapp_data(session.user.id, &req.launch_id, &req.data).await?;
+    let mut senders = Senders::knowing(&session.user);
+    Ok(Json(senders.message_out(&state.service, chat_id, &m).await?))
 }

@@ -131,9 +131,12 @@ impl Senders {
             forward_from,
             forward_date: m.forward_origin.map(|f| f.date),
             protected: m.protected,
-            service: m
-                .service
-                .map(|plaza_core::ServiceAction::PinnedMessage(id)| ServiceOut::PinnedMessage { message_id: id.0 }),
+            service: m.service.as_ref().map(|s| match s {
+                plaza_core::ServiceAction::PinnedMessage(id) => ServiceOut::PinnedMessage { message_id: id.0 },
+                plaza_core::ServiceAction::WebAppData { button_text, .. } => {
+                    ServiceOut::WebAppData { button_text: button_text.clone() }
+                }
+            }),
             poll: match (&m.poll, self.1) {
                 (Some(id), Some(viewer)) => Some(poll_out(&service.poll(viewer, id).await?)),
                 _ => None,

@@ -150,6 +150,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::bot_info))
         .routes(routes!(api::webapp_public_key))
         .routes(routes!(api::launch_webapp))
+        .routes(routes!(api::send_webapp_data))
         .merge(
             // Uploads may be larger than other requests: a document is up to 50 MB.
             OpenApiRouter::new()

@@ -121,6 +121,9 @@ pub struct Message {
     /// A pin notice's message (Telegram's `MaybeInaccessibleMessage`; Plaza's are accessible).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pinned_message: Option<Box<Message>>,
+    /// What a mini app opened from a reply-keyboard button sent with `sendData`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_app_data: Option<WebAppData>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
     /// Only inline keyboards appear here; reply keyboards are for the recipient's client.
@@ -520,4 +523,10 @@ mod tests {
             serde_json::from_str(r#"{"type":"web_app","text":"Go","web_app":{"url":"https://a"}}"#).unwrap();
         assert_eq!(b, MenuButton::WebApp { text: "Go".into(), web_app: WebAppInfo { url: "https://a".into() } });
     }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WebAppData {
+    pub data: String,
+    pub button_text: String,
 }

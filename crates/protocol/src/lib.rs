@@ -292,6 +292,9 @@ pub struct ReactionsRequest {
 pub enum ServiceOut {
     /// The sender pinned message `message_id`.
     PinnedMessage { message_id: i64 },
+    /// A mini app opened from the keyboard button `button_text` sent data to the bot (the data
+    /// itself goes to the bot only).
+    WebAppData { button_text: String },
 }
 
 /// Blocking or unblocking the other side of a private chat.
@@ -611,6 +614,16 @@ pub struct LaunchWebAppRequest {
     /// A link's `startapp` parameter.
     #[serde(default)]
     pub start_param: Option<String>,
+}
+
+/// A mini app's `sendData` (apps opened from a reply-keyboard button only, once).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebAppDataRequest {
+    /// The `launch_id` of the launch.
+    pub launch_id: String,
+    /// 1–4096 bytes.
+    pub data: String,
 }
 
 /// A signed launch. Load `launch_url` (adding `&tgWebAppThemeParams=…`) in a sandboxed frame.

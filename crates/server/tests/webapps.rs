@@ -181,6 +181,38 @@ async fn launches_are_checked_and_signed(b: Backend) {
     assert_eq!(r["init_data"], "");
     assert!(r["query_id"].is_null() && !r["launch_id"].as_str().unwrap().is_empty());
 
+    // Only that launch may sendData, once, and only its opener; the bot gets web_app_data.
+    let keyboard_launch = r["launch_id"].as_str().unwrap().to_string();
+    let data = |launch: &str, data: &str| json!({"launch_id": launch, "data": data});
+    let (_, inline_launch) = launch(&ann, inline.clone()).await;
+    let inline_launch = inline_launch["launch_id"].as_str().unwrap();
+    for (who, body, status) in [
+        (&ann, data(inline_launch, "x"), StatusCode::BAD_REQUEST),
+        (&ben, data(&keyboard_launch, "x"), StatusCode::NOT_FOUND),
+        (&ann, data(&keyboard_launch, &"x".repeat(4097)), StatusCode::BAD_REQUEST),
+        (&ann, data(&keyboard_launch, ""), StatusCode::BAD_REQUEST),
+        (&ann, data("no-such-launch", "x"), StatusCode::NOT_FOUND),
+    ] {
+        let (st, e) = s.post("/api/v1/webapps/data", who, body.clone()).await;
+        assert_eq!(st, status, "{body}: {e}");
+    }
+    let (st, sent) = s.post("/api/v1/webapps/data", &ann, data(&keyboard_launch, r#"{"size":"L"}"#)).await;
+    assert_eq!(st, StatusCode::OK, "{sent}");
+    assert_eq!(sent["service"], json!({"type": "web_app_data", "button_text": "Order"}));
+    assert_eq!(sent["chat_id"], bot_id);
+    let (st, _) = s.post("/api/v1/webapps/data", &ann, data(&keyboard_launch, "again")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "sendData works once");
+    let updates = bot_call(&s, &token, "getUpdates", json!({})).await;
+    let got: Vec<&Value> = updates
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["message"]["web_app_data"].as_object().map(|_| u))
+        .collect();
+    assert_eq!(got.len(), 1, "{updates}");
+    assert_eq!(got[0]["message"]["web_app_data"], json!({"data": r#"{"size":"L"}"#, "button_text": "Order"}));
+    assert_eq!(got[0]["message"]["from"]["id"], ann_id);
+
     // Links: a registered app, the main app, a start parameter, and a launch in a group.
     s.service.register_webapp("shop_bot", "shop", "Shop", LINK_URL, "", true).await.unwrap();
     let (st, r) = launch(

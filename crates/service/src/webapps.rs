@@ -111,6 +111,31 @@ fn user_json(u: &User) -> String {
 }
 
 impl Service {
+    /// A mini app's `sendData`: only from an app opened by `me` from a reply-keyboard button, and
+    /// once; it reaches the bot as a `web_app_data` service message from `me` in that chat.
+    pub async fn send_webapp_data(
+        &self,
+        me: UserId,
+        launch_id: &str,
+        data: &str,
+    ) -> ServiceResult<(ChatId, plaza_core::Message)> {
+        if data.is_empty() || data.len() > plaza_core::message::MAX_WEB_APP_DATA {
+            return Err(Invalid::new("data", "must be 1 to 4096 bytes").into());
+        }
+        let launch = self.store.launch(launch_id).await?.filter(|l| l.user == me).ok_or(Denied::QueryNotFound)?;
+        let (LaunchSource::KeyboardButton, Some(chat)) = (launch.source, launch.chat) else {
+            return Err(Invalid::new("launch_id", "only an app opened from a keyboard button can send data").into());
+        };
+        if !self.store.use_launch(launch_id).await? {
+            return Err(Denied::QueryNotFound.into());
+        }
+        let action = plaza_core::ServiceAction::WebAppData {
+            data: data.to_string(),
+            button_text: launch.button_text.unwrap_or_default(),
+        };
+        Ok((chat, self.send_message(me, chat, plaza_core::NewMessage::service(action)).await?))
+    }
+
     /// Registers (or replaces) one of `bot`'s mini apps.
     pub async fn register_webapp(
         &self,

@@ -53,6 +53,9 @@ struct Extra {
     /// A service message's action: the id of the message pinned.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pinned: Option<i64>,
+    /// A service message's action: a mini app's `sendData`, as (data, button text).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    web_app_data: Option<(String, String)>,
     /// The id of the poll the message carries.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     poll: Option<String>,
@@ -282,7 +285,7 @@ impl Extras {
             media: m.media.clone(),
             forward_origin: m.forward_origin,
             protected: m.protected,
-            service: m.service,
+            service: m.service.clone(),
             poll: m.poll.as_ref().map(|p| p.id.clone()),
         }
     }
@@ -293,7 +296,7 @@ impl Extras {
             media: m.media.clone(),
             forward_origin: m.forward_origin,
             protected: m.protected,
-            service: m.service,
+            service: m.service.clone(),
             poll: m.poll.clone(),
         }
     }
@@ -319,7 +322,14 @@ pub fn encode_extra(x: &Extras) -> Option<String> {
         media: x.media.as_ref().map(media_out),
         forward: x.forward_origin.map(|f| (f.sender.0, f.date)),
         protected: x.protected,
-        pinned: x.service.map(|ServiceAction::PinnedMessage(id)| id.0),
+        pinned: match &x.service {
+            Some(ServiceAction::PinnedMessage(id)) => Some(id.0),
+            _ => None,
+        },
+        web_app_data: match &x.service {
+            Some(ServiceAction::WebAppData { data, button_text }) => Some((data.clone(), button_text.clone())),
+            _ => None,
+        },
         poll: x.poll.clone(),
     };
     Some(serde_json::to_string(&extra).expect("extras serialize"))
@@ -333,7 +343,11 @@ pub fn decode_extra(column: Option<&str>) -> Result<Extras, StoreError> {
         media: extra.media.map(media_in).transpose()?,
         forward_origin: extra.forward.map(|(s, d)| ForwardOrigin { sender: UserId(s), date: d }),
         protected: extra.protected,
-        service: extra.pinned.map(|id| ServiceAction::PinnedMessage(MessageId(id))),
+        service: match (extra.pinned, extra.web_app_data) {
+            (Some(id), _) => Some(ServiceAction::PinnedMessage(MessageId(id))),
+            (None, Some((data, button_text))) => Some(ServiceAction::WebAppData { data, button_text }),
+            (None, None) => None,
+        },
         poll: extra.poll,
     })
 }

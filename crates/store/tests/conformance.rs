@@ -2289,7 +2289,7 @@ async fn pins(store: Arc<dyn Store>) {
     let w = s.pin_message(bob.id, dm(&alice), hi.id, T0 + 61).await.unwrap();
     assert_eq!(notified(&w), users(&[&alice, &bob]));
     let pinned = w.value;
-    assert_eq!((pinned.id, pinned.service), (MessageId(2), Some(ServiceAction::PinnedMessage(hi.id))));
+    assert_eq!((pinned.id, pinned.service.clone()), (MessageId(2), Some(ServiceAction::PinnedMessage(hi.id))));
     assert_eq!(
         bodies_after(s, &bob, bob_cursor).await,
         vec![EventBody::MessageNew { chat_id: dm(&alice), message: pinned.clone() }]

@@ -75,6 +75,15 @@ bot.command("keyboard", (ctx) =>
 bot.command("webapp", (ctx) =>
   ctx.reply("Open the app", { reply_markup: new InlineKeyboard().webApp("Open app", ctx.match.trim()) }),
 );
+// …and behind a reply-keyboard button, whose sendData comes back as web_app_data.
+bot.command("webappkb", (ctx) =>
+  ctx.reply("Order from the app", { reply_markup: new Keyboard().webApp("Order", ctx.match.trim()).resized() }),
+);
+bot.on("message:web_app_data", (ctx) =>
+  ctx.reply(`got ${ctx.message.web_app_data.data} from ${ctx.message.web_app_data.button_text}`, {
+    reply_markup: { remove_keyboard: true },
+  }),
+);
 bot.command("poll", (ctx) => ctx.replyWithPoll("Best colour?", ["Red", "Green", "Blue"], { is_anonymous: false }));
 bot.hears(["Red", "Green", "Blue"], (ctx) => ctx.reply(`You picked ${ctx.message.text}`, { reply_markup: { remove_keyboard: true } }));
 

@@ -42,7 +42,8 @@ window.addEventListener("message", (ev) => {
   const { eventType, eventData } = JSON.parse(ev.data);
   document.getElementById("events").textContent += " " + eventType;
   if (eventType === "theme_changed") document.getElementById("theme").textContent = "bg " + eventData.theme_params.bg_color;
-  if (eventType === "main_button_pressed")
+  if (eventType === "main_button_pressed" && !init.has("user")) post("web_app_data_send", { data: "size=L" });
+  else if (eventType === "main_button_pressed")
     post("web_app_open_popup", { title: "Order", message: "Place the order?", buttons: [{ id: "yes", type: "default", text: "Yes" }, { type: "cancel" }] });
   if (eventType === "popup_closed" && eventData.button_id === "yes") post("web_app_close");
 });
@@ -244,6 +245,15 @@ if (new globalThis.URL(origins[1]).origin === origins[0]) throw new Error("the m
 await ann.locator("dialog.miniapp .miniapp-main", { hasText: "Order" }).click();
 await ann.locator("dialog.alert", { hasText: "Place the order?" }).getByRole("button", { name: "Yes" }).click();
 await ann.locator("dialog.miniapp").waitFor({ state: "detached" });
+
+step("a mini app opened from a reply-keyboard button sends data to the bot");
+await send(ann, `/webappkb ${appUrl}`);
+await ann.locator(".reply-kb").getByRole("button", { name: "Order" }).click();
+await app.getByText("Hello undefined (without query_id").waitFor();
+await ann.locator("dialog.miniapp .miniapp-main", { hasText: "Order" }).click();
+await ann.locator("dialog.miniapp").waitFor({ state: "detached" });
+await ann.locator(".service", { hasText: "“Order” was sent to the bot" }).waitFor();
+await bubble(ann, "got size=L from Order", false).waitFor();
 appServer.close();
 
 // ---- screenshots --------------------------------------------------------------------------------

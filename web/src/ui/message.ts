@@ -29,6 +29,9 @@ export function stamp(m: Message, chat: Chat, meId: number): string {
 }
 
 export function renderMessage(m: Message, host: MessageHost, groupStart: boolean): HTMLElement {
+  if (m.service?.type === "web_app_data") {
+    return h("div", { class: "service", "data-id": m.message_id }, h("span", {}, `Data from “${m.service.button_text}” was sent to the bot`));
+  }
   if (m.service) {
     const target = host.lookup(m.service.message_id);
     return h(

@@ -91,6 +91,7 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
     mainButton,
   );
   let needConfirm = false;
+  let dataSent = false;
   let closed = false;
   let popupOpen = false;
   const post = (eventType: string, eventData: unknown = null) => {
@@ -133,6 +134,18 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
         return post("theme_changed", { theme_params: themeParams() });
       case "web_app_close":
         return void close(true);
+      case "web_app_data_send": {
+        // Only an app opened from a reply-keyboard button may send data, and only once; elsewhere
+        // the call is ignored, as Telegram's clients ignore it.
+        if (spec.source !== "keyboard_button" || dataSent) return;
+        dataSent = true;
+        const text = String(data.data ?? "");
+        api.sendWebAppData(launch.launch_id, text).then(
+          () => void close(true),
+          (e) => toast(e instanceof ApiError ? e.message : String(e), "error"),
+        );
+        return;
+      }
       case "web_app_setup_closing_behavior":
         needConfirm = data.need_confirmation === true;
         return;

@@ -296,6 +296,12 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
         caption: None,
         caption_entities: None,
         pinned_message: None,
+        web_app_data: match &m.service {
+            Some(plaza_core::ServiceAction::WebAppData { data, button_text }) => {
+                Some(wire::WebAppData { data: data.clone(), button_text: button_text.clone() })
+            }
+            _ => None,
+        },
         poll: None,
         reply_markup: inline_keyboard(m.reply_markup.as_ref()),
     };
