@@ -13,10 +13,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::proc::{Proc, free_port};
+use common::proc::{Proc, free_port, repo_root};
 use common::{Backend, TestServer, Ws};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
@@ -54,10 +53,6 @@ impl Mode {
             Mode::Webhook => "webhook",
         }
     }
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 impl Library {

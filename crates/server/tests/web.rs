@@ -12,17 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::proc::{Proc, free_port};
+use common::proc::{Proc, free_port, repo_root};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const INSTALL_HINT: &str = "run scripts/test, which installs Chromium, playwright-core and grammY first";
 /// The whole browser scenario, on a busy two-core machine.
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(300);
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn plaza(db: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_plaza"));

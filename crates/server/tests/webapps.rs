@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::proc::repo_root;
 use common::{Backend, TestServer, spawn};
 use plaza_service::webapp::{verify_hash, verify_signature, webapp_key};
 use reqwest::StatusCode;
@@ -22,10 +23,6 @@ async fn bot_call(s: &TestServer, token: &str, method: &str, body: Value) -> Val
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["ok"], true, "{method}: {v}");
     v["result"].clone()
-}
-
-fn repo_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Runs a checker from `tests/clients/` with `input` on its standard input; returns its JSON answer.

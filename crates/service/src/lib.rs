@@ -396,17 +396,14 @@ impl Service {
 
     /// Keeps the key init data of this bot is signed with (see [`webapp`]); never the token.
     async fn remember_webapp_key(&self, bot: UserId, token: &str) -> ServiceResult<()> {
-        let hex: String = webapp::webapp_key(token).iter().map(|b| format!("{b:02x}")).collect();
-        Ok(self.store.put_setting(bot, WEBAPP_KEY, Some(hex)).await?)
+        Ok(self.store.put_setting(bot, WEBAPP_KEY, Some(hex::encode(webapp::webapp_key(token)))).await?)
     }
 
     /// The key this bot's init data is signed with, if the bot has one (every bot created or
     /// rotated since mini apps, and every bot that has called the Bot API since).
     pub async fn bot_webapp_key(&self, bot: UserId) -> ServiceResult<Option<[u8; 32]>> {
-        let Some(hex) = self.store.setting(bot, WEBAPP_KEY).await? else { return Ok(None) };
-        let bytes: Option<Vec<u8>> =
-            (0..hex.len() / 2).map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect();
-        Ok(bytes.and_then(|b| b.try_into().ok()))
+        let stored = self.store.setting(bot, WEBAPP_KEY).await?;
+        Ok(stored.and_then(|h| hex::FromHex::from_hex(h).ok()))
     }
 
     /// The instance's key for signing init data: made once, by the first node to need it, and
@@ -415,15 +412,9 @@ impl Service {
         self.webapp_signing
             .get_or_try_init(|| async {
                 let fresh: [u8; 32] = rand::random();
-                let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
-                let stored = self.store.instance_setting_or_init(WEBAPP_SIGNING_KEY, hex).await?;
-                let bytes: Vec<u8> = (0..stored.len() / 2)
-                    .map(|i| u8::from_str_radix(&stored[2 * i..2 * i + 2], 16))
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| ServiceError::Internal("the stored init-data key is not hex".into()))?;
-                let bytes: [u8; 32] = bytes
-                    .try_into()
-                    .map_err(|_| ServiceError::Internal("the stored init-data key is not 32 bytes".into()))?;
+                let stored = self.store.instance_setting_or_init(WEBAPP_SIGNING_KEY, hex::encode(fresh)).await?;
+                let bytes: [u8; 32] = hex::FromHex::from_hex(stored)
+                    .map_err(|_| ServiceError::Internal("the stored init-data key is not 32 bytes of hex".into()))?;
                 Ok(ed25519_dalek::SigningKey::from_bytes(&bytes))
             })
             .await

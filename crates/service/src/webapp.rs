@@ -46,7 +46,7 @@ fn sorted_check<'a>(pairs: impl Iterator<Item = &'a (String, String)>) -> String
 fn hmac_hex(key: &[u8; 32], check: &str) -> String {
     let mut mac = HmacSha256::new_from_slice(key).expect("any key length");
     mac.update(check.as_bytes());
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(mac.finalize().into_bytes())
 }
 
 fn ed25519_check(bot_id: i64, pairs: &[(String, String)]) -> String {
@@ -94,7 +94,7 @@ pub fn verify_signature(init_data: &str, bot_id: i64, public_key: &VerifyingKey)
 
 /// The public key as lowercase hex, as Telegram publishes its own.
 pub fn public_key_hex(key: &SigningKey) -> String {
-    key.verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(key.verifying_key().to_bytes())
 }
 
 #[cfg(test)]
@@ -108,8 +108,7 @@ mod tests {
     const INIT_DATA: &str = "user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%20%2B%20-%20%3F%20%5C%2F%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22ru%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%2C%22photo_url%22%3A%22https%3A%5C%2F%5C%2Ft.me%5C%2Fi%5C%2Fuserpic%5C%2F320%5C%2F4FPEE4tmP3ATHa57u6MqTDih13LTOiMoKoLDRG4PnSA.svg%22%7D&chat_instance=8134722200314281151&chat_type=private&auth_date=1733584787&hash=2174df5b000556d044f3f020384e879c8efcab55ddea2ced4eb752e93e7080d6&signature=zL-ucjNyREiHDE8aihFwpfR9aggP2xiAo3NSpfe-p7IbCisNlDKlo7Kb6G4D0Ao2mBrSgEk4maLSdv6MLIlADQ";
 
     fn hex32(s: &str) -> [u8; 32] {
-        let v: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect();
-        v.try_into().unwrap()
+        hex::FromHex::from_hex(s).unwrap()
     }
 
     #[test]

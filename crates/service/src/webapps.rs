@@ -6,6 +6,7 @@ use plaza_core::markup::{ButtonAction, KeyboardRequest, ReplyMarkup};
 use plaza_core::webapp::{AppUrl, LaunchSource, ShortName, WebApp, parse_start_param};
 use plaza_core::{ChatId, ChatKind, Denied, Invalid, MessageId, User, UserId, Username};
 use plaza_store::Launch;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::{Service, ServiceError, ServiceResult, secrets, webapp};
@@ -80,34 +81,30 @@ fn chat_instance(chat: plaza_core::ChatKey) -> String {
     n.to_string()
 }
 
-fn json_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '/' => out.push_str("\\/"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// JSON text as Telegram writes it in init data: `/` escaped as `\/` (it only occurs inside
+/// strings, so escaping every one is exact).
+fn telegram_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("plain data serializes").replace('/', "\\/")
 }
 
-/// The WebAppUser object of init data, as JSON text in Telegram's field order.
-fn user_json(u: &User) -> String {
-    let mut fields = vec![
-        format!("\"id\":{}", u.id.0),
-        format!("\"first_name\":{}", json_escape(u.display_name.as_str())),
-        format!("\"username\":{}", json_escape(u.username.as_str())),
-    ];
-    if let Some(l) = &u.language_code {
-        fields.push(format!("\"language_code\":{}", json_escape(l.as_str())));
-    }
-    fields.push("\"allows_write_to_pm\":true".into());
-    format!("{{{}}}", fields.join(","))
+/// WebAppUser, in Telegram's field order.
+#[derive(Serialize)]
+struct WebAppUser<'a> {
+    id: i64,
+    first_name: &'a str,
+    username: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language_code: Option<&'a str>,
+    allows_write_to_pm: bool,
+}
+
+/// WebAppChat of a group launch.
+#[derive(Serialize)]
+struct WebAppChat<'a> {
+    id: i64,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
 }
 
 impl Service {
@@ -236,19 +233,20 @@ impl Service {
             if with_query {
                 fields.push(("query_id".into(), launch_id.clone()));
             }
-            fields.push(("user".into(), user_json(me)));
+            let user = WebAppUser {
+                id: me.id.0,
+                first_name: me.display_name.as_str(),
+                username: me.username.as_str(),
+                language_code: me.language_code.as_ref().map(|l| l.as_str()),
+                allows_write_to_pm: true,
+            };
+            fields.push(("user".into(), telegram_json(&user)));
             if req.source == LaunchSource::Link {
                 match &chat {
                     Some(c) => {
                         if let ChatKind::Group { title, .. } = &c.kind {
-                            fields.push((
-                                "chat".into(),
-                                format!(
-                                    "{{\"id\":{},\"type\":\"group\",\"title\":{}}}",
-                                    c.id.0,
-                                    json_escape(title.as_str())
-                                ),
-                            ));
+                            let group = WebAppChat { id: c.id.0, kind: "group", title: title.as_str() };
+                            fields.push(("chat".into(), telegram_json(&group)));
                         }
                         let kind = match &c.kind {
                             ChatKind::Group { .. } => "group",
@@ -286,5 +284,27 @@ impl Service {
             })
             .await?;
         Ok(Launched { bot, url, init_data, query_id: with_query.then_some(launch_id.clone()), launch_id, start_param })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_data_json_is_written_as_telegram_writes_it() {
+        let user = WebAppUser {
+            id: 1000001,
+            first_name: "Ann / \"Co\"",
+            username: "ann",
+            language_code: None,
+            allows_write_to_pm: true,
+        };
+        assert_eq!(
+            telegram_json(&user),
+            r#"{"id":1000001,"first_name":"Ann \/ \"Co\"","username":"ann","allows_write_to_pm":true}"#
+        );
+        let chat = WebAppChat { id: -5, kind: "group", title: "A/B" };
+        assert_eq!(telegram_json(&chat), r#"{"id":-5,"type":"group","title":"A\/B"}"#);
     }
 }
