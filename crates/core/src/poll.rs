@@ -1,6 +1,6 @@
 //! Polls and reactions, with Telegram's limits.
 
-use crate::{Invalid, UserId};
+use crate::{Denied, Invalid, UserId};
 
 pub const MAX_QUESTION: usize = 300;
 pub const MAX_OPTIONS: usize = 12;
@@ -120,6 +120,21 @@ pub struct Poll {
     pub total_voter_count: u32,
     /// The viewer's own choice, when read for a viewer.
     pub my_vote: Vec<u8>,
+}
+
+impl Poll {
+    /// May the viewer vote `option_ids` now (the poll is open, the vote is valid, a quiz answer is
+    /// final)? `Ok(false)` when it is the vote they already cast, so nothing changes.
+    pub fn check_new_vote(&self, option_ids: &[u8]) -> Result<bool, Denied> {
+        if self.spec.is_closed {
+            return Err(Denied::PollClosed);
+        }
+        self.spec.check_vote(option_ids).map_err(|_| Denied::NoPoll)?;
+        if self.spec.kind == PollKind::Quiz && !self.my_vote.is_empty() {
+            return Err(Denied::VoteIsFinal);
+        }
+        Ok(option_ids != self.my_vote)
+    }
 }
 
 /// One user's answer to a non-anonymous poll, as its bot learns it.

@@ -1957,14 +1957,7 @@ impl Store for PgStore {
         let m = load_message(&tx, row.key, message).await?.ok_or(Denied::MessageNotFound)?;
         let poll_id = m.poll.ok_or(Denied::NoPoll)?;
         let poll = load_poll(&tx, &poll_id, user).await?.ok_or(Denied::NoPoll)?.poll;
-        if poll.spec.is_closed {
-            return Err(Denied::PollClosed.into());
-        }
-        poll.spec.check_vote(&option_ids).map_err(|_| Denied::NoPoll)?;
-        if poll.spec.kind == PollKind::Quiz && !poll.my_vote.is_empty() {
-            return Err(Denied::VoteIsFinal.into());
-        }
-        if option_ids == poll.my_vote {
+        if !poll.check_new_vote(&option_ids)? {
             return Ok(Written { value: poll, notify: vec![] });
         }
         let stored = option_ids_out(&option_ids);

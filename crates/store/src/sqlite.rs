@@ -1973,14 +1973,7 @@ impl Store for SqliteStore {
             let m = load_message(conn, row.key, message)?.ok_or(Denied::MessageNotFound)?;
             let poll_id = m.poll.ok_or(Denied::NoPoll)?;
             let (poll, ..) = load_poll(conn, &poll_id, user)?.ok_or(Denied::NoPoll)?;
-            if poll.spec.is_closed {
-                return Err(Denied::PollClosed.into());
-            }
-            poll.spec.check_vote(&option_ids).map_err(|_| Denied::NoPoll)?;
-            if poll.spec.kind == PollKind::Quiz && !poll.my_vote.is_empty() {
-                return Err(Denied::VoteIsFinal.into());
-            }
-            if option_ids == poll.my_vote {
+            if !poll.check_new_vote(&option_ids)? {
                 return Ok(Written { value: poll, notify: vec![] });
             }
             if option_ids.is_empty() {
