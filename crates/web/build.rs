@@ -33,9 +33,11 @@ struct Built {
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let web = manifest.join("../../web").canonicalize().expect("the web/ directory beside crates/");
-    for watched in ["src", "index.html", "style.css", "icon.svg"] {
+    for watched in ["src", "sdk", "index.html", "style.css", "icon.svg"] {
         println!("cargo:rerun-if-changed={}", web.join(watched).display());
     }
+    let apps = manifest.join("../../apps").canonicalize().expect("the apps/ directory beside crates/");
+    println!("cargo:rerun-if-changed={}", apps.display());
 
     let mut assets = Vec::new();
     let mut modules = Vec::new();
@@ -91,6 +93,38 @@ fn main() {
         asset_expr(&dir, "index.html", "text/html; charset=utf-8", index.as_bytes())
     )
     .unwrap();
+    let sdk_path = web.join("sdk/telegram-web-app.ts");
+    let sdk_source = std::fs::read_to_string(&sdk_path).expect("web/sdk/telegram-web-app.ts");
+    let sdk = compile(&sdk_path, &sdk_source);
+    writeln!(code, "/// Plaza's `telegram-web-app.js`, served at `/js/telegram-web-app.js`.").unwrap();
+    writeln!(
+        code,
+        "pub static TELEGRAM_WEB_APP_JS: Asset = {};",
+        asset_expr(&dir, "telegram-web-app.js", "text/javascript; charset=utf-8", sdk.as_bytes())
+    )
+    .unwrap();
+
+    // The demo mini apps, as their files are: `serve --demo` deploys them like any bundle.
+    writeln!(code, "/// The demo mini apps of `apps/`: (app, path in its bundle, bytes), sorted.").unwrap();
+    writeln!(code, "pub static DEMO_APPS: &[(&str, &str, &[u8])] = &[").unwrap();
+    let mut demo = Vec::new();
+    for entry in std::fs::read_dir(&apps).expect("apps/") {
+        let app_dir = entry.expect("directory entry").path();
+        if app_dir.is_dir() {
+            let name = app_dir.file_name().expect("a name").to_string_lossy().into_owned();
+            let mut files = Vec::new();
+            collect_files(&app_dir, &app_dir, &mut files);
+            for (rel, path) in files {
+                demo.push((name.clone(), rel, path));
+            }
+        }
+    }
+    demo.sort();
+    for (app, rel, path) in &demo {
+        writeln!(code, "    ({app:?}, {rel:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
+    }
+    writeln!(code, "];").unwrap();
+
     writeln!(code, "/// Everything under `/assets/<BUILD_ID>/`, sorted by path.").unwrap();
     writeln!(code, "pub static ASSETS: &[Asset] = &[").unwrap();
     assets.sort_by(|a, b| a.path.cmp(&b.path));
@@ -110,6 +144,22 @@ fn collect_modules(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
         } else if path.extension().is_some_and(|e| e == "ts") && !path.to_string_lossy().ends_with(".d.ts") {
             let rel = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
             out.push((rel, path));
+        }
+    }
+}
+
+/// Every file under `dir` (but dotfiles), with its path relative to `root`.
+fn collect_files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("directory entry").path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            continue;
+        }
+        if path.is_dir() {
+            collect_files(root, &path, out);
+        } else {
+            let rel = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+            out.push((rel, path.canonicalize().expect("a file")));
         }
     }
 }

@@ -113,9 +113,15 @@ export interface Message {
   forward_from?: User;
   forward_date?: number;
   protected?: boolean;
-  service?: { type: "pinned_message"; message_id: number } | { type: "web_app_data"; button_text: string };
+  service?:
+    | { type: "pinned_message"; message_id: number }
+    | { type: "web_app_data"; button_text: string }
+    | { type: "write_access_allowed"; web_app_name?: string }
+    | { type: "contact"; phone_number: string; first_name: string; last_name?: string; user_id?: number };
   poll?: Poll;
   reactions?: Reaction[];
+  /** Sent through this bot (a mini app's answer). */
+  via_bot?: User;
 }
 
 export interface Member {
@@ -330,6 +336,29 @@ export class Api {
   }
   sendWebAppData(launch_id: string, data: string) {
     return this.json<Message>("POST", "/webapps/data", { launch_id, data });
+  }
+  /** A custom method of an open app (CloudStorage): its result or Telegram's error text. */
+  invokeWebAppMethod(launch_id: string, method: string, params: unknown) {
+    return this.json<{ result?: unknown; error?: string }>("POST", "/webapps/invoke", { launch_id, method, params });
+  }
+  /** `requestWriteAccess` granted: the app's bot may message the person. */
+  allowBotMessages(launch_id: string) {
+    return this.send("POST", "/webapps/write_access", { launch_id });
+  }
+  /** `requestContact` granted: the person's phone number goes to the bot as a contact message. */
+  shareContact(launch_id: string, phone_number?: string) {
+    return this.json<Message>("POST", "/webapps/contact", { launch_id, phone_number });
+  }
+  /** `shareMessage`: the message the bot prepared, and the kinds of chat it may go to. */
+  preparedMessage(launch_id: string, id: string) {
+    return this.json<{ id: string; bot: User; text: string; media?: string; chat_types: string[]; expires_at: number }>(
+      "GET",
+      `/webapps/prepared_message/${encodeURIComponent(id)}?launch_id=${encodeURIComponent(launch_id)}`,
+    );
+  }
+  /** `shareMessage`: sends the prepared message, via its bot, into `chat_id`. */
+  sendPreparedMessage(launch_id: string, id: string, chat_id: number) {
+    return this.json<Message>("POST", "/webapps/prepared_message", { launch_id, id, chat_id });
   }
   async file(fileId: string): Promise<Blob> {
     return (await this.send("GET", `/files/${encodeURIComponent(fileId)}`)).blob();

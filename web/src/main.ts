@@ -1,9 +1,11 @@
 // Boots the client: restores the session, or shows the sign-in screen; remembers a link that
-// named a chat (`/<username>`, `/<bot_username>?start=<payload>`) until someone is signed in.
+// named a chat (`/<username>`, `/<bot_username>?start=<payload>`) or a mini app
+// (`/<bot_username>/<short_name>?startapp=<param>`, `/<bot_username>?startapp`) until someone is
+// signed in.
 
 import { Api, ApiError, type User } from "./api.js";
 import { h } from "./dom.js";
-import { App, type Link } from "./ui/app.js";
+import { App, type Link, parseLink } from "./ui/app.js";
 import { authScreen } from "./ui/auth.js";
 import { initTheme } from "./ui/theme.js";
 
@@ -12,9 +14,7 @@ const root = document.getElementById("root")!;
 const api = new Api(localStorage.getItem(TOKEN));
 
 function linkFromLocation(): Link | null {
-  const m = /^\/([a-zA-Z][a-zA-Z0-9_]{2,31})\/?$/.exec(location.pathname);
-  if (!m) return null;
-  return { username: m[1], start: new URLSearchParams(location.search).get("start") };
+  return parseLink(location.pathname, location.search);
 }
 
 let pending = linkFromLocation();

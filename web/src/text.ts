@@ -129,6 +129,8 @@ export function renderText(text: string, entities: Entity[] | undefined, actions
 /** The text a chat list shows for a message: its text, or what it carries. */
 export function snippet(m: { text: string; media?: { kind: string; file_name?: string }; poll?: { question: string }; service?: { type: string } }): string {
   if (m.service?.type === "web_app_data") return "sent data to the bot";
+  if (m.service?.type === "write_access_allowed") return "allowed the bot to send messages";
+  if (m.service?.type === "contact") return "👤 Contact";
   if (m.service) return "pinned a message";
   if (m.poll) return `📊 ${m.poll.question}`;
   if (m.media) return `${m.media.kind === "photo" ? "🖼 Photo" : `📎 ${m.media.file_name ?? "File"}`}${m.text ? `, ${m.text}` : ""}`;

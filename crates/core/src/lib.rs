@@ -16,7 +16,9 @@ pub mod webapp;
 
 pub use ids::{ChatId, ChatKey, MessageId, UserId};
 pub use markup::ReplyMarkup;
-pub use message::{Entity, EntityExtras, EntityKind, ForwardOrigin, Message, MessageText, NewMessage, ServiceAction};
+pub use message::{
+    Contact, Entity, EntityExtras, EntityKind, ForwardOrigin, Message, MessageText, NewMessage, ServiceAction,
+};
 pub use text::utf16_len;
 pub use user::{BotToken, DisplayName, GroupTitle, LanguageCode, Password, PhoneNumber, Username};
 
@@ -324,4 +326,10 @@ pub enum Denied {
     /// A quiz answer can't be changed or taken back.
     #[error("a quiz answer can't be changed")]
     VoteIsFinal,
+    /// The mini app has no deployed version by that number.
+    #[error("the mini app has no such version")]
+    AppVersionNotFound,
+    /// A user's cloud storage for a bot already holds the most keys it may.
+    #[error("STORAGE_KEYS_TOO_MUCH")]
+    StorageFull,
 }

@@ -214,6 +214,8 @@ pub struct NewMessage {
     pub service: Option<ServiceAction>,
     /// A poll to create with the message; the message has no text of its own.
     pub poll: Option<NewPoll>,
+    /// The bot through which a person sent it (a mini app's `answerWebAppQuery`).
+    pub via_bot: Option<UserId>,
 }
 
 /// What a service message reports.
@@ -223,6 +225,20 @@ pub enum ServiceAction {
     PinnedMessage(MessageId),
     /// A mini app opened from a reply-keyboard button sent this data to the bot (`sendData`).
     WebAppData { data: String, button_text: String },
+    /// The person allowed the bot to message them: asked by a mini app (`requestWriteAccess`).
+    WriteAccessAllowed { web_app_name: Option<String>, from_request: bool },
+    /// The person shared a contact (a mini app's `requestContact` shares their own).
+    Contact(Contact),
+}
+
+/// A shared contact (Telegram's `Contact`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub phone_number: String,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    /// The contact's account here, if it has one.
+    pub user_id: Option<UserId>,
 }
 
 /// The most a mini app may send with `sendData`, in bytes.
@@ -253,6 +269,7 @@ impl NewMessage {
             protected: false,
             service: None,
             poll: None,
+            via_bot: None,
         })
     }
 
@@ -279,6 +296,7 @@ impl NewMessage {
             protected: false,
             service: None,
             poll: None,
+            via_bot: None,
         })
     }
 
@@ -294,6 +312,7 @@ impl NewMessage {
             protected: false,
             service: Some(action),
             poll: None,
+            via_bot: None,
         }
     }
 
@@ -309,6 +328,7 @@ impl NewMessage {
             protected: false,
             service: None,
             poll: Some(poll),
+            via_bot: None,
         }
     }
 
@@ -337,6 +357,7 @@ impl NewMessage {
             protected: self.protected,
             service: self.service,
             poll: self.poll.map(|p| p.id),
+            via_bot: self.via_bot,
         }
     }
 }
@@ -361,6 +382,8 @@ pub struct Message {
     pub service: Option<ServiceAction>,
     /// The id of the poll the message carries.
     pub poll: Option<String>,
+    /// The bot through which a person sent it (a mini app's `answerWebAppQuery`).
+    pub via_bot: Option<UserId>,
 }
 
 impl Message {
@@ -380,6 +403,7 @@ impl Message {
             service: None,
             // Forwarding or copying a poll is not supported yet; the copy carries no poll.
             poll: None,
+            via_bot: if forward { self.via_bot } else { None },
         }
     }
 }

@@ -136,12 +136,25 @@ impl Senders {
                 plaza_core::ServiceAction::WebAppData { button_text, .. } => {
                     ServiceOut::WebAppData { button_text: button_text.clone() }
                 }
+                plaza_core::ServiceAction::WriteAccessAllowed { web_app_name, .. } => {
+                    ServiceOut::WriteAccessAllowed { web_app_name: web_app_name.clone() }
+                }
+                plaza_core::ServiceAction::Contact(c) => ServiceOut::Contact {
+                    phone_number: c.phone_number.clone(),
+                    first_name: c.first_name.clone(),
+                    last_name: c.last_name.clone(),
+                    user_id: c.user_id.map(|u| u.0),
+                },
             }),
             poll: match (&m.poll, self.1) {
                 (Some(id), Some(viewer)) => Some(poll_out(&service.poll(viewer, id).await?)),
                 _ => None,
             },
             reactions: Vec::new(),
+            via_bot: match m.via_bot {
+                Some(b) => Some(self.user_out(service, b).await?),
+                None => None,
+            },
         })
     }
 }

@@ -70,6 +70,8 @@ fn denied(d: Denied) -> (StatusCode, &'static str) {
         Denied::PollClosed => (S::BAD_REQUEST, "poll_closed"),
         Denied::VoteIsFinal => (S::BAD_REQUEST, "vote_is_final"),
         Denied::WebAppNotFound => (S::NOT_FOUND, "webapp_not_found"),
+        Denied::AppVersionNotFound => (S::NOT_FOUND, "app_version_not_found"),
+        Denied::StorageFull => (S::CONFLICT, "storage_full"),
     }
 }
 

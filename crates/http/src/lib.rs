@@ -25,6 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub mod api;
+pub mod apps;
 pub mod botapi;
 pub mod convert;
 pub mod error;
@@ -101,7 +102,8 @@ impl std::ops::Deref for AppState {
         Authenticate with `Authorization: Bearer <token>` from signup or login. Errors are \
         `{\"error\":{\"status\",\"code\",\"message\"}}`."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "users"), (name = "chats"), (name = "messages"), (name = "updates"), (name = "bots"))
+    tags((name = "auth"), (name = "users"), (name = "chats"), (name = "messages"), (name = "updates"), (name = "bots"),
+        (name = "webapps"), (name = "apps", description = "A bot owner's mini apps: register, deploy, roll back"))
 )]
 struct ApiDoc;
 
@@ -151,11 +153,24 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::webapp_public_key))
         .routes(routes!(api::launch_webapp))
         .routes(routes!(api::send_webapp_data))
+        .routes(routes!(apps::invoke_custom_method))
+        .routes(routes!(apps::allow_write_access))
+        .routes(routes!(apps::share_contact))
+        .routes(routes!(apps::prepared_message))
+        .routes(routes!(apps::send_prepared_message))
+        .routes(routes!(apps::list_apps, apps::put_app))
+        .routes(routes!(apps::rollback_app))
         .merge(
             // Uploads may be larger than other requests: a document is up to 50 MB.
             OpenApiRouter::new()
                 .routes(routes!(api::send_file))
                 .layer(DefaultBodyLimit::max(plaza_core::file::MAX_DOCUMENT_BYTES + 64 * 1024)),
+        )
+        .merge(
+            // A mini app's bundle: up to 50 MB, compressed less than that.
+            OpenApiRouter::new()
+                .routes(routes!(apps::app_versions, apps::deploy_app))
+                .layer(DefaultBodyLimit::max(plaza_core::webapp::MAX_BUNDLE_BYTES + 64 * 1024)),
         )
         .routes(routes!(ws::ws))
 }
@@ -176,6 +191,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/", get(web::index))
         .route("/assets/{build}/{*path}", get(web::asset))
+        .route("/js/telegram-web-app.js", get(apps::telegram_web_app_js))
         .route("/{name}", get(web::link))
         .merge(botapi::router())
         .fallback(|| async { ApiError::not_found() })
@@ -183,6 +199,8 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
         })
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        // Outermost but for tracing: an app's origin reaches nothing but the app.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), apps::route_app_hosts))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| {

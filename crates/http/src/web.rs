@@ -15,7 +15,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; connect-src '
                    script-src 'self'; frame-src http: https:; object-src 'none'; base-uri 'none'; \
                    form-action 'self'; frame-ancestors 'none'";
 
-fn serve(asset: &'static Asset, headers: &HeaderMap, cache: &'static str) -> Response {
+pub(crate) fn serve(asset: &'static Asset, headers: &HeaderMap, cache: &'static str) -> Response {
     let gzip = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())

@@ -124,6 +124,14 @@ pub struct Message {
     /// What a mini app opened from a reply-keyboard button sent with `sendData`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_app_data: Option<WebAppData>,
+    /// The person allowed the bot to message them (a mini app's `requestWriteAccess`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_access_allowed: Option<WriteAccessAllowed>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+    /// The bot a person sent the message through (a mini app's `answerWebAppQuery`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via_bot: Option<User>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
     /// Only inline keyboards appear here; reply keyboards are for the recipient's client.
@@ -529,4 +537,36 @@ mod tests {
 pub struct WebAppData {
     pub data: String,
     pub button_text: String,
+}
+
+/// What `savePreparedInlineMessage` answers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PreparedInlineMessage {
+    pub id: String,
+    pub expiration_date: i64,
+}
+
+/// What `answerWebAppQuery` answers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SentWebAppMessage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inline_message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WriteAccessAllowed {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_request: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_app_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Contact {
+    pub phone_number: String,
+    pub first_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
 }

@@ -237,6 +237,9 @@ pub struct MessageOut {
     /// Reactions, most popular first (in history; live changes arrive as `reactions_updated`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionOut>,
+    /// The bot the sender sent it through (a mini app's answer), shown as "via @bot".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via_bot: Option<UserOut>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -295,6 +298,20 @@ pub enum ServiceOut {
     /// A mini app opened from the keyboard button `button_text` sent data to the bot (the data
     /// itself goes to the bot only).
     WebAppData { button_text: String },
+    /// The sender allowed the bot to message them, when a mini app asked.
+    WriteAccessAllowed {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        web_app_name: Option<String>,
+    },
+    /// A shared contact.
+    Contact {
+        phone_number: String,
+        first_name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user_id: Option<i64>,
+    },
 }
 
 /// Blocking or unblocking the other side of a private chat.
@@ -653,6 +670,141 @@ pub struct WebappPublicKey {
     pub public_key: String,
     /// `ed25519`.
     pub algorithm: String,
+}
+
+/// A mini app's custom method (`web_app_invoke_custom_method`): CloudStorage.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomMethodRequest {
+    /// The `launch_id` of the launch.
+    pub launch_id: String,
+    /// `saveStorageValue`, `getStorageValues`, `deleteStorageValues` or `getStorageKeys`.
+    pub method: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+}
+
+/// What the host hands the app in `custom_method_invoked`: `result`, or `error` (Telegram's text,
+/// such as `KEY_INVALID` or `STORAGE_KEYS_TOO_MUCH`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomMethodResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A launch the caller made (`requestWriteAccess` granted).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchRef {
+    pub launch_id: String,
+}
+
+/// `requestContact` granted: the caller's phone number goes to the app's bot.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareContactRequest {
+    pub launch_id: String,
+    /// For a caller with no phone number in their profile: shared, and saved to the profile.
+    #[serde(default)]
+    pub phone_number: Option<String>,
+}
+
+/// A message a bot prepared for the caller to share from its mini app, as the share dialog shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PreparedMessageOut {
+    pub id: String,
+    pub bot: UserOut,
+    /// Its text or caption.
+    pub text: String,
+    /// `photo` or `document` when it carries a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<String>,
+    /// Where it may go: any of `users`, `bots`, `groups`.
+    pub chat_types: Vec<String>,
+    pub expires_at: i64,
+}
+
+/// `shareMessage`: send a prepared message into a chat.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendPreparedRequest {
+    pub launch_id: String,
+    pub id: String,
+    pub chat_id: i64,
+}
+
+/// Query of `GET /api/v1/webapps/prepared_message/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct PreparedQuery {
+    pub launch_id: String,
+}
+
+/// Registering a mini app, or changing one, by the bot's owner.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppRequest {
+    /// 3–30 letters, digits or underscores.
+    pub short_name: String,
+    /// 1–64 characters.
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Where an app hosted elsewhere is loaded from. Leave it out for an app you deploy to Plaza;
+    /// a deployed version wins over the URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The bot's main app (`/<bot>?startapp`).
+    #[serde(default)]
+    pub main: bool,
+}
+
+/// A bot's mini app, as its owner sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AppOut {
+    pub short_name: String,
+    pub title: String,
+    pub description: String,
+    /// The URL it is hosted at elsewhere, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Where it opens: the hosted origin once deployed, else `url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<String>,
+    pub main: bool,
+    /// The deployed version being served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_version: Option<u32>,
+    /// The link that opens it in the client: `/<bot>/<short_name>`.
+    pub link: String,
+}
+
+/// A deployed version of a hosted mini app.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AppVersionOut {
+    pub version: u32,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub files: u32,
+    pub bytes: u64,
+}
+
+/// An app's versions and the live one.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AppVersionsOut {
+    pub app: AppOut,
+    pub versions: Vec<AppVersionOut>,
+}
+
+/// Rolling back: to `version`, or by default to the newest one older than the live one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    #[serde(default)]
+    pub version: Option<u32>,
 }
 
 /// `GET /healthz`.

@@ -21,6 +21,7 @@ pub struct FileConfig {
     pub auth_attempts_burst: Option<u32>,
     pub webhooks_https_only: Option<bool>,
     pub flood_limits: Option<bool>,
+    pub apps_url: Option<String>,
 }
 
 impl FileConfig {
@@ -54,6 +55,9 @@ pub struct Config {
     pub webhooks_https_only: bool,
     /// Apply Telegram's flood limits to bots (on unless switched off for a sandbox or benchmark).
     pub flood_limits: bool,
+    /// Where hosted mini apps are served, each on its own origin `<app>.<bot>.<host>`; by
+    /// default `http://localhost:<the port listened on>`.
+    pub apps_url: Option<String>,
 }
 
 impl Config {
@@ -71,6 +75,7 @@ impl Config {
             // Tests are a sandbox: they send faster than Telegram's limits allow. The limits have
             // their own test.
             flood_limits: false,
+            apps_url: None,
         }
     }
 }
@@ -93,4 +98,11 @@ pub fn store_config(database_url: Option<String>, data_dir: Option<PathBuf>) -> 
             Ok(StoreConfig::Sqlite { path: dir.join("plaza.db") })
         }
     }
+}
+
+/// The apps URL in force: the configured one, or `http://localhost:<port>` for a server listening
+/// on `port` (browsers resolve every `*.localhost` name to the loopback address).
+pub fn apps_url(configured: Option<&str>, port: u16) -> anyhow::Result<plaza_core::webapp::AppsUrl> {
+    let url = configured.map_or_else(|| format!("http://localhost:{port}"), str::to_string);
+    plaza_core::webapp::AppsUrl::parse(&url).map_err(|e| anyhow::anyhow!("--apps-url {url:?}: {}", e.reason))
 }

@@ -8,6 +8,12 @@ use plaza_service::{Service, ServiceError};
 pub const PEOPLE: &[(&str, &str)] = &[("demo", "Demo User"), ("alice", "Alice"), ("carol", "Carol")];
 pub const BOT: &str = "plaza_demo_bot";
 pub const GROUP_TITLE: &str = "Plaza demo";
+/// The demo mini apps (directories of `apps/`): short name, title, description. The first is the
+/// bot's main app and its menu button.
+pub const APPS: &[(&str, &str, &str)] = &[
+    ("shop", "Plaza Café", "Order coffee and cake: a shop with a cart, main and back buttons and popups."),
+    ("todo", "To-do list", "A to-do list kept in CloudStorage, so it follows you to every device."),
+];
 
 /// Creates what is missing; running it again changes nothing. Returns the demo bot's id.
 pub async fn seed(service: &Service) -> Result<UserId, ServiceError> {
@@ -46,6 +52,7 @@ pub async fn seed(service: &Service) -> Result<UserId, ServiceError> {
     if !chats.iter().any(|c| matches!(&c.chat.kind, ChatKind::Private { peer } if peer.id == bot.id)) {
         service.start_bot(demo, BOT, None).await?;
     }
+    seed_apps(service, &bot).await?;
     let has_group =
         chats.iter().any(|c| matches!(&c.chat.kind, ChatKind::Group { title, .. } if title.as_str() == GROUP_TITLE));
     if !has_group {
@@ -54,4 +61,25 @@ pub async fn seed(service: &Service) -> Result<UserId, ServiceError> {
         service.send_message(demo, group.id, hello).await?;
     }
     Ok(bot.id)
+}
+
+/// Registers the demo mini apps with the bot and deploys their bundles (embedded in the binary);
+/// a bundle that has not changed since the last start is not deployed again. The shop is the
+/// bot's main app and opens from its menu button.
+async fn seed_apps(service: &Service, bot: &plaza_core::User) -> Result<(), ServiceError> {
+    for (i, (short_name, title, description)) in APPS.iter().enumerate() {
+        let bundle: Vec<(String, Vec<u8>)> = plaza_web::DEMO_APPS
+            .iter()
+            .filter(|(app, _, _)| app == short_name)
+            .map(|(_, path, bytes)| (path.to_string(), bytes.to_vec()))
+            .collect();
+        service.register_webapp(BOT, short_name, title, None, description, i == 0).await?;
+        let version = service.deploy_webapp(BOT, short_name, bundle).await?;
+        tracing::info!(app = short_name, version = version.version, "demo: mini app deployed");
+    }
+    let shop = service.webapp(bot, APPS[0].0).await?;
+    if let Some(url) = service.app_url(bot, &shop) {
+        service.set_menu_button(bot.id, None, plaza_core::bot::MenuButton::web_app("Café", &url)?).await?;
+    }
+    Ok(())
 }

@@ -30,6 +30,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("photo", "A picture drawn by the bot"),
     ("poll", "A poll to vote in"),
     ("format", "Bold, italic, code, links and spoilers"),
+    ("apps", "Mini apps: a café and a to-do list"),
 ];
 
 const DESCRIPTION: &str = "I'm the demo bot of this Plaza server. Press Start and I'll show you what a \
@@ -176,6 +177,9 @@ impl DemoBot {
         let chat = bm.chat.id;
         let in_group = matches!(bm.chat.kind, ChatKind::Group { .. });
         let m = bm.message;
+        if let Some(plaza_core::ServiceAction::WebAppData { data, .. }) = &m.service {
+            return self.on_order(chat, data).await;
+        }
         if m.service.is_some() || m.poll.is_some() {
             return Ok(());
         }
@@ -240,6 +244,7 @@ impl DemoBot {
             "photo" => self.photo(chat).await?,
             "poll" => self.poll(chat).await?,
             "format" => self.format(chat).await?,
+            "apps" => self.apps(chat).await?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -274,6 +279,73 @@ impl DemoBot {
         ])
         .check()?;
         self.send(chat, NewMessage::new(&text, entities, None)?.with_markup(Some(keyboard))).await
+    }
+
+    /// The demo mini apps: inline buttons that open them, and a keyboard button that opens the
+    /// café so that its order comes back here with `sendData`.
+    async fn apps(&self, chat: ChatId) -> ServiceResult<()> {
+        let mut inline = Vec::new();
+        let mut shop_url = None;
+        for (short_name, title, _) in crate::demo::APPS {
+            let app = self.service.webapp(&self.me, short_name).await?;
+            let Some(url) = self.service.app_url(&self.me, &app) else { continue };
+            if *short_name == "shop" {
+                shop_url = Some(url.clone());
+            }
+            inline.push(vec![InlineButton { text: format!("Open {title}"), action: ButtonAction::WebApp(url) }]);
+        }
+        let (text, entities) = html(
+            "Mini apps open right here in the chat and know who you are without a login. The <b>café</b> \
+             has a cart and an order screen; the <b>to-do list</b> keeps your tasks in cloud storage.",
+        )?;
+        let markup = ReplyMarkup::Inline(inline).check()?;
+        self.send(chat, NewMessage::new(&text, entities, None)?.with_markup(Some(markup))).await?;
+        if let Some(url) = shop_url {
+            let keyboard = ReplyMarkup::Keyboard(ReplyKeyboard {
+                rows: vec![vec![KeyboardButton {
+                    text: "🛍 Order at the café".to_string(),
+                    request: Some(plaza_core::markup::KeyboardRequest::WebApp(url)),
+                }]],
+                resize: true,
+                ..Default::default()
+            })
+            .check()?;
+            let text = "Opened from the keyboard button below, the café sends your order to me when you place it.";
+            self.send(chat, NewMessage::new(text, Vec::new(), None)?.with_markup(Some(keyboard))).await?;
+        }
+        Ok(())
+    }
+
+    /// An order the café sent with `sendData`: `{items: [{name, qty, price}], total, currency,
+    /// comment}`, prices in cents. Anything else is answered as unreadable (the data comes from the
+    /// person's client, so it is not trusted).
+    async fn on_order(&self, chat: ChatId, data: &str) -> ServiceResult<()> {
+        let text = match serde_json::from_str::<Order>(data) {
+            Ok(order) if !order.items.is_empty() => {
+                let mut html_text = String::from("🧾 <b>Order received</b>\n");
+                let mut total = 0u64;
+                for item in &order.items {
+                    let line = item.price.saturating_mul(item.qty);
+                    total = total.saturating_add(line);
+                    html_text.push_str(&format!(
+                        "{} × {} — {}\n",
+                        item.qty,
+                        escape(&item.name),
+                        money(line, &order.currency)
+                    ));
+                }
+                html_text.push_str(&format!("<b>Total: {}</b>", money(total, &order.currency)));
+                if !order.comment.trim().is_empty() {
+                    html_text.push_str(&format!("\nNote: <i>{}</i>", escape(order.comment.trim())));
+                }
+                html_text.push_str("\n\nThanks! It will be ready in a few minutes.");
+                html_text
+            }
+            _ => "I got data from a mini app, but it isn't an order I can read.".to_string(),
+        };
+        let (text, entities) = html(&text)?;
+        let reply = NewMessage::new(&text, entities, None)?.with_markup(Some(ReplyMarkup::Remove { selective: false }));
+        self.send(chat, reply).await
     }
 
     async fn keyboard(&self, chat: ChatId) -> ServiceResult<()> {
@@ -643,4 +715,28 @@ mod tests {
         assert_eq!(human_size(12_595), "12.3 KB");
         assert_eq!(human_size(5 * 1_048_576), "5.0 MB");
     }
+}
+
+/// The café's order, as its `sendData` sends it.
+#[derive(serde::Deserialize)]
+struct Order {
+    items: Vec<OrderItem>,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    comment: String,
+}
+
+#[derive(serde::Deserialize)]
+struct OrderItem {
+    name: String,
+    qty: u64,
+    /// In cents.
+    price: u64,
+}
+
+/// `1234` cents of `EUR` as `12.34 EUR`.
+fn money(cents: u64, currency: &str) -> String {
+    let currency: String = currency.chars().filter(char::is_ascii_uppercase).take(3).collect();
+    format!("{}.{:02} {currency}", cents / 100, cents % 100).trim_end().to_string()
 }

@@ -40,8 +40,14 @@ pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> 
 }
 
 /// The service over a store, with the single-node bus.
-pub fn service(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Arc<Service> {
-    Arc::new(Service::new(store, Arc::new(LocalBus::new()), clock, ServiceConfig { session_ttl: config.session_ttl }))
+pub fn service(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: &Config,
+    apps_url: plaza_core::webapp::AppsUrl,
+) -> Arc<Service> {
+    let service_config = ServiceConfig { session_ttl: config.session_ttl, apps_url };
+    Arc::new(Service::new(store, Arc::new(LocalBus::new()), clock, service_config))
 }
 
 /// A server bound to its address, ready to run.
@@ -60,10 +66,12 @@ impl Server {
     }
 
     pub async fn bind_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
-        let store = open_store(&config.store).await?;
-        let service = service(store, clock, config);
-        let demo_bot = if config.demo { Some(demo::seed(&service).await.context("seeding demo data")?) } else { None };
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let port = listener.local_addr().context("the bound address")?.port();
+        let apps_url = config::apps_url(config.apps_url.as_deref(), port)?;
+        let store = open_store(&config.store).await?;
+        let service = service(store, clock, config, apps_url);
+        let demo_bot = if config.demo { Some(demo::seed(&service).await.context("seeding demo data")?) } else { None };
         let state = AppState::new(Shared {
             service,
             metrics: Metrics::default(),

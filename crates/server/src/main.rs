@@ -46,6 +46,11 @@ struct Global {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, global = true, env = "PLAZA_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Where hosted mini apps are served: each app on its own origin, <app>.<bot>.<host>, so set
+    /// up a wildcard DNS name for the host (e.g. https://apps.example.com for
+    /// *.apps.example.com) [default: http://localhost:<port>, which browsers resolve themselves].
+    #[arg(long, global = true, env = "PLAZA_APPS_URL")]
+    apps_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -58,35 +63,66 @@ enum Command {
     /// Manage bots and their tokens.
     #[command(subcommand)]
     Bot(BotCommand),
-    /// Mini apps: register a bot's apps; the key their init data is signed with.
-    #[command(subcommand)]
-    Webapp(WebappCommand),
+    /// Mini apps: register a bot's apps, deploy and roll back hosted ones; the key init data is
+    /// signed with.
+    #[command(subcommand, visible_alias = "webapp")]
+    App(AppCommand),
     /// Apply database migrations and exit (serve also applies them on start).
     Migrate,
 }
 
 #[derive(Subcommand)]
-enum WebappCommand {
+enum AppCommand {
     /// Register (or change) a bot's mini app, as BotFather's /newapp does: it opens at
-    /// /<bot>/<short_name>, or at /<bot>?startapp when it is the bot's main app.
+    /// /<bot>/<short_name>, or at /<bot>?startapp when it is the bot's main app. Give --url for an
+    /// app hosted elsewhere, or deploy a bundle to Plaza with `plaza app deploy`.
     Create {
         /// The bot's username.
+        #[arg(long)]
         bot: String,
         /// 3–30 letters, digits or underscores.
+        #[arg(long)]
         short_name: String,
-        /// The http(s) URL the app is loaded from.
+        /// The http(s) URL of an app hosted elsewhere.
         #[arg(long)]
-        url: String,
+        url: Option<String>,
+        /// Shown in the app's header [default: the short name].
         #[arg(long)]
-        title: String,
+        title: Option<String>,
         #[arg(long, default_value = "")]
         description: String,
         /// Make it the bot's main mini app (any other stops being main).
         #[arg(long)]
         main: bool,
     },
-    /// List a bot's mini apps.
-    List { bot: String },
+    /// Deploy a directory (with index.html at its root) as the app's next version, live at once;
+    /// Plaza serves it on the app's own origin. Registers the app if it is new.
+    Deploy {
+        short_name: String,
+        dir: PathBuf,
+        /// The bot, when more than one has an app by that name (or the app is new).
+        #[arg(long)]
+        bot: Option<String>,
+    },
+    /// Serve an earlier version again: --to N, or by default the one before the live one.
+    Rollback {
+        short_name: String,
+        #[arg(long)]
+        bot: Option<String>,
+        #[arg(long)]
+        to: Option<u32>,
+    },
+    /// List an app's deployed versions.
+    Versions {
+        short_name: String,
+        #[arg(long)]
+        bot: Option<String>,
+    },
+    /// List mini apps (of one bot, or of every bot).
+    List {
+        #[arg(long)]
+        bot: Option<String>,
+    },
     /// Print the Ed25519 public key (hex) that checks the `signature` of this instance's init data,
     /// as `GET /api/v1/webapps/public_key` publishes it. Made on first use and kept in the store.
     PublicKey,
@@ -172,6 +208,7 @@ async fn main() -> anyhow::Result<()> {
     let format = cli.global.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
     init_logging(&level, &format)?;
     let store = store_config(cli.global.database_url.or(file.database_url), cli.global.data_dir.or(file.data_dir))?;
+    let apps_url = cli.global.apps_url.or(file.apps_url);
 
     match cli.command {
         Command::Serve(args) => {
@@ -185,6 +222,7 @@ async fn main() -> anyhow::Result<()> {
                 shutdown_grace: Duration::from_secs(10),
                 webhooks_https_only: args.webhooks_https_only || file.webhooks_https_only.unwrap_or(false),
                 flood_limits: !args.no_flood_limits && file.flood_limits.unwrap_or(true),
+                apps_url,
             };
             serve(config).await
         }
@@ -202,7 +240,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(cmd) => {
-            let service = admin_service(&store).await?;
+            let service = admin_service(&store, &apps_url).await?;
             match cmd {
                 UserCommand::Create { username, password, display_name } => {
                     let password = match password {
@@ -222,32 +260,12 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Webapp(cmd) => {
-            let service = admin_service(&store).await?;
-            match cmd {
-                WebappCommand::PublicKey => println!("{}", service.webapp_public_key().await?),
-                WebappCommand::Create { bot, short_name, url, title, description, main } => {
-                    let app = service.register_webapp(&bot, &short_name, &title, &url, &description, main).await?;
-                    let link = if app.main { format!("/{bot}?startapp") } else { format!("/{bot}/{short_name}") };
-                    println!("mini app {short_name} of @{bot}: {} (opens at {link})", app.url.as_str());
-                }
-                WebappCommand::List { bot } => {
-                    let bot = service.user_by_username(&bot).await?;
-                    for a in service.webapps(bot.id).await? {
-                        println!(
-                            "{}\t{}\t{}{}",
-                            a.short_name.as_str(),
-                            a.url.as_str(),
-                            a.title,
-                            if a.main { "\t(main)" } else { "" }
-                        );
-                    }
-                }
-            }
-            Ok(())
+        Command::App(cmd) => {
+            let service = admin_service(&store, &apps_url).await?;
+            app_command(&service, cmd).await
         }
         Command::Bot(cmd) => {
-            let service = admin_service(&store).await?;
+            let service = admin_service(&store, &apps_url).await?;
             match cmd {
                 BotCommand::Create { username, owner, display_name } => {
                     let issued = service.create_bot(&username, &owner, display_name.as_deref()).await?;
@@ -298,10 +316,125 @@ fn read_password(username: &str) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-async fn admin_service(store: &StoreConfig) -> anyhow::Result<Arc<plaza_service::Service>> {
+/// The service for an administrative command. Mini apps' URLs are reported as the server on the
+/// default port shows them unless `--apps-url` says otherwise.
+async fn admin_service(store: &StoreConfig, apps_url: &Option<String>) -> anyhow::Result<Arc<plaza_service::Service>> {
     let store = open_store(store).await?;
     let config = Config::for_tests(StoreConfig::Sqlite { path: PathBuf::new() });
-    Ok(plaza_server::service(store, Arc::new(SystemClock), &config))
+    let default_port = DEFAULT_LISTEN.parse::<SocketAddr>().expect("default address").port();
+    let apps_url = plaza_server::config::apps_url(apps_url.as_deref(), default_port)?;
+    Ok(plaza_server::service(store, Arc::new(SystemClock), &config, apps_url))
+}
+
+/// The bot whose app `short_name` is: `bot` if given, else the one bot that has an app by that name.
+async fn bot_of_app(service: &plaza_service::Service, short_name: &str, bot: Option<String>) -> anyhow::Result<String> {
+    if let Some(bot) = bot {
+        return Ok(bot);
+    }
+    let mut owners = Vec::new();
+    for b in service.list_bots().await? {
+        if service.webapp(&b.bot, short_name).await.is_ok() {
+            owners.push(b.bot.username.as_str().to_string());
+        }
+    }
+    match owners.len() {
+        1 => Ok(owners.remove(0)),
+        0 => anyhow::bail!("no bot has a mini app named {short_name}; pass --bot <bot> to create it"),
+        _ => anyhow::bail!("bots {} each have a mini app named {short_name}; pass --bot", owners.join(", ")),
+    }
+}
+
+/// Every file under `dir` (but dotfiles), as a bundle.
+fn read_bundle(dir: &std::path::Path) -> anyhow::Result<plaza_service::hosting::RawBundle> {
+    fn walk(
+        root: &std::path::Path,
+        dir: &std::path::Path,
+        out: &mut plaza_service::hosting::RawBundle,
+    ) -> anyhow::Result<()> {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, out)?;
+            } else {
+                let rel = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+                out.push((rel, std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?));
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files)?;
+    Ok(files)
+}
+
+async fn app_command(service: &plaza_service::Service, cmd: AppCommand) -> anyhow::Result<()> {
+    match cmd {
+        AppCommand::PublicKey => println!("{}", service.webapp_public_key().await?),
+        AppCommand::Create { bot, short_name, url, title, description, main } => {
+            let title = title.unwrap_or_else(|| short_name.clone());
+            let app = service.register_webapp(&bot, &short_name, &title, url.as_deref(), &description, main).await?;
+            let bot_user = service.user_by_username(&bot).await?;
+            let link = if app.main { format!("/{bot}?startapp") } else { format!("/{bot}/{short_name}") };
+            match service.app_url(&bot_user, &app) {
+                Some(at) => println!("mini app {short_name} of @{bot}: {at} (opens in the client at {link})"),
+                None => println!(
+                    "mini app {short_name} of @{bot} registered; deploy it with `plaza app deploy {short_name} <dir>` (it will open at {link})"
+                ),
+            }
+        }
+        AppCommand::Deploy { short_name, dir, bot } => {
+            let bot = match bot {
+                Some(b) => b,
+                None => bot_of_app(service, &short_name, None).await?,
+            };
+            let bundle = read_bundle(&dir)?;
+            let v = service.deploy_webapp(&bot, &short_name, bundle).await?;
+            let bot_user = service.user_by_username(&bot).await?;
+            let app = service.webapp(&bot_user, &short_name).await?;
+            println!(
+                "deployed {short_name} of @{bot} as version {} ({} files, {} bytes): live at {}",
+                v.version,
+                v.files,
+                v.bytes,
+                service.app_url(&bot_user, &app).unwrap_or_default()
+            );
+        }
+        AppCommand::Rollback { short_name, bot, to } => {
+            let bot = bot_of_app(service, &short_name, bot).await?;
+            let v = service.rollback_webapp(&bot, &short_name, to).await?;
+            println!("{short_name} of @{bot} now serves version {v}");
+        }
+        AppCommand::Versions { short_name, bot } => {
+            let bot = bot_of_app(service, &short_name, bot).await?;
+            let (app, versions) = service.webapp_versions(&bot, &short_name).await?;
+            for v in versions {
+                let live = if app.live_version == Some(v.version) { "\t(live)" } else { "" };
+                println!("{}\t{}\t{} files\t{} bytes{live}", v.version, v.created_at, v.files, v.bytes);
+            }
+        }
+        AppCommand::List { bot } => {
+            let bots = match bot {
+                Some(b) => vec![service.user_by_username(&b).await?],
+                None => service.list_bots().await?.into_iter().map(|r| r.bot).collect(),
+            };
+            for b in bots {
+                for a in service.webapps(b.id).await? {
+                    println!(
+                        "@{}\t{}\t{}\t{}{}",
+                        b.username.as_str(),
+                        a.short_name.as_str(),
+                        service.app_url(&b, &a).unwrap_or_else(|| "(not deployed)".into()),
+                        a.title,
+                        if a.main { "\t(main)" } else { "" }
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

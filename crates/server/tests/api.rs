@@ -653,7 +653,8 @@ async fn demo_data_is_seeded_once(b: Backend) {
     // Seeding again (a restart with --demo) adds nothing.
     let store = plaza_server::open_store(&s.store_config()).await.unwrap();
     let config = plaza_server::Config::for_tests(s.store_config());
-    let service = plaza_server::service(store, std::sync::Arc::new(plaza_service::SystemClock), &config);
+    let apps_url = plaza_server::config::apps_url(None, 8080).unwrap();
+    let service = plaza_server::service(store, std::sync::Arc::new(plaza_service::SystemClock), &config, apps_url);
     plaza_server::demo::seed(&service).await.unwrap();
     let (_, chats) = s.get("/api/v1/chats", token).await;
     assert_eq!(chats.as_array().unwrap().len(), 2);

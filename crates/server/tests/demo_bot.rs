@@ -9,7 +9,11 @@ use common::{Backend, TestServer, Ws, spawn_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-on_both_backends!(demo_bot_greets_echoes_and_answers_buttons, demo_bot_sends_keyboards_photos_polls_and_formatting);
+on_both_backends!(
+    demo_bot_greets_echoes_and_answers_buttons,
+    demo_bot_sends_keyboards_photos_polls_and_formatting,
+    demo_bot_offers_its_mini_apps
+);
 
 const BOT: &str = "plaza_demo_bot";
 
@@ -98,7 +102,7 @@ async fn demo_bot_greets_echoes_and_answers_buttons(b: Backend) {
     assert_eq!(st, StatusCode::OK, "{info}");
     let commands: Vec<&str> =
         info["commands"].as_array().unwrap().iter().map(|c| c["command"].as_str().unwrap()).collect();
-    assert_eq!(commands, ["start", "help", "buttons", "keyboard", "photo", "poll", "format"]);
+    assert_eq!(commands, ["start", "help", "buttons", "keyboard", "photo", "poll", "format", "apps"]);
     assert!(!info["description"].as_str().unwrap().is_empty());
     assert!(!info["short_description"].as_str().unwrap().is_empty());
 
@@ -216,4 +220,65 @@ async fn demo_bot_sends_keyboards_photos_polls_and_formatting(b: Backend) {
     // A command it does not know.
     s.send(&token, bot, "/nope").await;
     from_bot(&mut ws, bot, "message_new", |m| text(m).starts_with("I don't know /nope")).await;
+}
+
+async fn demo_bot_offers_its_mini_apps(b: Backend) {
+    let (s, token, bot, mut ws) = demo(b).await;
+    from_bot(&mut ws, bot, "message_new", |m| text(m).starts_with("👋 Hi")).await;
+    let origin = |app: &str| format!("http://{app}.plaza-demo-bot.localhost:{}/", s.addr.port());
+
+    // The café is the bot's main app and its menu button; both apps are deployed and served.
+    let (_, info) = s.get(&format!("/api/v1/bots/{BOT}"), &token).await;
+    assert_eq!(info["menu_button"]["type"], "web_app", "{info}");
+    assert_eq!(info["menu_button"]["url"].as_str(), Some(origin("shop").as_str()));
+    for app in ["shop", "todo"] {
+        let r = s
+            .http
+            .get(format!("{}/", s.base))
+            .header("host", format!("{app}.plaza-demo-bot.localhost:{}", s.addr.port()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("/js/telegram-web-app.js"), "{app}: {page}");
+    }
+    let (st, main) = s.post("/api/v1/webapps/launch", &token, json!({"bot_username": BOT, "source": "link"})).await;
+    assert_eq!((st, main["url"].as_str()), (StatusCode::OK, Some(origin("shop").as_str())), "{main}");
+
+    // /apps: inline buttons for both, then a keyboard button that opens the café for sendData.
+    s.send(&token, bot, "/apps").await;
+    let offer = from_bot(&mut ws, bot, "message_new", |m| m["reply_markup"]["type"] == "inline_keyboard").await;
+    let buttons = inline_buttons(&offer);
+    for app in ["shop", "todo"] {
+        assert!(buttons.iter().any(|(_, a, v)| a == "web_app" && *v == origin(app)), "{app}: {buttons:?}");
+    }
+    let keyboard = from_bot(&mut ws, bot, "message_new", |m| m["reply_markup"]["type"] == "keyboard").await;
+    let button = &keyboard["reply_markup"]["rows"][0][0];
+    assert_eq!(
+        (button["request"].as_str(), button["value"].as_str()),
+        (Some("web_app"), Some(origin("shop").as_str())),
+        "{keyboard}"
+    );
+    let (st, launch) = s
+        .post(
+            "/api/v1/webapps/launch",
+            &token,
+            json!({"bot_username": BOT, "source": "keyboard_button", "chat_id": bot, "message_id": keyboard["message_id"], "url": origin("shop")}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{launch}");
+
+    // The café's order, sent with sendData, is read back by the bot.
+    let order = json!({"items": [{"id": "flat_white", "name": "Flat white", "qty": 2, "price": 340}], "total": 680, "currency": "EUR", "comment": "no sugar"});
+    let (st, _) = s
+        .post("/api/v1/webapps/data", &token, json!({"launch_id": launch["launch_id"], "data": order.to_string()}))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let receipt = from_bot(&mut ws, bot, "message_new", |m| text(m).starts_with("🧾 Order received")).await;
+    for part in ["2 × Flat white — 6.80 EUR", "Total: 6.80 EUR", "Note: no sugar"] {
+        assert!(text(&receipt).contains(part), "{part} missing: {receipt}");
+    }
+    let (st, _) = s.post("/api/v1/webapps/launch", &token, json!({"bot_username": BOT, "source": "keyboard_button", "chat_id": bot, "message_id": keyboard["message_id"], "url": "https://elsewhere.example/"})).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
 }

@@ -402,7 +402,7 @@ impl Service {
             Some(plaza_core::ServiceAction::PinnedMessage(id)) => {
                 self.message_by_id(viewer, chat_id, id).await?.map(Box::new)
             }
-            Some(plaza_core::ServiceAction::WebAppData { .. }) | None => None,
+            _ => None,
         };
         let poll = match &message.poll {
             Some(id) => Some(self.store.poll(viewer, id).await?),

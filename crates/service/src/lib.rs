@@ -24,6 +24,7 @@ use plaza_store::{
 pub mod bots;
 mod cache;
 pub mod files;
+pub mod hosting;
 mod secrets;
 pub mod webapp;
 pub mod webapps;
@@ -96,11 +97,16 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 pub struct ServiceConfig {
     /// How long a login session lasts.
     pub session_ttl: Duration,
+    /// Where hosted mini apps are served (each on its own origin under it).
+    pub apps_url: plaza_core::webapp::AppsUrl,
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        ServiceConfig { session_ttl: Duration::from_secs(30 * 24 * 3600) }
+        ServiceConfig {
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            apps_url: plaza_core::webapp::AppsUrl::parse("http://localhost:8080").expect("a valid default"),
+        }
     }
 }
 
@@ -130,6 +136,9 @@ pub struct Service {
     pollers: bots::Pollers,
     /// The instance's Ed25519 key for mini-app init data, read from the store on first use.
     webapp_signing: tokio::sync::OnceCell<ed25519_dalek::SigningKey>,
+    /// Contacts shared through a mini app's `requestContact`, signed, by launch, for the app's
+    /// `getRequestedContact` that follows within seconds.
+    shared_contacts: cache::TtlCache<String, String>,
 }
 
 /// Someone in a chat is typing (or uploading …), as a watcher of the chat receives it.
@@ -164,6 +173,7 @@ impl Service {
             chats_seen: cache::TtlCache::new(),
             pollers: Default::default(),
             webapp_signing: tokio::sync::OnceCell::new(),
+            shared_contacts: cache::TtlCache::new(),
         }
     }
 

@@ -59,6 +59,31 @@ struct Extra {
     /// The id of the poll the message carries.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     poll: Option<String>,
+    /// A service message's action, for the actions added after `pinned` and `web_app_data`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    action: Option<StoredAction>,
+    /// The bot a person sent the message through.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    via_bot: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum StoredAction {
+    WriteAccess {
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        app: Option<String>,
+        #[serde(default)]
+        request: bool,
+    },
+    Contact {
+        phone: String,
+        first: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        last: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        user: Option<i64>,
+    },
 }
 
 /// A photo or document as a message's extras hold it: its file's description, copied so reading
@@ -276,6 +301,7 @@ pub struct Extras {
     pub protected: bool,
     pub service: Option<ServiceAction>,
     pub poll: Option<String>,
+    pub via_bot: Option<UserId>,
 }
 
 impl Extras {
@@ -287,6 +313,7 @@ impl Extras {
             protected: m.protected,
             service: m.service.clone(),
             poll: m.poll.as_ref().map(|p| p.id.clone()),
+            via_bot: m.via_bot,
         }
     }
 
@@ -298,6 +325,7 @@ impl Extras {
             protected: m.protected,
             service: m.service.clone(),
             poll: m.poll.clone(),
+            via_bot: m.via_bot,
         }
     }
 
@@ -309,7 +337,29 @@ impl Extras {
         m.protected = self.protected;
         m.service = self.service;
         m.poll = self.poll;
+        m.via_bot = self.via_bot;
     }
+}
+
+/// A prepared message's content from its text, entities and extras columns.
+pub fn new_message_from_columns(
+    text: String,
+    entities: Option<&str>,
+    extra: Option<&str>,
+) -> Result<NewMessage, StoreError> {
+    let x = decode_extra(extra)?;
+    Ok(NewMessage {
+        text: plaza_core::MessageText::from_stored(text),
+        entities: crate::entities::decode(entities)?,
+        reply_to: None,
+        reply_markup: x.reply_markup,
+        media: x.media,
+        forward_origin: x.forward_origin,
+        protected: x.protected,
+        service: x.service,
+        poll: None,
+        via_bot: x.via_bot,
+    })
 }
 
 /// A message's extras column; `None` when the message has none, so plain messages store nothing.
@@ -331,6 +381,19 @@ pub fn encode_extra(x: &Extras) -> Option<String> {
             _ => None,
         },
         poll: x.poll.clone(),
+        action: match &x.service {
+            Some(ServiceAction::WriteAccessAllowed { web_app_name, from_request }) => {
+                Some(StoredAction::WriteAccess { app: web_app_name.clone(), request: *from_request })
+            }
+            Some(ServiceAction::Contact(c)) => Some(StoredAction::Contact {
+                phone: c.phone_number.clone(),
+                first: c.first_name.clone(),
+                last: c.last_name.clone(),
+                user: c.user_id.map(|u| u.0),
+            }),
+            _ => None,
+        },
+        via_bot: x.via_bot.map(|b| b.0),
     };
     Some(serde_json::to_string(&extra).expect("extras serialize"))
 }
@@ -343,12 +406,24 @@ pub fn decode_extra(column: Option<&str>) -> Result<Extras, StoreError> {
         media: extra.media.map(media_in).transpose()?,
         forward_origin: extra.forward.map(|(s, d)| ForwardOrigin { sender: UserId(s), date: d }),
         protected: extra.protected,
-        service: match (extra.pinned, extra.web_app_data) {
-            (Some(id), _) => Some(ServiceAction::PinnedMessage(MessageId(id))),
-            (None, Some((data, button_text))) => Some(ServiceAction::WebAppData { data, button_text }),
-            (None, None) => None,
+        service: match (extra.pinned, extra.web_app_data, extra.action) {
+            (Some(id), _, _) => Some(ServiceAction::PinnedMessage(MessageId(id))),
+            (None, Some((data, button_text)), _) => Some(ServiceAction::WebAppData { data, button_text }),
+            (None, None, Some(StoredAction::WriteAccess { app, request })) => {
+                Some(ServiceAction::WriteAccessAllowed { web_app_name: app, from_request: request })
+            }
+            (None, None, Some(StoredAction::Contact { phone, first, last, user })) => {
+                Some(ServiceAction::Contact(plaza_core::Contact {
+                    phone_number: phone,
+                    first_name: first,
+                    last_name: last,
+                    user_id: user.map(UserId),
+                }))
+            }
+            (None, None, None) => None,
         },
         poll: extra.poll,
+        via_bot: extra.via_bot.map(UserId),
     })
 }
 

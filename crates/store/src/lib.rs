@@ -72,6 +72,58 @@ pub struct Launch {
     pub created_at: i64,
 }
 
+/// One file of a mini app's bundle, to deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleFile {
+    /// Checked by [`plaza_core::webapp::parse_bundle_path`].
+    pub path: String,
+    pub content_type: String,
+    pub sha256: Vec<u8>,
+    pub bytes: Vec<u8>,
+}
+
+/// A deployed version of a mini app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppVersion {
+    pub version: u32,
+    pub created_at: i64,
+    pub files: u32,
+    pub bytes: u64,
+    /// SHA-256 over the sorted paths and contents: the same bundle deployed again has the same.
+    pub digest: Vec<u8>,
+}
+
+/// A file a hosted mini app serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostedFile {
+    pub content_type: String,
+    pub sha256: Vec<u8>,
+    pub bytes: Vec<u8>,
+}
+
+/// A message a bot prepared for a person to share from its mini app.
+#[derive(Debug, Clone)]
+pub struct PreparedMessage {
+    pub id: String,
+    pub bot: UserId,
+    pub user: UserId,
+    /// Its content (no poll).
+    pub message: NewMessage,
+    /// The kinds of chat it may be sent to: [`PreparedMessage::USERS`] … bits.
+    pub chat_types: u8,
+    pub expires_at: i64,
+}
+
+impl PreparedMessage {
+    pub const USERS: u8 = 1;
+    pub const BOTS: u8 = 2;
+    pub const GROUPS: u8 = 4;
+    pub const CHANNELS: u8 = 8;
+}
+
+/// Telegram's CloudStorage limit: keys per user per bot.
+pub const MAX_CLOUD_KEYS: usize = 1024;
+
 /// A new account, person or bot.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
@@ -455,6 +507,44 @@ pub trait Store: Send + Sync + 'static {
     async fn launch(&self, query_id: &str) -> StoreResult<Option<Launch>>;
     /// Marks a launch used (answered, or its data sent); false if it already was, or is unknown.
     async fn use_launch(&self, query_id: &str) -> StoreResult<bool>;
+    /// Stores a new version of a registered app's bundle and makes it live, in one transaction;
+    /// returns its number (one more than the newest so far). [`Denied::WebAppNotFound`] if the
+    /// bot has no app by that name.
+    async fn deploy_webapp(
+        &self,
+        bot: UserId,
+        short_name: &ShortName,
+        files: Vec<BundleFile>,
+        digest: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<u32>;
+    /// The app's deployed versions, oldest first.
+    async fn webapp_versions(&self, bot: UserId, short_name: &ShortName) -> StoreResult<Vec<AppVersion>>;
+    /// Makes a deployed version live ([`Denied::AppVersionNotFound`] if there is none by that number).
+    async fn set_live_version(&self, bot: UserId, short_name: &ShortName, version: u32) -> StoreResult<()>;
+    /// A file of a deployed version.
+    async fn webapp_file(
+        &self,
+        bot: UserId,
+        short_name: &ShortName,
+        version: u32,
+        path: &str,
+    ) -> StoreResult<Option<HostedFile>>;
+
+    async fn put_prepared_message(&self, m: PreparedMessage) -> StoreResult<()>;
+    async fn prepared_message(&self, id: &str) -> StoreResult<Option<PreparedMessage>>;
+
+    // ---- mini apps' CloudStorage (per user and bot) ----
+
+    /// Sets `key`; [`Denied::StorageFull`] if it is new and the user already has
+    /// [`MAX_CLOUD_KEYS`] keys for the bot. Key and value are checked by the caller.
+    async fn cloud_set(&self, bot: UserId, user: UserId, key: String, value: String) -> StoreResult<()>;
+    /// The values of those of `keys` that are set.
+    async fn cloud_get(&self, bot: UserId, user: UserId, keys: Vec<String>) -> StoreResult<Vec<(String, String)>>;
+    async fn cloud_delete(&self, bot: UserId, user: UserId, keys: Vec<String>) -> StoreResult<()>;
+    /// Every key, sorted.
+    async fn cloud_keys(&self, bot: UserId, user: UserId) -> StoreResult<Vec<String>>;
+
     /// The instance-wide setting `key`: `init` is stored if there is none yet (atomically, so nodes
     /// starting together agree), and the stored value is returned.
     async fn instance_setting_or_init(&self, key: &str, init: String) -> StoreResult<String>;
@@ -564,6 +654,7 @@ pub(crate) fn file_info(
 }
 
 /// Reads a mini app row's columns into the app.
+/// A `webapps` row's columns (an empty url: hosted by Plaza only).
 pub(crate) fn webapp_row(
     bot: UserId,
     short: String,
@@ -571,6 +662,7 @@ pub(crate) fn webapp_row(
     description: String,
     url: String,
     main: bool,
+    live_version: Option<i64>,
 ) -> StoreResult<WebApp> {
     let corrupt = |e: plaza_core::Invalid| StoreError::Backend(format!("stored mini app: {e}"));
     Ok(WebApp {
@@ -578,7 +670,8 @@ pub(crate) fn webapp_row(
         short_name: ShortName::parse(&short).map_err(corrupt)?,
         title,
         description,
-        url: AppUrl::parse(&url).map_err(corrupt)?,
+        url: if url.is_empty() { None } else { Some(AppUrl::parse(&url).map_err(corrupt)?) },
+        live_version: live_version.map(|v| v as u32),
         main,
     })
 }

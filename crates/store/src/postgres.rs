@@ -30,13 +30,14 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 use crate::chat_row::ChatRow;
 use crate::rules::{ban_in_force, count_reactions, count_votes, edited, may_delete, may_pin, may_remove, private_pair};
 use crate::{
-    BotRecord, Event, EventBody, EventPage, GroupChange, Launch, MessageEdit, NewAccount, ProfileChange, Store,
-    StoreError, StoreResult, Written, codec, entities, launch_row, webapp_row,
+    AppVersion, BotRecord, BundleFile, Event, EventBody, EventPage, GroupChange, HostedFile, Launch, MAX_CLOUD_KEYS,
+    MessageEdit, NewAccount, PreparedMessage, ProfileChange, Store, StoreError, StoreResult, Written, codec, entities,
+    launch_row, webapp_row,
 };
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
-use plaza_core::webapp::WebApp;
+use plaza_core::webapp::{ShortName, WebApp};
 
 /// Connections per node. Each write holds one for a few round trips and its commit's WAL flush, so
 /// throughput grows with it; 40 leaves room in PostgreSQL's default `max_connections` (100) for a
@@ -53,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0006_polls_reactions.sql"),
     include_str!("../migrations/postgres/0007_instance.sql"),
     include_str!("../migrations/postgres/0008_webapps.sql"),
+    include_str!("../migrations/postgres/0009_app_hosting.sql"),
 ];
 
 /// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
@@ -246,6 +248,7 @@ fn message_at(r: &Row, at: usize) -> StoreResult<Message> {
         protected: extras.protected,
         service: extras.service,
         poll: extras.poll,
+        via_bot: extras.via_bot,
     })
 }
 
@@ -2305,7 +2308,14 @@ impl Store for PgStore {
             "INSERT INTO webapps (bot_id, short_name, title, description, url, main) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (bot_id, short_name) DO UPDATE SET title = excluded.title, \
              description = excluded.description, url = excluded.url, main = excluded.main",
-            &[&app.bot.0, &app.short_name.as_str(), &app.title, &app.description, &app.url.as_str(), &app.main],
+            &[
+                &app.bot.0,
+                &app.short_name.as_str(),
+                &app.title,
+                &app.description,
+                &app.url.as_ref().map_or("", |u| u.as_str()),
+                &app.main,
+            ],
         )
         .await?;
         tx.commit().await.map_err(db)?;
@@ -2317,12 +2327,14 @@ impl Store for PgStore {
         let rows = query(
             &client,
             // Byte order, as SQLite sorts, whatever the database's collation.
-            "SELECT short_name, title, description, url, main FROM webapps WHERE bot_id = $1 \
+            "SELECT short_name, title, description, url, main, live_version::BIGINT FROM webapps WHERE bot_id = $1 \
              ORDER BY short_name COLLATE \"C\"",
             &[&bot.0],
         )
         .await?;
-        rows.iter().map(|r| webapp_row(bot, get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?, get(r, 4)?)).collect()
+        rows.iter()
+            .map(|r| webapp_row(bot, get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?, get(r, 4)?, get(r, 5)?))
+            .collect()
     }
 
     async fn put_launch(&self, l: Launch) -> StoreResult<()> {
@@ -2375,6 +2387,237 @@ impl Store for PgStore {
             execute(&client, "UPDATE webapp_launches SET used = TRUE WHERE query_id = $1 AND NOT used", &[&query_id])
                 .await?;
         Ok(n == 1)
+    }
+
+    async fn deploy_webapp(
+        &self,
+        bot: UserId,
+        short_name: &ShortName,
+        files: Vec<BundleFile>,
+        digest: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<u32> {
+        let short = short_name.as_str();
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        // The app's row lock serialises deploys of one app, so version numbers never collide.
+        if query_opt(&tx, "SELECT 1 FROM webapps WHERE bot_id = $1 AND short_name = $2 FOR UPDATE", &[&bot.0, &short])
+            .await?
+            .is_none()
+        {
+            return Err(Denied::WebAppNotFound.into());
+        }
+        let version: i32 = query_one(
+            &tx,
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM webapp_versions WHERE bot_id = $1 AND short_name = $2",
+            &[&bot.0, &short],
+        )
+        .await?
+        .get(0);
+        let total: usize = files.iter().map(|f| f.bytes.len()).sum();
+        execute(
+            &tx,
+            "INSERT INTO webapp_versions (bot_id, short_name, version, created_at, files, bytes, digest) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&bot.0, &short, &version, &now, &(files.len() as i32), &(total as i64), &digest],
+        )
+        .await?;
+        for f in &files {
+            execute(
+                &tx,
+                "INSERT INTO file_blobs (sha256, bytes) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING",
+                &[&f.sha256, &f.bytes],
+            )
+            .await?;
+            execute(
+                &tx,
+                "INSERT INTO webapp_files (bot_id, short_name, version, path, sha256, content_type) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&bot.0, &short, &version, &f.path, &f.sha256, &f.content_type],
+            )
+            .await?;
+        }
+        execute(
+            &tx,
+            "UPDATE webapps SET live_version = $3 WHERE bot_id = $1 AND short_name = $2",
+            &[&bot.0, &short, &version],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(version as u32)
+    }
+
+    async fn webapp_versions(&self, bot: UserId, short_name: &ShortName) -> StoreResult<Vec<AppVersion>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT version, created_at, files, bytes, digest FROM webapp_versions WHERE bot_id = $1 AND short_name = $2 \
+             ORDER BY version",
+            &[&bot.0, &short_name.as_str()],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AppVersion {
+                    version: get::<i32>(r, 0)? as u32,
+                    created_at: get(r, 1)?,
+                    files: get::<i32>(r, 2)? as u32,
+                    bytes: get::<i64>(r, 3)? as u64,
+                    digest: get(r, 4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_live_version(&self, bot: UserId, short_name: &ShortName, version: u32) -> StoreResult<()> {
+        let client = self.client().await?;
+        // One statement: the version must exist when the app starts serving it.
+        let n = execute(
+            &client,
+            "UPDATE webapps SET live_version = $3 WHERE bot_id = $1 AND short_name = $2 AND EXISTS \
+             (SELECT 1 FROM webapp_versions v WHERE v.bot_id = $1 AND v.short_name = $2 AND v.version = $3)",
+            &[&bot.0, &short_name.as_str(), &(version as i32)],
+        )
+        .await?;
+        if n == 0 {
+            return Err(Denied::AppVersionNotFound.into());
+        }
+        Ok(())
+    }
+
+    async fn webapp_file(
+        &self,
+        bot: UserId,
+        short_name: &ShortName,
+        version: u32,
+        path: &str,
+    ) -> StoreResult<Option<HostedFile>> {
+        let client = self.client().await?;
+        let row = query_opt(
+            &client,
+            "SELECT f.content_type, f.sha256, b.bytes FROM webapp_files f JOIN file_blobs b ON b.sha256 = f.sha256 \
+             WHERE f.bot_id = $1 AND f.short_name = $2 AND f.version = $3 AND f.path = $4",
+            &[&bot.0, &short_name.as_str(), &(version as i32), &path],
+        )
+        .await?;
+        row.map(|r| Ok(HostedFile { content_type: get(&r, 0)?, sha256: get(&r, 1)?, bytes: get(&r, 2)? })).transpose()
+    }
+
+    async fn put_prepared_message(&self, m: PreparedMessage) -> StoreResult<()> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            "INSERT INTO prepared_messages (id, bot_id, user_id, text, entities, extra, chat_types, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &m.id,
+                &m.bot.0,
+                &m.user.0,
+                &m.message.text.as_str(),
+                &entities::encode(&m.message.entities),
+                &codec::encode_extra(&codec::Extras::of_new(&m.message)),
+                &i32::from(m.chat_types),
+                &m.expires_at,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn prepared_message(&self, id: &str) -> StoreResult<Option<PreparedMessage>> {
+        let client = self.client().await?;
+        let row = query_opt(
+            &client,
+            "SELECT bot_id, user_id, text, entities, extra, chat_types, expires_at FROM prepared_messages WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+        row.map(|r| {
+            Ok(PreparedMessage {
+                id: id.to_string(),
+                bot: UserId(get(&r, 0)?),
+                user: UserId(get(&r, 1)?),
+                message: codec::new_message_from_columns(
+                    get(&r, 2)?,
+                    get::<Option<String>>(&r, 3)?.as_deref(),
+                    get::<Option<String>>(&r, 4)?.as_deref(),
+                )?,
+                chat_types: get::<i32>(&r, 5)? as u8,
+                expires_at: get(&r, 6)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn cloud_set(&self, bot: UserId, user: UserId, key: String, value: String) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        let n = execute(
+            &tx,
+            "UPDATE cloud_storage SET value = $4 WHERE bot_id = $1 AND user_id = $2 AND key = $3",
+            &[&bot.0, &user.0, &key, &value],
+        )
+        .await?;
+        if n == 0 {
+            // New keys of one user and bot are counted one transaction at a time, so two
+            // concurrent inserts cannot both pass the limit.
+            execute(&tx, "SELECT pg_advisory_xact_lock($1, $2)", &[&(bot.0 as i32), &(user.0 as i32)]).await?;
+            let count: i64 = query_one(
+                &tx,
+                "SELECT COUNT(*) FROM cloud_storage WHERE bot_id = $1 AND user_id = $2",
+                &[&bot.0, &user.0],
+            )
+            .await?
+            .get(0);
+            if count as usize >= MAX_CLOUD_KEYS {
+                return Err(Denied::StorageFull.into());
+            }
+            execute(
+                &tx,
+                "INSERT INTO cloud_storage (bot_id, user_id, key, value) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (bot_id, user_id, key) DO UPDATE SET value = excluded.value",
+                &[&bot.0, &user.0, &key, &value],
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn cloud_get(&self, bot: UserId, user: UserId, keys: Vec<String>) -> StoreResult<Vec<(String, String)>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT key, value FROM cloud_storage WHERE bot_id = $1 AND user_id = $2 AND key = ANY($3)",
+            &[&bot.0, &user.0, &keys],
+        )
+        .await?;
+        let found: std::collections::HashMap<String, String> =
+            rows.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?))).collect::<StoreResult<_>>()?;
+        // In the order asked, as SQLite answers.
+        Ok(keys.into_iter().filter_map(|k| found.get(&k).map(|v| (k.clone(), v.clone()))).collect())
+    }
+
+    async fn cloud_delete(&self, bot: UserId, user: UserId, keys: Vec<String>) -> StoreResult<()> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            "DELETE FROM cloud_storage WHERE bot_id = $1 AND user_id = $2 AND key = ANY($3)",
+            &[&bot.0, &user.0, &keys],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn cloud_keys(&self, bot: UserId, user: UserId) -> StoreResult<Vec<String>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT key FROM cloud_storage WHERE bot_id = $1 AND user_id = $2 ORDER BY key COLLATE \"C\"",
+            &[&bot.0, &user.0],
+        )
+        .await?;
+        rows.iter().map(|r| get(r, 0)).collect()
     }
 
     async fn instance_setting_or_init(&self, key: &str, init: String) -> StoreResult<String> {

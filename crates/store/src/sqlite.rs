@@ -30,13 +30,14 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use crate::chat_row::ChatRow;
 use crate::rules::{ban_in_force, count_reactions, count_votes, edited, may_delete, may_pin, may_remove, private_pair};
 use crate::{
-    BotRecord, Event, EventBody, EventPage, GroupChange, Launch, MessageEdit, NewAccount, ProfileChange, Store,
-    StoreError, StoreResult, StoreStats, Written, codec, entities, launch_row, webapp_row,
+    AppVersion, BotRecord, BundleFile, Event, EventBody, EventPage, GroupChange, HostedFile, Launch, MAX_CLOUD_KEYS,
+    MessageEdit, NewAccount, PreparedMessage, ProfileChange, Store, StoreError, StoreResult, StoreStats, Written,
+    codec, entities, launch_row, webapp_row,
 };
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
-use plaza_core::webapp::WebApp;
+use plaza_core::webapp::{ShortName, WebApp};
 
 /// Most writes committed together.
 pub const MAX_BATCH: usize = 512;
@@ -53,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0006_polls_reactions.sql"),
     include_str!("../migrations/sqlite/0007_instance.sql"),
     include_str!("../migrations/sqlite/0008_webapps.sql"),
+    include_str!("../migrations/sqlite/0009_app_hosting.sql"),
 ];
 
 /// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
@@ -527,6 +529,7 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
             protected: false,
             service: None,
             poll: None,
+            via_bot: None,
         },
         r.get(5)?,
         r.get(8)?,
@@ -2339,7 +2342,7 @@ impl Store for SqliteStore {
                 app.short_name.as_str(),
                 app.title,
                 app.description,
-                app.url.as_str(),
+                app.url.as_ref().map_or("", |u| u.as_str()),
                 app.main
             ])
             .map_err(db)?;
@@ -2352,17 +2355,20 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT short_name, title, description, url, main FROM webapps WHERE bot_id = ?1 \
-                     ORDER BY short_name",
+                    "SELECT short_name, title, description, url, main, live_version FROM webapps \
+                     WHERE bot_id = ?1 ORDER BY short_name",
                 )
                 .map_err(db)?;
-            let rows: Vec<(String, String, String, String, bool)> = stmt
-                .query_map([bot.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            type Row = (String, String, String, String, bool, Option<i64>);
+            let rows: Vec<Row> = stmt
+                .query_map([bot.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
                 .map_err(db)?
                 .collect::<Result<_, _>>()
                 .map_err(db)?;
             rows.into_iter()
-                .map(|(short, title, description, url, main)| webapp_row(bot, short, title, description, url, main))
+                .map(|(short, title, description, url, main, live)| {
+                    webapp_row(bot, short, title, description, url, main, live)
+                })
                 .collect()
         })
         .await
@@ -2419,6 +2425,256 @@ impl Store for SqliteStore {
                 .execute([&query_id])
                 .map_err(db)?;
             Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn deploy_webapp(
+        &self,
+        bot: UserId,
+        short_name: &ShortName,
+        files: Vec<BundleFile>,
+        digest: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<u32> {
+        let short = short_name.as_str().to_string();
+        self.write(move |conn| {
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM webapps WHERE bot_id = ?1 AND short_name = ?2")
+                .map_err(db)?
+                .exists(params![bot.0, short])
+                .map_err(db)?;
+            if !exists {
+                return Err(Denied::WebAppNotFound.into());
+            }
+            let version: i64 = conn
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM webapp_versions WHERE bot_id = ?1 AND short_name = ?2",
+                )
+                .map_err(db)?
+                .query_row(params![bot.0, short], |r| r.get(0))
+                .map_err(db)?;
+            let total: usize = files.iter().map(|f| f.bytes.len()).sum();
+            conn.prepare_cached(
+                "INSERT INTO webapp_versions (bot_id, short_name, version, created_at, files, bytes, digest) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(db)?
+            .execute(params![bot.0, short, version, now, files.len() as i64, total as i64, digest])
+            .map_err(db)?;
+            for f in &files {
+                conn.prepare_cached(
+                    "INSERT INTO file_blobs (sha256, bytes) VALUES (?1, ?2) ON CONFLICT (sha256) DO NOTHING",
+                )
+                .map_err(db)?
+                .execute(params![f.sha256, f.bytes])
+                .map_err(db)?;
+                conn.prepare_cached(
+                    "INSERT INTO webapp_files (bot_id, short_name, version, path, sha256, content_type) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(db)?
+                .execute(params![bot.0, short, version, f.path, f.sha256, f.content_type])
+                .map_err(db)?;
+            }
+            conn.prepare_cached("UPDATE webapps SET live_version = ?3 WHERE bot_id = ?1 AND short_name = ?2")
+                .map_err(db)?
+                .execute(params![bot.0, short, version])
+                .map_err(db)?;
+            Ok(version as u32)
+        })
+        .await
+    }
+
+    async fn webapp_versions(&self, bot: UserId, short_name: &ShortName) -> StoreResult<Vec<AppVersion>> {
+        let short = short_name.as_str().to_string();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT version, created_at, files, bytes, digest FROM webapp_versions \
+                     WHERE bot_id = ?1 AND short_name = ?2 ORDER BY version",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![bot.0, short], |r| {
+                    Ok(AppVersion {
+                        version: r.get::<_, i64>(0)? as u32,
+                        created_at: r.get(1)?,
+                        files: r.get::<_, i64>(2)? as u32,
+                        bytes: r.get::<_, i64>(3)? as u64,
+                        digest: r.get(4)?,
+                    })
+                })
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn set_live_version(&self, bot: UserId, short_name: &ShortName, version: u32) -> StoreResult<()> {
+        let short = short_name.as_str().to_string();
+        self.write(move |conn| {
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM webapp_versions WHERE bot_id = ?1 AND short_name = ?2 AND version = ?3")
+                .map_err(db)?
+                .exists(params![bot.0, short, version])
+                .map_err(db)?;
+            if !exists {
+                return Err(Denied::AppVersionNotFound.into());
+            }
+            conn.prepare_cached("UPDATE webapps SET live_version = ?3 WHERE bot_id = ?1 AND short_name = ?2")
+                .map_err(db)?
+                .execute(params![bot.0, short, version])
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn webapp_file(
+        &self,
+        bot: UserId,
+        short_name: &ShortName,
+        version: u32,
+        path: &str,
+    ) -> StoreResult<Option<HostedFile>> {
+        let short = short_name.as_str().to_string();
+        let path = path.to_string();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT f.content_type, f.sha256, b.bytes FROM webapp_files f JOIN file_blobs b ON b.sha256 = f.sha256 \
+                 WHERE f.bot_id = ?1 AND f.short_name = ?2 AND f.version = ?3 AND f.path = ?4",
+            )
+            .map_err(db)?
+            .query_row(params![bot.0, short, version, path], |r| {
+                Ok(HostedFile { content_type: r.get(0)?, sha256: r.get(1)?, bytes: r.get(2)? })
+            })
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn put_prepared_message(&self, m: PreparedMessage) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO prepared_messages (id, bot_id, user_id, text, entities, extra, chat_types, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(db)?
+            .execute(params![
+                m.id,
+                m.bot.0,
+                m.user.0,
+                m.message.text.as_str(),
+                entities::encode(&m.message.entities),
+                codec::encode_extra(&codec::Extras::of_new(&m.message)),
+                m.chat_types,
+                m.expires_at
+            ])
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn prepared_message(&self, id: &str) -> StoreResult<Option<PreparedMessage>> {
+        let id = id.to_string();
+        self.read(move |conn| {
+            type Row = (i64, i64, String, Option<String>, Option<String>, u8, i64);
+            let row: Option<Row> = conn
+                .prepare_cached(
+                    "SELECT bot_id, user_id, text, entities, extra, chat_types, expires_at FROM prepared_messages \
+                     WHERE id = ?1",
+                )
+                .map_err(db)?
+                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
+                .optional()
+                .map_err(db)?;
+            row.map(|(bot, user, text, entities, extra, chat_types, expires_at)| {
+                Ok(PreparedMessage {
+                    id: id.clone(),
+                    bot: UserId(bot),
+                    user: UserId(user),
+                    message: codec::new_message_from_columns(text, entities.as_deref(), extra.as_deref())?,
+                    chat_types,
+                    expires_at,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn cloud_set(&self, bot: UserId, user: UserId, key: String, value: String) -> StoreResult<()> {
+        self.write(move |conn| {
+            let updated = conn
+                .prepare_cached("UPDATE cloud_storage SET value = ?4 WHERE bot_id = ?1 AND user_id = ?2 AND key = ?3")
+                .map_err(db)?
+                .execute(params![bot.0, user.0, key, value])
+                .map_err(db)?;
+            if updated == 1 {
+                return Ok(());
+            }
+            let count: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM cloud_storage WHERE bot_id = ?1 AND user_id = ?2")
+                .map_err(db)?
+                .query_row(params![bot.0, user.0], |r| r.get(0))
+                .map_err(db)?;
+            if count as usize >= MAX_CLOUD_KEYS {
+                return Err(Denied::StorageFull.into());
+            }
+            conn.prepare_cached("INSERT INTO cloud_storage (bot_id, user_id, key, value) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(db)?
+                .execute(params![bot.0, user.0, key, value])
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn cloud_get(&self, bot: UserId, user: UserId, keys: Vec<String>) -> StoreResult<Vec<(String, String)>> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT value FROM cloud_storage WHERE bot_id = ?1 AND user_id = ?2 AND key = ?3")
+                .map_err(db)?;
+            let mut out = Vec::new();
+            for key in keys {
+                if let Some(v) = stmt.query_row(params![bot.0, user.0, key], |r| r.get(0)).optional().map_err(db)? {
+                    out.push((key, v));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn cloud_delete(&self, bot: UserId, user: UserId, keys: Vec<String>) -> StoreResult<()> {
+        self.write(move |conn| {
+            for key in keys {
+                conn.prepare_cached("DELETE FROM cloud_storage WHERE bot_id = ?1 AND user_id = ?2 AND key = ?3")
+                    .map_err(db)?
+                    .execute(params![bot.0, user.0, key])
+                    .map_err(db)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn cloud_keys(&self, bot: UserId, user: UserId) -> StoreResult<Vec<String>> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT key FROM cloud_storage WHERE bot_id = ?1 AND user_id = ?2 ORDER BY key")
+                .map_err(db)?;
+            let keys = stmt
+                .query_map(params![bot.0, user.0], |r| r.get(0))
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            Ok(keys)
         })
         .await
     }

@@ -856,6 +856,7 @@ async fn messages_are_numbered_per_chat(store: Arc<dyn Store>) {
             protected: false,
             service: None,
             poll: None,
+            via_bot: None,
         }
     );
     assert_eq!(g1.chat, g.key);

@@ -9,14 +9,29 @@ import { icon } from "../icons.js";
 import { snippet } from "../text.js";
 import { ChatView, describe } from "./chat.js";
 import { confirmBox, formBox, modal, popupMenu, toast } from "./dialogs.js";
+import { launchMode, noteNewMessage, onTelegramLink, openMiniApp } from "./miniapp.js";
 import { setTheme, themeChoice, type ThemeChoice } from "./theme.js";
 
 const USERNAME = /^@?([a-zA-Z][a-zA-Z0-9_]{2,31})$/;
 
-/** A link that opens a chat: `/<username>` or `/<bot_username>?start=<payload>`. */
+/** The link a path names (`/alice`, `/bot?start=x`, `/bot/app?startapp=y`, `/bot?startapp`). */
+export function parseLink(pathname: string, search: string): Link | null {
+  const q = new URLSearchParams(search);
+  const app = /^\/([a-zA-Z][a-zA-Z0-9_]{2,31})\/([a-zA-Z0-9_]{3,30})\/?$/.exec(pathname);
+  if (app) return { username: app[1], start: null, app: { short_name: app[2], start_param: q.get("startapp"), mode: q.get("mode") } };
+  const m = /^\/([a-zA-Z][a-zA-Z0-9_]{2,31})\/?$/.exec(pathname);
+  if (!m) return null;
+  // `/<bot>?startapp[=X]` opens the bot's main mini app.
+  if (q.has("startapp")) return { username: m[1], start: null, app: { short_name: null, start_param: q.get("startapp") || null, mode: q.get("mode") } };
+  return { username: m[1], start: q.get("start") };
+}
+
+/** A link that opens a chat: `/<username>` or `/<bot_username>?start=<payload>`; or a mini app
+ * of a bot (`/<bot>/<short_name>?startapp=…`, or the bot's main app with `short_name` null). */
 export interface Link {
   username: string;
   start: string | null;
+  app?: { short_name: string | null; start_param: string | null; mode: string | null };
 }
 
 export class App {
@@ -41,6 +56,12 @@ export class App {
     firstList: ReturnType<Api["chats"]> | null = null,
   ) {
     this.model = new Model(me);
+    // A mini app's `openTelegramLink` (`https://t.me/<path>`) opens the chat or app it names here.
+    onTelegramLink((path) => {
+      const url = new URL(path, location.origin);
+      const link = parseLink(url.pathname, url.search);
+      if (link) void this.openLink(link);
+    });
     this.search = h("input", { type: "search", class: "search", placeholder: "Search or @username", "aria-label": "Search chats and people", autocomplete: "off", spellcheck: "false" });
     this.search.addEventListener("input", () => this.renderList());
     this.search.addEventListener("keydown", (ev) => {
@@ -99,7 +120,10 @@ export class App {
     try {
       const { items, cursor } = await (first ?? this.api.chats());
       this.model.setChats(items);
-      this.live = new Live(this.api.token ?? "", cursor, (f) => this.model.apply(f), (s) => this.onStatus(s), () => this.stillSignedIn());
+      this.live = new Live(this.api.token ?? "", cursor, (f) => {
+        this.model.apply(f);
+        if (f.type === "message_new") noteNewMessage(f.message);
+      }, (s) => this.onStatus(s), () => this.stillSignedIn());
       this.live.start();
     } catch (e) {
       fill(this.list, h("div", { class: "empty" }, h("p", {}, describe(e)), h("button", { onclick: () => void this.loadChats() }, "Try again")));
@@ -167,7 +191,21 @@ export class App {
     try {
       const chat = await this.api.openPrivate(link.username);
       this.model.putChat(chat);
-      if (link.start !== null && chat.peer?.is_bot) {
+      if (link.app && chat.peer?.is_bot) {
+        // The app opens over the bot's chat, as Telegram opens a direct link's app.
+        history.replaceState(null, "", "/");
+        this.openChat(chat.id);
+        const bot = chat.peer;
+        await openMiniApp(this.api, {
+          bot_username: bot.username,
+          source: "link",
+          chat_id: chat.id,
+          short_name: link.app.short_name ?? undefined,
+          start_param: link.app.start_param ?? undefined,
+          mode: launchMode(link.app.mode),
+          title: bot.display_name,
+        });
+      } else if (link.start !== null && chat.peer?.is_bot) {
         this.show(chat, link.start);
         history.replaceState(null, "", `/#${chat.id}`);
       } else {

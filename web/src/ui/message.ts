@@ -32,7 +32,11 @@ export function renderMessage(m: Message, host: MessageHost, groupStart: boolean
   if (m.service?.type === "web_app_data") {
     return h("div", { class: "service", "data-id": m.message_id }, h("span", {}, `Data from “${m.service.button_text}” was sent to the bot`));
   }
-  if (m.service) {
+  if (m.service?.type === "write_access_allowed") {
+    const who = m.from.id === host.meId ? "You" : m.from.display_name;
+    return h("div", { class: "service", "data-id": m.message_id }, h("span", {}, `${who} allowed the bot to send messages`));
+  }
+  if (m.service && m.service.type !== "contact") {
     const target = host.lookup(m.service.message_id);
     return h(
       "div",
@@ -45,6 +49,7 @@ export function renderMessage(m: Message, host: MessageHost, groupStart: boolean
   const bubble = h("div", { class: "bubble" });
   if (group && !mine && groupStart) bubble.append(h("div", { class: `sender c${m.from.id % 8}` }, m.from.display_name));
   if (m.forward_from) bubble.append(h("div", { class: "forwarded" }, "Forwarded from ", h("strong", {}, m.forward_from.display_name)));
+  if (m.via_bot) bubble.append(h("div", { class: "via" }, "via ", h("strong", {}, `@${m.via_bot.username}`)));
   if (m.reply_to_message_id) {
     const r = host.lookup(m.reply_to_message_id);
     bubble.append(
@@ -55,6 +60,10 @@ export function renderMessage(m: Message, host: MessageHost, groupStart: boolean
         h("span", {}, r ? snippet(r) : "an earlier message"),
       ),
     );
+  }
+  if (m.service?.type === "contact") {
+    const c = m.service;
+    bubble.append(h("div", { class: "contact-card" }, avatar(c.user_id ?? 0, c.first_name, true), h("span", {}, h("strong", {}, [c.first_name, c.last_name].filter(Boolean).join(" ")), h("br"), h("span", { class: "muted" }, c.phone_number))));
   }
   if (m.media?.kind === "photo") bubble.append(photo(m, host));
   else if (m.media) bubble.append(document_(m, host));

@@ -302,6 +302,28 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
             }
             _ => None,
         },
+        write_access_allowed: match &m.service {
+            Some(plaza_core::ServiceAction::WriteAccessAllowed { web_app_name, from_request }) => {
+                Some(wire::WriteAccessAllowed {
+                    from_request: from_request.then_some(true),
+                    web_app_name: web_app_name.clone(),
+                })
+            }
+            _ => None,
+        },
+        contact: match &m.service {
+            Some(plaza_core::ServiceAction::Contact(c)) => Some(wire::Contact {
+                phone_number: c.phone_number.clone(),
+                first_name: c.first_name.clone(),
+                last_name: c.last_name.clone(),
+                user_id: c.user_id.map(|u| u.0),
+            }),
+            _ => None,
+        },
+        via_bot: match m.via_bot {
+            Some(b) => Some(user(&service.user(b).await?)),
+            None => None,
+        },
         poll: None,
         reply_markup: inline_keyboard(m.reply_markup.as_ref()),
     };

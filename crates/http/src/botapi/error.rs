@@ -94,6 +94,8 @@ pub fn denied(d: Denied) -> BotError {
         Denied::Banned => BotError::bad("USER_BANNED_IN_CHANNEL"),
         Denied::NotPrivate => BotError::bad("chat not found"),
         Denied::WebAppNotFound => BotError::bad("BOT_APP_INVALID"),
+        Denied::AppVersionNotFound => BotError::bad("BOT_APP_INVALID"),
+        Denied::StorageFull => BotError::bad("STORAGE_KEYS_TOO_MUCH"),
         Denied::NoPoll => BotError::bad("message with poll to stop not found"),
         Denied::PollClosed => BotError::bad("poll has already been closed"),
         Denied::VoteIsFinal => BotError::bad("POLL_ANSWER_INVALID"),

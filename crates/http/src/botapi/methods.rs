@@ -77,6 +77,8 @@ pub async fn call(state: &AppState, bot: &User, method: &str, p: Params) -> BotR
         "getchatmember" => get_chat_member(s, bot, p).await,
         "getchatadministrators" => get_chat_administrators(s, bot, p).await,
         "getchatmembercount" | "getchatmemberscount" => get_chat_member_count(s, bot, p).await,
+        "answerwebappquery" => answer_web_app_query(s, bot, p).await,
+        "savepreparedinlinemessage" => save_prepared_inline_message(s, bot, p).await,
         _ => Err(BotError::not_found(Some("method not found"))),
     }
 }
@@ -459,6 +461,84 @@ async fn deliver(state: &AppState, bot: &User, chat: ChatId, message: NewMessage
         .await
         .map_err(|e| BotError::from(e).message_not_found("message to be replied not found"))?;
     Ok(ok(bot_message(state, bot, chat, sent).await?))
+}
+
+/// The message an `InlineQueryResult` sends: an article's `input_message_content`, or a photo or
+/// document Plaza already has (`photo_file_id`, `document_file_id`) with its caption. Results that
+/// would make Plaza fetch a URL are refused, as `sendPhoto` refuses URLs.
+async fn inline_result_message(state: &AppState, p: &Params) -> Result<NewMessage, BotError> {
+    let object: serde_json::Map<String, serde_json::Value> =
+        p.json("result", "inline query result")?.ok_or_else(|| BotError::missing("result"))?;
+    let r = Params::from_object(&object);
+    let kind = r.str("type").unwrap_or_default().to_ascii_lowercase();
+    if r.str("id").is_none_or(|id| id.is_empty() || id.len() > 64) {
+        return Err(BotError::bad("RESULT_ID_INVALID"));
+    }
+    let markup = inline_markup(&r)?;
+    let content: Option<serde_json::Map<String, serde_json::Value>> =
+        r.json("input_message_content", "input message content")?;
+    let message = match (kind.as_str(), content) {
+        (_, Some(content)) => {
+            let c = Params::from_object(&content);
+            if !c.has("message_text") {
+                return Err(BotError::bad("only text input message content is supported"));
+            }
+            let (text, entities) = formatted_text(&c, "message_text", "entities")?;
+            NewMessage::new(&text, entities, None).map_err(|i| BotError::bad(i.reason))?
+        }
+        ("article", None) => return Err(BotError::bad("input_message_content is required for an article")),
+        (k @ ("photo" | "document"), None) => {
+            let file_kind = if k == "photo" { FileKind::Photo } else { FileKind::Document };
+            let Some(file_id) = r.str(&format!("{k}_file_id")).filter(|f| !f.trim().is_empty()) else {
+                return Err(BotError::bad(format!(
+                    "{k}_file_id is required: this Plaza server does not download files from URLs"
+                )));
+            };
+            let info = match state.service.file(file_id.trim()).await? {
+                Some(f) if file_kind == FileKind::Document || f.kind == file_kind => f,
+                _ => return Err(BotError::bad("wrong file identifier/HTTP URL specified")),
+            };
+            let (caption, entities) = formatted(&r, "caption", "caption_entities")?;
+            let media = if k == "photo" { Media::Photo(info) } else { Media::Document(info) };
+            NewMessage::with_file(media, &caption, entities, None).map_err(|i| BotError::bad(i.reason))?
+        }
+        _ => return Err(BotError::bad("inline query result type is not supported")),
+    };
+    Ok(message.with_markup(markup))
+}
+
+/// `answerWebAppQuery`: the message the result describes is sent as the person who opened the
+/// app, via the bot, into the chat it was opened from; their client closes the app.
+async fn answer_web_app_query(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let query_id = p.required_str("web_app_query_id")?;
+    let message = inline_result_message(state, &p).await?;
+    state.service.answer_webapp_query(bot, &query_id, message).await?;
+    Ok(ok(wire::SentWebAppMessage { inline_message_id: None }))
+}
+
+/// `savePreparedInlineMessage`: a message for the person to share from the bot's mini app with
+/// `shareMessage`, into the kinds of chat allowed.
+async fn save_prepared_inline_message(state: &AppState, bot: &User, p: Params) -> BotResult {
+    use plaza_store::PreparedMessage as P;
+    let user = UserId(p.int("user_id")?.ok_or_else(|| BotError::missing("user_id"))?);
+    let message = inline_result_message(state, &p).await?;
+    let mut chat_types = 0;
+    for (name, bit) in [
+        ("allow_user_chats", P::USERS),
+        ("allow_bot_chats", P::BOTS),
+        ("allow_group_chats", P::GROUPS),
+        ("allow_channel_chats", P::CHANNELS),
+    ] {
+        if p.bool(name) {
+            chat_types |= bit;
+        }
+    }
+    let prepared = state.service.save_prepared_message(bot, user, message, chat_types).await.map_err(|e| match e {
+        plaza_service::ServiceError::Invalid(_) => BotError::bad("at least one of allow_*_chats must be true"),
+        plaza_service::ServiceError::Denied(plaza_core::Denied::UserNotFound) => BotError::bad("user not found"),
+        other => BotError::from(other),
+    })?;
+    Ok(ok(wire::PreparedInlineMessage { id: prepared.id, expiration_date: prepared.expires_at }))
 }
 
 fn no_inline_messages(p: &Params) -> Result<(), BotError> {

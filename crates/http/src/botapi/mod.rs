@@ -48,6 +48,11 @@ async fn call_test(
 }
 
 async fn dispatch(state: AppState, token: String, method: String, req: Request) -> Response {
+    // `/<bot_username>/<short_name>` opened in a browser is a mini app's link for the web client.
+    // A token always holds a ':', and no bot library asks for HTML, so the two never meet.
+    if is_app_link(&token, &method, &req) {
+        return crate::web::index(req.headers().clone()).await;
+    }
     let Some(token) = token.strip_prefix("bot") else {
         return crate::error::ApiError::not_found().into_response();
     };
@@ -55,6 +60,18 @@ async fn dispatch(state: AppState, token: String, method: String, req: Request) 
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     }
+}
+
+fn is_app_link(first: &str, second: &str, req: &Request) -> bool {
+    let html = req
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    html && req.method() == axum::http::Method::GET
+        && !first.contains(':')
+        && plaza_core::Username::parse(first).is_ok()
+        && plaza_core::webapp::ShortName::parse(second).is_ok()
 }
 
 /// `/file/bot<token>/<file_path>`: a file's bytes, for a bot that knows its path (from `getFile`).

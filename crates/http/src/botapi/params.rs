@@ -31,6 +31,23 @@ pub enum Value {
 pub struct Params(HashMap<String, Value>);
 
 impl Params {
+    /// The fields of a JSON object given as a parameter (an inline query result …), read like
+    /// the parameters of a call.
+    pub fn from_object(object: &serde_json::Map<String, serde_json::Value>) -> Params {
+        Params(
+            object
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        serde_json::Value::String(s) => Value::Text(s.clone()),
+                        other => Value::Json(other.clone()),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        )
+    }
+
     /// Reads the query string and the body, whatever its encoding. Body values win over query
     /// values of the same name.
     pub async fn from_request(req: Request, max_body: usize) -> Result<Params, BotError> {
