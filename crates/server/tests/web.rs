@@ -90,6 +90,8 @@ async fn the_web_client_end_to_end_in_chromium() {
     let mut e2e_cmd = Command::new("node");
     e2e_cmd.arg(node_dir.join("web_e2e.mjs")).current_dir(&node_dir);
     e2e_cmd.env("PLAZA_URL", &url).env("BOT_USERNAME", "web_test_bot").env("CHROMIUM", &chromium);
+    // The hostile mini app's forged init data is checked with the bot's token, as its backend would.
+    e2e_cmd.env("BOT_TOKEN", &token);
     if let Some(shots) = std::env::var_os("PLAZA_SCREENSHOTS").map(PathBuf::from) {
         // Relative to the repository, not to this crate (cargo's working directory for tests).
         e2e_cmd.env("SCREENSHOT_DIR", if shots.is_absolute() { shots } else { repo_root().join(shots) });

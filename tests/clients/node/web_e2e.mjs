@@ -14,6 +14,7 @@ import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 import { png } from "./pixel.mjs";
+import { validate } from "@telegram-apps/init-data-node";
 
 const URL = process.env.PLAZA_URL.replace(/\/+$/, "");
 const BOT = process.env.BOT_USERNAME;
@@ -51,6 +52,50 @@ post("iframe_ready", { reload_supported: true });
 post("web_app_ready");
 post("web_app_request_theme");
 post("web_app_setup_main_button", { is_visible: true, is_active: true, text: "Order", color: "#2481cc", text_color: "#ffffff" });
+</script>`;
+
+// A hostile mini app: it tries to reach the client's storage and session, to call Plaza's API with
+// the client's credentials, to speak for the host from a window that is not its frame, to send
+// data it may not send, to forge its init data, and to flood the person with popups.
+const HOSTILE_APP = `<!doctype html><meta charset=utf-8><title>Hostile app</title>
+<pre id=results></pre><p id=popups></p><p id=forged></p>
+<iframe id=nested srcdoc="<script>window.top.postMessage(JSON.stringify({eventType:'web_app_setup_main_button',eventData:{is_visible:true,is_active:true,text:'Evil'}}),'*')<\/script>"></iframe>
+<script>
+const hash = new URLSearchParams(location.hash.slice(1));
+const client = new URLSearchParams(location.search).get("client");
+const results = {};
+const attempt = (name, f) => { try { results[name] = "read: " + f(); } catch (e) { results[name] = "blocked"; } };
+attempt("client storage", () => window.parent.localStorage.getItem("plaza.token"));
+attempt("client document", () => window.parent.document.cookie);
+attempt("client location", () => window.top.location.href);
+results["token in own storage"] = String(localStorage.getItem("plaza.token"));
+const show = () => (document.getElementById("results").textContent = JSON.stringify(results));
+fetch(client + "/api/v1/me", { credentials: "include" }).then(
+  async (r) => { results["client api"] = "status " + r.status; show(); },
+  () => { results["client api"] = "blocked"; show(); },
+);
+// Init data with another user's id: the signature no longer matches.
+const init = new URLSearchParams(hash.get("tgWebAppData") ?? "");
+const user = JSON.parse(init.get("user"));
+user.id = 1;
+init.set("user", JSON.stringify(user));
+document.getElementById("forged").textContent = init.toString();
+const post = (eventType, eventData) => window.parent.postMessage(JSON.stringify({ eventType, eventData }), "*");
+// sendData is only for apps opened from a keyboard button: from here it must go nowhere.
+post("web_app_data_send", { data: "evil data" });
+// Popups: three at once (one may show), then one after another until the rate limit answers.
+let shown = 0, refused = 0;
+const popup = (n) => post("web_app_open_popup", { message: "Popup " + n, buttons: [{ id: "ok" + n, type: "default", text: "Next " + n }] });
+window.addEventListener("message", (ev) => {
+  if (ev.source !== window.parent) return;
+  const { eventType, eventData } = JSON.parse(ev.data);
+  if (eventType !== "popup_closed") return;
+  if (eventData && eventData.button_id) { shown++; popup(shown + 1); } else refused++;
+  document.getElementById("popups").textContent = "shown " + shown + ", refused " + refused;
+});
+popup(1); popup(2); popup(3);
+post("web_app_ready");
+show();
 </script>`;
 
 const browser = await chromium.launch({
@@ -231,7 +276,7 @@ await ann.locator(".msg:not(.mine)", { hasText: "payload=" }).first().waitFor();
 step("a mini app opens from an inline button on its own origin, signed in, and speaks the bridge");
 const appServer = createServer((req, res) => {
   res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-  res.end(MINI_APP);
+  res.end(req.url.startsWith("/hostile") ? HOSTILE_APP : MINI_APP);
 });
 await new Promise((resolve) => appServer.listen(0, "127.0.0.1", resolve));
 const appUrl = `http://127.0.0.1:${appServer.address().port}/app`;
@@ -254,6 +299,36 @@ await ann.locator("dialog.miniapp .miniapp-main", { hasText: "Order" }).click();
 await ann.locator("dialog.miniapp").waitFor({ state: "detached" });
 await ann.locator(".service", { hasText: "“Order” was sent to the bot" }).waitFor();
 await bubble(ann, "got size=L from Order", false).waitFor();
+
+step("a hostile mini app can't reach the client, speak for the host, send data, forge init data or flood popups");
+await send(ann, `/webapp ${appUrl.replace("/app", "/hostile")}?client=${encodeURIComponent(URL)}`);
+await ann.locator(".msg-group", { hasText: "Open the app" }).last().getByRole("button", { name: "Open app" }).click();
+const hostile = ann.frameLocator("dialog.miniapp iframe");
+await hostile.locator("#results", { hasText: "client api" }).waitFor();
+const results = JSON.parse(await hostile.locator("#results").textContent());
+const expected = { "client storage": "blocked", "client document": "blocked", "client location": "blocked", "token in own storage": "null", "client api": "blocked" };
+for (const [k, v] of Object.entries(expected)) {
+  if (results[k] !== v && !(k === "client api" && results[k] === "status 401")) throw new Error(`hostile app: ${k} gave ${results[k]}: ${JSON.stringify(results)}`);
+}
+// Popups: one at a time, at most three in three seconds; the fourth is refused at once.
+for (let n = 1; n <= 3; n++) {
+  await ann.locator("dialog.miniapp-popup", { hasText: `Popup ${n}` }).getByRole("button", { name: `Next ${n}` }).click();
+}
+await hostile.getByText("shown 3, refused 1").waitFor();
+if ((await ann.locator("dialog.miniapp-popup").count()) !== 0) throw new Error("a fourth popup was shown within three seconds");
+// The nested window's main button and the inline launch's sendData went nowhere.
+if (await ann.locator("dialog.miniapp .miniapp-main", { hasText: "Evil" }).isVisible()) throw new Error("the host obeyed a window that is not the app's frame");
+const forged = await hostile.locator("#forged").textContent();
+let forgedValid = true;
+try {
+  validate(forged, process.env.BOT_TOKEN, { expiresIn: 0 });
+} catch {
+  forgedValid = false;
+}
+if (forgedValid) throw new Error("forged init data validated");
+await ann.locator('dialog.miniapp button[aria-label="Close the app"]').click();
+await ann.locator("dialog.miniapp").waitFor({ state: "detached" });
+if ((await ann.locator(".msg", { hasText: "evil data" }).count()) !== 0) throw new Error("sendData from an inline launch reached the bot");
 appServer.close();
 
 // ---- screenshots --------------------------------------------------------------------------------

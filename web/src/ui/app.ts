@@ -9,7 +9,7 @@ import { icon } from "../icons.js";
 import { snippet } from "../text.js";
 import { ChatView, describe } from "./chat.js";
 import { confirmBox, formBox, modal, popupMenu, toast } from "./dialogs.js";
-import { launchMode, noteNewMessage, onTelegramLink, openMiniApp } from "./miniapp.js";
+import { launchMode, noteNewMessage, onTelegramLink, openMiniApp, setHostUser } from "./miniapp.js";
 import { setTheme, themeChoice, type ThemeChoice } from "./theme.js";
 
 const USERNAME = /^@?([a-zA-Z][a-zA-Z0-9_]{2,31})$/;
@@ -56,6 +56,7 @@ export class App {
     firstList: ReturnType<Api["chats"]> | null = null,
   ) {
     this.model = new Model(me);
+    setHostUser(me);
     // A mini app's `openTelegramLink` (`https://t.me/<path>`) opens the chat or app it names here.
     onTelegramLink((path) => {
       const url = new URL(path, location.origin);
@@ -333,6 +334,7 @@ export class App {
       "Save",
       async (v) => {
         this.model.me = await this.api.updateMe({ display_name: v.display_name.trim(), language_code: v.language_code || null });
+        setHostUser(this.model.me);
         toast("Profile saved");
       },
       [h("p", { class: "muted" }, `Username: @${me.username}`)],

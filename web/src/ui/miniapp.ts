@@ -5,10 +5,11 @@
 // web clients do, and answers every method of the advertised version: what a browser host cannot
 // do (biometry, sensors, QR scanning, home screen, emoji status) is answered as unsupported.
 
-import { type Api, ApiError, type Chat, type Message } from "../api.js";
+import { type Api, ApiError, type Chat, type Message, type User } from "../api.js";
 import { avatar, h } from "../dom.js";
 import { icon } from "../icons.js";
 import { onThemeChange } from "./theme.js";
+import { Devtools } from "./devtools.js";
 import { confirmBox, formBox, modal, popupMenu, toast } from "./dialogs.js";
 
 /** How the app's window opens: half height, full height, or the whole screen. */
@@ -39,6 +40,12 @@ export function noteNewMessage(m: Message): void {
   answered?.(m);
 }
 
+/** The signed-in person, known to the client already (no round trip on launch). */
+let hostUser: User | null = null;
+export function setHostUser(user: User): void {
+  hostUser = user;
+}
+
 /** Where `openTelegramLink` goes: the client's own link router. */
 let telegramLinks: ((path: string) => void) | null = null;
 export function onTelegramLink(handler: (path: string) => void): void {
@@ -66,9 +73,15 @@ const POPUP_WINDOW = 3000;
 const DEVICE_STORAGE_BYTES = 5 * 1024 * 1024;
 const SECURE_STORAGE_ITEMS = 10;
 
-/** The theme the app gets, from the client's own colours. */
-export function themeParams(): Record<string, string> {
-  const css = getComputedStyle(document.documentElement);
+/** The theme the app gets, from the client's own colours (or those of `theme`). */
+export function themeParams(theme?: "light" | "dark"): Record<string, string> {
+  let probe: HTMLElement | null = null;
+  if (theme) {
+    probe = h("div", { "data-theme": theme, hidden: true });
+    document.body.append(probe);
+  }
+  const css = getComputedStyle(probe ?? document.documentElement);
+  queueMicrotask(() => probe?.remove());
   const v = (name: string) => css.getPropertyValue(name).trim();
   const hex = (c: string) => {
     const m = /^rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(c);
@@ -124,13 +137,19 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
     toast("This mini app is served from Plaza's own origin, which is not allowed.", "error");
     return;
   }
-  const me = await api.me().catch(() => null);
+  const me = hostUser;
   const storageKey = `plaza.webapp.${me?.id ?? 0}.${launch.bot.id}`;
   const deviceStorage = new LocalStore(`${storageKey}.device`);
   const secureStorage = new LocalStore(`${storageKey}.secure`);
   let mode: LaunchMode = spec.mode ?? "fullsize";
-  const theme = encodeURIComponent(JSON.stringify(themeParams()));
-  const src = `${launch.launch_url}&tgWebAppThemeParams=${theme}${mode === "fullscreen" ? "&tgWebAppFullscreen=1" : ""}`;
+  let themeOverride: "light" | "dark" | undefined;
+  const theme = () => themeParams(themeOverride);
+  // A launch without init data (a reply-keyboard button) carries no `tgWebAppData` at all: the
+  // server's URL has it empty, which @telegram-apps/sdk rejects as init data without auth_date.
+  const launchUrl = launch.launch_url.replace(/([#&])tgWebAppData=(?:&|$)/, "$1");
+  const srcFor = (platform: string) =>
+    `${launchUrl.replace(/tgWebAppPlatform=[^&]*/, `tgWebAppPlatform=${encodeURIComponent(platform)}`)}&tgWebAppThemeParams=${encodeURIComponent(JSON.stringify(theme()))}${mode === "fullscreen" ? "&tgWebAppFullscreen=1" : ""}`;
+  let src = srcFor(launch.platform);
   const appName = launch.bot.display_name;
 
   const frame = h("iframe", {
@@ -151,13 +170,40 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
   const closeButton = h("button", { class: "icon", "aria-label": "Close the app", onclick: () => void close() }, icon("close"));
   const menuButton = h("button", { class: "icon", "aria-label": "App menu", "aria-haspopup": "menu" }, icon("more"));
   const header = h("header", { class: "miniapp-header" }, backButton, closeButton, title, menuButton);
-  const dlg = h(
-    "dialog",
-    { class: `miniapp mode-${mode}`, "aria-label": spec.title },
-    header,
-    h("div", { class: "miniapp-body" }, loader, frame),
-    bottomBar,
-  );
+  const body = h("div", { class: "miniapp-body" }, loader, frame);
+  const appColumn = h("div", { class: "miniapp-app" }, header, body, bottomBar);
+  const dlg = h("dialog", { class: `miniapp mode-${mode}`, "aria-label": spec.title }, appColumn);
+  let devtools: Devtools | null = null;
+  const toggleDevtools = () => {
+    if (devtools) {
+      devtools.el.remove();
+      devtools = null;
+      dlg.classList.remove("with-devtools");
+      return;
+    }
+    devtools = new Devtools(
+      {
+        setTheme: (t) => {
+          themeOverride = t ?? undefined;
+          post("theme_changed", { theme_params: theme() });
+        },
+        setPlatform: (p) => {
+          src = srcFor(p);
+          frame.src = src;
+        },
+        setViewport: (size) => {
+          body.style.flex = size ? "none" : "";
+          frame.style.width = size ? `${size[0]}px` : "";
+          frame.style.height = size ? `${size[1]}px` : "";
+          frame.style.flex = size ? "none" : "";
+          body.style.overflow = size ? "auto" : "";
+        },
+      },
+      launch,
+    );
+    dlg.classList.add("with-devtools");
+    dlg.append(devtools.el);
+  };
 
   let needConfirm = false;
   let dataSent = false;
@@ -169,6 +215,7 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
   let willReload = false;
 
   const post = (eventType: string, eventData: unknown = null) => {
+    devtools?.record("out", eventType, eventData);
     frame.contentWindow?.postMessage(JSON.stringify({ eventType, eventData }), origin);
   };
   const viewport = () => {
@@ -179,7 +226,7 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
     post("safe_area_changed", zero);
     post("content_safe_area_changed", zero);
   };
-  const stopTheme = onThemeChange(() => post("theme_changed", { theme_params: themeParams() }));
+  const stopTheme = onThemeChange(() => post("theme_changed", { theme_params: theme() }));
   const resize = new ResizeObserver(() => viewport());
   const visibility = () => post("visibility_changed", { is_visible: document.visibilityState === "visible" });
   /** A user gesture in the app (Chromium passes a frame's activation up to its parents). */
@@ -207,6 +254,7 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
     popupMenu(r.right - 180, r.bottom + 4, [
       settingsVisible ? ["Settings", () => post("settings_button_pressed")] : null,
       ["Reload", reload],
+      [devtools ? "Hide devtools" : "Devtools", toggleDevtools],
       ["Close", () => void close()],
     ]);
   });
@@ -274,6 +322,8 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
     }
     const got = await formBox("Share your phone number", [{ name: "phone", label: question, placeholder: "+15551234567", type: "tel", required: true }], "Share", async (v) => {
       await api.shareContact(launch.launch_id, v.phone.trim());
+      // Saved to the profile too: the next request shows it.
+      if (hostUser) hostUser = { ...hostUser, phone_number: v.phone.trim() };
     });
     return got !== null;
   };
@@ -407,6 +457,7 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
     if (typeof msg.eventType !== "string") return;
     const type = msg.eventType;
     const data = (msg.eventData && typeof msg.eventData === "object" ? msg.eventData : {}) as Data;
+    devtools?.record("in", type, msg.eventData);
     handle(type, data);
   };
 
@@ -427,7 +478,7 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
       case "web_app_request_viewport":
         return viewport();
       case "web_app_request_theme":
-        return post("theme_changed", { theme_params: themeParams() });
+        return post("theme_changed", { theme_params: theme() });
       case "web_app_request_safe_area":
       case "web_app_request_content_safe_area":
         return safeArea();
@@ -476,7 +527,7 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
       case "web_app_open_popup":
         return void popup(data);
       case "web_app_set_header_color": {
-        const c = color(data.color) ?? (data.color_key === "secondary_bg_color" ? themeParams().secondary_bg_color : data.color_key === "bg_color" ? themeParams().bg_color : null);
+        const c = color(data.color) ?? (data.color_key === "secondary_bg_color" ? theme().secondary_bg_color : data.color_key === "bg_color" ? theme().bg_color : null);
         if (c) header.style.background = c;
         return;
       }
