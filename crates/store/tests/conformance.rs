@@ -25,8 +25,9 @@ use plaza_core::{
 };
 use plaza_store::sqlite::{SqliteOptions, SqliteStore};
 use plaza_store::{
-    EditedText, Event, EventBody, GroupChange, Launch, LaunchSource, MAX_EVENTS_PAGE, MessageEdit, NewAccount, NewBot,
-    ProfileChange, Store, StoreError, StoreResult, WebApp, Written,
+    AppVersion, BundleFile, EditedText, Event, EventBody, GroupChange, Launch, LaunchSource, MAX_CLOUD_KEYS,
+    MAX_EVENTS_PAGE, MessageEdit, NewAccount, NewBot, PreparedMessage, ProfileChange, Store, StoreError, StoreResult,
+    WebApp, Written,
 };
 
 /// Generates, for every scenario, one test per backend.
@@ -99,6 +100,9 @@ conformance!(
     reactions,
     webapps,
     webapp_launches,
+    app_hosting,
+    cloud_storage,
+    prepared_messages,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -2772,7 +2776,8 @@ fn webapp(bot: &User, short: &str, title: &str, url: &str, main: bool) -> WebApp
         short_name: ShortName::parse(short).unwrap(),
         title: title.to_string(),
         description: format!("About {title}"),
-        url: AppUrl::parse(url).unwrap(),
+        url: Some(AppUrl::parse(url).unwrap()),
+        live_version: None,
         main,
     }
 }
@@ -2805,7 +2810,7 @@ async fn webapps(store: Arc<dyn Store>) {
     let shop2 = WebApp {
         title: "Shop 2".into(),
         description: "New".into(),
-        url: AppUrl::parse("https://shop.example/v2").unwrap(),
+        url: Some(AppUrl::parse("https://shop.example/v2").unwrap()),
         ..shop.clone()
     };
     s.put_webapp(shop2.clone()).await.unwrap();
@@ -2927,4 +2932,163 @@ async fn webapp_launches(store: Arc<dyn Store>) {
         succeeded += usize::from(t.await.unwrap());
     }
     assert_eq!(succeeded, 1);
+}
+
+fn bundle(files: &[(&str, &str)]) -> Vec<BundleFile> {
+    files
+        .iter()
+        .map(|(path, body)| BundleFile {
+            path: path.to_string(),
+            content_type: "text/plain".into(),
+            sha256: digest(body.as_bytes()),
+            bytes: body.as_bytes().to_vec(),
+        })
+        .collect()
+}
+
+/// A stand-in content address: any function of the bytes does for the store.
+fn digest(bytes: &[u8]) -> Vec<u8> {
+    let mut d = vec![0u8; 32];
+    for (i, b) in bytes.iter().enumerate() {
+        d[i % 32] = d[i % 32].wrapping_mul(31).wrapping_add(*b);
+    }
+    d[31] = bytes.len() as u8;
+    d
+}
+
+async fn app_hosting(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let shop = ShortName::parse("shop").unwrap();
+    // Only a registered app can be deployed.
+    let err = s.deploy_webapp(helper.id, &shop, bundle(&[("index.html", "v1")]), vec![1], T0).await.unwrap_err();
+    assert!(matches!(err, StoreError::Denied(Denied::WebAppNotFound)), "{err:?}");
+    let app = WebApp { url: None, ..webapp(&helper, "shop", "Shop", "https://x.example/", false) };
+    s.put_webapp(app).await.unwrap();
+
+    // Versions count up from 1 and the newest is live at once.
+    let v1 = s.deploy_webapp(helper.id, &shop, bundle(&[("index.html", "v1"), ("a/b.js", "js")]), vec![1], T0).await;
+    assert_eq!(v1.unwrap(), 1);
+    let v2 = s.deploy_webapp(helper.id, &shop, bundle(&[("index.html", "v2")]), vec![2], T0 + 5).await;
+    assert_eq!(v2.unwrap(), 2);
+    let apps = s.webapps(helper.id).await.unwrap();
+    assert_eq!((apps[0].live_version, apps[0].url.as_ref()), (Some(2), None));
+    let versions = s.webapp_versions(helper.id, &shop).await.unwrap();
+    assert_eq!(
+        versions,
+        vec![
+            AppVersion { version: 1, created_at: T0, files: 2, bytes: 4, digest: vec![1] },
+            AppVersion { version: 2, created_at: T0 + 5, files: 1, bytes: 2, digest: vec![2] },
+        ]
+    );
+    let file = |v: u32, p: &'static str| {
+        let shop = shop.clone();
+        async move { s.webapp_file(helper.id, &shop, v, p).await.unwrap().map(|f| String::from_utf8(f.bytes).unwrap()) }
+    };
+    assert_eq!(file(1, "a/b.js").await.as_deref(), Some("js"));
+    assert_eq!(file(2, "index.html").await.as_deref(), Some("v2"));
+    assert_eq!(file(2, "a/b.js").await, None);
+    assert_eq!(file(3, "index.html").await, None);
+
+    // Rollback to any deployed version; not to one that does not exist.
+    s.set_live_version(helper.id, &shop, 1).await.unwrap();
+    assert_eq!(s.webapps(helper.id).await.unwrap()[0].live_version, Some(1));
+    let err = s.set_live_version(helper.id, &shop, 7).await.unwrap_err();
+    assert!(matches!(err, StoreError::Denied(Denied::AppVersionNotFound)), "{err:?}");
+    assert_eq!(s.webapps(helper.id).await.unwrap()[0].live_version, Some(1));
+    // Changing the app's registration keeps its live version.
+    s.put_webapp(WebApp {
+        title: "Shop!".into(),
+        live_version: None,
+        ..s.webapps(helper.id).await.unwrap()[0].clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.webapps(helper.id).await.unwrap()[0].live_version, Some(1));
+
+    // Concurrent deploys of one app get distinct versions.
+    let tries: Vec<_> = (0..6)
+        .map(|i| {
+            let store = store.clone();
+            let shop = shop.clone();
+            let helper = helper.id;
+            tokio::spawn(async move {
+                store.deploy_webapp(helper, &shop, bundle(&[("index.html", "race")]), vec![i], T0 + 9).await.unwrap()
+            })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for t in tries {
+        got.push(t.await.unwrap());
+    }
+    got.sort();
+    assert_eq!(got, vec![3, 4, 5, 6, 7, 8]);
+}
+
+async fn cloud_storage(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let other = bot(s, "other_bot", &alice).await;
+    s.cloud_set(helper.id, alice.id, "b".into(), "2".into()).await.unwrap();
+    s.cloud_set(helper.id, alice.id, "a".into(), "1".into()).await.unwrap();
+    s.cloud_set(helper.id, alice.id, "a".into(), "one".into()).await.unwrap();
+    s.cloud_set(helper.id, bob.id, "a".into(), "bob's".into()).await.unwrap();
+    s.cloud_set(other.id, alice.id, "z".into(), "other bot".into()).await.unwrap();
+    assert_eq!(s.cloud_keys(helper.id, alice.id).await.unwrap(), ["a", "b"]);
+    assert_eq!(
+        s.cloud_get(helper.id, alice.id, vec!["b".into(), "nope".into(), "a".into()]).await.unwrap(),
+        vec![("b".to_string(), "2".to_string()), ("a".to_string(), "one".to_string())]
+    );
+    assert_eq!(s.cloud_get(helper.id, bob.id, vec!["a".into()]).await.unwrap()[0].1, "bob's");
+    s.cloud_delete(helper.id, alice.id, vec!["b".into(), "nope".into()]).await.unwrap();
+    assert_eq!(s.cloud_keys(helper.id, alice.id).await.unwrap(), ["a"]);
+    assert_eq!(s.cloud_keys(other.id, alice.id).await.unwrap(), ["z"]);
+
+    // At most MAX_CLOUD_KEYS keys: a new key past it is refused, even when asked for at once.
+    for i in 1..MAX_CLOUD_KEYS {
+        s.cloud_set(helper.id, alice.id, format!("k{i:04}"), "v".into()).await.unwrap();
+    }
+    let tries: Vec<_> = (0..4)
+        .map(|i| {
+            let store = store.clone();
+            let (bot, user) = (helper.id, alice.id);
+            tokio::spawn(async move { store.cloud_set(bot, user, format!("extra{i}"), "v".into()).await })
+        })
+        .collect();
+    for t in tries {
+        assert!(matches!(t.await.unwrap(), Err(StoreError::Denied(Denied::StorageFull))));
+    }
+    assert_eq!(s.cloud_keys(helper.id, alice.id).await.unwrap().len(), MAX_CLOUD_KEYS);
+    s.cloud_set(helper.id, alice.id, "a".into(), "still changeable".into()).await.unwrap();
+    s.cloud_delete(helper.id, alice.id, vec!["a".into()]).await.unwrap();
+    s.cloud_set(helper.id, alice.id, "room again".into(), "v".into()).await.unwrap();
+}
+
+async fn prepared_messages(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let helper = bot(s, "helper_bot", &alice).await;
+    let markup = ReplyMarkup::Inline(vec![vec![InlineButton {
+        text: "Open".into(),
+        action: ButtonAction::Url("https://example.com".into()),
+    }]]);
+    let mut message = NewMessage::new("Join *me*", vec![], None).unwrap().with_markup(Some(markup));
+    message.via_bot = Some(helper.id);
+    let prepared = PreparedMessage {
+        id: "p-1".into(),
+        bot: helper.id,
+        user: alice.id,
+        message,
+        chat_types: PreparedMessage::USERS | PreparedMessage::GROUPS,
+        expires_at: T0 + 86400,
+    };
+    s.put_prepared_message(prepared.clone()).await.unwrap();
+    let back = s.prepared_message("p-1").await.unwrap().unwrap();
+    assert_eq!((back.bot, back.user, back.chat_types, back.expires_at), (helper.id, alice.id, 5, T0 + 86400));
+    assert_eq!(back.message, prepared.message);
+    assert!(s.prepared_message("p-2").await.unwrap().is_none());
+    assert!(s.put_prepared_message(prepared).await.is_err(), "ids are unique");
 }
