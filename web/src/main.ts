@@ -5,7 +5,8 @@
 
 import { Api, ApiError, type User } from "./api.js";
 import { h } from "./dom.js";
-import { App, type Link, parseLink } from "./ui/app.js";
+import { App } from "./ui/app.js";
+import { type Link, parseLink } from "./links.js";
 import { authScreen } from "./ui/auth.js";
 import { initTheme } from "./ui/theme.js";
 

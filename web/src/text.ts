@@ -4,12 +4,15 @@
 
 import type { Entity } from "./api.js";
 import { h } from "./dom.js";
+import { internalPath } from "./links.js";
 
 export interface TextActions {
   /** A `/command` was clicked. */
   command(text: string): void;
   /** An `@username` was clicked. */
   mention(username: string): void;
+  /** A link to a chat or mini app inside Plaza (or t.me) was clicked; true if it was opened. */
+  internalLink?(path: string): boolean;
 }
 
 const SAFE_SCHEMES = ["http:", "https:", "mailto:", "tel:", "tg:"];
@@ -23,9 +26,16 @@ function safeUrl(raw: string): string | null {
   }
 }
 
-function link(href: string | null, text: string): HTMLElement {
+function link(href: string | null, text: string, actions: TextActions): HTMLElement {
   if (!href) return h("span");
-  return h("a", { href, target: "_blank", rel: "noopener noreferrer", title: href !== text ? href : undefined });
+  const a = h("a", { href, target: "_blank", rel: "noopener noreferrer", title: href !== text ? href : undefined });
+  const path = internalPath(href);
+  if (path !== null && actions.internalLink) {
+    a.addEventListener("click", (ev) => {
+      if (actions.internalLink?.(path)) ev.preventDefault();
+    });
+  }
+  return a;
 }
 
 function element(e: Entity, text: string, actions: TextActions): HTMLElement {
@@ -59,13 +69,13 @@ function element(e: Entity, text: string, actions: TextActions): HTMLElement {
     case "expandable_blockquote":
       return h("blockquote", { class: e.type === "expandable_blockquote" ? "expandable" : undefined });
     case "text_link":
-      return link(safeUrl(e.url ?? ""), inner);
+      return link(safeUrl(e.url ?? ""), inner, actions);
     case "url":
-      return link(safeUrl(inner), inner);
+      return link(safeUrl(inner), inner, actions);
     case "email":
-      return link(`mailto:${inner}`, inner);
+      return link(`mailto:${inner}`, inner, actions);
     case "phone_number":
-      return link(`tel:${inner.replace(/[^+\d]/g, "")}`, inner);
+      return link(`tel:${inner.replace(/[^+\d]/g, "")}`, inner, actions);
     case "mention": {
       const a = h("a", { href: `/${inner.slice(1)}`, class: "mention" });
       a.addEventListener("click", (ev) => {

@@ -9,7 +9,8 @@ import { icon } from "../icons.js";
 import { snippet } from "../text.js";
 import { alertBox, confirmBox, modal, popupMenu, toast } from "./dialogs.js";
 import { type MessageHost, renderMessage, stamp } from "./message.js";
-import { openMiniApp } from "./miniapp.js";
+import { launchMode, openMiniApp } from "./miniapp.js";
+import { type Link, parseLink } from "../links.js";
 
 const PAGE = 50;
 /** Closer than this to the bottom counts as "at the bottom": new messages keep it there. */
@@ -21,6 +22,7 @@ export interface ChatHost {
   model: Model;
   openChat(id: number): void;
   openUsername(username: string): void;
+  openLink(link: Link): Promise<void>;
   back(): void;
   groupInfo(chat: Chat): void;
 }
@@ -384,6 +386,28 @@ export class ChatView implements MessageHost {
 
   mention(username: string): void {
     this.host.openUsername(username);
+  }
+
+  /** A link to a chat or a mini app. An app opens in this chat, as Telegram opens a direct link's
+   *  app where it was tapped: in a group, its init data names the group. */
+  internalLink(path: string): boolean {
+    const url = new URL(path, location.origin);
+    const link = parseLink(url.pathname, url.search);
+    if (!link) return false;
+    if (link.app) {
+      void openMiniApp(this.host.api, {
+        bot_username: link.username,
+        source: "link",
+        chat_id: this.chat.id,
+        short_name: link.app.short_name ?? undefined,
+        start_param: link.app.start_param ?? undefined,
+        mode: launchMode(link.app.mode),
+        title: link.username,
+      });
+    } else {
+      void this.host.openLink(link);
+    }
+    return true;
   }
 
   jumpTo(id: number): void {
