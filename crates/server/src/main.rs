@@ -395,9 +395,10 @@ async fn app_command(service: &plaza_service::Service, cmd: AppCommand) -> anyho
             let bot_user = service.user_by_username(&bot).await?;
             let app = service.webapp(&bot_user, &short_name).await?;
             println!(
-                "deployed {short_name} of @{bot} as version {} ({} files, {} bytes): live at {}",
+                "deployed {short_name} of @{bot} as version {} ({} file{}, {} bytes): live at {}",
                 v.version,
                 v.files,
+                if v.files == 1 { "" } else { "s" },
                 v.bytes,
                 service.app_url(&bot_user, &app).unwrap_or_default()
             );
@@ -412,7 +413,7 @@ async fn app_command(service: &plaza_service::Service, cmd: AppCommand) -> anyho
             let (app, versions) = service.webapp_versions(&bot, &short_name).await?;
             for v in versions {
                 let live = if app.live_version == Some(v.version) { "\t(live)" } else { "" };
-                println!("{}\t{}\t{} files\t{} bytes{live}", v.version, v.created_at, v.files, v.bytes);
+                println!("{}\t{}\t{} file(s)\t{} bytes{live}", v.version, v.created_at, v.files, v.bytes);
             }
         }
         AppCommand::List { bot } => {

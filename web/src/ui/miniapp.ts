@@ -358,6 +358,13 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
     );
   };
 
+  /** `requestWriteAccess` for a bot that may not message the person yet: they are asked. */
+  const askWriteAccess = () =>
+    void ask(`allow @${launch.bot.username} to send you messages?`, "Allow").then(async (ok) => {
+      if (ok) await api.allowBotMessages(launch.launch_id).catch((e) => { ok = false; toast(e instanceof ApiError ? e.message : String(e), "error"); });
+      post("write_access_requested", { status: ok ? "allowed" : "cancelled" });
+    });
+
   /** Asks the person on the app's behalf; the click that answers is the host's own gesture. */
   const ask = (text: string, ok: string) => confirmBox(`${appName}: ${text}`, ok);
 
@@ -568,10 +575,12 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
       case "web_app_invoke_custom_method":
         return void customMethod(data);
       case "web_app_request_write_access":
-        void ask(`allow @${launch.bot.username} to send you messages?`, "Allow").then(async (ok) => {
-          if (ok) await api.allowBotMessages(launch.launch_id).catch((e) => { ok = false; toast(e instanceof ApiError ? e.message : String(e), "error"); });
-          post("write_access_requested", { status: ok ? "allowed" : "cancelled" });
-        });
+        // A bot that may message the person already (their chat exists and it is not blocked) is
+        // allowed without asking, as Telegram checks canSendMessage first.
+        void api.blocked(launch.bot.id).then(
+          (b) => (b.blocked ? askWriteAccess() : post("write_access_requested", { status: "allowed" })),
+          () => askWriteAccess(),
+        );
         return;
       case "web_app_request_phone":
         void requestPhone().then((ok) => post("phone_requested", { status: ok ? "sent" : "cancelled" }));
