@@ -31,6 +31,8 @@ export const ACTION_MS = 6000;
 export class Model {
   readonly chats = new Map<number, ChatListItem>();
   readonly histories = new Map<number, History>();
+  /** New messages of chats whose first history page is still loading. */
+  private readonly arriving = new Map<number, Message[]>();
   readonly typing = new Map<number, Typing[]>();
   /** The chat list has been loaded once. */
   loaded = false;
@@ -70,11 +72,19 @@ export class Model {
     this.emit({ kind: "chats" });
   }
 
+  /** A chat's first page of history is on its way: new messages that arrive before it (the page
+   *  was read before they existed) are kept and joined to it. */
+  loadingHistory(chatId: number): void {
+    if (!this.histories.has(chatId) && !this.arriving.has(chatId)) this.arriving.set(chatId, []);
+  }
+
   /** Adds a page of history next to what is loaded. */
   addHistory(chatId: number, page: Message[], complete: boolean): void {
     const h = this.histories.get(chatId) ?? { messages: [], complete: false };
     const byId = new Map(h.messages.map((m) => [m.message_id, m]));
-    for (const m of page) if (!byId.has(m.message_id)) byId.set(m.message_id, m);
+    const early = this.arriving.get(chatId) ?? [];
+    this.arriving.delete(chatId);
+    for (const m of [...page, ...early]) if (!byId.has(m.message_id)) byId.set(m.message_id, m);
     h.messages = [...byId.values()].sort((a, b) => a.message_id - b.message_id);
     h.complete ||= complete;
     this.histories.set(chatId, h);
@@ -172,6 +182,8 @@ export class Model {
       h.messages.push(m);
       h.messages.sort((a, b) => a.message_id - b.message_id);
       this.emit({ kind: "history", chatId: m.chat_id });
+    } else if (!h) {
+      this.arriving.get(m.chat_id)?.push(m);
     }
   }
 

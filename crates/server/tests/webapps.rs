@@ -181,6 +181,8 @@ async fn launches_are_checked_and_signed(b: Backend) {
     assert_eq!(st, StatusCode::OK, "{r}");
     assert_eq!(r["init_data"], "");
     assert!(r["query_id"].is_null() && !r["launch_id"].as_str().unwrap().is_empty());
+    let kb_url = r["launch_url"].as_str().unwrap();
+    assert!(kb_url.starts_with(&format!("{KEYBOARD_URL}#tgWebAppVersion=")), "no empty tgWebAppData: {kb_url}");
 
     // Only that launch may sendData, once, and only its opener; the bot gets web_app_data.
     let keyboard_launch = r["launch_id"].as_str().unwrap().to_string();

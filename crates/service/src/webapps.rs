@@ -66,10 +66,12 @@ impl Launched {
             url.push_str(&f);
             url.push('&');
         }
-        url.push_str(&format!(
-            "tgWebAppData={}&tgWebAppVersion={WEBAPP_VERSION}&tgWebAppPlatform={WEBAPP_PLATFORM}",
-            enc(&self.init_data)
-        ));
+        // A launch without init data (a reply-keyboard button) carries no tgWebAppData at all:
+        // @telegram-apps/sdk refuses an empty one.
+        if !self.init_data.is_empty() {
+            url.push_str(&format!("tgWebAppData={}&", enc(&self.init_data)));
+        }
+        url.push_str(&format!("tgWebAppVersion={WEBAPP_VERSION}&tgWebAppPlatform={WEBAPP_PLATFORM}"));
         url
     }
 }

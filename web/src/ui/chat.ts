@@ -153,6 +153,7 @@ export class ChatView implements MessageHost {
     const tasks: Promise<unknown>[] = [];
     if (!model.histories.get(this.chat.id)) {
       this.list.append(h("div", { class: "loading", "aria-label": "Loading" }));
+      model.loadingHistory(this.chat.id);
       tasks.push(
         api.history(this.chat.id, { limit: PAGE }).then((page) => model.addHistory(this.chat.id, page, page.length < PAGE)),
       );

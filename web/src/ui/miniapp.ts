@@ -144,11 +144,8 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
   let mode: LaunchMode = spec.mode ?? "fullsize";
   let themeOverride: "light" | "dark" | undefined;
   const theme = () => themeParams(themeOverride);
-  // A launch without init data (a reply-keyboard button) carries no `tgWebAppData` at all: the
-  // server's URL has it empty, which @telegram-apps/sdk rejects as init data without auth_date.
-  const launchUrl = launch.launch_url.replace(/([#&])tgWebAppData=(?:&|$)/, "$1");
   const srcFor = (platform: string) =>
-    `${launchUrl.replace(/tgWebAppPlatform=[^&]*/, `tgWebAppPlatform=${encodeURIComponent(platform)}`)}&tgWebAppThemeParams=${encodeURIComponent(JSON.stringify(theme()))}${mode === "fullscreen" ? "&tgWebAppFullscreen=1" : ""}`;
+    `${launch.launch_url.replace(/tgWebAppPlatform=[^&]*/, `tgWebAppPlatform=${encodeURIComponent(platform)}`)}&tgWebAppThemeParams=${encodeURIComponent(JSON.stringify(theme()))}${mode === "fullscreen" ? "&tgWebAppFullscreen=1" : ""}`;
   let src = srcFor(launch.platform);
   const appName = launch.bot.display_name;
 
