@@ -78,12 +78,19 @@ async function closeApp(page) {
   await page.locator("dialog.miniapp").waitFor({ state: "detached" });
 }
 
+// Cold: a fresh context each time, tapped as soon as the button is there, and tapped after the
+// second a person takes to see the chat (the client warms a hosted app's origin when its button
+// shows, so that second counts).
 const cold = [];
+const coldLooked = [];
 for (let i = 0; i < COLD; i++) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await botChat(context);
-  cold.push(await launch(page));
-  await context.close();
+  for (const [list, pause] of [[cold, 0], [coldLooked, 1000]]) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await botChat(context);
+    if (pause) await page.waitForTimeout(pause);
+    list.push(await launch(page));
+    await context.close();
+  }
 }
 const warm = [];
 {
@@ -97,7 +104,10 @@ const warm = [];
   }
   await context.close();
 }
-console.log(`tap on web_app button → web_app_ready (hosted demo café): cold median ${ms(quantile(cold, 0.5))} p95 ${ms(quantile(cold, 0.95))} (${COLD} fresh contexts); warm median ${ms(quantile(warm, 0.5))} p95 ${ms(quantile(warm, 0.95))} (${WARM} launches)`);
+console.log("tap on a web_app button (the demo bot's menu button) → the hosted café's web_app_ready:");
+console.log(`  cold, tapped at once:          median ${ms(quantile(cold, 0.5))} p95 ${ms(quantile(cold, 0.95))} (${COLD} fresh contexts)`);
+console.log(`  cold, tapped after 1 s:        median ${ms(quantile(coldLooked, 0.5))} p95 ${ms(quantile(coldLooked, 0.95))} (${COLD} fresh contexts)`);
+console.log(`  warm (opened before, closed):  median ${ms(quantile(warm, 0.5))} p95 ${ms(quantile(warm, 0.95))} (${WARM} launches)`);
 
 // CloudStorage round trips from inside the to-do app, opened by its direct link.
 {
@@ -137,14 +147,16 @@ if (SHOTS) {
       const page = await botChat(context, theme);
       await launch(page);
       const app = page.frameLocator("dialog.miniapp iframe");
-      await app.locator("button", { hasText: "+" }).first().click().catch(() => {});
-      await app.locator("button", { hasText: "+" }).nth(2).click().catch(() => {});
-      await page.waitForTimeout(400);
       if (name === "desktop") {
         await page.locator('dialog.miniapp button[aria-label="App menu"]').click();
-        await page.getByText("Devtools", { exact: true }).click();
-        await page.waitForTimeout(300);
+        await page.locator(".popup-menu").getByText("Devtools", { exact: true }).click();
+        await page.locator(".devtools").waitFor();
       }
+      // Two items in the cart: the host draws the app's main button ("View order · …").
+      await app.getByRole("button", { name: /^Add/ }).first().click();
+      await app.getByRole("button", { name: /^Add/ }).nth(1).click();
+      await page.locator("dialog.miniapp .miniapp-main:not([hidden])").waitFor();
+      await page.waitForTimeout(300);
       await page.screenshot({ path: `${SHOTS}/miniapp-${name}-${theme}.png` });
       await context.close();
     }

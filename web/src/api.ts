@@ -155,7 +155,7 @@ export interface BotInfo {
 }
 
 export type Frame =
-  | { type: "hello"; cursor: number }
+  | { type: "hello"; cursor: number; apps_url: string }
   | { type: "message_new"; cursor: number; message: Message }
   | { type: "message_edited"; cursor: number; message: Message }
   | { type: "message_deleted"; cursor: number; chat_id: number; message_id: number }

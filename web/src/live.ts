@@ -2,6 +2,7 @@
 // log; after a lost connection the stream is reopened with the last cursor seen, so the server
 // replays exactly what was missed. A frame at or before that cursor is a duplicate and is dropped.
 
+import { setAppsUrl } from "./ui/miniapp.js";
 import type { Frame } from "./api.js";
 
 export type LiveStatus = "connecting" | "online" | "offline";
@@ -64,6 +65,7 @@ export class Live {
         return;
       }
       if (frame.type === "hello") {
+        setAppsUrl(frame.apps_url);
         this.failures = 0;
         this.onStatus("online");
         return;

@@ -93,6 +93,12 @@ impl AppsUrl {
         Ok(AppsUrl { scheme, host, port })
     }
 
+    /// The base URL, `scheme://host[:port]`.
+    pub fn base(&self) -> String {
+        let port = self.port.map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{}://{}{port}", self.scheme, self.host)
+    }
+
     /// The origin of `bot`'s app `short_name`, such as `http://shop.plaza-demo-bot.localhost:8080`.
     pub fn origin(&self, bot: &str, short_name: &ShortName) -> String {
         let label = |s: &str| s.to_ascii_lowercase().replace('_', "-");

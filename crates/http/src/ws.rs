@@ -120,7 +120,8 @@ async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
     let _gauge = scopeguard(&state);
     let (mut sink, mut stream) = socket.split();
     let mut sub = state.service.subscribe(user.id);
-    if send(&mut sink, &ServerFrame::Hello { cursor }).await.is_err() {
+    let apps_url = state.service.apps_url().base();
+    if send(&mut sink, &ServerFrame::Hello { cursor, apps_url }).await.is_err() {
         return;
     }
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);

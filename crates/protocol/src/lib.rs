@@ -512,9 +512,11 @@ pub struct Ok {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
-    /// First frame: the cursor the stream starts after.
+    /// First frame: the cursor the stream starts after, and where this server hosts mini apps
+    /// (each on its own origin, `<app>.<bot>.<host of apps_url>`).
     Hello {
         cursor: u64,
+        apps_url: String,
     },
     MessageNew {
         cursor: u64,
@@ -592,7 +594,7 @@ pub struct ChatActionRequest {
 impl ServerFrame {
     pub fn cursor(&self) -> u64 {
         match self {
-            ServerFrame::Hello { cursor }
+            ServerFrame::Hello { cursor, .. }
             | ServerFrame::MessageNew { cursor, .. }
             | ServerFrame::MessageEdited { cursor, .. }
             | ServerFrame::MessageDeleted { cursor, .. }

@@ -257,17 +257,19 @@ async fn acknowledged_writes_survive_kill_9(b: Backend) {
 /// that store show the same public key, before and after a restart.
 async fn the_init_data_key_is_published_and_kept(b: Backend) {
     let store = fresh_store(b).await;
-    let key = run_ok(plaza(&store.config).args(["webapp", "public-key"])).trim().to_string();
+    let key = run_ok(plaza(&store.config).args(["app", "public-key"])).trim().to_string();
     assert_eq!(key.len(), 64, "{key:?}");
     assert!(key.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{key:?}");
-    assert_eq!(run_ok(plaza(&store.config).args(["webapp", "public-key"])).trim(), key);
+    assert_eq!(run_ok(plaza(&store.config).args(["webapp", "public-key"])).trim(), key, "webapp is app's alias");
     // Mini apps are registered to a bot as with BotFather's /newapp.
     run_ok(plaza(&store.config).args(["user", "create", "ann", "--password", "pw-ann"]));
     run_ok(plaza(&store.config).args(["bot", "create", "shop_bot", "--owner", "ann"]));
     let made = run_ok(plaza(&store.config).args([
-        "webapp",
+        "app",
         "create",
+        "--bot",
         "shop_bot",
+        "--short-name",
         "shop",
         "--url",
         "https://shop.example/",
@@ -277,11 +279,33 @@ async fn the_init_data_key_is_published_and_kept(b: Backend) {
     ]));
     assert!(made.contains("/shop_bot?startapp"), "{made}");
     let refused = plaza(&store.config)
-        .args(["webapp", "create", "shop_bot", "x", "--url", "javascript:1", "--title", "X"])
+        .args(["app", "create", "--bot", "shop_bot", "--short-name", "x", "--url", "javascript:1"])
         .output();
     assert!(!refused.unwrap().status.success());
-    let list = run_ok(plaza(&store.config).args(["webapp", "list", "shop_bot"]));
-    assert_eq!(list, "shop\thttps://shop.example/\tShop\t(main)\n");
+    // A bundle deployed from a directory, again (no new version), changed, and rolled back.
+    let bundle = tempfile::tempdir().unwrap();
+    let bundle_dir = bundle.path().to_str().unwrap();
+    std::fs::write(bundle.path().join("index.html"), "<h1>one</h1>").unwrap();
+    std::fs::write(bundle.path().join(".hidden"), "not deployed").unwrap();
+    let deployed = run_ok(plaza(&store.config).args(["app", "deploy", "todo", bundle_dir, "--bot", "shop_bot"]));
+    assert!(deployed.contains("as version 1 (1 file,"), "{deployed}");
+    assert!(deployed.contains("http://todo.shop-bot.localhost:8080/"), "{deployed}");
+    let again = run_ok(plaza(&store.config).args(["app", "deploy", "todo", bundle_dir]));
+    assert!(again.contains("as version 1 "), "the same bundle is no new version: {again}");
+    std::fs::write(bundle.path().join("index.html"), "<h1>two</h1>").unwrap();
+    let two = run_ok(plaza(&store.config).args(["app", "deploy", "todo", bundle_dir]));
+    assert!(two.contains("as version 2 "), "{two}");
+    let back = run_ok(plaza(&store.config).args(["app", "rollback", "todo"]));
+    assert!(back.contains("now serves version 1"), "{back}");
+    let versions = run_ok(plaza(&store.config).args(["app", "versions", "todo"]));
+    assert!(versions.lines().next().unwrap().ends_with("(live)") && versions.lines().count() == 2, "{versions}");
+    let missing = plaza(&store.config).args(["app", "rollback", "todo", "--to", "9"]).output().unwrap();
+    assert!(!missing.status.success());
+    let list = run_ok(plaza(&store.config).args(["app", "list", "--bot", "shop_bot"]));
+    assert_eq!(
+        list,
+        "@shop_bot\tshop\thttps://shop.example/\tShop\t(main)\n@shop_bot\ttodo\thttp://todo.shop-bot.localhost:8080/\ttodo\n"
+    );
     let dir = tempfile::tempdir().unwrap();
     let config_file = dir.path().join("plaza.toml");
     std::fs::write(&config_file, "").unwrap();

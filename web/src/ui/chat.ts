@@ -9,7 +9,7 @@ import { icon } from "../icons.js";
 import { snippet } from "../text.js";
 import { alertBox, confirmBox, modal, popupMenu, toast } from "./dialogs.js";
 import { type MessageHost, renderMessage, stamp } from "./message.js";
-import { launchMode, openMiniApp } from "./miniapp.js";
+import { launchMode, openMiniApp, prewarm } from "./miniapp.js";
 import { type Link, parseLink } from "../links.js";
 
 const PAGE = 50;
@@ -746,6 +746,7 @@ export class ChatView implements MessageHost {
     if (this.bot) {
       const mb = this.bot.menu_button;
       if (mb.type === "web_app") {
+        prewarm(mb.url);
         const bot = this.bot.user;
         this.leftButtons.append(
           h("button", { class: "menu-btn", type: "button", onclick: () => void openMiniApp(this.host.api, { bot_username: bot.username, source: "menu_button", chat_id: this.chat.id, url: mb.url, title: mb.text }) }, mb.text),
@@ -793,7 +794,10 @@ export class ChatView implements MessageHost {
     this.keyboard.classList.toggle("resized", markup.resize);
     for (const row of markup.rows) {
       this.keyboard.append(
-        h("div", { class: "kb-row" }, ...row.map((b) => h("button", { class: "kb-btn", type: "button", onclick: () => void this.keyboardPress(b, kbMsg, markup.one_time) }, b.text))),
+        h("div", { class: "kb-row" }, ...row.map((b) => {
+          if (b.request === "web_app") prewarm(b.value);
+          return h("button", { class: "kb-btn", type: "button", onclick: () => void this.keyboardPress(b, kbMsg, markup.one_time) }, b.text);
+        })),
       );
     }
   }

@@ -143,7 +143,9 @@ export function popupMenu(x: number, y: number, items: ([string, () => void] | n
       h("button", { role: "menuitem", onclick: () => { close(); action(); } }, label),
     );
   }
-  document.body.append(menu);
+  // Inside the topmost open dialog, if any: a modal dialog makes the rest of the page inert.
+  const dialogs = document.querySelectorAll("dialog[open]");
+  (dialogs[dialogs.length - 1] ?? document.body).append(menu);
   const r = menu.getBoundingClientRect();
   menu.style.left = `${Math.max(4, Math.min(x, window.innerWidth - r.width - 4))}px`;
   menu.style.top = `${Math.max(4, Math.min(y, window.innerHeight - r.height - 4))}px`;

@@ -5,6 +5,7 @@ import type { Chat, InlineButton, Message, Poll } from "../api.js";
 import { avatar, fileSize, h, time } from "../dom.js";
 import { icon } from "../icons.js";
 import { renderText, snippet, type TextActions } from "../text.js";
+import { prewarm } from "./miniapp.js";
 
 export interface MessageHost extends TextActions {
   readonly chat: Chat;
@@ -117,6 +118,7 @@ function inlineKeyboard(m: Message, rows: InlineButton[][], host: MessageHost): 
           if (b.action === "url" && b.value) {
             return h("a", { class: "kb-btn", href: b.value, target: "_blank", rel: "noopener noreferrer" }, b.text, h("span", { class: "kb-icon" }, icon("link", 12)));
           }
+          if (b.action === "web_app") prewarm(b.value);
           const el = h("button", { class: "kb-btn", "data-action": b.action }, b.text);
           el.addEventListener("click", () => host.press(m, b, el));
           return el;

@@ -40,6 +40,44 @@ export function noteNewMessage(m: Message): void {
   answered?.(m);
 }
 
+/** Where this server hosts mini apps (from the WebSocket's `hello`). */
+let appsBase: URL | null = null;
+export function setAppsUrl(url: string): void {
+  try {
+    appsBase = new URL(url);
+  } catch {
+    appsBase = null;
+  }
+}
+
+/** Origins kept warm, most recent last. */
+const warm: { origin: string; frame: HTMLIFrameElement }[] = [];
+const WARM_ORIGINS = 4;
+
+/** Gets the browser ready to open an app hosted here whose button is on screen: a hidden frame on
+ *  the app's origin (Plaza's script as a plain document, nothing runs) starts the origin's process
+ *  and fills its cache, so a tap opens the app sooner. Only Plaza's own app origins are warmed:
+ *  no third party learns what is on the person's screen. */
+export function prewarm(url: string | undefined): void {
+  if (!url || !appsBase) return;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return;
+  }
+  if (u.protocol !== appsBase.protocol || u.port !== appsBase.port || !u.hostname.endsWith(`.${appsBase.hostname}`)) return;
+  const i = warm.findIndex((w) => w.origin === u.origin);
+  if (i >= 0) {
+    warm.push(...warm.splice(i, 1));
+    return;
+  }
+  const frame = h("iframe", { src: `${u.origin}/js/telegram-web-app.js`, sandbox: "allow-same-origin", hidden: true, tabindex: "-1", "aria-hidden": "true", referrerpolicy: "no-referrer", class: "miniapp-warm" });
+  document.body.append(frame);
+  warm.push({ origin: u.origin, frame });
+  while (warm.length > WARM_ORIGINS) warm.shift()?.frame.remove();
+}
+
 /** The signed-in person, known to the client already (no round trip on launch). */
 let hostUser: User | null = null;
 export function setHostUser(user: User): void {
