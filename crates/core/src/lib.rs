@@ -7,6 +7,7 @@ pub mod bot;
 pub mod file;
 pub mod formatting;
 pub mod ids;
+pub mod ledger;
 pub mod markup;
 pub mod message;
 pub mod poll;
@@ -332,4 +333,10 @@ pub enum Denied {
     /// A user's cloud storage for a bot already holds the most keys it may.
     #[error("STORAGE_KEYS_TOO_MUCH")]
     StorageFull,
+    /// The payer has fewer Stars than the transfer needs.
+    #[error("not enough Stars")]
+    InsufficientFunds,
+    /// A transfer's idempotency key was already used for a different transfer.
+    #[error("the idempotency key was used for another transfer")]
+    TransferKeyReused,
 }

@@ -72,6 +72,8 @@ fn denied(d: Denied) -> (StatusCode, &'static str) {
         Denied::WebAppNotFound => (S::NOT_FOUND, "webapp_not_found"),
         Denied::AppVersionNotFound => (S::NOT_FOUND, "app_version_not_found"),
         Denied::StorageFull => (S::CONFLICT, "storage_full"),
+        Denied::InsufficientFunds => (S::CONFLICT, "insufficient_funds"),
+        Denied::TransferKeyReused => (S::CONFLICT, "transfer_key_reused"),
     }
 }
 

@@ -539,6 +539,12 @@ pub struct WebAppData {
     pub button_text: String,
 }
 
+/// A number of Stars (`getMyStarBalance`); Plaza has no fractions of a Star.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StarAmount {
+    pub amount: i64,
+}
+
 /// What `savePreparedInlineMessage` answers.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PreparedInlineMessage {

@@ -67,6 +67,9 @@ enum Command {
     /// signed with.
     #[command(subcommand, visible_alias = "webapp")]
     App(AppCommand),
+    /// Stars, the in-app currency: grant them, see balances and histories, check the ledger.
+    #[command(subcommand)]
+    Stars(StarsCommand),
     /// Apply database migrations and exit (serve also applies them on start).
     Migrate,
 }
@@ -126,6 +129,28 @@ enum AppCommand {
     /// Print the Ed25519 public key (hex) that checks the `signature` of this instance's init data,
     /// as `GET /api/v1/webapps/public_key` publishes it. Made on first use and kept in the store.
     PublicKey,
+}
+
+#[derive(Subcommand)]
+enum StarsCommand {
+    /// Issue Stars to a person or a bot (they come from the platform's issuance account).
+    Grant {
+        username: String,
+        amount: i64,
+        /// Makes the grant safe to repeat: the same key grants once.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// A person's or a bot's balance.
+    Balance { username: String },
+    /// A person's or a bot's transfers, newest first.
+    History {
+        username: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Check the ledger: the balances sum to zero and each equals the sum of its entries.
+    Check,
 }
 
 #[derive(Args)]
@@ -260,6 +285,10 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Stars(cmd) => {
+            let service = admin_service(&store, &apps_url).await?;
+            stars_command(&service, cmd).await
+        }
         Command::App(cmd) => {
             let service = admin_service(&store, &apps_url).await?;
             app_command(&service, cmd).await
@@ -368,6 +397,47 @@ fn read_bundle(dir: &std::path::Path) -> anyhow::Result<plaza_service::hosting::
     let mut files = Vec::new();
     walk(dir, dir, &mut files)?;
     Ok(files)
+}
+
+async fn stars_command(service: &plaza_service::Service, cmd: StarsCommand) -> anyhow::Result<()> {
+    match cmd {
+        StarsCommand::Grant { username, amount, key } => {
+            let (user, t) = service.grant_stars(&username, amount, key.as_deref()).await?;
+            let balance = service.star_balance(&user).await?;
+            println!("granted {} Stars to @{username} (transfer {}); balance {balance}", t.amount, t.id);
+        }
+        StarsCommand::Balance { username } => {
+            let user = service.user_by_username(&username).await?;
+            println!("{}", service.star_balance(&user).await?);
+        }
+        StarsCommand::History { username, limit } => {
+            let user = service.user_by_username(&username).await?;
+            for e in service.star_history(&user, None, limit).await? {
+                println!(
+                    "{}\t{}\t{:+}\t{}\t{}\t{}",
+                    e.transfer,
+                    e.at,
+                    e.delta,
+                    e.balance,
+                    e.counterparty.key(),
+                    e.memo
+                );
+            }
+        }
+        StarsCommand::Check => {
+            let check = service.ledger_check().await?;
+            println!(
+                "{} accounts, balances sum to {}, {} mismatched",
+                check.accounts,
+                check.total,
+                check.mismatched.len()
+            );
+            if check.total != 0 || !check.mismatched.is_empty() {
+                anyhow::bail!("the ledger does not balance: {check:?}");
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn app_command(service: &plaza_service::Service, cmd: AppCommand) -> anyhow::Result<()> {

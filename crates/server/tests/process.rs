@@ -68,7 +68,8 @@ on_both_backends!(
     cli_manages_users_and_bots,
     acknowledged_writes_survive_kill_9,
     sigterm_shuts_down_gracefully,
-    the_init_data_key_is_published_and_kept
+    the_init_data_key_is_published_and_kept,
+    the_operator_grants_stars
 );
 
 async fn cli_manages_users_and_bots(b: Backend) {
@@ -355,4 +356,45 @@ async fn sigterm_shuts_down_gracefully(b: Backend) {
     }
     let exit = tokio::task::spawn_blocking(move || server.child.wait().unwrap()).await.unwrap();
     assert!(exit.success(), "plaza exited with {exit:?}");
+}
+
+/// `plaza stars`: a grant lands once per key, balances and histories show it, the ledger balances,
+/// and a bot reads its own balance with getMyStarBalance.
+async fn the_operator_grants_stars(b: Backend) {
+    let store = fresh_store(b).await;
+    run_ok(plaza(&store.config).args(["user", "create", "ann", "--password", "pw-ann"]));
+    let made = run_ok(plaza(&store.config).args(["bot", "create", "shop_bot", "--owner", "ann"]));
+    let token = made.split_whitespace().find(|w| w.contains(':') && w.len() > 36).unwrap().to_string();
+    let granted = run_ok(plaza(&store.config).args(["stars", "grant", "ann", "250"]));
+    assert!(granted.contains("granted 250 Stars to @ann") && granted.trim_end().ends_with("balance 250"), "{granted}");
+    for _ in 0..2 {
+        let again = run_ok(plaza(&store.config).args(["stars", "grant", "ann", "50", "--key", "promo-1"]));
+        assert!(again.trim_end().ends_with("balance 300"), "a key grants once: {again}");
+    }
+    let other = plaza(&store.config).args(["stars", "grant", "ann", "60", "--key", "promo-1"]).output().unwrap();
+    assert!(!other.status.success(), "the key was used for another grant");
+    for bad in [["stars", "grant", "ann", "0"], ["stars", "grant", "ann", "-5"], ["stars", "grant", "nobody", "5"]] {
+        assert!(!plaza(&store.config).args(bad).output().unwrap().status.success(), "{bad:?}");
+    }
+    run_ok(plaza(&store.config).args(["stars", "grant", "shop_bot", "7"]));
+    assert_eq!(run_ok(plaza(&store.config).args(["stars", "balance", "ann"])).trim(), "300");
+    let history = run_ok(plaza(&store.config).args(["stars", "history", "ann"]));
+    let lines: Vec<&str> = history.lines().collect();
+    assert_eq!(lines.len(), 2, "{history}");
+    assert!(lines[0].contains("\t+50\t300\tissuance\tgrant"), "{history}");
+    let check = run_ok(plaza(&store.config).args(["stars", "check"]));
+    assert!(check.contains("balances sum to 0, 0 mismatched"), "{check}");
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("plaza.toml");
+    std::fs::write(&config_file, "").unwrap();
+    let mut server = serve(&store, &config_file);
+    let body: Value = reqwest::get(format!("{}/bot{token}/getMyStarBalance", server.base))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(body, json!({"ok": true, "result": {"amount": 7}}));
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
 }

@@ -26,6 +26,7 @@ mod cache;
 pub mod files;
 pub mod hosting;
 mod secrets;
+pub mod stars;
 pub mod webapp;
 pub mod webapps;
 pub use secrets::{hash_password, sha256, verify_password};

@@ -121,6 +121,15 @@ impl PreparedMessage {
     pub const CHANNELS: u8 = 8;
 }
 
+/// What the ledger's invariants look like now: the sum of every balance (always zero), and the
+/// accounts whose balance differs from the sum of their entries (always none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerCheck {
+    pub total: i64,
+    pub accounts: u64,
+    pub mismatched: Vec<plaza_core::ledger::Account>,
+}
+
 /// Telegram's CloudStorage limit: keys per user per bot.
 pub const MAX_CLOUD_KEYS: usize = 1024;
 
@@ -531,6 +540,26 @@ pub trait Store: Send + Sync + 'static {
         path: &str,
     ) -> StoreResult<Option<HostedFile>>;
 
+    // ---- the Stars ledger (core::ledger) ----
+
+    /// Makes the transfer: both entries and both balances in one transaction. The same key again
+    /// returns the transfer first made with it (and changes nothing) if it is the same transfer,
+    /// else [`Denied::TransferKeyReused`]. [`Denied::InsufficientFunds`] if the payer would go
+    /// below zero (only the issuance account may).
+    async fn transfer(&self, t: plaza_core::ledger::NewTransfer, now: i64)
+    -> StoreResult<plaza_core::ledger::Transfer>;
+    /// An account's balance (0 for one never used).
+    async fn balance(&self, account: plaza_core::ledger::Account) -> StoreResult<i64>;
+    /// An account's entries, newest first, before transfer `before` if given.
+    async fn ledger_entries(
+        &self,
+        account: plaza_core::ledger::Account,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<plaza_core::ledger::Entry>>;
+    /// The ledger's invariants, computed from its tables.
+    async fn ledger_check(&self) -> StoreResult<LedgerCheck>;
+
     async fn put_prepared_message(&self, m: PreparedMessage) -> StoreResult<()>;
     async fn prepared_message(&self, id: &str) -> StoreResult<Option<PreparedMessage>>;
 
@@ -654,6 +683,41 @@ pub(crate) fn file_info(
 }
 
 /// Reads a mini app row's columns into the app.
+/// A stored account name.
+pub(crate) fn stored_account(s: &str) -> StoreResult<plaza_core::ledger::Account> {
+    plaza_core::ledger::Account::parse(s).map_err(|e| StoreError::Backend(format!("stored ledger account: {e}")))
+}
+
+/// A `ledger_transfers` row's columns.
+pub(crate) fn transfer_row(
+    id: i64,
+    key: String,
+    from: &str,
+    to: &str,
+    amount: i64,
+    memo: String,
+    at: i64,
+) -> StoreResult<plaza_core::ledger::Transfer> {
+    Ok(plaza_core::ledger::Transfer { id, key, from: stored_account(from)?, to: stored_account(to)?, amount, memo, at })
+}
+
+/// A `ledger_entries` row joined with its transfer, as `account` sees it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn entry_row(
+    account: plaza_core::ledger::Account,
+    transfer: i64,
+    delta: i64,
+    balance: i64,
+    from: &str,
+    to: &str,
+    memo: String,
+    at: i64,
+) -> StoreResult<plaza_core::ledger::Entry> {
+    let (from, to) = (stored_account(from)?, stored_account(to)?);
+    let counterparty = if from == account { to } else { from };
+    Ok(plaza_core::ledger::Entry { transfer, account, delta, balance, counterparty, memo, at })
+}
+
 /// A `webapps` row's columns (an empty url: hosted by Plaza only).
 pub(crate) fn webapp_row(
     bot: UserId,

@@ -30,12 +30,13 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 use crate::chat_row::ChatRow;
 use crate::rules::{ban_in_force, count_reactions, count_votes, edited, may_delete, may_pin, may_remove, private_pair};
 use crate::{
-    AppVersion, BotRecord, BundleFile, Event, EventBody, EventPage, GroupChange, HostedFile, Launch, MAX_CLOUD_KEYS,
-    MessageEdit, NewAccount, PreparedMessage, ProfileChange, Store, StoreError, StoreResult, Written, codec, entities,
-    launch_row, webapp_row,
+    AppVersion, BotRecord, BundleFile, Event, EventBody, EventPage, GroupChange, HostedFile, Launch, LedgerCheck,
+    MAX_CLOUD_KEYS, MessageEdit, NewAccount, PreparedMessage, ProfileChange, Store, StoreError, StoreResult, Written,
+    codec, entities, entry_row, launch_row, stored_account, transfer_row, webapp_row,
 };
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
+use plaza_core::ledger::{Account, Entry, NewTransfer, Transfer};
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
 use plaza_core::webapp::{ShortName, WebApp};
 
@@ -55,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0007_instance.sql"),
     include_str!("../migrations/postgres/0008_webapps.sql"),
     include_str!("../migrations/postgres/0009_app_hosting.sql"),
+    include_str!("../migrations/postgres/0010_ledger.sql"),
 ];
 
 /// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
@@ -2501,6 +2503,142 @@ impl Store for PgStore {
         )
         .await?;
         row.map(|r| Ok(HostedFile { content_type: get(&r, 0)?, sha256: get(&r, 1)?, bytes: get(&r, 2)? })).transpose()
+    }
+
+    async fn transfer(&self, t: NewTransfer, now: i64) -> StoreResult<Transfer> {
+        let mut client = self.client().await?;
+        let tx = write_tx(&mut client).await?;
+        // Both balance rows exist and are locked in name order before anything is read: transfers
+        // touching the same accounts run one after the other, and two never wait on each other.
+        let accounts = vec![t.from.key(), t.to.key()];
+        execute(
+            &tx,
+            "INSERT INTO ledger_balances (account, balance) SELECT a, 0 FROM unnest($1::text[]) a \
+             ORDER BY a ON CONFLICT (account) DO NOTHING",
+            &[&accounts],
+        )
+        .await?;
+        let rows = query(
+            &tx,
+            "SELECT account, balance FROM ledger_balances WHERE account = ANY($1) ORDER BY account FOR UPDATE",
+            &[&accounts],
+        )
+        .await?;
+        let mut balances = std::collections::HashMap::new();
+        for r in &rows {
+            balances.insert(get::<String>(r, 0)?, get::<i64>(r, 1)?);
+        }
+        // The same key again: the first transfer, if it is this one. (A concurrent one with this
+        // key and these accounts committed before the locks were granted, so it is seen here.)
+        let existing = |r: tokio_postgres::Row| -> StoreResult<Transfer> {
+            transfer_row(
+                get(&r, 0)?,
+                t.key.clone(),
+                &get::<String>(&r, 1)?,
+                &get::<String>(&r, 2)?,
+                get(&r, 3)?,
+                get(&r, 4)?,
+                get(&r, 5)?,
+            )
+        };
+        let select_existing =
+            "SELECT id, from_account, to_account, amount, memo, at FROM ledger_transfers WHERE key = $1";
+        if let Some(r) = query_opt(&tx, select_existing, &[&t.key]).await? {
+            let done = existing(r)?;
+            return if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
+                Ok(done)
+            } else {
+                Err(Denied::TransferKeyReused.into())
+            };
+        }
+        let from_balance = balances.get(&t.from.key()).copied().unwrap_or(0) - t.amount;
+        if from_balance < 0 && !t.from.may_go_negative() {
+            return Err(Denied::InsufficientFunds.into());
+        }
+        let to_balance = balances.get(&t.to.key()).copied().unwrap_or(0) + t.amount;
+        let inserted = tx
+            .query_opt(
+                "INSERT INTO ledger_transfers (key, from_account, to_account, amount, memo, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING RETURNING id",
+                &[&t.key, &t.from.key(), &t.to.key(), &t.amount, &t.memo, &now],
+            )
+            .await
+            .map_err(db)?;
+        let Some(inserted) = inserted else {
+            // The key was taken meanwhile by a transfer between other accounts.
+            drop(tx);
+            let client = self.client().await?;
+            let r = query_one(&client, select_existing, &[&t.key]).await?;
+            let done = existing(r)?;
+            return if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
+                Ok(done)
+            } else {
+                Err(Denied::TransferKeyReused.into())
+            };
+        };
+        let id: i64 = inserted.get(0);
+        for (account, delta, after) in [(t.from, -t.amount, from_balance), (t.to, t.amount, to_balance)] {
+            execute(&tx, "UPDATE ledger_balances SET balance = $2 WHERE account = $1", &[&account.key(), &after])
+                .await?;
+            execute(
+                &tx,
+                "INSERT INTO ledger_entries (account, transfer_id, delta, balance) VALUES ($1, $2, $3, $4)",
+                &[&account.key(), &id, &delta, &after],
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Transfer { id, key: t.key, from: t.from, to: t.to, amount: t.amount, memo: t.memo, at: now })
+    }
+
+    async fn balance(&self, account: Account) -> StoreResult<i64> {
+        let client = self.client().await?;
+        let row =
+            query_opt(&client, "SELECT balance FROM ledger_balances WHERE account = $1", &[&account.key()]).await?;
+        row.map(|r| get(&r, 0)).transpose().map(|b| b.unwrap_or(0))
+    }
+
+    async fn ledger_entries(&self, account: Account, before: Option<i64>, limit: u32) -> StoreResult<Vec<Entry>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT e.transfer_id, e.delta, e.balance, t.from_account, t.to_account, t.memo, t.at \
+             FROM ledger_entries e JOIN ledger_transfers t ON t.id = e.transfer_id \
+             WHERE e.account = $1 AND e.transfer_id < $2 ORDER BY e.transfer_id DESC LIMIT $3",
+            &[&account.key(), &before.unwrap_or(i64::MAX), &i64::from(limit)],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                entry_row(
+                    account,
+                    get(r, 0)?,
+                    get(r, 1)?,
+                    get(r, 2)?,
+                    &get::<String>(r, 3)?,
+                    &get::<String>(r, 4)?,
+                    get(r, 5)?,
+                    get(r, 6)?,
+                )
+            })
+            .collect()
+    }
+
+    async fn ledger_check(&self) -> StoreResult<LedgerCheck> {
+        let client = self.client().await?;
+        let r =
+            query_one(&client, "SELECT COALESCE(SUM(balance), 0)::BIGINT, COUNT(*) FROM ledger_balances", &[]).await?;
+        let (total, accounts): (i64, i64) = (get(&r, 0)?, get(&r, 1)?);
+        let rows = query(
+            &client,
+            "SELECT b.account FROM ledger_balances b LEFT JOIN \
+             (SELECT account, SUM(delta)::BIGINT AS s FROM ledger_entries GROUP BY account) e ON e.account = b.account \
+             WHERE b.balance <> COALESCE(e.s, 0) ORDER BY b.account COLLATE \"C\"",
+            &[],
+        )
+        .await?;
+        let mismatched = rows.iter().map(|r| stored_account(&get::<String>(r, 0)?)).collect::<StoreResult<_>>()?;
+        Ok(LedgerCheck { total, accounts: accounts as u64, mismatched })
     }
 
     async fn put_prepared_message(&self, m: PreparedMessage) -> StoreResult<()> {

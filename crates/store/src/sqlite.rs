@@ -30,12 +30,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use crate::chat_row::ChatRow;
 use crate::rules::{ban_in_force, count_reactions, count_votes, edited, may_delete, may_pin, may_remove, private_pair};
 use crate::{
-    AppVersion, BotRecord, BundleFile, Event, EventBody, EventPage, GroupChange, HostedFile, Launch, MAX_CLOUD_KEYS,
-    MessageEdit, NewAccount, PreparedMessage, ProfileChange, Store, StoreError, StoreResult, StoreStats, Written,
-    codec, entities, launch_row, webapp_row,
+    AppVersion, BotRecord, BundleFile, Event, EventBody, EventPage, GroupChange, HostedFile, Launch, LedgerCheck,
+    MAX_CLOUD_KEYS, MessageEdit, NewAccount, PreparedMessage, ProfileChange, Store, StoreError, StoreResult,
+    StoreStats, Written, codec, entities, entry_row, launch_row, stored_account, transfer_row, webapp_row,
 };
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
+use plaza_core::ledger::{Account, Entry, NewTransfer, Transfer};
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
 use plaza_core::webapp::{ShortName, WebApp};
 
@@ -55,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0007_instance.sql"),
     include_str!("../migrations/sqlite/0008_webapps.sql"),
     include_str!("../migrations/sqlite/0009_app_hosting.sql"),
+    include_str!("../migrations/sqlite/0010_ledger.sql"),
 ];
 
 /// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
@@ -2553,6 +2555,126 @@ impl Store for SqliteStore {
             })
             .optional()
             .map_err(db)
+        })
+        .await
+    }
+
+    async fn transfer(&self, t: NewTransfer, now: i64) -> StoreResult<Transfer> {
+        self.write(move |conn| {
+            let existing = conn
+                .prepare_cached(
+                    "SELECT id, from_account, to_account, amount, memo, at FROM ledger_transfers WHERE key = ?1",
+                )
+                .map_err(db)?
+                .query_row([&t.key], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                })
+                .optional()
+                .map_err(db)?;
+            if let Some((id, from, to, amount, memo, at)) = existing {
+                let done = transfer_row(id, t.key.clone(), &from, &to, amount, memo, at)?;
+                return if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
+                    Ok(done)
+                } else {
+                    Err(Denied::TransferKeyReused.into())
+                };
+            }
+            let balance = |conn: &Connection, a: Account| -> StoreResult<i64> {
+                conn.prepare_cached("SELECT balance FROM ledger_balances WHERE account = ?1")
+                    .map_err(db)?
+                    .query_row([a.key()], |r| r.get(0))
+                    .optional()
+                    .map_err(db)
+                    .map(|b| b.unwrap_or(0))
+            };
+            let from_balance = balance(conn, t.from)? - t.amount;
+            if from_balance < 0 && !t.from.may_go_negative() {
+                return Err(Denied::InsufficientFunds.into());
+            }
+            let to_balance = balance(conn, t.to)? + t.amount;
+            conn.prepare_cached(
+                "INSERT INTO ledger_transfers (key, from_account, to_account, amount, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(db)?
+            .execute(params![t.key, t.from.key(), t.to.key(), t.amount, t.memo, now])
+            .map_err(db)?;
+            let id = conn.last_insert_rowid();
+            for (account, delta, after) in [(t.from, -t.amount, from_balance), (t.to, t.amount, to_balance)] {
+                conn.prepare_cached(
+                    "INSERT INTO ledger_balances (account, balance) VALUES (?1, ?2) \
+                     ON CONFLICT (account) DO UPDATE SET balance = excluded.balance",
+                )
+                .map_err(db)?
+                .execute(params![account.key(), after])
+                .map_err(db)?;
+                conn.prepare_cached(
+                    "INSERT INTO ledger_entries (account, transfer_id, delta, balance) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(db)?
+                .execute(params![account.key(), id, delta, after])
+                .map_err(db)?;
+            }
+            Ok(Transfer { id, key: t.key, from: t.from, to: t.to, amount: t.amount, memo: t.memo, at: now })
+        })
+        .await
+    }
+
+    async fn balance(&self, account: Account) -> StoreResult<i64> {
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT balance FROM ledger_balances WHERE account = ?1")
+                .map_err(db)?
+                .query_row([account.key()], |r| r.get(0))
+                .optional()
+                .map_err(db)
+                .map(|b| b.unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn ledger_entries(&self, account: Account, before: Option<i64>, limit: u32) -> StoreResult<Vec<Entry>> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT e.transfer_id, e.delta, e.balance, t.from_account, t.to_account, t.memo, t.at \
+                     FROM ledger_entries e JOIN ledger_transfers t ON t.id = e.transfer_id \
+                     WHERE e.account = ?1 AND e.transfer_id < ?2 ORDER BY e.transfer_id DESC LIMIT ?3",
+                )
+                .map_err(db)?;
+            type Row = (i64, i64, i64, String, String, String, i64);
+            let rows: Vec<Row> = stmt
+                .query_map(params![account.key(), before.unwrap_or(i64::MAX), limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                })
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            rows.into_iter()
+                .map(|(transfer, delta, balance, from, to, memo, at)| {
+                    entry_row(account, transfer, delta, balance, &from, &to, memo, at)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn ledger_check(&self) -> StoreResult<LedgerCheck> {
+        self.read(move |conn| {
+            let (total, accounts): (i64, i64) = conn
+                .prepare_cached("SELECT COALESCE(SUM(balance), 0), COUNT(*) FROM ledger_balances")
+                .map_err(db)?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db)?;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT b.account FROM ledger_balances b LEFT JOIN \
+                     (SELECT account, SUM(delta) AS s FROM ledger_entries GROUP BY account) e ON e.account = b.account \
+                     WHERE b.balance <> COALESCE(e.s, 0) ORDER BY b.account",
+                )
+                .map_err(db)?;
+            let names: Vec<String> =
+                stmt.query_map([], |r| r.get(0)).map_err(db)?.collect::<Result<_, _>>().map_err(db)?;
+            let mismatched = names.iter().map(|n| stored_account(n)).collect::<StoreResult<_>>()?;
+            Ok(LedgerCheck { total, accounts: accounts as u64, mismatched })
         })
         .await
     }

@@ -15,6 +15,7 @@ use plaza_core::bot::{
 };
 use plaza_core::file::{FileInfo, FileKind, Media};
 use plaza_core::ids::FIRST_USER_ID;
+use plaza_core::ledger::{Account, NewTransfer};
 use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
 use plaza_core::webapp::{AppUrl, ShortName};
@@ -103,6 +104,9 @@ conformance!(
     app_hosting,
     cloud_storage,
     prepared_messages,
+    ledger_transfers,
+    ledger_under_concurrency,
+    ledger_random_interleavings,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -3091,4 +3095,180 @@ async fn prepared_messages(store: Arc<dyn Store>) {
     assert_eq!(back.message, prepared.message);
     assert!(s.prepared_message("p-2").await.unwrap().is_none());
     assert!(s.put_prepared_message(prepared).await.is_err(), "ids are unique");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Stars ledger.
+
+fn xfer(key: &str, from: Account, to: Account, amount: i64) -> NewTransfer {
+    NewTransfer::new(key, from, to, amount, "test").unwrap()
+}
+
+async fn assert_balanced(s: &dyn Store) {
+    let check = s.ledger_check().await.unwrap();
+    assert_eq!((check.total, check.mismatched.clone()), (0, vec![]), "{check:?}");
+}
+
+async fn ledger_transfers(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (ann, ben) = (Account::User(UserId(1000001)), Account::User(UserId(1000002)));
+    assert_eq!(s.balance(ann).await.unwrap(), 0);
+    let g = s.transfer(xfer("grant-1", Account::Issuance, ann, 100), T0).await.unwrap();
+    assert_eq!((g.from, g.to, g.amount, g.at), (Account::Issuance, ann, 100, T0));
+    let p = s.transfer(xfer("pay-1", ann, ben, 30), T0 + 1).await.unwrap();
+    assert!(p.id > g.id);
+    assert_eq!((s.balance(ann).await.unwrap(), s.balance(ben).await.unwrap()), (70, 30));
+    assert_eq!(s.balance(Account::Issuance).await.unwrap(), -100, "issuance owes what circulates");
+
+    // Too few Stars: refused, and nothing changed.
+    let err = s.transfer(xfer("pay-2", ben, ann, 31), T0 + 2).await.unwrap_err();
+    assert!(matches!(err, StoreError::Denied(Denied::InsufficientFunds)), "{err:?}");
+    assert_eq!(s.balance(ben).await.unwrap(), 30);
+    let err = s.transfer(xfer("esc", Account::Escrow, ann, 1), T0 + 2).await.unwrap_err();
+    assert!(matches!(err, StoreError::Denied(Denied::InsufficientFunds)), "only issuance may owe: {err:?}");
+    // The refused key is free: the same payment, affordable, goes through with it.
+    s.transfer(xfer("pay-2", ben, ann, 30), T0 + 3).await.unwrap();
+
+    // The same request again is the same transfer; the key for another transfer is refused.
+    assert_eq!(s.transfer(xfer("pay-1", ann, ben, 30), T0 + 9).await.unwrap(), p);
+    let err = s.transfer(xfer("pay-1", ann, ben, 31), T0 + 9).await.unwrap_err();
+    assert!(matches!(err, StoreError::Denied(Denied::TransferKeyReused)), "{err:?}");
+    assert_eq!((s.balance(ann).await.unwrap(), s.balance(ben).await.unwrap()), (100, 0));
+
+    // Histories: newest first, with the balance after each, the other side and paging.
+    let entries = s.ledger_entries(ann, None, 10).await.unwrap();
+    let seen: Vec<(i64, i64, Account)> = entries.iter().map(|e| (e.delta, e.balance, e.counterparty)).collect();
+    assert_eq!(seen, vec![(30, 100, ben), (-30, 70, ben), (100, 100, Account::Issuance)]);
+    let older = s.ledger_entries(ann, Some(entries[0].transfer), 1).await.unwrap();
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].transfer, entries[1].transfer);
+    assert!(s.ledger_entries(Account::User(UserId(42)), None, 10).await.unwrap().is_empty());
+    assert_balanced(s).await;
+}
+
+async fn ledger_under_concurrency(store: Arc<dyn Store>) {
+    let people: Vec<Account> = (0..4).map(|i| Account::User(UserId(2000000 + i))).collect();
+    for (i, a) in people.iter().enumerate() {
+        store.transfer(xfer(&format!("seed-{i}"), Account::Issuance, *a, 50), T0).await.unwrap();
+    }
+    // 16 payers at once, each paying around the circle, every request sent twice (a retry).
+    let tasks: Vec<_> = (0..16)
+        .map(|t| {
+            let store = store.clone();
+            let people = people.clone();
+            tokio::spawn(async move {
+                let mut made = 0;
+                for n in 0..20 {
+                    let (from, to) = (people[(t + n) % 4], people[(t + n + 1) % 4]);
+                    let key = format!("t{t}-n{n}");
+                    let amount = 1 + ((t * 7 + n * 3) % 9) as i64;
+                    let first = store.transfer(xfer(&key, from, to, amount), T0 + 1).await;
+                    let again = store.transfer(xfer(&key, from, to, amount), T0 + 2).await;
+                    match (first, again) {
+                        (Ok(a), Ok(b)) => {
+                            assert_eq!(a, b, "a retry is the same transfer");
+                            made += 1;
+                        }
+                        (Err(StoreError::Denied(Denied::InsufficientFunds)), _) => {}
+                        other => panic!("{other:?}"),
+                    }
+                }
+                made
+            })
+        })
+        .collect();
+    let mut made = 0;
+    for t in tasks {
+        made += t.await.unwrap();
+    }
+    assert!(made > 0);
+    let s = &*store;
+    assert_balanced(s).await;
+    let mut total = 0;
+    for a in &people {
+        let b = s.balance(*a).await.unwrap();
+        assert!(b >= 0, "{a:?} is at {b}");
+        total += b;
+    }
+    assert_eq!(total, 200, "Stars moved, none appeared or vanished");
+    let transfers: usize = {
+        let mut ids = std::collections::BTreeSet::new();
+        for a in &people {
+            for e in s.ledger_entries(*a, None, 1000).await.unwrap() {
+                ids.insert(e.transfer);
+            }
+        }
+        ids.len()
+    };
+    assert_eq!(transfers, made + 4, "every successful key once, plus the seeds");
+}
+
+async fn ledger_random_interleavings(store: Arc<dyn Store>) {
+    use rand::{Rng, SeedableRng};
+    let s = &*store;
+    let accounts: Vec<Account> = (0..5).map(|i| Account::User(UserId(3000000 + i))).collect();
+    let mut model: HashMap<Account, i64> = HashMap::new();
+    let mut done: Vec<(String, Account, Account, i64)> = Vec::new();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261122);
+    for step in 0..300 {
+        let key = format!("step-{step}");
+        match rng.random_range(0..10) {
+            // A grant.
+            0 | 1 => {
+                let to = accounts[rng.random_range(0..accounts.len())];
+                let amount = rng.random_range(1..100);
+                s.transfer(xfer(&key, Account::Issuance, to, amount), T0).await.unwrap();
+                *model.entry(to).or_default() += amount;
+                done.push((key, Account::Issuance, to, amount));
+            }
+            // A retry of an earlier request: nothing moves.
+            2 if !done.is_empty() => {
+                let (k, from, to, amount) = done[rng.random_range(0..done.len())].clone();
+                s.transfer(xfer(&k, from, to, amount), T0).await.unwrap();
+            }
+            // A refund of an earlier payment, under a key of its own.
+            3 if !done.is_empty() => {
+                let (_, from, to, amount) = done[rng.random_range(0..done.len())].clone();
+                if from == Account::Issuance {
+                    continue;
+                }
+                let result = s.transfer(xfer(&key, to, from, amount), T0).await;
+                if model.get(&to).copied().unwrap_or(0) >= amount {
+                    result.unwrap();
+                    *model.entry(to).or_default() -= amount;
+                    *model.entry(from).or_default() += amount;
+                } else {
+                    assert!(matches!(result, Err(StoreError::Denied(Denied::InsufficientFunds))));
+                }
+            }
+            // A payment, affordable or not.
+            _ => {
+                let from = accounts[rng.random_range(0..accounts.len())];
+                let to = accounts[rng.random_range(0..accounts.len())];
+                if from == to {
+                    continue;
+                }
+                let amount = rng.random_range(1..60);
+                let result = s.transfer(xfer(&key, from, to, amount), T0).await;
+                if model.get(&from).copied().unwrap_or(0) >= amount {
+                    result.unwrap();
+                    *model.entry(from).or_default() -= amount;
+                    *model.entry(to).or_default() += amount;
+                    done.push((key, from, to, amount));
+                } else {
+                    assert!(matches!(result, Err(StoreError::Denied(Denied::InsufficientFunds))), "{result:?}");
+                }
+            }
+        }
+        if step % 25 == 0 {
+            for a in &accounts {
+                assert_eq!(s.balance(*a).await.unwrap(), model.get(a).copied().unwrap_or(0), "step {step}: {a:?}");
+            }
+            assert_balanced(s).await;
+        }
+    }
+    for a in &accounts {
+        assert_eq!(s.balance(*a).await.unwrap(), model.get(a).copied().unwrap_or(0));
+    }
+    assert_balanced(s).await;
 }

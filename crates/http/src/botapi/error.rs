@@ -96,6 +96,8 @@ pub fn denied(d: Denied) -> BotError {
         Denied::WebAppNotFound => BotError::bad("BOT_APP_INVALID"),
         Denied::AppVersionNotFound => BotError::bad("BOT_APP_INVALID"),
         Denied::StorageFull => BotError::bad("STORAGE_KEYS_TOO_MUCH"),
+        Denied::InsufficientFunds => BotError::bad("BALANCE_TOO_LOW"),
+        Denied::TransferKeyReused => BotError::bad("CHARGE_ID_INVALID"),
         Denied::NoPoll => BotError::bad("message with poll to stop not found"),
         Denied::PollClosed => BotError::bad("poll has already been closed"),
         Denied::VoteIsFinal => BotError::bad("POLL_ANSWER_INVALID"),

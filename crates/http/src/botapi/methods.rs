@@ -78,6 +78,7 @@ pub async fn call(state: &AppState, bot: &User, method: &str, p: Params) -> BotR
         "getchatadministrators" => get_chat_administrators(s, bot, p).await,
         "getchatmembercount" | "getchatmemberscount" => get_chat_member_count(s, bot, p).await,
         "answerwebappquery" => answer_web_app_query(s, bot, p).await,
+        "getmystarbalance" => Ok(ok(wire::StarAmount { amount: s.service.star_balance(bot).await? })),
         "savepreparedinlinemessage" => save_prepared_inline_message(s, bot, p).await,
         _ => Err(BotError::not_found(Some("method not found"))),
     }
