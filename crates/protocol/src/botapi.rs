@@ -545,6 +545,31 @@ pub struct StarAmount {
     pub amount: i64,
 }
 
+/// `getStarTransactions`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StarTransactions {
+    pub transactions: Vec<StarTransaction>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StarTransaction {
+    pub id: String,
+    pub amount: i64,
+    pub date: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<TransactionPartner>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<TransactionPartner>,
+}
+
+/// Who a transaction was with.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TransactionPartner {
+    User { transaction_type: String, user: User },
+    Other {},
+}
+
 /// What `savePreparedInlineMessage` answers.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PreparedInlineMessage {

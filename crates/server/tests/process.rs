@@ -395,6 +395,23 @@ async fn the_operator_grants_stars(b: Backend) {
         .await
         .expect("JSON");
     assert_eq!(body, json!({"ok": true, "result": {"amount": 7}}));
+    let body: Value = reqwest::get(format!("{}/bot{token}/getStarTransactions?limit=5", server.base))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    let txs = body["result"]["transactions"].as_array().expect("transactions");
+    assert_eq!(txs.len(), 1, "{body}");
+    assert_eq!((txs[0]["amount"].as_i64(), &txs[0]["source"]), (Some(7), &json!({"type": "other"})), "{body}");
+    assert!(txs[0]["id"].is_string() && txs[0]["date"].is_i64() && txs[0].get("receiver").is_none(), "{body}");
+    let body: Value = reqwest::get(format!("{}/bot{token}/getStarTransactions?offset=1", server.base))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(body["result"]["transactions"], json!([]));
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 }

@@ -37,6 +37,11 @@ impl Service {
         Ok(self.store.ledger_entries(Account::User(user.id), before, limit).await?)
     }
 
+    /// A bot's transactions in the order they were made (`getStarTransactions`).
+    pub async fn star_transactions(&self, bot: &User, offset: u32, limit: u32) -> ServiceResult<Vec<Entry>> {
+        Ok(self.store.ledger_entries_from(Account::User(bot.id), offset, limit.clamp(1, MAX_HISTORY_PAGE)).await?)
+    }
+
     /// The ledger's invariants as its tables show them now.
     pub async fn ledger_check(&self) -> ServiceResult<LedgerCheck> {
         Ok(self.store.ledger_check().await?)

@@ -557,6 +557,13 @@ pub trait Store: Send + Sync + 'static {
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<plaza_core::ledger::Entry>>;
+    /// An account's entries, oldest first, skipping the first `offset` (getStarTransactions).
+    async fn ledger_entries_from(
+        &self,
+        account: plaza_core::ledger::Account,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<plaza_core::ledger::Entry>>;
     /// The ledger's invariants, computed from its tables.
     async fn ledger_check(&self) -> StoreResult<LedgerCheck>;
 

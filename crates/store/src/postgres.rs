@@ -2624,6 +2624,32 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn ledger_entries_from(&self, account: Account, offset: u32, limit: u32) -> StoreResult<Vec<Entry>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT e.transfer_id, e.delta, e.balance, t.from_account, t.to_account, t.memo, t.at \
+             FROM ledger_entries e JOIN ledger_transfers t ON t.id = e.transfer_id \
+             WHERE e.account = $1 ORDER BY e.transfer_id LIMIT $2 OFFSET $3",
+            &[&account.key(), &i64::from(limit), &i64::from(offset)],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                entry_row(
+                    account,
+                    get(r, 0)?,
+                    get(r, 1)?,
+                    get(r, 2)?,
+                    &get::<String>(r, 3)?,
+                    &get::<String>(r, 4)?,
+                    get(r, 5)?,
+                    get(r, 6)?,
+                )
+            })
+            .collect()
+    }
+
     async fn ledger_check(&self) -> StoreResult<LedgerCheck> {
         let client = self.client().await?;
         let r =

@@ -2657,6 +2657,32 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn ledger_entries_from(&self, account: Account, offset: u32, limit: u32) -> StoreResult<Vec<Entry>> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT e.transfer_id, e.delta, e.balance, t.from_account, t.to_account, t.memo, t.at \
+                     FROM ledger_entries e JOIN ledger_transfers t ON t.id = e.transfer_id \
+                     WHERE e.account = ?1 ORDER BY e.transfer_id LIMIT ?2 OFFSET ?3",
+                )
+                .map_err(db)?;
+            type Row = (i64, i64, i64, String, String, String, i64);
+            let rows: Vec<Row> = stmt
+                .query_map(params![account.key(), limit, offset], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                })
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            rows.into_iter()
+                .map(|(transfer, delta, balance, from, to, memo, at)| {
+                    entry_row(account, transfer, delta, balance, &from, &to, memo, at)
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn ledger_check(&self) -> StoreResult<LedgerCheck> {
         self.read(move |conn| {
             let (total, accounts): (i64, i64) = conn

@@ -78,6 +78,7 @@ pub async fn call(state: &AppState, bot: &User, method: &str, p: Params) -> BotR
         "getchatadministrators" => get_chat_administrators(s, bot, p).await,
         "getchatmembercount" | "getchatmemberscount" => get_chat_member_count(s, bot, p).await,
         "answerwebappquery" => answer_web_app_query(s, bot, p).await,
+        "getstartransactions" => get_star_transactions(s, bot, p).await,
         "getmystarbalance" => Ok(ok(wire::StarAmount { amount: s.service.star_balance(bot).await? })),
         "savepreparedinlinemessage" => save_prepared_inline_message(s, bot, p).await,
         _ => Err(BotError::not_found(Some("method not found"))),
@@ -506,6 +507,35 @@ async fn inline_result_message(state: &AppState, p: &Params) -> Result<NewMessag
         _ => return Err(BotError::bad("inline query result type is not supported")),
     };
     Ok(message.with_markup(markup))
+}
+
+/// `getStarTransactions`: the bot's transactions, oldest first. A transfer from a person is
+/// `source` (a user partner), one to a person `receiver`; Stars the operator granted come from an
+/// `other` partner.
+async fn get_star_transactions(state: &AppState, bot: &User, p: Params) -> BotResult {
+    use plaza_core::ledger::Account;
+    let offset = p.int("offset")?.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32;
+    let limit = p.int("limit")?.unwrap_or(100).clamp(1, 100) as u32;
+    let entries = state.service.star_transactions(bot, offset, limit).await?;
+    let mut transactions = Vec::with_capacity(entries.len());
+    for e in entries {
+        let partner = match e.counterparty {
+            Account::User(u) => wire::TransactionPartner::User {
+                transaction_type: "invoice_payment".into(),
+                user: convert::user(&state.service.user(u).await?),
+            },
+            Account::Issuance | Account::Escrow => wire::TransactionPartner::Other {},
+        };
+        let (source, receiver) = if e.delta > 0 { (Some(partner), None) } else { (None, Some(partner)) };
+        transactions.push(wire::StarTransaction {
+            id: e.transfer.to_string(),
+            amount: e.delta.abs(),
+            date: e.at,
+            source,
+            receiver,
+        });
+    }
+    Ok(ok(wire::StarTransactions { transactions }))
 }
 
 /// `answerWebAppQuery`: the message the result describes is sent as the person who opened the
