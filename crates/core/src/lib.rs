@@ -10,6 +10,7 @@ pub mod ids;
 pub mod ledger;
 pub mod markup;
 pub mod message;
+pub mod payment;
 pub mod poll;
 pub mod text;
 pub mod user;
@@ -18,7 +19,8 @@ pub mod webapp;
 pub use ids::{ChatId, ChatKey, MessageId, UserId};
 pub use markup::ReplyMarkup;
 pub use message::{
-    Contact, Entity, EntityExtras, EntityKind, ForwardOrigin, Message, MessageText, NewMessage, ServiceAction,
+    Contact, Entity, EntityExtras, EntityKind, ForwardOrigin, Message, MessageText, NewMessage, PaymentReceipt,
+    ServiceAction,
 };
 pub use text::utf16_len;
 pub use user::{BotToken, DisplayName, GroupTitle, LanguageCode, Password, PhoneNumber, Username};
@@ -339,4 +341,29 @@ pub enum Denied {
     /// A transfer's idempotency key was already used for a different transfer.
     #[error("the idempotency key was used for another transfer")]
     TransferKeyReused,
+    /// No invoice by that slug, or not one this user may pay.
+    #[error("INVOICE_NOT_FOUND")]
+    InvoiceNotFound,
+    /// The invoice's message was paid already (a receipt shows instead).
+    #[error("the invoice is paid already")]
+    AlreadyPaid,
+    /// The person subscribed already and the subscription is active.
+    #[error("you are subscribed already")]
+    AlreadySubscribed,
+    /// No payment by that id or charge id that this caller may see.
+    #[error("CHARGE_NOT_FOUND")]
+    PaymentNotFound,
+    #[error("CHARGE_ALREADY_REFUNDED")]
+    AlreadyRefunded,
+    /// The payment is no longer waiting for this step.
+    #[error("query is too old and response timeout expired or query ID is invalid")]
+    PaymentClosed,
+    #[error("SUBSCRIPTION_NOT_FOUND")]
+    SubscriptionNotFound,
+    /// The same payment key was used for a different checkout.
+    #[error("the payment key was used for another checkout")]
+    PaymentKeyReused,
+    /// Free Stars exist only in a sandbox.
+    #[error("free top-ups are only for a sandbox")]
+    NotSandbox,
 }

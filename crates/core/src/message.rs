@@ -1,6 +1,7 @@
 //! Messages: their text, formatting entities and the rules a new or edited message must follow.
 
 use crate::file::{MAX_CAPTION_LEN, Media};
+use crate::payment::{InvoiceSummary, OrderInfo};
 use crate::poll::NewPoll;
 use crate::{ChatKey, Invalid, MessageId, ReplyMarkup, UserId, text::utf16_len};
 
@@ -216,6 +217,8 @@ pub struct NewMessage {
     pub poll: Option<NewPoll>,
     /// The bot through which a person sent it (a mini app's `answerWebAppQuery`).
     pub via_bot: Option<UserId>,
+    /// An invoice the bot sent with `sendInvoice`; the message has no text of its own.
+    pub invoice: Option<InvoiceSummary>,
 }
 
 /// What a service message reports.
@@ -229,6 +232,25 @@ pub enum ServiceAction {
     WriteAccessAllowed { web_app_name: Option<String>, from_request: bool },
     /// The person shared a contact (a mini app's `requestContact` shares their own).
     Contact(Contact),
+    /// The person paid an invoice (or a subscription renewed): the bot delivers on this.
+    SuccessfulPayment(Box<PaymentReceipt>),
+    /// The bot refunded a payment of the person's.
+    RefundedPayment(Box<PaymentReceipt>),
+}
+
+/// A payment as its service messages report it (`SuccessfulPayment`, `RefundedPayment`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PaymentReceipt {
+    pub currency: String,
+    pub total_amount: i64,
+    pub invoice_payload: String,
+    pub charge_id: String,
+    pub provider_charge_id: Option<String>,
+    pub shipping_option_id: Option<String>,
+    pub order_info: Option<OrderInfo>,
+    pub subscription_expiration_date: Option<i64>,
+    pub is_recurring: bool,
+    pub is_first_recurring: bool,
 }
 
 /// A shared contact (Telegram's `Contact`).
@@ -270,6 +292,7 @@ impl NewMessage {
             service: None,
             poll: None,
             via_bot: None,
+            invoice: None,
         })
     }
 
@@ -297,6 +320,7 @@ impl NewMessage {
             service: None,
             poll: None,
             via_bot: None,
+            invoice: None,
         })
     }
 
@@ -313,6 +337,31 @@ impl NewMessage {
             service: Some(action),
             poll: None,
             via_bot: None,
+            invoice: None,
+        }
+    }
+
+    /// An invoice message; `markup` must start with the Pay button.
+    pub fn invoice(invoice: InvoiceSummary, markup: ReplyMarkup, reply_to: Option<MessageId>) -> Self {
+        let mut m = NewMessage::service_less(reply_to);
+        m.invoice = Some(invoice);
+        m.reply_markup = Some(markup);
+        m
+    }
+
+    fn service_less(reply_to: Option<MessageId>) -> Self {
+        NewMessage {
+            text: MessageText(String::new()),
+            entities: Vec::new(),
+            reply_to,
+            reply_markup: None,
+            media: None,
+            forward_origin: None,
+            protected: false,
+            service: None,
+            poll: None,
+            via_bot: None,
+            invoice: None,
         }
     }
 
@@ -329,6 +378,7 @@ impl NewMessage {
             service: None,
             poll: Some(poll),
             via_bot: None,
+            invoice: None,
         }
     }
 
@@ -358,6 +408,7 @@ impl NewMessage {
             service: self.service,
             poll: self.poll.map(|p| p.id),
             via_bot: self.via_bot,
+            invoice: self.invoice,
         }
     }
 }
@@ -384,6 +435,8 @@ pub struct Message {
     pub poll: Option<String>,
     /// The bot through which a person sent it (a mini app's `answerWebAppQuery`).
     pub via_bot: Option<UserId>,
+    /// An invoice the bot sent with `sendInvoice`.
+    pub invoice: Option<InvoiceSummary>,
 }
 
 impl Message {
@@ -404,6 +457,8 @@ impl Message {
             // Forwarding or copying a poll is not supported yet; the copy carries no poll.
             poll: None,
             via_bot: if forward { self.via_bot } else { None },
+            // An invoice is paid through the message the bot sent; copies carry none.
+            invoice: None,
         }
     }
 }

@@ -7,7 +7,10 @@ use plaza_core::bot::{
 };
 use plaza_core::file::{FileInfo, FileKind, Media};
 use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
-use plaza_core::{ForwardOrigin, Message, MessageId, NewMessage, ReplyMarkup, ServiceAction, UserId};
+use plaza_core::payment::{
+    InvoiceSpec, InvoiceSummary, LabeledPrice, OrderInfo, ShippingAddress, ShippingAnswer, ShippingOption,
+};
+use plaza_core::{ForwardOrigin, Message, MessageId, NewMessage, PaymentReceipt, ReplyMarkup, ServiceAction, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
@@ -65,6 +68,262 @@ struct Extra {
     /// The bot a person sent the message through.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     via_bot: Option<i64>,
+    /// An invoice message's invoice.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    invoice: Option<StoredInvoice>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredInvoice {
+    slug: String,
+    title: String,
+    description: String,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    start: String,
+    currency: String,
+    total: i64,
+}
+
+/// A payment's service message as stored; also a payment's order information.
+#[derive(Serialize, Deserialize)]
+struct StoredReceipt {
+    currency: String,
+    total: i64,
+    payload: String,
+    charge: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    provider_charge: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    shipping_option: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    order: Option<StoredOrder>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    expires: Option<i64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    recurring: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    first_recurring: bool,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+pub struct StoredOrder {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    email: Option<String>,
+    /// country, state, city, street 1, street 2, post code
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    address: Option<[String; 6]>,
+}
+
+pub fn encode_order(o: &OrderInfo) -> Option<String> {
+    (!o.is_empty()).then(|| serde_json::to_string(&order_out(o)).expect("order serializes"))
+}
+
+pub fn decode_order(column: Option<&str>) -> Result<OrderInfo, StoreError> {
+    match column {
+        None => Ok(OrderInfo::default()),
+        Some(text) => Ok(order_in(serde_json::from_str(text).map_err(bad)?)),
+    }
+}
+
+fn order_out(o: &OrderInfo) -> StoredOrder {
+    StoredOrder {
+        name: o.name.clone(),
+        phone: o.phone_number.clone(),
+        email: o.email.clone(),
+        address: o.shipping_address.as_ref().map(|a| {
+            [
+                a.country_code.clone(),
+                a.state.clone(),
+                a.city.clone(),
+                a.street_line1.clone(),
+                a.street_line2.clone(),
+                a.post_code.clone(),
+            ]
+        }),
+    }
+}
+
+fn order_in(o: StoredOrder) -> OrderInfo {
+    OrderInfo {
+        name: o.name,
+        phone_number: o.phone,
+        email: o.email,
+        shipping_address: o.address.map(|[country_code, state, city, street_line1, street_line2, post_code]| {
+            ShippingAddress { country_code, state, city, street_line1, street_line2, post_code }
+        }),
+    }
+}
+
+fn receipt_out(r: &PaymentReceipt) -> StoredReceipt {
+    StoredReceipt {
+        currency: r.currency.clone(),
+        total: r.total_amount,
+        payload: r.invoice_payload.clone(),
+        charge: r.charge_id.clone(),
+        provider_charge: r.provider_charge_id.clone(),
+        shipping_option: r.shipping_option_id.clone(),
+        order: r.order_info.as_ref().map(order_out),
+        expires: r.subscription_expiration_date,
+        recurring: r.is_recurring,
+        first_recurring: r.is_first_recurring,
+    }
+}
+
+fn receipt_in(r: StoredReceipt) -> Box<PaymentReceipt> {
+    Box::new(PaymentReceipt {
+        currency: r.currency,
+        total_amount: r.total,
+        invoice_payload: r.payload,
+        charge_id: r.charge,
+        provider_charge_id: r.provider_charge,
+        shipping_option_id: r.shipping_option,
+        order_info: r.order.map(order_in),
+        subscription_expiration_date: r.expires,
+        is_recurring: r.recurring,
+        is_first_recurring: r.first_recurring,
+    })
+}
+
+/// An invoice's spec as its column holds it.
+pub fn encode_invoice_spec(spec: &InvoiceSpec) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        title: &'a str,
+        description: &'a str,
+        payload: &'a str,
+        currency: &'a str,
+        prices: Vec<(&'a str, i64)>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        provider_token: &'a Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        provider_data: &'a Option<String>,
+        max_tip_amount: i64,
+        suggested_tip_amounts: &'a [i64],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        start_parameter: &'a Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        photo_url: &'a Option<String>,
+        need: [bool; 5],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subscription_period: Option<i64>,
+    }
+    serde_json::to_string(&Out {
+        title: &spec.title,
+        description: &spec.description,
+        payload: &spec.payload,
+        currency: &spec.currency,
+        prices: spec.prices.iter().map(|p| (p.label.as_str(), p.amount)).collect(),
+        provider_token: &spec.provider_token,
+        provider_data: &spec.provider_data,
+        max_tip_amount: spec.max_tip_amount,
+        suggested_tip_amounts: &spec.suggested_tip_amounts,
+        start_parameter: &spec.start_parameter,
+        photo_url: &spec.photo_url,
+        need: [spec.need_name, spec.need_phone_number, spec.need_email, spec.need_shipping_address, spec.is_flexible],
+        subscription_period: spec.subscription_period,
+    })
+    .expect("invoice serializes")
+}
+
+pub fn decode_invoice_spec(text: &str) -> Result<InvoiceSpec, StoreError> {
+    #[derive(Deserialize)]
+    struct In {
+        title: String,
+        description: String,
+        payload: String,
+        currency: String,
+        prices: Vec<(String, i64)>,
+        #[serde(default)]
+        provider_token: Option<String>,
+        #[serde(default)]
+        provider_data: Option<String>,
+        #[serde(default)]
+        max_tip_amount: i64,
+        #[serde(default)]
+        suggested_tip_amounts: Vec<i64>,
+        #[serde(default)]
+        start_parameter: Option<String>,
+        #[serde(default)]
+        photo_url: Option<String>,
+        #[serde(default)]
+        need: [bool; 5],
+        #[serde(default)]
+        subscription_period: Option<i64>,
+    }
+    let i: In = serde_json::from_str(text).map_err(bad)?;
+    let [need_name, need_phone_number, need_email, need_shipping_address, is_flexible] = i.need;
+    Ok(InvoiceSpec {
+        title: i.title,
+        description: i.description,
+        payload: i.payload,
+        currency: i.currency,
+        prices: i.prices.into_iter().map(|(label, amount)| LabeledPrice { label, amount }).collect(),
+        provider_token: i.provider_token,
+        provider_data: i.provider_data,
+        max_tip_amount: i.max_tip_amount,
+        suggested_tip_amounts: i.suggested_tip_amounts,
+        start_parameter: i.start_parameter,
+        photo_url: i.photo_url,
+        need_name,
+        need_phone_number,
+        need_email,
+        need_shipping_address,
+        is_flexible,
+        subscription_period: i.subscription_period,
+    })
+}
+
+/// A shipping option as stored: id, title, and (label, amount) price lines.
+type StoredOption<S> = (S, S, Vec<(S, i64)>);
+
+pub fn encode_shipping_options(options: &[ShippingOption]) -> String {
+    let list: Vec<StoredOption<&str>> = options
+        .iter()
+        .map(|o| (o.id.as_str(), o.title.as_str(), o.prices.iter().map(|p| (p.label.as_str(), p.amount)).collect()))
+        .collect();
+    serde_json::to_string(&list).expect("options serialize")
+}
+
+pub fn decode_shipping_options(text: &str) -> Result<Vec<ShippingOption>, StoreError> {
+    let list: Vec<StoredOption<String>> = serde_json::from_str(text).map_err(bad)?;
+    Ok(list
+        .into_iter()
+        .map(|(id, title, prices)| ShippingOption {
+            id,
+            title,
+            prices: prices.into_iter().map(|(label, amount)| LabeledPrice { label, amount }).collect(),
+        })
+        .collect())
+}
+
+pub fn encode_shipping_answer(a: &ShippingAnswer) -> String {
+    match a {
+        ShippingAnswer::Options(o) => format!("{{\"options\":{}}}", encode_shipping_options(o)),
+        ShippingAnswer::Error(e) => serde_json::json!({ "error": e }).to_string(),
+    }
+}
+
+pub fn decode_shipping_answer(text: &str) -> Result<ShippingAnswer, StoreError> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(bad)?;
+    match (v.get("options"), v.get("error").and_then(|e| e.as_str())) {
+        (Some(o), _) => Ok(ShippingAnswer::Options(decode_shipping_options(&o.to_string())?)),
+        (None, Some(e)) => Ok(ShippingAnswer::Error(e.to_string())),
+        _ => Err(bad("a shipping answer has options or an error")),
+    }
+}
+
+pub fn encode_address(a: &ShippingAddress) -> String {
+    serde_json::to_string(&order_out(&OrderInfo { shipping_address: Some(a.clone()), ..Default::default() }).address)
+        .expect("address serializes")
+}
+
+pub fn decode_address(text: &str) -> Result<ShippingAddress, StoreError> {
+    let a: Option<[String; 6]> = serde_json::from_str(text).map_err(bad)?;
+    order_in(StoredOrder { address: a, ..Default::default() }).shipping_address.ok_or_else(|| bad("no address"))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -83,6 +342,12 @@ enum StoredAction {
         last: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         user: Option<i64>,
+    },
+    Paid {
+        receipt: StoredReceipt,
+    },
+    Refunded {
+        receipt: StoredReceipt,
     },
 }
 
@@ -302,6 +567,7 @@ pub struct Extras {
     pub service: Option<ServiceAction>,
     pub poll: Option<String>,
     pub via_bot: Option<UserId>,
+    pub invoice: Option<InvoiceSummary>,
 }
 
 impl Extras {
@@ -314,6 +580,7 @@ impl Extras {
             service: m.service.clone(),
             poll: m.poll.as_ref().map(|p| p.id.clone()),
             via_bot: m.via_bot,
+            invoice: m.invoice.clone(),
         }
     }
 
@@ -326,6 +593,7 @@ impl Extras {
             service: m.service.clone(),
             poll: m.poll.clone(),
             via_bot: m.via_bot,
+            invoice: m.invoice.clone(),
         }
     }
 
@@ -338,6 +606,7 @@ impl Extras {
         m.service = self.service;
         m.poll = self.poll;
         m.via_bot = self.via_bot;
+        m.invoice = self.invoice;
     }
 }
 
@@ -359,6 +628,7 @@ pub fn new_message_from_columns(
         service: x.service,
         poll: None,
         via_bot: x.via_bot,
+        invoice: x.invoice,
     })
 }
 
@@ -391,9 +661,19 @@ pub fn encode_extra(x: &Extras) -> Option<String> {
                 last: c.last_name.clone(),
                 user: c.user_id.map(|u| u.0),
             }),
+            Some(ServiceAction::SuccessfulPayment(r)) => Some(StoredAction::Paid { receipt: receipt_out(r) }),
+            Some(ServiceAction::RefundedPayment(r)) => Some(StoredAction::Refunded { receipt: receipt_out(r) }),
             _ => None,
         },
         via_bot: x.via_bot.map(|b| b.0),
+        invoice: x.invoice.as_ref().map(|i| StoredInvoice {
+            slug: i.slug.clone(),
+            title: i.title.clone(),
+            description: i.description.clone(),
+            start: i.start_parameter.clone(),
+            currency: i.currency.clone(),
+            total: i.total_amount,
+        }),
     };
     Some(serde_json::to_string(&extra).expect("extras serialize"))
 }
@@ -420,10 +700,24 @@ pub fn decode_extra(column: Option<&str>) -> Result<Extras, StoreError> {
                     user_id: user.map(UserId),
                 }))
             }
+            (None, None, Some(StoredAction::Paid { receipt })) => {
+                Some(ServiceAction::SuccessfulPayment(receipt_in(receipt)))
+            }
+            (None, None, Some(StoredAction::Refunded { receipt })) => {
+                Some(ServiceAction::RefundedPayment(receipt_in(receipt)))
+            }
             (None, None, None) => None,
         },
         poll: extra.poll,
         via_bot: extra.via_bot.map(UserId),
+        invoice: extra.invoice.map(|i| InvoiceSummary {
+            slug: i.slug,
+            title: i.title,
+            description: i.description,
+            start_parameter: i.start,
+            currency: i.currency,
+            total_amount: i.total,
+        }),
     })
 }
 

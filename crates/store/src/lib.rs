@@ -13,6 +13,10 @@ use plaza_core::bot::{
     SettingLanguage, Webhook,
 };
 use plaza_core::file::FileInfo;
+pub use plaza_core::payment::{
+    CHECKOUT_WINDOW, Invoice, InvoiceSpec, NewPayment, Payment, PaymentState, ShippingAddress, ShippingAnswer,
+    ShippingQuery, Subscription,
+};
 use plaza_core::poll::{Poll, PollAnswer, ReactionChange, ReactionCount};
 use plaza_core::webapp::{AppUrl, ShortName};
 pub use plaza_core::webapp::{LaunchSource, WebApp};
@@ -299,6 +303,22 @@ pub enum EventBody {
         chat_id: ChatId,
         change: ReactionChange,
     },
+    /// For a bot: a person confirmed a checkout; answer with `answerPreCheckoutQuery`.
+    PreCheckoutQuery {
+        payment: Payment,
+    },
+    /// For a bot: a person gave a shipping address for a flexible invoice.
+    ShippingQuery {
+        query: ShippingQuery,
+    },
+    /// For the payer: their payment changed state (paid, declined, cancelled, failed, refunded).
+    PaymentUpdated {
+        payment: Payment,
+    },
+    /// For the person who gave a shipping address: the bot answered.
+    ShippingAnswered {
+        query: ShippingQuery,
+    },
 }
 
 /// Plaza's storage, shaped around domain operations.
@@ -566,6 +586,100 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<plaza_core::ledger::Entry>>;
     /// The ledger's invariants, computed from its tables.
     async fn ledger_check(&self) -> StoreResult<LedgerCheck>;
+
+    // ---- payments ----
+
+    /// Sends an invoice message (`message` carries its summary and Pay button) and records the
+    /// invoice under `slug`, in one write.
+    async fn send_invoice(
+        &self,
+        bot: UserId,
+        chat: ChatId,
+        slug: String,
+        spec: InvoiceSpec,
+        message: NewMessage,
+        now: i64,
+    ) -> StoreResult<Written<Message>>;
+    /// Records an invoice link's invoice.
+    async fn put_invoice(&self, bot: UserId, slug: String, spec: InvoiceSpec, now: i64) -> StoreResult<Invoice>;
+    async fn invoice(&self, slug: &str) -> StoreResult<Option<Invoice>>;
+    /// `user` gives a shipping address for a flexible invoice; the bot gets a `shipping_query`
+    /// entry. Their private chat with the bot must exist.
+    async fn start_shipping_query(
+        &self,
+        user: UserId,
+        invoice: &str,
+        address: ShippingAddress,
+        now: i64,
+    ) -> StoreResult<Written<ShippingQuery>>;
+    /// The bot answers a shipping query of its own, once, within [`CHECKOUT_WINDOW`]; otherwise
+    /// [`Denied::QueryNotFound`]. The person gets a `shipping_answered` entry.
+    async fn answer_shipping_query(
+        &self,
+        bot: UserId,
+        id: i64,
+        answer: ShippingAnswer,
+        now: i64,
+    ) -> StoreResult<Written<ShippingQuery>>;
+    async fn shipping_query(&self, id: i64) -> StoreResult<Option<ShippingQuery>>;
+    /// Opens a checkout: the bot gets a `pre_checkout_query` entry. The same `(user, key)` again
+    /// returns the same payment ([`Denied::PaymentKeyReused`] for another invoice); an open
+    /// checkout of the same invoice by the same person is returned instead of a second one. Stars
+    /// checkouts need the Stars at hand ([`Denied::InsufficientFunds`]); an invoice message is paid
+    /// once per person ([`Denied::AlreadyPaid`]), a subscription bought once while it runs
+    /// ([`Denied::AlreadySubscribed`]). Their private chat with the bot must exist.
+    async fn start_payment(&self, p: NewPayment, now: i64) -> StoreResult<Written<Payment>>;
+    /// The bot answers a pre-checkout query of its own while it is open and before its deadline
+    /// ([`Denied::PaymentClosed`] otherwise). Refused: `declined`. Accepted, Stars: the Stars move
+    /// to the bot and the `successful_payment` message is written in the same transaction (or the
+    /// payment `failed` when the Stars are gone). Accepted, card: `approved`, for
+    /// [`Store::finish_card_payment`]. The payer gets a `payment_updated` entry.
+    async fn answer_pre_checkout(
+        &self,
+        bot: UserId,
+        id: i64,
+        accept: Result<(), String>,
+        now: i64,
+    ) -> StoreResult<Written<Payment>>;
+    /// Ends an approved card payment: charged (with the provider's charge id; writes
+    /// `successful_payment`) or failed (with the reason). Only from `approved`.
+    async fn finish_card_payment(
+        &self,
+        id: i64,
+        outcome: Result<String, String>,
+        now: i64,
+    ) -> StoreResult<Written<Payment>>;
+    /// Cancels a checkout still waiting for the bot: its window passed, or the person closed the
+    /// sheet. Nothing was charged. A payment already past that step is returned as it is.
+    async fn cancel_payment(&self, id: i64, now: i64) -> StoreResult<Written<Payment>>;
+    async fn payment(&self, id: i64) -> StoreResult<Option<Payment>>;
+    /// A bot's payment by the charge id `successful_payment` gave it.
+    async fn payment_by_charge(&self, bot: UserId, charge_id: &str) -> StoreResult<Option<Payment>>;
+    /// Payments still waiting for the bot or for a card charge, oldest deadline first.
+    async fn open_payments(&self, limit: u32) -> StoreResult<Vec<Payment>>;
+    /// A person's payments, newest first.
+    async fn user_payments(&self, user: UserId, limit: u32) -> StoreResult<Vec<Payment>>;
+    /// The bot refunds a paid Stars payment in full: the Stars go back (the bot needs them:
+    /// [`Denied::InsufficientFunds`]) and the person's `refunded_payment` message is written in
+    /// one transaction. Refunding again is [`Denied::AlreadyRefunded`].
+    async fn refund_payment(
+        &self,
+        bot: UserId,
+        user: UserId,
+        charge_id: &str,
+        now: i64,
+    ) -> StoreResult<Written<Payment>>;
+    /// A person's subscriptions, soonest to expire first.
+    async fn subscriptions(&self, user: UserId) -> StoreResult<Vec<Subscription>>;
+    async fn subscription(&self, id: i64) -> StoreResult<Option<Subscription>>;
+    /// Turns renewal off or on again, for the person (`by_bot` false) or the bot.
+    async fn set_subscription_canceled(&self, id: i64, by_bot: bool, canceled: bool) -> StoreResult<Subscription>;
+    /// Subscriptions due for renewal at `now` (expired, not lapsed), at most `limit`.
+    async fn due_subscriptions(&self, now: i64, limit: u32) -> StoreResult<Vec<Subscription>>;
+    /// Renews a due subscription: charges the period and writes a recurring `successful_payment`
+    /// in one transaction; with too few Stars, or cancelled, it lapses instead (`None`). A
+    /// subscription not due any more (renewed already) is left alone (`None`).
+    async fn renew_subscription(&self, id: i64, now: i64) -> StoreResult<Written<Option<Payment>>>;
 
     async fn put_prepared_message(&self, m: PreparedMessage) -> StoreResult<()>;
     async fn prepared_message(&self, id: &str) -> StoreResult<Option<PreparedMessage>>;

@@ -37,8 +37,13 @@ use crate::{
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
 use plaza_core::ledger::{Account, Entry, NewTransfer, Transfer};
+use plaza_core::payment::{
+    Invoice, InvoiceSpec, NewPayment, Payment, ShippingAddress, ShippingAnswer, ShippingQuery, Subscription,
+};
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
 use plaza_core::webapp::{ShortName, WebApp};
+
+mod payments;
 
 /// Connections per node. Each write holds one for a few round trips and its commit's WAL flush, so
 /// throughput grows with it; 40 leaves room in PostgreSQL's default `max_connections` (100) for a
@@ -57,6 +62,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0008_webapps.sql"),
     include_str!("../migrations/postgres/0009_app_hosting.sql"),
     include_str!("../migrations/postgres/0010_ledger.sql"),
+    include_str!("../migrations/postgres/0011_payments.sql"),
 ];
 
 /// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
@@ -251,6 +257,7 @@ fn message_at(r: &Row, at: usize) -> StoreResult<Message> {
         service: extras.service,
         poll: extras.poll,
         via_bot: extras.via_bot,
+        invoice: extras.invoice,
     })
 }
 
@@ -801,6 +808,95 @@ fn reaction_event_at(r: &Row) -> StoreResult<(i64, ReactionChange)> {
 
 fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+/// A transfer by its key.
+const SELECT_TRANSFER: &str =
+    "SELECT id, from_account, to_account, amount, memo, at FROM ledger_transfers WHERE key = $1";
+
+/// A transfer from the [`SELECT_TRANSFER`] columns.
+fn transfer_at(r: &Row, key: &str) -> StoreResult<Transfer> {
+    transfer_row(
+        get(r, 0)?,
+        key.to_string(),
+        &get::<String>(r, 1)?,
+        &get::<String>(r, 2)?,
+        get(r, 3)?,
+        get(r, 4)?,
+        get(r, 5)?,
+    )
+}
+
+/// What [`apply_transfer`] did.
+enum TransferOutcome {
+    /// The transfer was made in the caller's transaction.
+    Made(Transfer),
+    /// The same transfer was made before under this key; nothing moved.
+    Found(Transfer),
+    /// The key was taken meanwhile by a transfer between other accounts, which this transaction
+    /// did not wait for: read it again in a new one.
+    KeyTaken,
+}
+
+/// Makes a transfer inside the caller's write (`transfer`, and the payment writes that move Stars
+/// together with a state change and a message), or finds it made already under its key.
+async fn apply_transfer(tx: &Transaction<'_>, t: &NewTransfer, now: i64) -> StoreResult<TransferOutcome> {
+    // Both balance rows exist and are locked in name order before anything is read: transfers
+    // touching the same accounts run one after the other, and two never wait on each other.
+    let accounts = vec![t.from.key(), t.to.key()];
+    execute(
+        tx,
+        "INSERT INTO ledger_balances (account, balance) SELECT a, 0 FROM unnest($1::text[]) a \
+         ORDER BY a ON CONFLICT (account) DO NOTHING",
+        &[&accounts],
+    )
+    .await?;
+    let rows = query(
+        tx,
+        "SELECT account, balance FROM ledger_balances WHERE account = ANY($1) ORDER BY account FOR UPDATE",
+        &[&accounts],
+    )
+    .await?;
+    let mut balances = HashMap::new();
+    for r in &rows {
+        balances.insert(get::<String>(r, 0)?, get::<i64>(r, 1)?);
+    }
+    // The same key again: the first transfer, if it is this one. (A concurrent one with this
+    // key and these accounts committed before the locks were granted, so it is seen here.)
+    if let Some(r) = query_opt(tx, SELECT_TRANSFER, &[&t.key]).await? {
+        let done = transfer_at(&r, &t.key)?;
+        return if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
+            Ok(TransferOutcome::Found(done))
+        } else {
+            Err(Denied::TransferKeyReused.into())
+        };
+    }
+    let from_balance = balances.get(&t.from.key()).copied().unwrap_or(0) - t.amount;
+    if from_balance < 0 && !t.from.may_go_negative() {
+        return Err(Denied::InsufficientFunds.into());
+    }
+    let to_balance = balances.get(&t.to.key()).copied().unwrap_or(0) + t.amount;
+    let inserted = query_opt(
+        tx,
+        "INSERT INTO ledger_transfers (key, from_account, to_account, amount, memo, at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING RETURNING id",
+        &[&t.key, &t.from.key(), &t.to.key(), &t.amount, &t.memo, &now],
+    )
+    .await?;
+    let Some(inserted) = inserted else { return Ok(TransferOutcome::KeyTaken) };
+    let id: i64 = get(&inserted, 0)?;
+    for (account, delta, after) in [(t.from, -t.amount, from_balance), (t.to, t.amount, to_balance)] {
+        execute(tx, "UPDATE ledger_balances SET balance = $2 WHERE account = $1", &[&account.key(), &after]).await?;
+        execute(
+            tx,
+            "INSERT INTO ledger_entries (account, transfer_id, delta, balance) VALUES ($1, $2, $3, $4)",
+            &[&account.key(), &id, &delta, &after],
+        )
+        .await?;
+    }
+    let done =
+        Transfer { id, key: t.key.clone(), from: t.from, to: t.to, amount: t.amount, memo: t.memo.clone(), at: now };
+    Ok(TransferOutcome::Made(done))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1710,6 +1806,20 @@ impl Store for PgStore {
         poll_ids.dedup();
         let polls = load_polls(&tx, &poll_ids, user).await?;
 
+        // Payments and shipping queries the page points at.
+        let payment_ids: Vec<i64> = entries
+            .iter()
+            .filter(|e| matches!(e.1.as_str(), "pre_checkout_query" | "payment_updated"))
+            .map(|e| e.3.unwrap_or(0))
+            .collect();
+        let payment_rows = payments::load_payments(&tx, &payment_ids).await?;
+        let shipping_ids: Vec<i64> = entries
+            .iter()
+            .filter(|e| matches!(e.1.as_str(), "shipping_query" | "shipping_answered"))
+            .map(|e| e.3.unwrap_or(0))
+            .collect();
+        let shipping_rows = payments::load_shipping_queries(&tx, &shipping_ids).await?;
+
         // Views are taken from one snapshot, so one per chat serves every entry about it.
         let mut views: HashMap<ChatKey, Option<Chat>> = HashMap::new();
         let mut out = Vec::with_capacity(entries.len());
@@ -1785,6 +1895,24 @@ impl Store for PgStore {
                         .cloned()
                         .ok_or(StoreError::Backend("lost reaction event".into()))?;
                     EventBody::MessageReaction { chat_id, change }
+                }
+                "pre_checkout_query" | "payment_updated" => {
+                    let payment =
+                        payment_rows.get(&mid.0).cloned().ok_or(StoreError::Backend("lost payment".into()))?;
+                    if kind == "payment_updated" {
+                        EventBody::PaymentUpdated { payment }
+                    } else {
+                        EventBody::PreCheckoutQuery { payment }
+                    }
+                }
+                "shipping_query" | "shipping_answered" => {
+                    let query =
+                        shipping_rows.get(&mid.0).cloned().ok_or(StoreError::Backend("lost shipping query".into()))?;
+                    if kind == "shipping_answered" {
+                        EventBody::ShippingAnswered { query }
+                    } else {
+                        EventBody::ShippingQuery { query }
+                    }
                 }
                 other => return Err(StoreError::Backend(format!("unknown update kind {other:?}"))),
             };
@@ -2508,87 +2636,24 @@ impl Store for PgStore {
     async fn transfer(&self, t: NewTransfer, now: i64) -> StoreResult<Transfer> {
         let mut client = self.client().await?;
         let tx = write_tx(&mut client).await?;
-        // Both balance rows exist and are locked in name order before anything is read: transfers
-        // touching the same accounts run one after the other, and two never wait on each other.
-        let accounts = vec![t.from.key(), t.to.key()];
-        execute(
-            &tx,
-            "INSERT INTO ledger_balances (account, balance) SELECT a, 0 FROM unnest($1::text[]) a \
-             ORDER BY a ON CONFLICT (account) DO NOTHING",
-            &[&accounts],
-        )
-        .await?;
-        let rows = query(
-            &tx,
-            "SELECT account, balance FROM ledger_balances WHERE account = ANY($1) ORDER BY account FOR UPDATE",
-            &[&accounts],
-        )
-        .await?;
-        let mut balances = std::collections::HashMap::new();
-        for r in &rows {
-            balances.insert(get::<String>(r, 0)?, get::<i64>(r, 1)?);
-        }
-        // The same key again: the first transfer, if it is this one. (A concurrent one with this
-        // key and these accounts committed before the locks were granted, so it is seen here.)
-        let existing = |r: tokio_postgres::Row| -> StoreResult<Transfer> {
-            transfer_row(
-                get(&r, 0)?,
-                t.key.clone(),
-                &get::<String>(&r, 1)?,
-                &get::<String>(&r, 2)?,
-                get(&r, 3)?,
-                get(&r, 4)?,
-                get(&r, 5)?,
-            )
-        };
-        let select_existing =
-            "SELECT id, from_account, to_account, amount, memo, at FROM ledger_transfers WHERE key = $1";
-        if let Some(r) = query_opt(&tx, select_existing, &[&t.key]).await? {
-            let done = existing(r)?;
-            return if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
+        match apply_transfer(&tx, &t, now).await? {
+            TransferOutcome::Made(done) => {
+                tx.commit().await.map_err(db)?;
                 Ok(done)
-            } else {
-                Err(Denied::TransferKeyReused.into())
-            };
+            }
+            TransferOutcome::Found(done) => Ok(done),
+            TransferOutcome::KeyTaken => {
+                // The key was taken meanwhile by a transfer between other accounts.
+                drop(tx);
+                let client = self.client().await?;
+                let done = transfer_at(&query_one(&client, SELECT_TRANSFER, &[&t.key]).await?, &t.key)?;
+                if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
+                    Ok(done)
+                } else {
+                    Err(Denied::TransferKeyReused.into())
+                }
+            }
         }
-        let from_balance = balances.get(&t.from.key()).copied().unwrap_or(0) - t.amount;
-        if from_balance < 0 && !t.from.may_go_negative() {
-            return Err(Denied::InsufficientFunds.into());
-        }
-        let to_balance = balances.get(&t.to.key()).copied().unwrap_or(0) + t.amount;
-        let inserted = tx
-            .query_opt(
-                "INSERT INTO ledger_transfers (key, from_account, to_account, amount, memo, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING RETURNING id",
-                &[&t.key, &t.from.key(), &t.to.key(), &t.amount, &t.memo, &now],
-            )
-            .await
-            .map_err(db)?;
-        let Some(inserted) = inserted else {
-            // The key was taken meanwhile by a transfer between other accounts.
-            drop(tx);
-            let client = self.client().await?;
-            let r = query_one(&client, select_existing, &[&t.key]).await?;
-            let done = existing(r)?;
-            return if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
-                Ok(done)
-            } else {
-                Err(Denied::TransferKeyReused.into())
-            };
-        };
-        let id: i64 = inserted.get(0);
-        for (account, delta, after) in [(t.from, -t.amount, from_balance), (t.to, t.amount, to_balance)] {
-            execute(&tx, "UPDATE ledger_balances SET balance = $2 WHERE account = $1", &[&account.key(), &after])
-                .await?;
-            execute(
-                &tx,
-                "INSERT INTO ledger_entries (account, transfer_id, delta, balance) VALUES ($1, $2, $3, $4)",
-                &[&account.key(), &id, &delta, &after],
-            )
-            .await?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(Transfer { id, key: t.key, from: t.from, to: t.to, amount: t.amount, memo: t.memo, at: now })
     }
 
     async fn balance(&self, account: Account) -> StoreResult<i64> {
@@ -2665,6 +2730,123 @@ impl Store for PgStore {
         .await?;
         let mismatched = rows.iter().map(|r| stored_account(&get::<String>(r, 0)?)).collect::<StoreResult<_>>()?;
         Ok(LedgerCheck { total, accounts: accounts as u64, mismatched })
+    }
+
+    async fn send_invoice(
+        &self,
+        bot: UserId,
+        chat: ChatId,
+        slug: String,
+        spec: InvoiceSpec,
+        message: NewMessage,
+        now: i64,
+    ) -> StoreResult<Written<Message>> {
+        payments::send_invoice(self, bot, chat, slug, spec, message, now).await
+    }
+
+    async fn put_invoice(&self, bot: UserId, slug: String, spec: InvoiceSpec, now: i64) -> StoreResult<Invoice> {
+        payments::put_invoice(self, bot, slug, spec, now).await
+    }
+
+    async fn invoice(&self, slug: &str) -> StoreResult<Option<Invoice>> {
+        payments::invoice(self, slug).await
+    }
+
+    async fn start_shipping_query(
+        &self,
+        user: UserId,
+        invoice: &str,
+        address: ShippingAddress,
+        now: i64,
+    ) -> StoreResult<Written<ShippingQuery>> {
+        payments::start_shipping_query(self, user, invoice, address, now).await
+    }
+
+    async fn answer_shipping_query(
+        &self,
+        bot: UserId,
+        id: i64,
+        answer: ShippingAnswer,
+        now: i64,
+    ) -> StoreResult<Written<ShippingQuery>> {
+        payments::answer_shipping_query(self, bot, id, answer, now).await
+    }
+
+    async fn shipping_query(&self, id: i64) -> StoreResult<Option<ShippingQuery>> {
+        payments::shipping_query(self, id).await
+    }
+
+    async fn start_payment(&self, p: NewPayment, now: i64) -> StoreResult<Written<Payment>> {
+        payments::start_payment(self, p, now).await
+    }
+
+    async fn answer_pre_checkout(
+        &self,
+        bot: UserId,
+        id: i64,
+        accept: Result<(), String>,
+        now: i64,
+    ) -> StoreResult<Written<Payment>> {
+        payments::answer_pre_checkout(self, bot, id, accept, now).await
+    }
+
+    async fn finish_card_payment(
+        &self,
+        id: i64,
+        outcome: Result<String, String>,
+        now: i64,
+    ) -> StoreResult<Written<Payment>> {
+        payments::finish_card_payment(self, id, outcome, now).await
+    }
+
+    async fn cancel_payment(&self, id: i64, now: i64) -> StoreResult<Written<Payment>> {
+        payments::cancel_payment(self, id, now).await
+    }
+
+    async fn payment(&self, id: i64) -> StoreResult<Option<Payment>> {
+        payments::payment(self, id).await
+    }
+
+    async fn payment_by_charge(&self, bot: UserId, charge_id: &str) -> StoreResult<Option<Payment>> {
+        payments::payment_by_charge(self, bot, charge_id).await
+    }
+
+    async fn open_payments(&self, limit: u32) -> StoreResult<Vec<Payment>> {
+        payments::open_payments(self, limit).await
+    }
+
+    async fn user_payments(&self, user: UserId, limit: u32) -> StoreResult<Vec<Payment>> {
+        payments::user_payments(self, user, limit).await
+    }
+
+    async fn refund_payment(
+        &self,
+        bot: UserId,
+        user: UserId,
+        charge_id: &str,
+        now: i64,
+    ) -> StoreResult<Written<Payment>> {
+        payments::refund_payment(self, bot, user, charge_id, now).await
+    }
+
+    async fn subscriptions(&self, user: UserId) -> StoreResult<Vec<Subscription>> {
+        payments::subscriptions(self, user).await
+    }
+
+    async fn subscription(&self, id: i64) -> StoreResult<Option<Subscription>> {
+        payments::subscription(self, id).await
+    }
+
+    async fn set_subscription_canceled(&self, id: i64, by_bot: bool, canceled: bool) -> StoreResult<Subscription> {
+        payments::set_subscription_canceled(self, id, by_bot, canceled).await
+    }
+
+    async fn due_subscriptions(&self, now: i64, limit: u32) -> StoreResult<Vec<Subscription>> {
+        payments::due_subscriptions(self, now, limit).await
+    }
+
+    async fn renew_subscription(&self, id: i64, now: i64) -> StoreResult<Written<Option<Payment>>> {
+        payments::renew_subscription(self, id, now).await
     }
 
     async fn put_prepared_message(&self, m: PreparedMessage) -> StoreResult<()> {

@@ -22,8 +22,8 @@ use async_trait::async_trait;
 use plaza_core::ids::{ChatRef, FIRST_USER_ID};
 use plaza_core::{
     Chat, ChatId, ChatKey, ChatKind, ChatSummary, Denied, DisplayName, GroupTitle, HistoryPage, LanguageCode,
-    MAX_GROUP_MEMBERS, Member, MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PhoneNumber,
-    Role, ServiceAction, User, UserId, Username,
+    MAX_GROUP_MEMBERS, Member, MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PaymentReceipt,
+    PhoneNumber, Role, ServiceAction, User, UserId, Username,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
@@ -37,6 +37,10 @@ use crate::{
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
 use plaza_core::ledger::{Account, Entry, NewTransfer, Transfer};
+use plaza_core::payment::{
+    CHECKOUT_WINDOW, Invoice, InvoiceSpec, NewPayment, Payment, PaymentState, ShippingAddress, ShippingAnswer,
+    ShippingQuery, Subscription,
+};
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
 use plaza_core::webapp::{ShortName, WebApp};
 
@@ -57,6 +61,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0008_webapps.sql"),
     include_str!("../migrations/sqlite/0009_app_hosting.sql"),
     include_str!("../migrations/sqlite/0010_ledger.sql"),
+    include_str!("../migrations/sqlite/0011_payments.sql"),
 ];
 
 /// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
@@ -532,6 +537,7 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
             service: None,
             poll: None,
             via_bot: None,
+            invoice: None,
         },
         r.get(5)?,
         r.get(8)?,
@@ -1803,6 +1809,23 @@ impl Store for SqliteStore {
                             .ok_or(StoreError::Backend("lost callback query".into()))?;
                         EventBody::CallbackAnswer { chat_id, query }
                     }
+                    "pre_checkout_query" | "payment_updated" => {
+                        let payment = load_payment(conn, mid.0)?.ok_or(StoreError::Backend("lost payment".into()))?;
+                        if kind == "payment_updated" {
+                            EventBody::PaymentUpdated { payment }
+                        } else {
+                            EventBody::PreCheckoutQuery { payment }
+                        }
+                    }
+                    "shipping_query" | "shipping_answered" => {
+                        let (query, _) = load_shipping_query(conn, mid.0)?
+                            .ok_or(StoreError::Backend("lost shipping query".into()))?;
+                        if kind == "shipping_answered" {
+                            EventBody::ShippingAnswered { query }
+                        } else {
+                            EventBody::ShippingQuery { query }
+                        }
+                    }
                     other => return Err(StoreError::Backend(format!("unknown update kind {other:?}"))),
                 };
                 out.push(Event { seq: seq as u64, body });
@@ -2560,63 +2583,7 @@ impl Store for SqliteStore {
     }
 
     async fn transfer(&self, t: NewTransfer, now: i64) -> StoreResult<Transfer> {
-        self.write(move |conn| {
-            let existing = conn
-                .prepare_cached(
-                    "SELECT id, from_account, to_account, amount, memo, at FROM ledger_transfers WHERE key = ?1",
-                )
-                .map_err(db)?
-                .query_row([&t.key], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-                })
-                .optional()
-                .map_err(db)?;
-            if let Some((id, from, to, amount, memo, at)) = existing {
-                let done = transfer_row(id, t.key.clone(), &from, &to, amount, memo, at)?;
-                return if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
-                    Ok(done)
-                } else {
-                    Err(Denied::TransferKeyReused.into())
-                };
-            }
-            let balance = |conn: &Connection, a: Account| -> StoreResult<i64> {
-                conn.prepare_cached("SELECT balance FROM ledger_balances WHERE account = ?1")
-                    .map_err(db)?
-                    .query_row([a.key()], |r| r.get(0))
-                    .optional()
-                    .map_err(db)
-                    .map(|b| b.unwrap_or(0))
-            };
-            let from_balance = balance(conn, t.from)? - t.amount;
-            if from_balance < 0 && !t.from.may_go_negative() {
-                return Err(Denied::InsufficientFunds.into());
-            }
-            let to_balance = balance(conn, t.to)? + t.amount;
-            conn.prepare_cached(
-                "INSERT INTO ledger_transfers (key, from_account, to_account, amount, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .map_err(db)?
-            .execute(params![t.key, t.from.key(), t.to.key(), t.amount, t.memo, now])
-            .map_err(db)?;
-            let id = conn.last_insert_rowid();
-            for (account, delta, after) in [(t.from, -t.amount, from_balance), (t.to, t.amount, to_balance)] {
-                conn.prepare_cached(
-                    "INSERT INTO ledger_balances (account, balance) VALUES (?1, ?2) \
-                     ON CONFLICT (account) DO UPDATE SET balance = excluded.balance",
-                )
-                .map_err(db)?
-                .execute(params![account.key(), after])
-                .map_err(db)?;
-                conn.prepare_cached(
-                    "INSERT INTO ledger_entries (account, transfer_id, delta, balance) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(db)?
-                .execute(params![account.key(), id, delta, after])
-                .map_err(db)?;
-            }
-            Ok(Transfer { id, key: t.key, from: t.from, to: t.to, amount: t.amount, memo: t.memo, at: now })
-        })
-        .await
+        self.write(move |conn| apply_transfer(conn, &t, now)).await
     }
 
     async fn balance(&self, account: Account) -> StoreResult<i64> {
@@ -2701,6 +2668,478 @@ impl Store for SqliteStore {
                 stmt.query_map([], |r| r.get(0)).map_err(db)?.collect::<Result<_, _>>().map_err(db)?;
             let mismatched = names.iter().map(|n| stored_account(n)).collect::<StoreResult<_>>()?;
             Ok(LedgerCheck { total, accounts: accounts as u64, mismatched })
+        })
+        .await
+    }
+
+    async fn send_invoice(
+        &self,
+        bot: UserId,
+        chat: ChatId,
+        slug: String,
+        spec: InvoiceSpec,
+        m: NewMessage,
+        now: i64,
+    ) -> StoreResult<Written<Message>> {
+        self.write(move |conn| {
+            let row = match chat.resolve() {
+                Some(ChatRef::Private { peer }) if peer != bot => {
+                    let (row, blocked) = conn.private_chat(bot, peer)?;
+                    if blocked {
+                        return Err(Denied::Blocked.into());
+                    }
+                    row
+                }
+                _ => resolve(conn, bot, chat)?.0,
+            };
+            if let Some(reply_to) = m.reply_to {
+                load_message(conn, row.key, reply_to)?.ok_or(Denied::MessageNotFound)?;
+            }
+            let written = insert_message(conn, &row, bot, m, now)?;
+            conn.prepare_cached(
+                "INSERT INTO invoices (slug, bot_id, spec, chat_id, message_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(db)?
+            .execute(params![slug, bot.0, codec::encode_invoice_spec(&spec), row.key.0, written.value.id.0, now])
+            .map_err(db)?;
+            Ok(written)
+        })
+        .await
+    }
+
+    async fn put_invoice(&self, bot: UserId, slug: String, spec: InvoiceSpec, now: i64) -> StoreResult<Invoice> {
+        self.write(move |conn| {
+            conn.prepare_cached("INSERT INTO invoices (slug, bot_id, spec, created_at) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(db)?
+                .execute(params![slug, bot.0, codec::encode_invoice_spec(&spec), now])
+                .map_err(db)?;
+            Ok(Invoice { slug, bot, spec, message: None, created_at: now })
+        })
+        .await
+    }
+
+    async fn invoice(&self, slug: &str) -> StoreResult<Option<Invoice>> {
+        let slug = slug.to_string();
+        self.read(move |conn| load_invoice(conn, &slug)).await
+    }
+
+    async fn start_shipping_query(
+        &self,
+        user: UserId,
+        invoice: &str,
+        address: ShippingAddress,
+        now: i64,
+    ) -> StoreResult<Written<ShippingQuery>> {
+        let invoice = invoice.to_string();
+        self.write(move |conn| {
+            let inv = load_invoice(conn, &invoice)?.ok_or(Denied::InvoiceNotFound)?;
+            let (row, _) = resolve(conn, user, ChatId::private(inv.bot))?;
+            let id: i64 = conn
+                .prepare_cached(
+                    "INSERT INTO shipping_queries (invoice, bot_id, user_id, chat_id, address, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                )
+                .map_err(db)?
+                .query_row(params![invoice, inv.bot.0, user.0, row.key.0, codec::encode_address(&address), now], |r| {
+                    r.get(0)
+                })
+                .map_err(db)?;
+            let notify = vec![push_update(conn, inv.bot, "shipping_query", row.key, Some(id))?];
+            let query = ShippingQuery {
+                id,
+                invoice,
+                bot: inv.bot,
+                user,
+                payload: inv.spec.payload,
+                address,
+                created_at: now,
+                answer: None,
+            };
+            Ok(Written { value: query, notify })
+        })
+        .await
+    }
+
+    async fn answer_shipping_query(
+        &self,
+        bot: UserId,
+        id: i64,
+        answer: ShippingAnswer,
+        now: i64,
+    ) -> StoreResult<Written<ShippingQuery>> {
+        self.write(move |conn| {
+            let (mut q, chat) = load_shipping_query(conn, id)?
+                .filter(|(q, _)| q.bot == bot && q.answer.is_none() && now - q.created_at <= CHECKOUT_WINDOW)
+                .ok_or(Denied::QueryNotFound)?;
+            conn.prepare_cached("UPDATE shipping_queries SET answer = ?1 WHERE id = ?2")
+                .map_err(db)?
+                .execute(params![codec::encode_shipping_answer(&answer), id])
+                .map_err(db)?;
+            let notify = vec![push_update(conn, q.user, "shipping_answered", chat, Some(id))?];
+            q.answer = Some(answer);
+            Ok(Written { value: q, notify })
+        })
+        .await
+    }
+
+    async fn shipping_query(&self, id: i64) -> StoreResult<Option<ShippingQuery>> {
+        self.read(move |conn| Ok(load_shipping_query(conn, id)?.map(|(q, _)| q))).await
+    }
+
+    async fn start_payment(&self, p: NewPayment, now: i64) -> StoreResult<Written<Payment>> {
+        self.write(move |conn| {
+            let by_key = conn
+                .prepare_cached("SELECT id FROM payments WHERE user_id = ?1 AND key = ?2")
+                .map_err(db)?
+                .query_row(params![p.user.0, p.key], |r| r.get::<_, i64>(0))
+                .optional()
+                .map_err(db)?;
+            if let Some(id) = by_key {
+                let found = load_payment(conn, id)?.ok_or(Denied::PaymentNotFound)?;
+                if found.invoice != p.invoice {
+                    return Err(Denied::PaymentKeyReused.into());
+                }
+                return Ok(Written { value: found, notify: vec![] });
+            }
+            let inv = load_invoice(conn, &p.invoice)?.ok_or(Denied::InvoiceNotFound)?;
+            let open = conn
+                .prepare_cached(
+                    "SELECT id FROM payments WHERE invoice = ?1 AND user_id = ?2 AND state IN ('pre_checkout', 'approved')",
+                )
+                .map_err(db)?
+                .query_row(params![p.invoice, p.user.0], |r| r.get::<_, i64>(0))
+                .optional()
+                .map_err(db)?;
+            if let Some(id) = open {
+                return Ok(Written { value: load_payment(conn, id)?.ok_or(Denied::PaymentNotFound)?, notify: vec![] });
+            }
+            if inv.message.is_some() {
+                let paid: i64 = conn
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM payments WHERE invoice = ?1 AND user_id = ?2 AND state IN ('paid', 'refunded')",
+                    )
+                    .map_err(db)?
+                    .query_row(params![p.invoice, p.user.0], |r| r.get(0))
+                    .map_err(db)?;
+                if paid > 0 {
+                    return Err(Denied::AlreadyPaid.into());
+                }
+            }
+            if inv.spec.subscription_period.is_some()
+                && let Some(sub) = subscription_by_invoice(conn, &p.invoice, p.user)?
+                && sub.is_active(now)
+                && !sub.lapsed
+            {
+                return Err(Denied::AlreadySubscribed.into());
+            }
+            if inv.spec.is_stars() && ledger_balance(conn, Account::User(p.user))? < p.total_amount {
+                return Err(Denied::InsufficientFunds.into());
+            }
+            let (row, _) = resolve(conn, p.user, ChatId::private(inv.bot))?;
+            let id: i64 = conn
+                .prepare_cached(
+                    "INSERT INTO payments (invoice, bot_id, user_id, chat_id, key, currency, total_amount, payload, \
+                     shipping_option, order_info, state, charge_id, card_last4, created_at, deadline) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pre_checkout', '', ?11, ?12, ?13) RETURNING id",
+                )
+                .map_err(db)?
+                .query_row(
+                    params![
+                        p.invoice,
+                        inv.bot.0,
+                        p.user.0,
+                        row.key.0,
+                        p.key,
+                        inv.spec.currency,
+                        p.total_amount,
+                        inv.spec.payload,
+                        p.shipping_option_id,
+                        codec::encode_order(&p.order_info),
+                        p.card_last4,
+                        now,
+                        p.deadline
+                    ],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            conn.prepare_cached("UPDATE payments SET charge_id = ?1 WHERE id = ?2")
+                .map_err(db)?
+                .execute(params![Payment::charge_id_for(id, inv.bot), id])
+                .map_err(db)?;
+            let notify = vec![push_update(conn, inv.bot, "pre_checkout_query", row.key, Some(id))?];
+            Ok(Written { value: load_payment(conn, id)?.ok_or(Denied::PaymentNotFound)?, notify })
+        })
+        .await
+    }
+
+    async fn answer_pre_checkout(
+        &self,
+        bot: UserId,
+        id: i64,
+        accept: Result<(), String>,
+        now: i64,
+    ) -> StoreResult<Written<Payment>> {
+        self.write(move |conn| {
+            let p = load_payment(conn, id)?
+                .filter(|p| p.bot == bot && p.state == PaymentState::PreCheckout && now <= p.deadline)
+                .ok_or(Denied::PaymentClosed)?;
+            match accept {
+                Err(reason) => finish_payment(conn, p, PaymentState::Declined, Some(reason), None, now),
+                Ok(()) if p.currency == plaza_core::payment::STARS => {
+                    if ledger_balance(conn, Account::User(p.user))? < p.total_amount {
+                        finish_payment(conn, p, PaymentState::Failed, Some("BALANCE_TOO_LOW".into()), None, now)
+                    } else {
+                        pay(conn, p, None, now)
+                    }
+                }
+                Ok(()) => {
+                    set_payment_state(conn, id, PaymentState::Approved, None, None, None)?;
+                    let p = load_payment(conn, id)?.ok_or(Denied::PaymentNotFound)?;
+                    let notify = vec![push_update(conn, p.user, "payment_updated", p.chat, Some(id))?];
+                    Ok(Written { value: p, notify })
+                }
+            }
+        })
+        .await
+    }
+
+    async fn finish_card_payment(
+        &self,
+        id: i64,
+        outcome: Result<String, String>,
+        now: i64,
+    ) -> StoreResult<Written<Payment>> {
+        self.write(move |conn| {
+            let p = load_payment(conn, id)?.ok_or(Denied::PaymentNotFound)?;
+            if p.state != PaymentState::Approved {
+                return Ok(Written { value: p, notify: vec![] });
+            }
+            match outcome {
+                Ok(charge) => pay(conn, p, Some(charge), now),
+                Err(reason) => finish_payment(conn, p, PaymentState::Failed, Some(reason), None, now),
+            }
+        })
+        .await
+    }
+
+    async fn cancel_payment(&self, id: i64, now: i64) -> StoreResult<Written<Payment>> {
+        self.write(move |conn| {
+            let p = load_payment(conn, id)?.ok_or(Denied::PaymentNotFound)?;
+            if p.state != PaymentState::PreCheckout {
+                return Ok(Written { value: p, notify: vec![] });
+            }
+            finish_payment(conn, p, PaymentState::Cancelled, None, None, now)
+        })
+        .await
+    }
+
+    async fn payment(&self, id: i64) -> StoreResult<Option<Payment>> {
+        self.read(move |conn| load_payment(conn, id)).await
+    }
+
+    async fn payment_by_charge(&self, bot: UserId, charge_id: &str) -> StoreResult<Option<Payment>> {
+        let charge_id = charge_id.to_string();
+        self.read(move |conn| {
+            let id = conn
+                .prepare_cached("SELECT id FROM payments WHERE charge_id = ?1 AND bot_id = ?2")
+                .map_err(db)?
+                .query_row(params![charge_id, bot.0], |r| r.get::<_, i64>(0))
+                .optional()
+                .map_err(db)?;
+            id.map_or(Ok(None), |id| load_payment(conn, id))
+        })
+        .await
+    }
+
+    async fn open_payments(&self, limit: u32) -> StoreResult<Vec<Payment>> {
+        self.read(move |conn| {
+            let ids = conn
+                .prepare_cached(
+                    "SELECT id FROM payments WHERE state IN ('pre_checkout', 'approved') ORDER BY deadline, id LIMIT ?1",
+                )
+                .map_err(db)?
+                .query_map([limit], |r| r.get::<_, i64>(0))
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            ids.into_iter().filter_map(|id| load_payment(conn, id).transpose()).collect()
+        })
+        .await
+    }
+
+    async fn user_payments(&self, user: UserId, limit: u32) -> StoreResult<Vec<Payment>> {
+        self.read(move |conn| {
+            let ids = conn
+                .prepare_cached("SELECT id FROM payments WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2")
+                .map_err(db)?
+                .query_map(params![user.0, limit], |r| r.get::<_, i64>(0))
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            ids.into_iter().filter_map(|id| load_payment(conn, id).transpose()).collect()
+        })
+        .await
+    }
+
+    async fn refund_payment(
+        &self,
+        bot: UserId,
+        user: UserId,
+        charge_id: &str,
+        now: i64,
+    ) -> StoreResult<Written<Payment>> {
+        let charge_id = charge_id.to_string();
+        self.write(move |conn| {
+            let id = conn
+                .prepare_cached("SELECT id FROM payments WHERE charge_id = ?1 AND bot_id = ?2 AND user_id = ?3")
+                .map_err(db)?
+                .query_row(params![charge_id, bot.0, user.0], |r| r.get::<_, i64>(0))
+                .optional()
+                .map_err(db)?
+                .ok_or(Denied::PaymentNotFound)?;
+            let p = load_payment(conn, id)?.ok_or(Denied::PaymentNotFound)?;
+            match p.state {
+                PaymentState::Refunded => return Err(Denied::AlreadyRefunded.into()),
+                PaymentState::Paid if p.currency == plaza_core::payment::STARS => {}
+                _ => return Err(Denied::PaymentNotFound.into()),
+            }
+            if ledger_balance(conn, Account::User(bot))? < p.total_amount {
+                return Err(Denied::InsufficientFunds.into());
+            }
+            let t = NewTransfer::new(
+                &format!("refund:{id}"),
+                Account::User(bot),
+                Account::User(user),
+                p.total_amount,
+                "refund",
+            )
+            .map_err(|e| StoreError::Backend(e.reason))?;
+            apply_transfer(conn, &t, now)?;
+            set_payment_state(conn, id, PaymentState::Refunded, None, None, Some(now))?;
+            let p = load_payment(conn, id)?.ok_or(Denied::PaymentNotFound)?;
+            let row = load_chat_row(conn, p.chat)?.ok_or(Denied::ChatNotFound)?;
+            let receipt = receipt_of(conn, &p, false)?;
+            let msg = insert_message(
+                conn,
+                &row,
+                user,
+                NewMessage::service(ServiceAction::RefundedPayment(Box::new(receipt))),
+                now,
+            )?;
+            let mut notify = msg.notify;
+            notify.push(push_update(conn, user, "payment_updated", p.chat, Some(id))?);
+            Ok(Written { value: p, notify })
+        })
+        .await
+    }
+
+    async fn subscriptions(&self, user: UserId) -> StoreResult<Vec<Subscription>> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {SUBSCRIPTION_COLS} FROM subscriptions WHERE user_id = ?1 ORDER BY expires_at, id"
+                ))
+                .map_err(db)?;
+            stmt.query_map([user.0], subscription_from_row).map_err(db)?.collect::<Result<Vec<_>, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn subscription(&self, id: i64) -> StoreResult<Option<Subscription>> {
+        self.read(move |conn| load_subscription(conn, id)).await
+    }
+
+    async fn set_subscription_canceled(&self, id: i64, by_bot: bool, canceled: bool) -> StoreResult<Subscription> {
+        self.write(move |conn| {
+            load_subscription(conn, id)?.ok_or(Denied::SubscriptionNotFound)?;
+            let sql = if by_bot {
+                "UPDATE subscriptions SET canceled_by_bot = ?1 WHERE id = ?2"
+            } else {
+                "UPDATE subscriptions SET canceled_by_user = ?1 WHERE id = ?2"
+            };
+            conn.prepare_cached(sql).map_err(db)?.execute(params![canceled, id]).map_err(db)?;
+            Ok(load_subscription(conn, id)?.ok_or(Denied::SubscriptionNotFound)?)
+        })
+        .await
+    }
+
+    async fn due_subscriptions(&self, now: i64, limit: u32) -> StoreResult<Vec<Subscription>> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {SUBSCRIPTION_COLS} FROM subscriptions WHERE lapsed = 0 AND expires_at <= ?1 ORDER BY expires_at, id LIMIT ?2"
+                ))
+                .map_err(db)?;
+            stmt.query_map(params![now, limit], subscription_from_row)
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn renew_subscription(&self, id: i64, now: i64) -> StoreResult<Written<Option<Payment>>> {
+        self.write(move |conn| {
+            let Some(sub) = load_subscription(conn, id)? else { return Ok(Written { value: None, notify: vec![] }) };
+            if sub.lapsed || sub.expires_at > now {
+                return Ok(Written { value: None, notify: vec![] });
+            }
+            let inv = load_invoice(conn, &sub.invoice)?.ok_or(Denied::InvoiceNotFound)?;
+            let chat = resolve(conn, sub.user, ChatId::private(sub.bot)).map(|(row, _)| row.key);
+            let affordable = ledger_balance(conn, Account::User(sub.user))? >= sub.amount;
+            let (Ok(chat), true, true) = (chat, sub.renews(), affordable) else {
+                conn.prepare_cached("UPDATE subscriptions SET lapsed = 1 WHERE id = ?1")
+                    .map_err(db)?
+                    .execute([id])
+                    .map_err(db)?;
+                return Ok(Written { value: None, notify: vec![] });
+            };
+            // The person is buying it again right now: that checkout decides (paid, it restarts
+            // the subscription; otherwise a later renewal charges).
+            let buying: bool = conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM payments WHERE invoice = ?1 AND user_id = ?2 \
+                     AND state IN ('pre_checkout', 'approved'))",
+                )
+                .map_err(db)?
+                .query_row(params![sub.invoice, sub.user.0], |r| r.get(0))
+                .map_err(db)?;
+            if buying {
+                return Ok(Written { value: None, notify: vec![] });
+            }
+            let renewal = sub.renewals + 1;
+            let pid: i64 = conn
+                .prepare_cached(
+                    "INSERT INTO payments (invoice, bot_id, user_id, chat_id, key, currency, total_amount, payload, \
+                     state, charge_id, subscription_id, renewal, created_at, deadline) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pre_checkout', '', ?9, ?10, ?11, ?11) RETURNING id",
+                )
+                .map_err(db)?
+                .query_row(
+                    params![
+                        sub.invoice,
+                        sub.bot.0,
+                        sub.user.0,
+                        chat.0,
+                        // Names the period renewed: renewal numbers start over when it is bought again.
+                        format!("renew:{id}:{}", sub.expires_at),
+                        plaza_core::payment::STARS,
+                        sub.amount,
+                        inv.spec.payload,
+                        id,
+                        renewal,
+                        now
+                    ],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            conn.prepare_cached("UPDATE payments SET charge_id = ?1 WHERE id = ?2")
+                .map_err(db)?
+                .execute(params![Payment::charge_id_for(pid, sub.bot), pid])
+                .map_err(db)?;
+            let p = load_payment(conn, pid)?.ok_or(Denied::PaymentNotFound)?;
+            let written = pay(conn, p, None, now)?;
+            Ok(Written { value: Some(written.value), notify: written.notify })
         })
         .await
     }
@@ -2865,6 +3304,325 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+/// Makes a transfer inside the caller's write, or finds it made already under its key.
+fn apply_transfer(conn: &Connection, t: &NewTransfer, now: i64) -> StoreResult<Transfer> {
+    let existing = conn
+        .prepare_cached("SELECT id, from_account, to_account, amount, memo, at FROM ledger_transfers WHERE key = ?1")
+        .map_err(db)?
+        .query_row([&t.key], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        })
+        .optional()
+        .map_err(db)?;
+    if let Some((id, from, to, amount, memo, at)) = existing {
+        let done = transfer_row(id, t.key.clone(), &from, &to, amount, memo, at)?;
+        return if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
+            Ok(done)
+        } else {
+            Err(Denied::TransferKeyReused.into())
+        };
+    }
+    let from_balance = ledger_balance(conn, t.from)? - t.amount;
+    if from_balance < 0 && !t.from.may_go_negative() {
+        return Err(Denied::InsufficientFunds.into());
+    }
+    let to_balance = ledger_balance(conn, t.to)? + t.amount;
+    conn.prepare_cached(
+        "INSERT INTO ledger_transfers (key, from_account, to_account, amount, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .map_err(db)?
+    .execute(params![t.key, t.from.key(), t.to.key(), t.amount, t.memo, now])
+    .map_err(db)?;
+    let id = conn.last_insert_rowid();
+    for (account, delta, after) in [(t.from, -t.amount, from_balance), (t.to, t.amount, to_balance)] {
+        conn.prepare_cached(
+            "INSERT INTO ledger_balances (account, balance) VALUES (?1, ?2) \
+             ON CONFLICT (account) DO UPDATE SET balance = excluded.balance",
+        )
+        .map_err(db)?
+        .execute(params![account.key(), after])
+        .map_err(db)?;
+        conn.prepare_cached(
+            "INSERT INTO ledger_entries (account, transfer_id, delta, balance) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(db)?
+        .execute(params![account.key(), id, delta, after])
+        .map_err(db)?;
+    }
+    Ok(Transfer { id, key: t.key.clone(), from: t.from, to: t.to, amount: t.amount, memo: t.memo.clone(), at: now })
+}
+
+fn ledger_balance(conn: &Connection, a: Account) -> StoreResult<i64> {
+    conn.prepare_cached("SELECT balance FROM ledger_balances WHERE account = ?1")
+        .map_err(db)?
+        .query_row([a.key()], |r| r.get(0))
+        .optional()
+        .map_err(db)
+        .map(|b| b.unwrap_or(0))
+}
+
+// ---- payments ----
+
+fn load_invoice(conn: &Connection, slug: &str) -> StoreResult<Option<Invoice>> {
+    let row = conn
+        .prepare_cached("SELECT bot_id, spec, chat_id, message_id, created_at FROM invoices WHERE slug = ?1")
+        .map_err(db)?
+        .query_row([slug], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get(4)?,
+            ))
+        })
+        .optional()
+        .map_err(db)?;
+    let Some((bot, spec, chat, message, created_at)) = row else { return Ok(None) };
+    Ok(Some(Invoice {
+        slug: slug.to_string(),
+        bot: UserId(bot),
+        spec: codec::decode_invoice_spec(&spec)?,
+        message: chat.zip(message).map(|(c, m)| (ChatKey(c), MessageId(m))),
+        created_at,
+    }))
+}
+
+const PAYMENT_COLS: &str = "id, invoice, bot_id, user_id, chat_id, currency, total_amount, payload, shipping_option, \
+     order_info, state, error, charge_id, provider_charge, subscription_id, renewal, created_at, deadline, finished_at";
+
+fn load_payment(conn: &Connection, id: i64) -> StoreResult<Option<Payment>> {
+    let row = conn
+        .prepare_cached(&format!("SELECT {PAYMENT_COLS} FROM payments WHERE id = ?1"))
+        .map_err(db)?
+        .query_row([id], |r| {
+            Ok((
+                Payment {
+                    id: r.get(0)?,
+                    invoice: r.get(1)?,
+                    bot: UserId(r.get(2)?),
+                    user: UserId(r.get(3)?),
+                    chat: ChatKey(r.get(4)?),
+                    currency: r.get(5)?,
+                    total_amount: r.get(6)?,
+                    payload: r.get(7)?,
+                    shipping_option_id: r.get(8)?,
+                    order_info: Default::default(),
+                    state: PaymentState::PreCheckout,
+                    error: r.get(11)?,
+                    charge_id: r.get(12)?,
+                    provider_charge_id: r.get(13)?,
+                    subscription: r.get(14)?,
+                    renewal: r.get(15)?,
+                    created_at: r.get(16)?,
+                    deadline: r.get(17)?,
+                    finished_at: r.get(18)?,
+                },
+                r.get::<_, Option<String>>(9)?,
+                r.get::<_, String>(10)?,
+            ))
+        })
+        .optional()
+        .map_err(db)?;
+    let Some((mut p, order, state)) = row else { return Ok(None) };
+    p.order_info = codec::decode_order(order.as_deref())?;
+    p.state =
+        PaymentState::parse(&state).ok_or_else(|| StoreError::Backend(format!("unknown payment state {state:?}")))?;
+    Ok(Some(p))
+}
+
+fn set_payment_state(
+    conn: &Connection,
+    id: i64,
+    state: PaymentState,
+    error: Option<String>,
+    provider_charge: Option<String>,
+    finished_at: Option<i64>,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE payments SET state = ?1, error = COALESCE(?2, error), provider_charge = COALESCE(?3, provider_charge), \
+         finished_at = COALESCE(?4, finished_at) WHERE id = ?5",
+    )
+    .map_err(db)?
+    .execute(params![state.as_str(), error, provider_charge, finished_at, id])
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Ends a payment without moving money; the payer is told.
+fn finish_payment(
+    conn: &Writer,
+    p: Payment,
+    state: PaymentState,
+    error: Option<String>,
+    provider_charge: Option<String>,
+    now: i64,
+) -> StoreResult<Written<Payment>> {
+    set_payment_state(conn, p.id, state, error, provider_charge, Some(now))?;
+    let value = load_payment(conn, p.id)?.ok_or(Denied::PaymentNotFound)?;
+    let notify = vec![push_update(conn, p.user, "payment_updated", p.chat, Some(p.id))?];
+    Ok(Written { value, notify })
+}
+
+/// Marks a payment paid: moves the Stars (for Stars), starts or extends the subscription, and
+/// writes the `successful_payment` message the bot delivers on — one transaction. The caller
+/// checked the payer's balance.
+fn pay(conn: &Writer, p: Payment, provider_charge: Option<String>, now: i64) -> StoreResult<Written<Payment>> {
+    let row = load_chat_row(conn, p.chat)?.ok_or(Denied::ChatNotFound)?;
+    let inv = load_invoice(conn, &p.invoice)?.ok_or(Denied::InvoiceNotFound)?;
+    if p.currency == plaza_core::payment::STARS {
+        let t = NewTransfer::new(
+            &format!("pay:{}", p.id),
+            Account::User(p.user),
+            Account::User(p.bot),
+            p.total_amount,
+            "payment",
+        )
+        .map_err(|e| StoreError::Backend(e.reason))?;
+        apply_transfer(conn, &t, now)?;
+    }
+    let subscription = match (inv.spec.subscription_period, p.subscription) {
+        (Some(period), None) => {
+            let id: i64 = conn
+                .prepare_cached(
+                    "INSERT INTO subscriptions (invoice, bot_id, user_id, title, amount, period, expires_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT (invoice, user_id) DO UPDATE SET amount = excluded.amount, period = excluded.period, \
+                     expires_at = excluded.expires_at, canceled_by_user = 0, canceled_by_bot = 0, lapsed = 0, renewals = 0 \
+                     RETURNING id",
+                )
+                .map_err(db)?
+                .query_row(
+                    params![p.invoice, p.bot.0, p.user.0, inv.spec.title, p.total_amount, period, now + period],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            conn.prepare_cached("UPDATE payments SET subscription_id = ?1 WHERE id = ?2")
+                .map_err(db)?
+                .execute(params![id, p.id])
+                .map_err(db)?;
+            Some(id)
+        }
+        (_, Some(id)) => {
+            conn.prepare_cached(
+                "UPDATE subscriptions SET expires_at = MAX(expires_at, ?1) + period, renewals = ?2 WHERE id = ?3",
+            )
+            .map_err(db)?
+            .execute(params![now, p.renewal, id])
+            .map_err(db)?;
+            Some(id)
+        }
+        (None, None) => None,
+    };
+    set_payment_state(conn, p.id, PaymentState::Paid, None, provider_charge, Some(now))?;
+    let p = load_payment(conn, p.id)?.ok_or(Denied::PaymentNotFound)?;
+    debug_assert_eq!(p.subscription, subscription);
+    let receipt = receipt_of(conn, &p, true)?;
+    let msg = insert_message(
+        conn,
+        &row,
+        p.user,
+        NewMessage::service(ServiceAction::SuccessfulPayment(Box::new(receipt))),
+        now,
+    )?;
+    let mut notify = msg.notify;
+    notify.push(push_update(conn, p.user, "payment_updated", p.chat, Some(p.id))?);
+    Ok(Written { value: p, notify })
+}
+
+/// What a payment's service message says about it.
+fn receipt_of(conn: &Connection, p: &Payment, paid: bool) -> StoreResult<PaymentReceipt> {
+    let sub = match p.subscription {
+        Some(id) => load_subscription(conn, id)?,
+        None => None,
+    };
+    Ok(PaymentReceipt {
+        currency: p.currency.clone(),
+        total_amount: p.total_amount,
+        invoice_payload: p.payload.clone(),
+        charge_id: p.charge_id.clone(),
+        provider_charge_id: p.provider_charge_id.clone(),
+        shipping_option_id: if paid { p.shipping_option_id.clone() } else { None },
+        order_info: if paid && !p.order_info.is_empty() { Some(p.order_info.clone()) } else { None },
+        subscription_expiration_date: if paid { sub.as_ref().map(|s| s.expires_at) } else { None },
+        is_recurring: paid && sub.is_some(),
+        is_first_recurring: paid && sub.is_some() && p.renewal == 0,
+    })
+}
+
+fn load_shipping_query(conn: &Connection, id: i64) -> StoreResult<Option<(ShippingQuery, ChatKey)>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT q.invoice, q.bot_id, q.user_id, q.chat_id, q.address, q.created_at, q.answer, i.spec \
+             FROM shipping_queries q JOIN invoices i ON i.slug = q.invoice WHERE q.id = ?1",
+        )
+        .map_err(db)?
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })
+        .optional()
+        .map_err(db)?;
+    let Some((invoice, bot, user, chat, address, created_at, answer, spec)) = row else { return Ok(None) };
+    Ok(Some((
+        ShippingQuery {
+            id,
+            invoice,
+            bot: UserId(bot),
+            user: UserId(user),
+            payload: codec::decode_invoice_spec(&spec)?.payload,
+            address: codec::decode_address(&address)?,
+            created_at,
+            answer: answer.as_deref().map(codec::decode_shipping_answer).transpose()?,
+        },
+        ChatKey(chat),
+    )))
+}
+
+const SUBSCRIPTION_COLS: &str = "id, invoice, bot_id, user_id, title, amount, period, expires_at, canceled_by_user, \
+     canceled_by_bot, lapsed, renewals";
+
+fn subscription_from_row(r: &Row<'_>) -> rusqlite::Result<Subscription> {
+    Ok(Subscription {
+        id: r.get(0)?,
+        invoice: r.get(1)?,
+        bot: UserId(r.get(2)?),
+        user: UserId(r.get(3)?),
+        title: r.get(4)?,
+        amount: r.get(5)?,
+        period: r.get(6)?,
+        expires_at: r.get(7)?,
+        canceled_by_user: r.get(8)?,
+        canceled_by_bot: r.get(9)?,
+        lapsed: r.get(10)?,
+        renewals: r.get(11)?,
+    })
+}
+
+fn load_subscription(conn: &Connection, id: i64) -> StoreResult<Option<Subscription>> {
+    conn.prepare_cached(&format!("SELECT {SUBSCRIPTION_COLS} FROM subscriptions WHERE id = ?1"))
+        .map_err(db)?
+        .query_row([id], subscription_from_row)
+        .optional()
+        .map_err(db)
+}
+
+fn subscription_by_invoice(conn: &Connection, invoice: &str, user: UserId) -> StoreResult<Option<Subscription>> {
+    conn.prepare_cached(&format!("SELECT {SUBSCRIPTION_COLS} FROM subscriptions WHERE invoice = ?1 AND user_id = ?2"))
+        .map_err(db)?
+        .query_row(params![invoice, user.0], subscription_from_row)
+        .optional()
+        .map_err(db)
 }
 
 #[cfg(test)]

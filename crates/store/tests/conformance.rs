@@ -17,12 +17,16 @@ use plaza_core::file::{FileInfo, FileKind, Media};
 use plaza_core::ids::FIRST_USER_ID;
 use plaza_core::ledger::{Account, NewTransfer};
 use plaza_core::markup::{ButtonAction, InlineButton, KeyboardButton, KeyboardRequest, ReplyKeyboard};
+use plaza_core::payment::{
+    CHECKOUT_WINDOW, InvoiceSpec, LabeledPrice, NewPayment, OrderInfo, Payment, PaymentState, STARS, ShippingAddress,
+    ShippingAnswer, ShippingOption, ShippingQuery, Subscription,
+};
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
 use plaza_core::webapp::{AppUrl, ShortName};
 use plaza_core::{
     Chat, ChatId, ChatKey, ChatKind, Denied, DisplayName, Entity, EntityKind, GroupTitle, HistoryPage, LanguageCode,
-    MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PhoneNumber, ReplyMarkup, Role,
-    ServiceAction, User, UserId, Username,
+    MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PaymentReceipt, PhoneNumber, ReplyMarkup,
+    Role, ServiceAction, User, UserId, Username,
 };
 use plaza_store::sqlite::{SqliteOptions, SqliteStore};
 use plaza_store::{
@@ -107,6 +111,15 @@ conformance!(
     ledger_transfers,
     ledger_under_concurrency,
     ledger_random_interleavings,
+    invoices_and_checkouts,
+    stars_payments,
+    card_payments,
+    refunds,
+    shipping_queries,
+    subscriptions,
+    payments_under_concurrency,
+    payments_in_parallel,
+    payments_random_interleavings,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -865,6 +878,7 @@ async fn messages_are_numbered_per_chat(store: Arc<dyn Store>) {
             service: None,
             poll: None,
             via_bot: None,
+            invoice: None,
         }
     );
     assert_eq!(g1.chat, g.key);
@@ -3271,4 +3285,1141 @@ async fn ledger_random_interleavings(store: Arc<dyn Store>) {
         assert_eq!(s.balance(*a).await.unwrap(), model.get(a).copied().unwrap_or(0));
     }
     assert_balanced(s).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payments.
+
+/// A checked Stars invoice for one thing; `period` makes it a subscription (sold through a link).
+fn stars_spec(title: &str, amount: i64, period: Option<i64>) -> InvoiceSpec {
+    InvoiceSpec {
+        title: title.into(),
+        description: format!("{title}, freshly made"),
+        payload: format!("order-{title}"),
+        currency: STARS.into(),
+        prices: vec![LabeledPrice { label: title.into(), amount }],
+        subscription_period: period,
+        ..Default::default()
+    }
+    .check(true, period.is_some())
+    .unwrap()
+}
+
+/// A checked card invoice.
+fn card_spec(title: &str, amount: i64) -> InvoiceSpec {
+    InvoiceSpec {
+        title: title.into(),
+        description: format!("{title}, by card"),
+        payload: format!("order-{title}"),
+        currency: "EUR".into(),
+        prices: vec![LabeledPrice { label: title.into(), amount }],
+        provider_token: Some("1:TEST:plaza".into()),
+        ..Default::default()
+    }
+    .check(true, false)
+    .unwrap()
+}
+
+/// An invoice message with its Pay button.
+fn invoice_message(spec: &InvoiceSpec, slug: &str) -> NewMessage {
+    let pay = ReplyMarkup::Inline(vec![vec![InlineButton { text: "Pay".into(), action: ButtonAction::Pay }]]);
+    NewMessage::invoice(spec.summary(slug), pay, None)
+}
+
+async fn send_invoice(s: &dyn Store, bot: &User, to: &User, slug: &str, spec: &InvoiceSpec, now: i64) -> Message {
+    s.send_invoice(bot.id, dm(to), slug.into(), spec.clone(), invoice_message(spec, slug), now).await.unwrap().value
+}
+
+/// A person and a bot that sells to them, their private chat open.
+async fn shop(s: &dyn Store, person_name: &str, bot_name: &str) -> (User, User) {
+    let buyer = person(s, person_name).await;
+    let seller = bot(s, bot_name, &buyer).await;
+    s.open_private_chat(buyer.id, seller.id, T0).await.unwrap();
+    (buyer, seller)
+}
+
+async fn grant(s: &dyn Store, user: &User, amount: i64, key: &str) {
+    s.transfer(xfer(key, Account::Issuance, Account::User(user.id), amount), T0).await.unwrap();
+}
+
+async fn stars_of(s: &dyn Store, user: &User) -> i64 {
+    s.balance(Account::User(user.id)).await.unwrap()
+}
+
+fn checkout(invoice: &str, user: &User, key: &str, total: i64, now: i64) -> NewPayment {
+    NewPayment {
+        invoice: invoice.into(),
+        user: user.id,
+        key: key.into(),
+        order_info: OrderInfo::default(),
+        shipping_option_id: None,
+        tip_amount: 0,
+        total_amount: total,
+        card_last4: None,
+        deadline: now + CHECKOUT_WINDOW,
+    }
+}
+
+/// Every message of the chat as `viewer` sees it, oldest first.
+async fn whole_history(s: &dyn Store, viewer: &User, chat: ChatId) -> Vec<Message> {
+    let mut out: Vec<Message> = Vec::new();
+    loop {
+        let last = out.last().map_or(0, |m| m.id.0);
+        let page = s.history(viewer.id, chat, after(last, 100)).await.unwrap();
+        let done = page.len() < 100;
+        out.extend(page);
+        if done {
+            return out;
+        }
+    }
+}
+
+/// The payment service messages of a chat: (sender, refund?, receipt).
+fn receipts(messages: &[Message]) -> Vec<(UserId, bool, PaymentReceipt)> {
+    messages
+        .iter()
+        .filter_map(|m| match &m.service {
+            Some(ServiceAction::SuccessfulPayment(r)) => Some((m.sender, false, (**r).clone())),
+            Some(ServiceAction::RefundedPayment(r)) => Some((m.sender, true, (**r).clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a ledger transfer is recorded under `key`, without making one: escrow holds nothing and
+/// may not go below zero, so the probe is refused either way, for its key if that is taken.
+async fn transfer_exists(s: &dyn Store, key: &str) -> bool {
+    let probe = NewTransfer::new(key, Account::Escrow, Account::Issuance, 1, "probe").unwrap();
+    match s.transfer(probe, T0).await {
+        Err(StoreError::Denied(Denied::TransferKeyReused)) => true,
+        Err(StoreError::Denied(Denied::InsufficientFunds)) => false,
+        other => panic!("probe of {key}: {other:?}"),
+    }
+}
+
+async fn invoices_and_checkouts(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (ann, seller) = shop(s, "annie", "coffee_bot").await;
+    let coffee = stars_spec("Coffee", 30, None);
+    let w = s
+        .send_invoice(
+            seller.id,
+            dm(&ann),
+            "inv-coffee".into(),
+            coffee.clone(),
+            invoice_message(&coffee, "inv-coffee"),
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(notified(&w), vec![ann.id], "the bot gets no entry for its own message");
+    let msg = w.value;
+    assert_eq!(msg.invoice, Some(coffee.summary("inv-coffee")));
+    assert_eq!((msg.sender, msg.text.as_str()), (seller.id, ""));
+    let inv = s.invoice("inv-coffee").await.unwrap().unwrap();
+    assert_eq!(
+        (inv.slug.as_str(), inv.bot, &inv.spec, inv.message, inv.created_at),
+        ("inv-coffee", seller.id, &coffee, Some((msg.chat, msg.id)), T0)
+    );
+    assert_eq!(whole_history(s, &ann, dm(&seller)).await, vec![msg.clone()], "the invoice is read with its message");
+    assert!(s.invoice("inv-none").await.unwrap().is_none());
+    // A link's invoice has no message.
+    let link = s.put_invoice(seller.id, "inv-link".into(), stars_spec("Beans", 5, None), T0).await.unwrap();
+    assert_eq!(s.invoice("inv-link").await.unwrap(), Some(link.clone()));
+    assert_eq!(link.message, None);
+    // An invoice to a person who blocked the bot is refused.
+    let (cat, blocked_bot) = shop(s, "catherine", "blocked_bot").await;
+    s.set_blocked(cat.id, blocked_bot.id, true, T0).await.unwrap();
+    let spec = stars_spec("Tea", 10, None);
+    let r = s
+        .send_invoice(blocked_bot.id, dm(&cat), "inv-b".into(), spec.clone(), invoice_message(&spec, "inv-b"), T0)
+        .await;
+    assert_eq!(denied(r), Denied::Blocked);
+    assert!(s.invoice("inv-b").await.unwrap().is_none());
+
+    // Without Stars a Stars checkout is refused, and nothing is written.
+    let bot_cursor = s.current_cursor(seller.id).await.unwrap();
+    let r = s.start_payment(checkout("inv-coffee", &ann, "k1", 30, T0), T0).await;
+    assert_eq!(denied(r), Denied::InsufficientFunds);
+    assert_eq!(denied(s.start_payment(checkout("inv-none", &ann, "k1", 30, T0), T0).await), Denied::InvoiceNotFound);
+    assert_eq!(s.current_cursor(seller.id).await.unwrap(), bot_cursor);
+    assert!(s.user_payments(ann.id, 10).await.unwrap().is_empty());
+
+    grant(s, &ann, 100, "grant-ann").await;
+    let w = s.start_payment(checkout("inv-coffee", &ann, "k1", 30, T0), T0).await.unwrap();
+    assert_eq!(notified(&w), vec![seller.id]);
+    let p = w.value.clone();
+    assert_eq!(
+        (p.invoice.as_str(), p.bot, p.user, p.chat, p.currency.as_str(), p.total_amount, p.payload.as_str()),
+        ("inv-coffee", seller.id, ann.id, msg.chat, STARS, 30, "order-Coffee")
+    );
+    assert_eq!((p.state, p.error.clone(), p.provider_charge_id.clone()), (PaymentState::PreCheckout, None, None));
+    assert_eq!(
+        (p.created_at, p.deadline, p.finished_at, p.subscription, p.renewal),
+        (T0, T0 + CHECKOUT_WINDOW, None, None, 0)
+    );
+    assert_eq!(p.charge_id, Payment::charge_id_for(p.id, seller.id));
+    assert_eq!(bodies_after(s, &seller, bot_cursor).await, vec![EventBody::PreCheckoutQuery { payment: p.clone() }]);
+    assert_eq!(stars_of(s, &ann).await, 100, "nothing is charged before the bot answers");
+
+    // The same key again is the same payment; another key finds the open checkout.
+    let again = s.start_payment(checkout("inv-coffee", &ann, "k1", 30, T0 + 1), T0 + 1).await.unwrap();
+    assert_eq!((&again.value, again.notify.len()), (&p, 0));
+    let second = s.start_payment(checkout("inv-coffee", &ann, "k2", 30, T0 + 1), T0 + 1).await.unwrap();
+    assert_eq!((&second.value, second.notify.len()), (&p, 0));
+    // The key for another invoice is refused.
+    let r = s.start_payment(checkout("inv-link", &ann, "k1", 5, T0 + 1), T0 + 1).await;
+    assert_eq!(denied(r), Denied::PaymentKeyReused);
+    // Paying needs the private chat with the bot.
+    let bob = person(s, "bobby").await;
+    grant(s, &bob, 50, "grant-bob").await;
+    assert_eq!(denied(s.start_payment(checkout("inv-link", &bob, "b1", 5, T0), T0).await), Denied::ChatNotFound);
+    assert_eq!(s.current_cursor(seller.id).await.unwrap(), bot_cursor + 1);
+
+    assert_eq!(s.payment(p.id).await.unwrap(), Some(p.clone()));
+    assert_eq!(s.payment(p.id + 1000).await.unwrap(), None);
+    assert_eq!(s.payment_by_charge(seller.id, &p.charge_id).await.unwrap(), Some(p.clone()));
+    assert_eq!(s.payment_by_charge(ann.id, &p.charge_id).await.unwrap(), None, "only its bot finds it by charge");
+    assert_eq!(s.open_payments(10).await.unwrap(), vec![p.clone()]);
+    let p2 = s.start_payment(checkout("inv-link", &ann, "k3", 5, T0 - 5), T0 - 5).await.unwrap().value;
+    assert_eq!(s.open_payments(10).await.unwrap(), vec![p2.clone(), p.clone()], "oldest deadline first");
+    assert_eq!(s.open_payments(1).await.unwrap(), vec![p2.clone()]);
+    assert_eq!(s.user_payments(ann.id, 10).await.unwrap(), vec![p2.clone(), p.clone()], "newest first");
+    assert_eq!(s.user_payments(ann.id, 1).await.unwrap(), vec![p2]);
+    assert!(s.user_payments(bob.id, 10).await.unwrap().is_empty());
+}
+
+async fn stars_payments(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (ann, seller) = shop(s, "annie", "coffee_bot").await;
+    grant(s, &ann, 100, "grant-ann").await;
+    let coffee = stars_spec("Coffee", 30, None);
+    send_invoice(s, &seller, &ann, "inv-coffee", &coffee, T0).await;
+    let p = s.start_payment(checkout("inv-coffee", &ann, "k1", 30, T0), T0).await.unwrap().value;
+    let (ann_cursor, bot_cursor) =
+        (s.current_cursor(ann.id).await.unwrap(), s.current_cursor(seller.id).await.unwrap());
+
+    // Accepted: the Stars move and the receipt is written, in one write.
+    let w = s.answer_pre_checkout(seller.id, p.id, Ok(()), T0 + 2).await.unwrap();
+    let paid = w.value.clone();
+    assert_eq!((paid.state, paid.finished_at, paid.error.clone()), (PaymentState::Paid, Some(T0 + 2), None));
+    assert_eq!(Payment { state: PaymentState::PreCheckout, finished_at: None, ..paid.clone() }, p);
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (70, 30));
+    let history = whole_history(s, &ann, dm(&seller)).await;
+    let receipt = history.last().unwrap().clone();
+    assert_eq!((receipt.sender, receipt.chat, receipt.date), (ann.id, p.chat, T0 + 2));
+    let expected = PaymentReceipt {
+        currency: STARS.into(),
+        total_amount: 30,
+        invoice_payload: "order-Coffee".into(),
+        charge_id: p.charge_id.clone(),
+        provider_charge_id: None,
+        shipping_option_id: None,
+        order_info: None,
+        subscription_expiration_date: None,
+        is_recurring: false,
+        is_first_recurring: false,
+    };
+    assert_eq!(receipts(&history), vec![(ann.id, false, expected)]);
+    let mut expected_notify = vec![ann.id, ann.id, seller.id];
+    expected_notify.sort();
+    assert_eq!(notified(&w), expected_notify);
+    assert_eq!(
+        bodies_after(s, &seller, bot_cursor).await,
+        vec![EventBody::MessageNew { chat_id: dm(&ann), message: receipt.clone() }]
+    );
+    assert_eq!(
+        bodies_after(s, &ann, ann_cursor).await,
+        vec![
+            EventBody::MessageNew { chat_id: dm(&seller), message: receipt.clone() },
+            EventBody::PaymentUpdated { payment: paid.clone() },
+        ]
+    );
+    let entries = s.ledger_entries(Account::User(seller.id), None, 10).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!((entries[0].delta, entries[0].counterparty, entries[0].at), (30, Account::User(ann.id), T0 + 2));
+    assert!(transfer_exists(s, &format!("pay:{}", p.id)).await);
+    assert!(!transfer_exists(s, &format!("refund:{}", p.id)).await);
+    assert_balanced(s).await;
+
+    // Answered once: later answers find it closed, a cancel leaves it as it is.
+    assert_eq!(denied(s.answer_pre_checkout(seller.id, p.id, Ok(()), T0 + 3).await), Denied::PaymentClosed);
+    assert_eq!(denied(s.answer_pre_checkout(seller.id, p.id, Err("no".into()), T0 + 3).await), Denied::PaymentClosed);
+    let c = s.cancel_payment(p.id, T0 + 3).await.unwrap();
+    assert_eq!((&c.value, c.notify.len()), (&paid, 0));
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (70, 30));
+    // An invoice message is paid once per person; its key still names the payment.
+    assert_eq!(
+        denied(s.start_payment(checkout("inv-coffee", &ann, "k2", 30, T0 + 4), T0 + 4).await),
+        Denied::AlreadyPaid
+    );
+    assert_eq!(s.start_payment(checkout("inv-coffee", &ann, "k1", 30, T0 + 4), T0 + 4).await.unwrap().value, paid);
+
+    // Another bot, and a late answer, find the checkout closed.
+    s.put_invoice(seller.id, "inv-tea".into(), stars_spec("Tea", 10, None), T0).await.unwrap();
+    let p2 = s.start_payment(checkout("inv-tea", &ann, "k3", 10, T0 + 5), T0 + 5).await.unwrap().value;
+    let other = bot(s, "other_bot", &ann).await;
+    assert_eq!(denied(s.answer_pre_checkout(other.id, p2.id, Ok(()), T0 + 5).await), Denied::PaymentClosed);
+    let late = s.answer_pre_checkout(seller.id, p2.id, Ok(()), p2.deadline + 1).await;
+    assert_eq!(denied(late), Denied::PaymentClosed);
+    assert_eq!(denied(s.answer_pre_checkout(seller.id, p2.id + 1000, Ok(()), T0 + 5).await), Denied::PaymentClosed);
+    // Declined: nothing moves, the payer is told why.
+    let d = s.answer_pre_checkout(seller.id, p2.id, Err("Out of tea".into()), p2.deadline).await.unwrap();
+    assert_eq!(
+        (d.value.state, d.value.error.as_deref(), d.value.finished_at),
+        (PaymentState::Declined, Some("Out of tea"), Some(p2.deadline))
+    );
+    assert_eq!(notified(&d), vec![ann.id]);
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (70, 30));
+    assert_eq!(denied(s.answer_pre_checkout(seller.id, p2.id, Ok(()), T0 + 6).await), Denied::PaymentClosed);
+
+    // Cancelled: nothing moves; a later answer finds it closed.
+    let p3 = s.start_payment(checkout("inv-tea", &ann, "k4", 10, T0 + 6), T0 + 6).await.unwrap().value;
+    assert_ne!(p3.id, p2.id, "a declined checkout is not reopened");
+    let ann_cursor = s.current_cursor(ann.id).await.unwrap();
+    let c = s.cancel_payment(p3.id, T0 + 7).await.unwrap();
+    assert_eq!(
+        (c.value.state, c.value.finished_at, c.value.error.clone()),
+        (PaymentState::Cancelled, Some(T0 + 7), None)
+    );
+    assert_eq!(notified(&c), vec![ann.id]);
+    assert_eq!(bodies_after(s, &ann, ann_cursor).await, vec![EventBody::PaymentUpdated { payment: c.value.clone() }]);
+    assert_eq!(denied(s.answer_pre_checkout(seller.id, p3.id, Ok(()), T0 + 7).await), Denied::PaymentClosed);
+    let again = s.cancel_payment(p3.id, T0 + 8).await.unwrap();
+    assert_eq!((&again.value, again.notify.len()), (&c.value, 0));
+    assert_eq!(denied(s.cancel_payment(p3.id + 1000, T0 + 8).await), Denied::PaymentNotFound);
+
+    // The Stars went elsewhere before the bot answered: the payment fails, nothing moves.
+    let p4 = s.start_payment(checkout("inv-tea", &ann, "k5", 10, T0 + 9), T0 + 9).await.unwrap().value;
+    s.transfer(xfer("spend-ann", Account::User(ann.id), Account::Issuance, 65), T0 + 9).await.unwrap();
+    let f = s.answer_pre_checkout(seller.id, p4.id, Ok(()), T0 + 9).await.unwrap();
+    assert_eq!((f.value.state, f.value.error.as_deref()), (PaymentState::Failed, Some("BALANCE_TOO_LOW")));
+    assert_eq!(notified(&f), vec![ann.id]);
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (5, 30));
+    assert!(!transfer_exists(s, &format!("pay:{}", p4.id)).await);
+    assert_eq!(receipts(&whole_history(s, &ann, dm(&seller)).await).len(), 1, "one receipt, for the one payment");
+    assert!(s.open_payments(10).await.unwrap().is_empty());
+    assert_balanced(s).await;
+}
+
+async fn card_payments(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (ann, seller) = shop(s, "annie", "card_bot").await;
+    s.put_invoice(seller.id, "inv-card".into(), card_spec("Book", 1500), T0).await.unwrap();
+    let mut c = checkout("inv-card", &ann, "c1", 1500, T0);
+    c.card_last4 = Some("4242".into());
+    let p = s.start_payment(c, T0).await.unwrap().value;
+    assert_eq!((p.currency.as_str(), p.state), ("EUR", PaymentState::PreCheckout), "a card checkout needs no Stars");
+
+    // Approved: the card charge follows; the person is told, nothing is finished yet.
+    let a = s.answer_pre_checkout(seller.id, p.id, Ok(()), T0 + 1).await.unwrap();
+    assert_eq!((a.value.state, a.value.finished_at), (PaymentState::Approved, None));
+    assert_eq!(notified(&a), vec![ann.id]);
+    assert_eq!(s.open_payments(10).await.unwrap(), vec![a.value.clone()]);
+    let still = s.cancel_payment(p.id, T0 + 2).await.unwrap();
+    assert_eq!((&still.value, still.notify.len()), (&a.value, 0), "an approved checkout is past cancelling");
+    assert_eq!(denied(s.answer_pre_checkout(seller.id, p.id, Ok(()), T0 + 2).await), Denied::PaymentClosed);
+
+    let f = s.finish_card_payment(p.id, Ok("ch_123".into()), T0 + 3).await.unwrap();
+    let paid = f.value.clone();
+    assert_eq!(
+        (paid.state, paid.provider_charge_id.as_deref(), paid.finished_at),
+        (PaymentState::Paid, Some("ch_123"), Some(T0 + 3))
+    );
+    let mut expected_notify = vec![ann.id, ann.id, seller.id];
+    expected_notify.sort();
+    assert_eq!(notified(&f), expected_notify);
+    let history = whole_history(s, &ann, dm(&seller)).await;
+    let [(sender, false, receipt)] = &receipts(&history)[..] else { panic!("{history:?}") };
+    assert_eq!(*sender, ann.id);
+    assert_eq!(
+        (receipt.currency.as_str(), receipt.total_amount, receipt.provider_charge_id.as_deref()),
+        ("EUR", 1500, Some("ch_123"))
+    );
+    assert_eq!(receipt.charge_id, p.charge_id);
+    // Cards move no Stars.
+    assert!(s.ledger_entries(Account::User(ann.id), None, 10).await.unwrap().is_empty());
+    assert!(s.ledger_entries(Account::User(seller.id), None, 10).await.unwrap().is_empty());
+    assert!(!transfer_exists(s, &format!("pay:{}", p.id)).await);
+    // Finished once.
+    let again = s.finish_card_payment(p.id, Err("late".into()), T0 + 4).await.unwrap();
+    assert_eq!((&again.value, again.notify.len()), (&paid, 0));
+    assert_eq!(denied(s.finish_card_payment(p.id + 1000, Ok("x".into()), T0 + 4).await), Denied::PaymentNotFound);
+    // Only Stars payments are refunded here.
+    assert_eq!(denied(s.refund_payment(seller.id, ann.id, &p.charge_id, T0 + 5).await), Denied::PaymentNotFound);
+
+    // A declined card.
+    let p2 = s.start_payment(checkout("inv-card", &ann, "c2", 1500, T0 + 5), T0 + 5).await.unwrap().value;
+    let early = s.finish_card_payment(p2.id, Ok("ch_early".into()), T0 + 5).await.unwrap();
+    assert_eq!((early.value.state, early.notify.len()), (PaymentState::PreCheckout, 0), "only from approved");
+    s.answer_pre_checkout(seller.id, p2.id, Ok(()), T0 + 5).await.unwrap();
+    let f = s.finish_card_payment(p2.id, Err("card declined".into()), T0 + 6).await.unwrap();
+    assert_eq!(
+        (f.value.state, f.value.error.as_deref(), f.value.provider_charge_id.clone(), f.value.finished_at),
+        (PaymentState::Failed, Some("card declined"), None, Some(T0 + 6))
+    );
+    assert_eq!(notified(&f), vec![ann.id]);
+    assert_eq!(receipts(&whole_history(s, &ann, dm(&seller)).await).len(), 1);
+}
+
+async fn refunds(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (ann, seller) = shop(s, "annie", "refund_bot").await;
+    grant(s, &ann, 100, "grant-ann").await;
+    s.put_invoice(seller.id, "inv-r".into(), stars_spec("Cake", 40, None), T0).await.unwrap();
+    let p = s.start_payment(checkout("inv-r", &ann, "k1", 40, T0), T0).await.unwrap().value;
+    assert_eq!(denied(s.refund_payment(seller.id, ann.id, &p.charge_id, T0).await), Denied::PaymentNotFound, "unpaid");
+    let paid = s.answer_pre_checkout(seller.id, p.id, Ok(()), T0 + 1).await.unwrap().value;
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (60, 40));
+
+    let (ann_cursor, bot_cursor) =
+        (s.current_cursor(ann.id).await.unwrap(), s.current_cursor(seller.id).await.unwrap());
+    let r = s.refund_payment(seller.id, ann.id, &paid.charge_id, T0 + 5).await.unwrap();
+    let refunded = r.value.clone();
+    assert_eq!((refunded.state, refunded.finished_at), (PaymentState::Refunded, Some(T0 + 5)));
+    assert_eq!(Payment { state: PaymentState::Paid, finished_at: paid.finished_at, ..refunded.clone() }, paid);
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (100, 0));
+    let history = whole_history(s, &ann, dm(&seller)).await;
+    let message = history.last().unwrap().clone();
+    let expected = PaymentReceipt {
+        currency: STARS.into(),
+        total_amount: 40,
+        invoice_payload: "order-Cake".into(),
+        charge_id: p.charge_id.clone(),
+        provider_charge_id: None,
+        shipping_option_id: None,
+        order_info: None,
+        subscription_expiration_date: None,
+        is_recurring: false,
+        is_first_recurring: false,
+    };
+    assert_eq!(receipts(&history)[1], (ann.id, true, expected));
+    assert_eq!(receipts(&history).len(), 2);
+    assert_eq!(
+        bodies_after(s, &ann, ann_cursor).await,
+        vec![
+            EventBody::MessageNew { chat_id: dm(&seller), message: message.clone() },
+            EventBody::PaymentUpdated { payment: refunded.clone() },
+        ]
+    );
+    assert_eq!(
+        bodies_after(s, &seller, bot_cursor).await,
+        vec![EventBody::MessageNew { chat_id: dm(&ann), message: message.clone() }]
+    );
+    let entries = s.ledger_entries(Account::User(seller.id), None, 10).await.unwrap();
+    let seen: Vec<(i64, i64, Account)> = entries.iter().map(|e| (e.delta, e.balance, e.counterparty)).collect();
+    assert_eq!(seen, vec![(-40, 0, Account::User(ann.id)), (40, 40, Account::User(ann.id))]);
+    assert!(transfer_exists(s, &format!("refund:{}", p.id)).await);
+    assert_eq!(s.payment_by_charge(seller.id, &p.charge_id).await.unwrap(), Some(refunded.clone()));
+
+    // Once only, by the bot paid, to the person who paid.
+    let cursor = s.current_cursor(ann.id).await.unwrap();
+    assert_eq!(denied(s.refund_payment(seller.id, ann.id, &p.charge_id, T0 + 6).await), Denied::AlreadyRefunded);
+    assert_eq!(s.current_cursor(ann.id).await.unwrap(), cursor);
+    let bob = person(s, "bobby").await;
+    assert_eq!(denied(s.refund_payment(seller.id, bob.id, &p.charge_id, T0 + 6).await), Denied::PaymentNotFound);
+    assert_eq!(denied(s.refund_payment(ann.id, ann.id, &p.charge_id, T0 + 6).await), Denied::PaymentNotFound);
+    assert_eq!(denied(s.refund_payment(seller.id, ann.id, "stxnothing", T0 + 6).await), Denied::PaymentNotFound);
+
+    // A bot that spent the Stars cannot refund them: nothing changes.
+    let p2 = s.start_payment(checkout("inv-r", &ann, "k2", 40, T0 + 7), T0 + 7).await.unwrap().value;
+    let paid2 = s.answer_pre_checkout(seller.id, p2.id, Ok(()), T0 + 7).await.unwrap().value;
+    s.transfer(xfer("bot-spends", Account::User(seller.id), Account::Issuance, 15), T0 + 8).await.unwrap();
+    let (ann_cursor, bot_cursor) =
+        (s.current_cursor(ann.id).await.unwrap(), s.current_cursor(seller.id).await.unwrap());
+    assert_eq!(denied(s.refund_payment(seller.id, ann.id, &p2.charge_id, T0 + 9).await), Denied::InsufficientFunds);
+    assert_eq!(s.payment(p2.id).await.unwrap(), Some(paid2.clone()));
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (60, 25));
+    assert_eq!(
+        (s.current_cursor(ann.id).await.unwrap(), s.current_cursor(seller.id).await.unwrap()),
+        (ann_cursor, bot_cursor)
+    );
+    assert!(!transfer_exists(s, &format!("refund:{}", p2.id)).await);
+    grant(s, &seller, 15, "bot-earns").await;
+    let r2 = s.refund_payment(seller.id, ann.id, &p2.charge_id, T0 + 10).await.unwrap();
+    assert_eq!(r2.value.state, PaymentState::Refunded);
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (100, 0));
+    assert_balanced(s).await;
+}
+
+async fn shipping_queries(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (ann, seller) = shop(s, "annie", "ship_bot").await;
+    let mut spec = card_spec("Lamp", 2500);
+    spec.need_shipping_address = true;
+    spec.is_flexible = true;
+    let spec = spec.check(true, false).unwrap();
+    s.put_invoice(seller.id, "inv-ship".into(), spec, T0).await.unwrap();
+    let address = ShippingAddress {
+        country_code: "DE".into(),
+        state: String::new(),
+        city: "Berlin".into(),
+        street_line1: "Unter den Linden 1".into(),
+        street_line2: String::new(),
+        post_code: "10117".into(),
+    };
+    let bot_cursor = s.current_cursor(seller.id).await.unwrap();
+    let w = s.start_shipping_query(ann.id, "inv-ship", address.clone(), T0).await.unwrap();
+    assert_eq!(notified(&w), vec![seller.id]);
+    let q = w.value;
+    assert_eq!(
+        (q.invoice.as_str(), q.bot, q.user, q.payload.as_str(), &q.address, q.created_at, q.answer.clone()),
+        ("inv-ship", seller.id, ann.id, "order-Lamp", &address, T0, None)
+    );
+    assert_eq!(bodies_after(s, &seller, bot_cursor).await, vec![EventBody::ShippingQuery { query: q.clone() }]);
+    assert_eq!(s.shipping_query(q.id).await.unwrap(), Some(q.clone()));
+    assert_eq!(s.shipping_query(q.id + 1000).await.unwrap(), None);
+    let r = s.start_shipping_query(ann.id, "inv-none", address.clone(), T0).await;
+    assert_eq!(denied(r), Denied::InvoiceNotFound);
+    let bob = person(s, "bobby").await;
+    assert_eq!(denied(s.start_shipping_query(bob.id, "inv-ship", address.clone(), T0).await), Denied::ChatNotFound);
+
+    // Only its bot answers, within the window, once.
+    let options = ShippingAnswer::Options(vec![ShippingOption {
+        id: "dhl".into(),
+        title: "DHL".into(),
+        prices: vec![LabeledPrice { label: "Shipping".into(), amount: 500 }],
+    }]);
+    let other = bot(s, "other_bot", &ann).await;
+    assert_eq!(denied(s.answer_shipping_query(other.id, q.id, options.clone(), T0 + 1).await), Denied::QueryNotFound);
+    let late = s.answer_shipping_query(seller.id, q.id, options.clone(), T0 + CHECKOUT_WINDOW + 1).await;
+    assert_eq!(denied(late), Denied::QueryNotFound);
+    let ann_cursor = s.current_cursor(ann.id).await.unwrap();
+    let a = s.answer_shipping_query(seller.id, q.id, options.clone(), T0 + CHECKOUT_WINDOW).await.unwrap();
+    assert_eq!(notified(&a), vec![ann.id]);
+    assert_eq!(a.value, ShippingQuery { answer: Some(options.clone()), ..q.clone() });
+    assert_eq!(bodies_after(s, &ann, ann_cursor).await, vec![EventBody::ShippingAnswered { query: a.value.clone() }]);
+    assert_eq!(s.shipping_query(q.id).await.unwrap(), Some(a.value.clone()));
+    let twice = s.answer_shipping_query(seller.id, q.id, ShippingAnswer::Error("no".into()), T0 + 2).await;
+    assert_eq!(denied(twice), Denied::QueryNotFound);
+    assert_eq!(s.shipping_query(q.id).await.unwrap(), Some(a.value));
+    // An error answer.
+    let q2 = s.start_shipping_query(ann.id, "inv-ship", address, T0 + 20).await.unwrap().value;
+    assert_ne!(q2.id, q.id);
+    let refusal = ShippingAnswer::Error("We do not ship there".into());
+    let a2 = s.answer_shipping_query(seller.id, q2.id, refusal.clone(), T0 + 21).await.unwrap();
+    assert_eq!(s.shipping_query(q2.id).await.unwrap().unwrap().answer, Some(refusal));
+    assert_eq!(a2.value.id, q2.id);
+}
+
+async fn subscriptions(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (ann, seller) = shop(s, "annie", "club_bot").await;
+    grant(s, &ann, 100, "grant-ann").await;
+    const PERIOD: i64 = 30;
+    s.put_invoice(seller.id, "inv-club".into(), stars_spec("Club", 20, Some(PERIOD)), T0).await.unwrap();
+    let p = s.start_payment(checkout("inv-club", &ann, "k1", 20, T0), T0).await.unwrap().value;
+    let paid = s.answer_pre_checkout(seller.id, p.id, Ok(()), T0 + 1).await.unwrap().value;
+    let sid = paid.subscription.expect("a subscription started");
+    assert_eq!(paid.renewal, 0);
+    let sub = s.subscription(sid).await.unwrap().unwrap();
+    let expected = Subscription {
+        id: sid,
+        invoice: "inv-club".into(),
+        bot: seller.id,
+        user: ann.id,
+        title: "Club".into(),
+        amount: 20,
+        period: PERIOD,
+        expires_at: T0 + 1 + PERIOD,
+        canceled_by_user: false,
+        canceled_by_bot: false,
+        lapsed: false,
+        renewals: 0,
+    };
+    assert_eq!(sub, expected);
+    assert_eq!(s.subscriptions(ann.id).await.unwrap(), vec![sub.clone()]);
+    assert!(s.subscriptions(seller.id).await.unwrap().is_empty());
+    assert_eq!(s.subscription(sid + 1000).await.unwrap(), None);
+    let first = receipts(&whole_history(s, &ann, dm(&seller)).await);
+    assert_eq!(first.len(), 1);
+    let r = &first[0].2;
+    assert_eq!(
+        (r.subscription_expiration_date, r.is_recurring, r.is_first_recurring),
+        (Some(T0 + 1 + PERIOD), true, true)
+    );
+    // Bought once while it runs.
+    let again = s.start_payment(checkout("inv-club", &ann, "k2", 20, T0 + 2), T0 + 2).await;
+    assert_eq!(denied(again), Denied::AlreadySubscribed);
+
+    // Due at its expiry: renewed, charged again, extended by a period.
+    assert!(s.due_subscriptions(T0 + PERIOD, 10).await.unwrap().is_empty());
+    assert_eq!(s.due_subscriptions(T0 + 1 + PERIOD, 10).await.unwrap(), vec![sub.clone()]);
+    let at = T0 + 1 + PERIOD;
+    assert_eq!(s.renew_subscription(sid, at - 1).await.unwrap().value, None, "not due yet");
+    let (ann_cursor, bot_cursor) =
+        (s.current_cursor(ann.id).await.unwrap(), s.current_cursor(seller.id).await.unwrap());
+    let w = s.renew_subscription(sid, at).await.unwrap();
+    let renewal = w.value.clone().expect("renewed");
+    assert_eq!(
+        (renewal.state, renewal.subscription, renewal.renewal, renewal.total_amount, renewal.created_at),
+        (PaymentState::Paid, Some(sid), 1, 20, at)
+    );
+    assert_eq!(
+        (renewal.invoice.as_str(), renewal.payload.as_str(), renewal.finished_at),
+        ("inv-club", "order-Club", Some(at))
+    );
+    assert_eq!(renewal.charge_id, Payment::charge_id_for(renewal.id, seller.id));
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (60, 40));
+    let sub = s.subscription(sid).await.unwrap().unwrap();
+    assert_eq!((sub.expires_at, sub.renewals), (at + PERIOD, 1));
+    let history = whole_history(s, &ann, dm(&seller)).await;
+    let message = history.last().unwrap().clone();
+    let all = receipts(&history);
+    assert_eq!(all.len(), 2);
+    let (sender, refund, r) = &all[1];
+    assert_eq!((*sender, *refund), (ann.id, false));
+    assert_eq!(
+        (r.subscription_expiration_date, r.is_recurring, r.is_first_recurring, r.charge_id.as_str()),
+        (Some(at + PERIOD), true, false, renewal.charge_id.as_str())
+    );
+    assert_eq!(
+        bodies_after(s, &ann, ann_cursor).await,
+        vec![
+            EventBody::MessageNew { chat_id: dm(&seller), message: message.clone() },
+            EventBody::PaymentUpdated { payment: renewal.clone() },
+        ]
+    );
+    assert_eq!(bodies_after(s, &seller, bot_cursor).await, vec![EventBody::MessageNew { chat_id: dm(&ann), message }]);
+    assert!(transfer_exists(s, &format!("pay:{}", renewal.id)).await);
+    // The same renewal again, or two at once: renewed once.
+    let twice = s.renew_subscription(sid, at).await.unwrap();
+    assert_eq!((twice.value, twice.notify.len()), (None, 0));
+    let at = at + PERIOD;
+    let (a, b) = tokio::join!(s.renew_subscription(sid, at), s.renew_subscription(sid, at));
+    let (a, b) = (a.unwrap().value, b.unwrap().value);
+    assert!(a.is_some() != b.is_some(), "{a:?} {b:?}");
+    assert_eq!(a.or(b).unwrap().renewal, 2);
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (40, 60));
+    assert_eq!(s.subscription(sid).await.unwrap().unwrap().expires_at, at + PERIOD);
+    assert_eq!(s.renew_subscription(sid + 1000, at).await.unwrap().value, None);
+
+    // Either side turns renewal off and on again.
+    let sub = s.set_subscription_canceled(sid, false, true).await.unwrap();
+    assert_eq!((sub.canceled_by_user, sub.canceled_by_bot, sub.renews()), (true, false, false));
+    let sub = s.set_subscription_canceled(sid, true, true).await.unwrap();
+    assert_eq!((sub.canceled_by_user, sub.canceled_by_bot), (true, true));
+    let sub = s.set_subscription_canceled(sid, true, false).await.unwrap();
+    assert_eq!((sub.canceled_by_user, sub.canceled_by_bot), (true, false));
+    assert_eq!(s.subscription(sid).await.unwrap(), Some(sub.clone()));
+    assert_eq!(denied(s.set_subscription_canceled(sid + 1000, true, true).await), Denied::SubscriptionNotFound);
+    // Cancelled by the person: it runs out and lapses, nothing charged.
+    let at = at + PERIOD;
+    let w = s.renew_subscription(sid, at).await.unwrap();
+    assert_eq!((w.value, w.notify.len()), (None, 0));
+    let sub = s.subscription(sid).await.unwrap().unwrap();
+    assert_eq!((sub.lapsed, sub.expires_at, sub.renewals), (true, at, 2));
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (40, 60));
+    assert!(s.due_subscriptions(at + 1000, 10).await.unwrap().is_empty());
+    assert_eq!(s.renew_subscription(sid, at + 1).await.unwrap().value, None);
+
+    // Bought again after it lapsed: the same subscription starts over.
+    let at = at + 5;
+    let p = s.start_payment(checkout("inv-club", &ann, "k3", 20, at), at).await.unwrap().value;
+    let paid = s.answer_pre_checkout(seller.id, p.id, Ok(()), at).await.unwrap().value;
+    assert_eq!(paid.subscription, Some(sid));
+    let sub = s.subscription(sid).await.unwrap().unwrap();
+    assert_eq!(sub, Subscription { expires_at: at + PERIOD, ..expected.clone() });
+    // Too few Stars at renewal: it lapses, nothing charged.
+    s.transfer(xfer("spend-ann", Account::User(ann.id), Account::Issuance, 10), at).await.unwrap();
+    assert_eq!(stars_of(s, &ann).await, 10);
+    let at = at + PERIOD;
+    assert_eq!(s.renew_subscription(sid, at).await.unwrap().value, None);
+    assert!(s.subscription(sid).await.unwrap().unwrap().lapsed);
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (10, 80));
+
+    // Bought once more and renewed: renewals count from one again.
+    grant(s, &ann, 100, "grant-ann-2").await;
+    let p = s.start_payment(checkout("inv-club", &ann, "k4", 20, at), at).await.unwrap().value;
+    s.answer_pre_checkout(seller.id, p.id, Ok(()), at).await.unwrap();
+    let at = at + PERIOD;
+    let renewal = s.renew_subscription(sid, at).await.unwrap().value.expect("renewed");
+    assert_eq!(renewal.renewal, 1);
+    assert_eq!(s.subscription(sid).await.unwrap().unwrap().renewals, 1);
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (70, 120));
+
+    // A checkout of the subscription still open when it falls due: the renewal waits for it.
+    let at = at + PERIOD;
+    let open = s.start_payment(checkout("inv-club", &ann, "k5", 20, at), at).await.unwrap().value;
+    assert_eq!(open.state, PaymentState::PreCheckout);
+    assert_eq!(s.renew_subscription(sid, at).await.unwrap().value, None);
+    assert!(!s.subscription(sid).await.unwrap().unwrap().lapsed);
+    s.answer_pre_checkout(seller.id, open.id, Ok(()), at).await.unwrap();
+    let sub = s.subscription(sid).await.unwrap().unwrap();
+    assert_eq!((sub.expires_at, sub.renewals, sub.lapsed), (at + PERIOD, 0, false));
+    assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (50, 140));
+    assert_balanced(s).await;
+}
+
+/// Two writes ending the same checkout, or renewing the same subscription, at once: one wins.
+async fn payments_under_concurrency(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (ann, seller) = shop(s, "annie", "race_bot").await;
+    grant(s, &ann, 10_000, "grant-ann").await;
+    for i in 0..8 {
+        let slug = format!("inv-{i}");
+        s.put_invoice(seller.id, slug.clone(), stars_spec(&format!("Thing{i}"), 10, None), T0).await.unwrap();
+        // The same checkout twice at once, and another key for it at once: one payment.
+        let key = format!("k{i}");
+        let (a, b, c) = tokio::join!(
+            s.start_payment(checkout(&slug, &ann, &key, 10, T0), T0),
+            s.start_payment(checkout(&slug, &ann, &key, 10, T0), T0),
+            s.start_payment(checkout(&slug, &ann, &format!("other{i}"), 10, T0), T0),
+        );
+        let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+        assert_eq!((a.value.id, b.value.id), (c.value.id, c.value.id));
+        assert_eq!([&a, &b, &c].iter().filter(|w| !w.notify.is_empty()).count(), 1, "one pre_checkout_query");
+        let id = a.value.id;
+        let (x, y) = match i % 3 {
+            0 => tokio::join!(
+                s.answer_pre_checkout(seller.id, id, Ok(()), T0 + 1),
+                s.answer_pre_checkout(seller.id, id, Ok(()), T0 + 1)
+            ),
+            1 => tokio::join!(
+                s.answer_pre_checkout(seller.id, id, Ok(()), T0 + 1),
+                s.answer_pre_checkout(seller.id, id, Err("no".into()), T0 + 1)
+            ),
+            _ => tokio::join!(s.answer_pre_checkout(seller.id, id, Ok(()), T0 + 1), s.cancel_payment(id, T0 + 1)),
+        };
+        let end = s.payment(id).await.unwrap().unwrap();
+        let answers = [&x, &y];
+        let took_effect: Vec<_> =
+            answers.iter().filter_map(|r| r.as_ref().ok()).filter(|w| !w.notify.is_empty()).collect();
+        assert_eq!(took_effect.len(), 1, "{x:?} {y:?}");
+        assert_eq!(took_effect[0].value, end);
+        for r in answers {
+            match r {
+                Ok(w) => assert!(w.notify.is_empty() || w.value == end),
+                Err(StoreError::Denied(Denied::PaymentClosed)) => {}
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert!(matches!(end.state, PaymentState::Paid | PaymentState::Declined | PaymentState::Cancelled), "{end:?}");
+    }
+    let payments = s.user_payments(ann.id, 100).await.unwrap();
+    assert_eq!(payments.len(), 8);
+    let paid: Vec<&Payment> = payments.iter().filter(|p| p.state == PaymentState::Paid).collect();
+    assert_eq!(stars_of(s, &seller).await, 10 * paid.len() as i64);
+    let all = receipts(&whole_history(s, &ann, dm(&seller)).await);
+    assert_eq!(all.len(), paid.len(), "one receipt per payment made");
+    for p in paid {
+        assert_eq!(all.iter().filter(|r| r.2.charge_id == p.charge_id).count(), 1);
+    }
+
+    // Two refunds at once: one.
+    let p = payments.iter().find(|p| p.state == PaymentState::Paid).unwrap();
+    let (a, b) = tokio::join!(
+        s.refund_payment(seller.id, ann.id, &p.charge_id, T0 + 2),
+        s.refund_payment(seller.id, ann.id, &p.charge_id, T0 + 2)
+    );
+    let outcomes = [a.is_ok(), b.is_ok()];
+    assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+    assert!(matches!(a.err().or(b.err()), Some(StoreError::Denied(Denied::AlreadyRefunded))));
+    assert_eq!(receipts(&whole_history(s, &ann, dm(&seller)).await).iter().filter(|r| r.1).count(), 1);
+    assert_balanced(s).await;
+}
+
+/// Many payers paying many bots at once, with refunds, renewals and plain transfers touching the
+/// same accounts and chats: nothing waits on anything forever, nothing is lost.
+async fn payments_in_parallel(store: Arc<dyn Store>) {
+    let s = &*store;
+    let owner = person(s, "owner").await;
+    let mut payers = Vec::new();
+    for i in 0..4 {
+        let payer = person(s, &format!("payer{i}")).await;
+        grant(s, &payer, 1000, &format!("grant-{i}")).await;
+        payers.push(payer);
+    }
+    let mut sellers = Vec::new();
+    for b in 0..2 {
+        let seller = bot(s, &format!("seller{b}_bot"), &owner).await;
+        for payer in &payers {
+            s.open_private_chat(payer.id, seller.id, T0).await.unwrap();
+        }
+        for l in 0..2 {
+            s.put_invoice(seller.id, format!("link-{b}-{l}"), stars_spec(&format!("L{b}x{l}"), 7, None), T0)
+                .await
+                .unwrap();
+        }
+        s.put_invoice(seller.id, format!("sub-{b}"), stars_spec(&format!("S{b}"), 3, Some(2)), T0).await.unwrap();
+        sellers.push(seller);
+    }
+    let mut tasks = Vec::new();
+    for (u, payer) in payers.iter().enumerate() {
+        for (b, seller) in sellers.iter().enumerate() {
+            let (store, payer, seller) = (store.clone(), payer.clone(), seller.clone());
+            tasks.push(tokio::spawn(async move {
+                let s = &*store;
+                for n in 0..12i64 {
+                    let now = T0 + n * 3;
+                    let slug = if n % 4 == 3 { format!("sub-{b}") } else { format!("link-{b}-{}", n % 2) };
+                    let amount = if slug.starts_with("sub") { 3 } else { 7 };
+                    let key = format!("u{u}-b{b}-n{n}");
+                    let p = match s.start_payment(checkout(&slug, &payer, &key, amount, now), now).await {
+                        Ok(w) => w.value,
+                        Err(StoreError::Denied(Denied::AlreadySubscribed)) => continue,
+                        Err(e) => panic!("{e:?}"),
+                    };
+                    let accept = if n % 5 == 4 { Err("no".to_string()) } else { Ok(()) };
+                    let (answered, _) = tokio::join!(
+                        s.answer_pre_checkout(seller.id, p.id, accept, now),
+                        s.transfer(
+                            xfer(&format!("tip-{key}"), Account::User(payer.id), Account::User(seller.id), 1),
+                            now
+                        ),
+                    );
+                    let answered = match answered {
+                        Ok(w) => w.value,
+                        // Another payment of this checkout's key ended it first.
+                        Err(StoreError::Denied(Denied::PaymentClosed)) => continue,
+                        Err(e) => panic!("{e:?}"),
+                    };
+                    if answered.state == PaymentState::Paid && n % 3 == 0 {
+                        match s.refund_payment(seller.id, payer.id, &answered.charge_id, now).await {
+                            Ok(_) | Err(StoreError::Denied(Denied::InsufficientFunds)) => {}
+                            Err(e) => panic!("{e:?}"),
+                        }
+                    }
+                    for sub in s.due_subscriptions(now, 100).await.unwrap() {
+                        s.renew_subscription(sub.id, now).await.unwrap();
+                    }
+                    // The bot pays some Stars out again.
+                    let back = xfer(&format!("back-{key}"), Account::User(seller.id), Account::User(payer.id), 2);
+                    match s.transfer(back, now).await {
+                        Ok(_) | Err(StoreError::Denied(Denied::InsufficientFunds)) => {}
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_balanced(s).await;
+    let mut total = 0;
+    for user in payers.iter().chain(&sellers) {
+        let balance = stars_of(s, user).await;
+        assert!(balance >= 0, "{user:?}: {balance}");
+        total += balance;
+    }
+    assert_eq!(total, 4000, "Stars moved, none appeared or vanished");
+    let mut made = 0;
+    for payer in &payers {
+        for seller in &sellers {
+            let chat = receipts(&whole_history(s, payer, dm(seller)).await);
+            for p in s.user_payments(payer.id, 1000).await.unwrap().iter().filter(|p| p.bot == seller.id) {
+                let paid = matches!(p.state, PaymentState::Paid | PaymentState::Refunded);
+                made += usize::from(paid);
+                let count =
+                    |refund: bool| chat.iter().filter(|r| r.1 == refund && r.2.charge_id == p.charge_id).count();
+                assert_eq!(
+                    (count(false), count(true)),
+                    (usize::from(paid), usize::from(p.state == PaymentState::Refunded))
+                );
+            }
+        }
+    }
+    assert!(made > 40, "{made} payments made");
+}
+
+/// Random checkouts, answers, cancels, refunds and renewals, some sent twice at once, checked
+/// against what the ledger and the chats hold.
+async fn payments_random_interleavings(store: Arc<dyn Store>) {
+    use rand::{Rng, SeedableRng};
+    let s = &*store;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261201);
+    let owner = person(s, "owner").await;
+    let mut payers = Vec::new();
+    for i in 0..3 {
+        payers.push(person(s, &format!("payer{i}")).await);
+    }
+    let mut sellers = Vec::new();
+    for i in 0..2 {
+        sellers.push(bot(s, &format!("seller{i}_bot"), &owner).await);
+    }
+    // Every invoice: (slug, bot index, amount, is Stars).
+    let mut invoices: Vec<(String, usize, i64, bool)> = Vec::new();
+    for (b, seller) in sellers.iter().enumerate() {
+        for (u, payer) in payers.iter().enumerate() {
+            s.open_private_chat(payer.id, seller.id, T0).await.unwrap();
+            let slug = format!("msg-{b}-{u}");
+            let amount = rng.random_range(5..30);
+            send_invoice(s, seller, payer, &slug, &stars_spec(&format!("M{b}x{u}"), amount, None), T0).await;
+            invoices.push((slug, b, amount, true));
+        }
+        for l in 0..2 {
+            let slug = format!("link-{b}-{l}");
+            let amount = rng.random_range(5..40);
+            s.put_invoice(seller.id, slug.clone(), stars_spec(&format!("L{b}x{l}"), amount, None), T0).await.unwrap();
+            invoices.push((slug, b, amount, true));
+        }
+        let slug = format!("sub-{b}");
+        let amount = rng.random_range(3..10);
+        s.put_invoice(seller.id, slug.clone(), stars_spec(&format!("S{b}"), amount, Some(4)), T0).await.unwrap();
+        invoices.push((slug, b, amount, true));
+        let slug = format!("card-{b}");
+        s.put_invoice(seller.id, slug.clone(), card_spec(&format!("C{b}"), 900), T0).await.unwrap();
+        invoices.push((slug, b, 900, false));
+    }
+    let mut granted: HashMap<UserId, i64> = HashMap::new();
+    let mut spent: HashMap<UserId, i64> = HashMap::new();
+    let mut known: Vec<i64> = Vec::new();
+    let mut now = T0;
+    for step in 0..300 {
+        now += rng.random_range(0..2);
+        let twice = rng.random_bool(0.3);
+        match rng.random_range(0..20) {
+            // Stars for a payer.
+            0 | 1 => {
+                let payer = &payers[rng.random_range(0..payers.len())];
+                let amount = rng.random_range(1..80);
+                grant(s, payer, amount, &format!("grant-{step}")).await;
+                *granted.entry(payer.id).or_default() += amount;
+            }
+            // A checkout, under a key that may have named another one.
+            2..=6 => {
+                let payer = &payers[rng.random_range(0..payers.len())];
+                // Subscriptions a third of the time, so they are bought, renewed, lapse and are bought again.
+                let subs: Vec<usize> = (0..invoices.len()).filter(|i| invoices[*i].0.starts_with("sub")).collect();
+                let pick = if rng.random_bool(0.3) {
+                    subs[rng.random_range(0..subs.len())]
+                } else {
+                    rng.random_range(0..invoices.len())
+                };
+                let (slug, _, amount, stars) = invoices[pick].clone();
+                let key = format!("key-{}", rng.random_range(0..40));
+                let mut c = checkout(&slug, payer, &key, amount, now);
+                if !stars {
+                    c.card_last4 = Some("4242".into());
+                }
+                let results = if twice {
+                    let (a, b) = tokio::join!(s.start_payment(c.clone(), now), s.start_payment(c.clone(), now));
+                    vec![a, b]
+                } else {
+                    vec![s.start_payment(c, now).await]
+                };
+                let mut ids = Vec::new();
+                for r in results {
+                    match r {
+                        Ok(w) => {
+                            assert_eq!((w.value.user, w.value.invoice.as_str()), (payer.id, slug.as_str()));
+                            ids.push(w.value.id);
+                            known.push(w.value.id);
+                        }
+                        Err(StoreError::Denied(
+                            Denied::InsufficientFunds
+                            | Denied::AlreadyPaid
+                            | Denied::AlreadySubscribed
+                            | Denied::PaymentKeyReused,
+                        )) => {}
+                        Err(e) => panic!("step {step}: {e:?}"),
+                    }
+                }
+                ids.dedup();
+                assert!(ids.len() <= 1, "step {step}: one checkout, got {ids:?}");
+            }
+            // The bot answers (or someone else tries to).
+            7..=10 if !known.is_empty() => {
+                // Mostly a checkout still waiting, sometimes any.
+                let open: Vec<Payment> =
+                    s.open_payments(100).await.unwrap().into_iter().filter(|p| p.deadline >= now).collect();
+                let id = if !open.is_empty() && rng.random_bool(0.85) {
+                    open[rng.random_range(0..open.len())].id
+                } else {
+                    known[rng.random_range(0..known.len())]
+                };
+                let p = s.payment(id).await.unwrap().unwrap();
+                let answerer = if rng.random_bool(0.1) { owner.id } else { p.bot };
+                let accept = if rng.random_bool(0.8) { Ok(()) } else { Err("sold out".to_string()) };
+                let results = if twice {
+                    let (a, b) = tokio::join!(
+                        s.answer_pre_checkout(answerer, id, accept.clone(), now),
+                        s.answer_pre_checkout(answerer, id, accept.clone(), now)
+                    );
+                    vec![a, b]
+                } else {
+                    vec![s.answer_pre_checkout(answerer, id, accept, now).await]
+                };
+                let open = answerer == p.bot && p.state == PaymentState::PreCheckout && now <= p.deadline;
+                let ok = results.iter().filter(|r| r.is_ok()).count();
+                assert_eq!(ok, usize::from(open), "step {step}: {results:?}");
+                for r in results {
+                    match r {
+                        Ok(w) => assert!(!w.value.state.is_open() || w.value.state == PaymentState::Approved),
+                        Err(StoreError::Denied(Denied::PaymentClosed)) => {}
+                        Err(e) => panic!("step {step}: {e:?}"),
+                    }
+                }
+            }
+            // The jobs cancel the checkouts whose window passed.
+            11 => {
+                for p in s.open_payments(100).await.unwrap() {
+                    if p.deadline < now {
+                        let w = s.cancel_payment(p.id, now).await.unwrap();
+                        assert!(!w.value.state.is_open() || w.value.state == PaymentState::Approved);
+                    }
+                }
+            }
+            // The sheet is closed.
+            12 if !known.is_empty() => {
+                let id = known[rng.random_range(0..known.len())];
+                let before = s.payment(id).await.unwrap().unwrap();
+                let results = if twice {
+                    let (a, b) = tokio::join!(s.cancel_payment(id, now), s.cancel_payment(id, now));
+                    vec![a.unwrap(), b.unwrap()]
+                } else {
+                    vec![s.cancel_payment(id, now).await.unwrap()]
+                };
+                let told = results.iter().filter(|w| !w.notify.is_empty()).count();
+                assert_eq!(told, usize::from(before.state == PaymentState::PreCheckout), "step {step}");
+                let after = s.payment(id).await.unwrap().unwrap();
+                if before.state == PaymentState::PreCheckout {
+                    assert_eq!(after.state, PaymentState::Cancelled);
+                } else {
+                    assert_eq!(after, before);
+                }
+            }
+            // A card charge ends.
+            13 if !known.is_empty() => {
+                let id = known[rng.random_range(0..known.len())];
+                let outcome = if rng.random_bool(0.7) { Ok(format!("ch-{step}")) } else { Err("declined".to_string()) };
+                let w = s.finish_card_payment(id, outcome, now).await.unwrap();
+                assert!(w.value.currency != STARS || w.notify.is_empty());
+            }
+            // A refund.
+            14 | 15 if !known.is_empty() => {
+                let id = known[rng.random_range(0..known.len())];
+                let p = s.payment(id).await.unwrap().unwrap();
+                let results = if twice {
+                    let (a, b) = tokio::join!(
+                        s.refund_payment(p.bot, p.user, &p.charge_id, now),
+                        s.refund_payment(p.bot, p.user, &p.charge_id, now)
+                    );
+                    vec![a, b]
+                } else {
+                    vec![s.refund_payment(p.bot, p.user, &p.charge_id, now).await]
+                };
+                let ok = results.iter().filter(|r| r.is_ok()).count();
+                assert!(ok <= 1, "step {step}: {results:?}");
+                for r in results {
+                    match r {
+                        Ok(w) => assert_eq!(w.value.state, PaymentState::Refunded),
+                        Err(StoreError::Denied(
+                            Denied::AlreadyRefunded | Denied::PaymentNotFound | Denied::InsufficientFunds,
+                        )) => {}
+                        Err(e) => panic!("step {step}: {e:?}"),
+                    }
+                }
+            }
+            // Renewals of what fell due.
+            16 | 17 => {
+                for sub in s.due_subscriptions(now, 100).await.unwrap() {
+                    let results = if twice {
+                        let (a, b) = tokio::join!(s.renew_subscription(sub.id, now), s.renew_subscription(sub.id, now));
+                        vec![a.unwrap(), b.unwrap()]
+                    } else {
+                        vec![s.renew_subscription(sub.id, now).await.unwrap()]
+                    };
+                    let renewed: Vec<&Payment> = results.iter().filter_map(|w| w.value.as_ref()).collect();
+                    assert!(renewed.len() <= 1, "step {step}: {renewed:?}");
+                    if let Some(p) = renewed.first() {
+                        known.push(p.id);
+                    }
+                }
+            }
+            // A subscription's renewal turned off or on.
+            18 => {
+                let payer = &payers[rng.random_range(0..payers.len())];
+                let subs = s.subscriptions(payer.id).await.unwrap();
+                if !subs.is_empty() {
+                    let sub = &subs[rng.random_range(0..subs.len())];
+                    let cancel = rng.random_bool(0.5);
+                    let by_bot = rng.random_bool(0.5);
+                    let after = s.set_subscription_canceled(sub.id, by_bot, cancel).await.unwrap();
+                    assert_eq!(if by_bot { after.canceled_by_bot } else { after.canceled_by_user }, cancel);
+                }
+            }
+            // A bot spends some of its Stars (so refunds may find too few).
+            _ => {
+                let seller = &sellers[rng.random_range(0..sellers.len())];
+                let amount = rng.random_range(1..30);
+                let key = format!("spend-{step}");
+                match s.transfer(xfer(&key, Account::User(seller.id), Account::Issuance, amount), now).await {
+                    Ok(_) => *spent.entry(seller.id).or_default() += amount,
+                    Err(StoreError::Denied(Denied::InsufficientFunds)) => {}
+                    Err(e) => panic!("step {step}: {e:?}"),
+                }
+            }
+        }
+        if step % 40 == 0 {
+            assert_balanced(s).await;
+        }
+    }
+
+    // What the ledger and the chats hold agrees with the payments' states.
+    assert_balanced(s).await;
+    let mut earned: HashMap<UserId, i64> = HashMap::new();
+    let mut paid_count = 0;
+    for payer in &payers {
+        let payments = s.user_payments(payer.id, 10_000).await.unwrap();
+        let mut ids: Vec<i64> = payments.iter().map(|p| p.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), payments.len());
+        let mut chats = HashMap::new();
+        for seller in &sellers {
+            chats.insert(seller.id, receipts(&whole_history(s, payer, dm(seller)).await));
+        }
+        let mut kept = 0;
+        for p in &payments {
+            let made = matches!(p.state, PaymentState::Paid | PaymentState::Refunded);
+            let refunded = p.state == PaymentState::Refunded;
+            let stars = p.currency == STARS;
+            if made && stars {
+                paid_count += 1;
+            }
+            if made && stars && !refunded {
+                kept += p.total_amount;
+                *earned.entry(p.bot).or_default() += p.total_amount;
+            }
+            assert_eq!(transfer_exists(s, &format!("pay:{}", p.id)).await, made && stars, "{p:?}");
+            assert_eq!(transfer_exists(s, &format!("refund:{}", p.id)).await, refunded, "{p:?}");
+            let chat = &chats[&p.bot];
+            let successful = chat.iter().filter(|r| !r.1 && r.2.charge_id == p.charge_id).count();
+            let refund_messages = chat.iter().filter(|r| r.1 && r.2.charge_id == p.charge_id).count();
+            assert_eq!((successful, refund_messages), (usize::from(made), usize::from(refunded)), "{p:?}");
+            assert!(chat.iter().filter(|r| r.2.charge_id == p.charge_id).all(|r| r.0 == payer.id));
+            if p.renewal > 0 {
+                assert!(p.subscription.is_some() && made, "renewals are made or not written: {p:?}");
+            }
+        }
+        let balance = stars_of(s, payer).await;
+        assert!(balance >= 0);
+        assert_eq!(balance, granted.get(&payer.id).copied().unwrap_or(0) - kept, "{payer:?}");
+    }
+    for seller in &sellers {
+        let balance = stars_of(s, seller).await;
+        assert!(balance >= 0);
+        let expected = earned.get(&seller.id).copied().unwrap_or(0) - spent.get(&seller.id).copied().unwrap_or(0);
+        assert_eq!(balance, expected, "{seller:?}");
+    }
+    // Exactly one transfer per payment made: as many payment entries as payments.
+    let mut payment_entries = 0;
+    for payer in &payers {
+        let entries = s.ledger_entries(Account::User(payer.id), None, 10_000).await.unwrap();
+        payment_entries += entries.iter().filter(|e| e.memo == "payment").count();
+    }
+    assert_eq!(payment_entries, paid_count);
+    // The run went through what it is meant to: payments made, renewals, subscriptions bought again.
+    let (mut renewals, mut bought) = (0, 0);
+    for payer in &payers {
+        for p in s.user_payments(payer.id, 10_000).await.unwrap() {
+            let made = matches!(p.state, PaymentState::Paid | PaymentState::Refunded);
+            renewals += usize::from(made && p.renewal > 0);
+            bought += usize::from(made && p.renewal == 0 && p.subscription.is_some());
+        }
+    }
+    assert!(renewals > 5 && bought > payers.len() * sellers.len(), "{renewals} renewals, {bought} bought");
+    assert!(paid_count > 20, "the run made payments: {paid_count}");
 }
