@@ -145,6 +145,12 @@ impl Senders {
                     last_name: c.last_name.clone(),
                     user_id: c.user_id.map(|u| u.0),
                 },
+                plaza_core::ServiceAction::SuccessfulPayment(r) => {
+                    ServiceOut::SuccessfulPayment { receipt: crate::payments::receipt_out(r) }
+                }
+                plaza_core::ServiceAction::RefundedPayment(r) => {
+                    ServiceOut::RefundedPayment { receipt: crate::payments::receipt_out(r) }
+                }
             }),
             poll: match (&m.poll, self.1) {
                 (Some(id), Some(viewer)) => Some(poll_out(&service.poll(viewer, id).await?)),
@@ -155,6 +161,13 @@ impl Senders {
                 Some(b) => Some(self.user_out(service, b).await?),
                 None => None,
             },
+            invoice: m.invoice.as_ref().map(|i| plaza_protocol::InvoiceSummaryOut {
+                slug: i.slug.clone(),
+                title: i.title.clone(),
+                description: i.description.clone(),
+                currency: i.currency.clone(),
+                total_amount: i.total_amount,
+            }),
         })
     }
 }

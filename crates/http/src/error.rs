@@ -74,6 +74,15 @@ fn denied(d: Denied) -> (StatusCode, &'static str) {
         Denied::StorageFull => (S::CONFLICT, "storage_full"),
         Denied::InsufficientFunds => (S::CONFLICT, "insufficient_funds"),
         Denied::TransferKeyReused => (S::CONFLICT, "transfer_key_reused"),
+        Denied::InvoiceNotFound => (S::NOT_FOUND, "invoice_not_found"),
+        Denied::AlreadyPaid => (S::CONFLICT, "already_paid"),
+        Denied::AlreadySubscribed => (S::CONFLICT, "already_subscribed"),
+        Denied::PaymentNotFound => (S::NOT_FOUND, "payment_not_found"),
+        Denied::AlreadyRefunded => (S::CONFLICT, "already_refunded"),
+        Denied::PaymentClosed => (S::CONFLICT, "payment_closed"),
+        Denied::SubscriptionNotFound => (S::NOT_FOUND, "subscription_not_found"),
+        Denied::PaymentKeyReused => (S::CONFLICT, "payment_key_reused"),
+        Denied::NotSandbox => (S::FORBIDDEN, "not_sandbox"),
     }
 }
 

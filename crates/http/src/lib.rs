@@ -31,6 +31,7 @@ pub mod convert;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod payments;
 pub mod web;
 pub mod ws;
 
@@ -103,7 +104,8 @@ impl std::ops::Deref for AppState {
         `{\"error\":{\"status\",\"code\",\"message\"}}`."),
     modifiers(&BearerAuth),
     tags((name = "auth"), (name = "users"), (name = "chats"), (name = "messages"), (name = "updates"), (name = "bots"),
-        (name = "webapps"), (name = "apps", description = "A bot owner's mini apps: register, deploy, roll back"))
+        (name = "webapps"), (name = "apps", description = "A bot owner's mini apps: register, deploy, roll back"),
+        (name = "payments", description = "Invoices, payments, subscriptions and the Stars wallet"))
 )]
 struct ApiDoc;
 
@@ -160,6 +162,14 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(apps::send_prepared_message))
         .routes(routes!(apps::list_apps, apps::put_app))
         .routes(routes!(apps::rollback_app))
+        .routes(routes!(payments::get_invoice))
+        .routes(routes!(payments::shipping))
+        .routes(routes!(payments::pay))
+        .routes(routes!(payments::get_payment))
+        .routes(routes!(payments::cancel_payment))
+        .routes(routes!(payments::wallet))
+        .routes(routes!(payments::topup))
+        .routes(routes!(payments::cancel_subscription))
         .merge(
             // Uploads may be larger than other requests: a document is up to 50 MB.
             OpenApiRouter::new()

@@ -77,8 +77,15 @@ pub async fn frames(state: &AppState, viewer: UserId, events: Vec<Event>) -> Api
                 message_id: message_id.0,
                 reactions: reactions_out(&reactions),
             },
+            EventBody::PaymentUpdated { payment } => {
+                ServerFrame::PaymentUpdated { cursor, payment: crate::payments::payment_out(&payment) }
+            }
+            // The request that sent the address waits for the answer itself.
+            EventBody::ShippingAnswered { .. } => continue,
             // Only bots receive these; a person's log never holds them.
-            EventBody::CallbackQuery { .. }
+            EventBody::PreCheckoutQuery { .. }
+            | EventBody::ShippingQuery { .. }
+            | EventBody::CallbackQuery { .. }
             | EventBody::MemberChanged { .. }
             | EventBody::PollAnswered { .. }
             | EventBody::MessageReaction { .. } => continue,

@@ -129,6 +129,12 @@ pub struct Message {
     pub write_access_allowed: Option<WriteAccessAllowed>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact: Option<Contact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<Invoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub successful_payment: Option<SuccessfulPayment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refunded_payment: Option<RefundedPayment>,
     /// The bot a person sent the message through (a mini app's `answerWebAppQuery`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via_bot: Option<User>,
@@ -217,6 +223,106 @@ pub struct Update {
     pub poll_answer: Option<PollAnswer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_reaction: Option<MessageReactionUpdated>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_query: Option<ShippingQuery>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pre_checkout_query: Option<PreCheckoutQuery>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Invoice {
+    pub title: String,
+    pub description: String,
+    pub start_parameter: String,
+    pub currency: String,
+    pub total_amount: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShippingAddress {
+    pub country_code: String,
+    pub state: String,
+    pub city: String,
+    pub street_line1: String,
+    pub street_line2: String,
+    pub post_code: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct OrderInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<ShippingAddress>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SuccessfulPayment {
+    pub currency: String,
+    pub total_amount: i64,
+    pub invoice_payload: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_expiration_date: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_recurring: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_first_recurring: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_option_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_info: Option<OrderInfo>,
+    pub telegram_payment_charge_id: String,
+    pub provider_payment_charge_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RefundedPayment {
+    pub currency: String,
+    pub total_amount: i64,
+    pub invoice_payload: String,
+    pub telegram_payment_charge_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_payment_charge_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ShippingQuery {
+    pub id: String,
+    pub from: User,
+    pub invoice_payload: String,
+    pub shipping_address: ShippingAddress,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PreCheckoutQuery {
+    pub id: String,
+    pub from: User,
+    pub currency: String,
+    pub total_amount: i64,
+    pub invoice_payload: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_option_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_info: Option<OrderInfo>,
+}
+
+/// A price part as bots send it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct LabeledPriceIn {
+    pub label: String,
+    pub amount: i64,
+}
+
+/// A shipping option as bots send it in `answerShippingQuery`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ShippingOptionIn {
+    pub id: String,
+    pub title: String,
+    pub prices: Vec<LabeledPriceIn>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -240,6 +240,220 @@ pub struct MessageOut {
     /// The bot the sender sent it through (a mini app's answer), shown as "via @bot".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via_bot: Option<UserOut>,
+    /// An invoice the bot sent: its Pay button opens the payment sheet for `slug`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<InvoiceSummaryOut>,
+}
+
+/// What an invoice message shows.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct InvoiceSummaryOut {
+    /// Names the invoice in `/api/v1/invoices/{slug}`.
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    /// `XTR` for Stars.
+    pub currency: String,
+    /// In the currency's smallest units (whole Stars for `XTR`).
+    pub total_amount: i64,
+}
+
+/// A payment as its service message reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ReceiptOut {
+    pub currency: String,
+    pub total_amount: i64,
+    pub charge_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_expiration_date: Option<i64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_recurring: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct LabeledPriceOut {
+    pub label: String,
+    pub amount: i64,
+}
+
+/// An invoice as the payment sheet shows it, with where the viewer stands.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InvoiceOut {
+    pub slug: String,
+    pub bot: UserOut,
+    pub title: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_url: Option<String>,
+    pub currency: String,
+    pub prices: Vec<LabeledPriceOut>,
+    /// The price without shipping or tip.
+    pub total_amount: i64,
+    /// `true` when paid by card (the sheet asks for a card number).
+    pub card: bool,
+    pub max_tip_amount: i64,
+    pub suggested_tip_amounts: Vec<i64>,
+    pub need_name: bool,
+    pub need_phone_number: bool,
+    pub need_email: bool,
+    pub need_shipping_address: bool,
+    /// The price depends on the address: ask for shipping options first.
+    pub is_flexible: bool,
+    /// Seconds between renewals, for a subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_period: Option<i64>,
+    /// The viewer paid this invoice message already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid: Option<PaymentOut>,
+    /// The viewer's subscription bought through this link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<SubscriptionOut>,
+    /// The viewer's Stars.
+    pub balance: i64,
+}
+
+/// A payment and where it stands.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct PaymentOut {
+    pub id: i64,
+    pub invoice_slug: String,
+    pub bot_id: i64,
+    pub currency: String,
+    pub total_amount: i64,
+    /// `pre_checkout`, `approved`, `paid`, `declined`, `cancelled`, `failed` or `refunded`.
+    pub state: String,
+    /// What a mini app's `invoice_closed` reports: `paid`, `pending`, `failed` or `cancelled`.
+    pub status: String,
+    /// Why it was declined or failed, in the bot's or the provider's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub charge_id: String,
+    pub date: i64,
+}
+
+/// A Stars subscription.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct SubscriptionOut {
+    pub id: i64,
+    pub bot_id: i64,
+    pub title: String,
+    pub amount: i64,
+    pub period: i64,
+    pub expires_at: i64,
+    /// It renews at `expires_at`.
+    pub renews: bool,
+    pub canceled_by_user: bool,
+    pub canceled_by_bot: bool,
+    /// A renewal found too few Stars.
+    pub lapsed: bool,
+}
+
+/// A shipping address for a flexible invoice.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingAddressIn {
+    pub country_code: String,
+    #[serde(default)]
+    pub state: String,
+    pub city: String,
+    pub street_line1: String,
+    #[serde(default)]
+    pub street_line2: String,
+    pub post_code: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingRequest {
+    pub shipping_address: ShippingAddressIn,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ShippingOptionOut {
+    pub id: String,
+    pub title: String,
+    pub prices: Vec<LabeledPriceOut>,
+}
+
+/// The bot's shipping options for an address; pay with `shipping_query_id` and an option's id.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ShippingOut {
+    pub shipping_query_id: i64,
+    pub options: Vec<ShippingOptionOut>,
+}
+
+/// What the payment sheet filled in.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OrderInfoIn {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub shipping_address: Option<ShippingAddressIn>,
+}
+
+/// Confirming the payment sheet. `key` names the attempt: sending it again (a retry, a double
+/// click) returns the same payment instead of paying twice.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayRequest {
+    pub key: String,
+    #[serde(default)]
+    pub order_info: Option<OrderInfoIn>,
+    #[serde(default)]
+    pub shipping_query_id: Option<i64>,
+    #[serde(default)]
+    pub shipping_option_id: Option<String>,
+    #[serde(default)]
+    pub tip_amount: Option<i64>,
+    /// For card invoices.
+    #[serde(default)]
+    pub card_number: Option<String>,
+}
+
+/// A line of a Stars history.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct StarEntryOut {
+    pub id: i64,
+    /// Positive when Stars came in.
+    pub amount: i64,
+    pub balance: i64,
+    /// `grant`, `topup`, `payment`, `refund` …
+    pub memo: String,
+    /// The other side: a user or bot id, or none for the platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_id: Option<i64>,
+    pub date: i64,
+}
+
+/// Your Stars: balance, recent history, subscriptions and payments.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WalletOut {
+    pub balance: i64,
+    pub history: Vec<StarEntryOut>,
+    pub subscriptions: Vec<SubscriptionOut>,
+    pub payments: Vec<PaymentOut>,
+    /// Free top-ups are available (a sandbox).
+    pub sandbox: bool,
+}
+
+/// A free top-up in a sandbox; `key` makes a retried request top up once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopUpRequest {
+    pub amount: i64,
+    pub key: String,
+}
+
+/// Turning a subscription's renewal off (`true`) or on again.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionCancelRequest {
+    pub canceled: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -312,6 +526,10 @@ pub enum ServiceOut {
         #[serde(skip_serializing_if = "Option::is_none")]
         user_id: Option<i64>,
     },
+    /// The sender paid an invoice (or a subscription renewed).
+    SuccessfulPayment { receipt: ReceiptOut },
+    /// The bot refunded a payment of the sender's.
+    RefundedPayment { receipt: ReceiptOut },
 }
 
 /// Blocking or unblocking the other side of a private chat.
@@ -572,6 +790,11 @@ pub enum ServerFrame {
         message_id: i64,
         reactions: Vec<ReactionOut>,
     },
+    /// One of your payments changed state (paid, declined, cancelled, failed, refunded).
+    PaymentUpdated {
+        cursor: u64,
+        payment: PaymentOut,
+    },
     /// Someone in the chat is typing (or uploading a photo …); show it for about 5 s or until
     /// their message arrives. Not part of the log: `cursor` is the stream's current one.
     ChatAction {
@@ -605,7 +828,8 @@ impl ServerFrame {
             | ServerFrame::CallbackAnswer { cursor, .. }
             | ServerFrame::ChatAction { cursor, .. }
             | ServerFrame::PollUpdated { cursor, .. }
-            | ServerFrame::ReactionsUpdated { cursor, .. } => *cursor,
+            | ServerFrame::ReactionsUpdated { cursor, .. }
+            | ServerFrame::PaymentUpdated { cursor, .. } => *cursor,
         }
     }
 }

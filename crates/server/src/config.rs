@@ -22,6 +22,7 @@ pub struct FileConfig {
     pub webhooks_https_only: Option<bool>,
     pub flood_limits: Option<bool>,
     pub apps_url: Option<String>,
+    pub sandbox: Option<bool>,
 }
 
 impl FileConfig {
@@ -58,6 +59,9 @@ pub struct Config {
     /// Where hosted mini apps are served, each on its own origin `<app>.<bot>.<host>`; by
     /// default `http://localhost:<the port listened on>`.
     pub apps_url: Option<String>,
+    /// A sandbox for testing bots and mini apps: free Stars top-ups and subscription periods
+    /// shorter than 30 days.
+    pub sandbox: bool,
 }
 
 impl Config {
@@ -76,6 +80,7 @@ impl Config {
             // their own test.
             flood_limits: false,
             apps_url: None,
+            sandbox: true,
         }
     }
 }

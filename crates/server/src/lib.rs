@@ -46,7 +46,7 @@ pub fn service(
     config: &Config,
     apps_url: plaza_core::webapp::AppsUrl,
 ) -> Arc<Service> {
-    let service_config = ServiceConfig { session_ttl: config.session_ttl, apps_url };
+    let service_config = ServiceConfig { session_ttl: config.session_ttl, apps_url, sandbox: config.sandbox };
     Arc::new(Service::new(store, Arc::new(LocalBus::new()), clock, service_config))
 }
 
@@ -98,6 +98,25 @@ impl Server {
         if let Some(bot) = demo_bot {
             // Tracked like the webhook senders: shutdown cancels its long poll and waits for it.
             state.tracker.spawn(demo_bot::run(state.service.clone(), bot, state.shutdown.clone()));
+        }
+        // Cancels checkouts the bot did not answer, settles interrupted card payments and renews
+        // subscriptions; every step is conditional in the store, so a restart simply resumes.
+        {
+            let service = state.service.clone();
+            let shutdown = state.shutdown.clone();
+            state.tracker.spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = shutdown.cancelled() => return,
+                    }
+                    if let Err(e) = service.run_payment_jobs().await {
+                        tracing::warn!(error = %e, "payment jobs");
+                    }
+                }
+            });
         }
         let app = plaza_http::router(state.clone());
         let shutdown = state.shutdown.clone();

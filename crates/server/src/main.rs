@@ -170,6 +170,11 @@ struct ServeArgs {
     /// minute per group, 30/s per bot), e.g. for a sandbox or a benchmark.
     #[arg(long, env = "PLAZA_NO_FLOOD_LIMITS")]
     no_flood_limits: bool,
+    /// Run as a sandbox for testing bots and mini apps: free Stars top-ups in the wallet, and
+    /// subscription periods shorter than 30 days accepted so renewals can be watched. `--demo`
+    /// implies it.
+    #[arg(long, env = "PLAZA_SANDBOX")]
+    sandbox: bool,
 }
 
 #[derive(Subcommand)]
@@ -248,6 +253,7 @@ async fn main() -> anyhow::Result<()> {
                 webhooks_https_only: args.webhooks_https_only || file.webhooks_https_only.unwrap_or(false),
                 flood_limits: !args.no_flood_limits && file.flood_limits.unwrap_or(true),
                 apps_url,
+                sandbox: args.sandbox || args.demo || file.sandbox.unwrap_or(false),
             };
             serve(config).await
         }

@@ -69,7 +69,8 @@ on_both_backends!(
     acknowledged_writes_survive_kill_9,
     sigterm_shuts_down_gracefully,
     the_init_data_key_is_published_and_kept,
-    the_operator_grants_stars
+    the_operator_grants_stars,
+    a_crash_mid_checkout_charges_once_or_not_at_all
 );
 
 async fn cli_manages_users_and_bots(b: Backend) {
@@ -414,4 +415,171 @@ async fn the_operator_grants_stars(b: Backend) {
     assert_eq!(body["result"]["transactions"], json!([]));
     server.child.kill().unwrap();
     server.child.wait().unwrap();
+}
+
+/// The next pre-checkout query the bot gets, long-polling from `offset`.
+async fn next_pre_checkout(http: &reqwest::Client, base: &str, token: &str, offset: &mut i64) -> Value {
+    for _ in 0..20 {
+        let body = post(
+            http,
+            format!("{base}/bot{token}/getUpdates"),
+            None,
+            json!({"offset": *offset, "timeout": 5, "allowed_updates": ["pre_checkout_query", "message"]}),
+        )
+        .await;
+        for u in body["result"].as_array().expect("updates") {
+            *offset = u["update_id"].as_i64().unwrap() + 1;
+            if let Some(q) = u.get("pre_checkout_query") {
+                return q.clone();
+            }
+        }
+    }
+    panic!("no pre_checkout_query");
+}
+
+/// The server is killed (SIGKILL) while checkouts wait for the bot. After the restart, a bot that
+/// answers within the window gets the payment made once (and its successful_payment); a checkout
+/// nobody answers is cancelled by the jobs with nothing charged; a paid payment stays paid; and
+/// the ledger balances.
+async fn a_crash_mid_checkout_charges_once_or_not_at_all(b: Backend) {
+    let store = fresh_store(b).await;
+    run_ok(plaza(&store.config).args(["user", "create", "ann", "--password", "pw-ann"]));
+    let made = run_ok(plaza(&store.config).args(["bot", "create", "shop_bot", "--owner", "ann"]));
+    let token = made.split_whitespace().find(|w| w.contains(':') && w.len() > 36).unwrap().to_string();
+    run_ok(plaza(&store.config).args(["stars", "grant", "ann", "20"]));
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("plaza.toml");
+    std::fs::write(&config_file, "").unwrap();
+    let http = reqwest::Client::new();
+    let mut server = serve(&store, &config_file);
+    let base = server.base.clone();
+    let login =
+        post(&http, format!("{base}/api/v1/auth/login"), None, json!({"username": "ann", "password": "pw-ann"})).await;
+    let person = login["token"].as_str().expect("token").to_string();
+    let link = post(
+        &http,
+        format!("{base}/bot{token}/createInvoiceLink"),
+        None,
+        json!({"title": "Tea", "description": "A pot", "payload": "tea", "currency": "XTR", "prices": [{"label": "Tea", "amount": 5}]}),
+    )
+    .await;
+    let slug = link["result"].as_str().expect("link").trim_start_matches("https://t.me/$").to_string();
+
+    // Two checkouts wait for the bot (two people would be the same; one person, two attempts in
+    // a row, since a person has one open checkout per invoice).
+    let mut offset = 0;
+    let mut queries = Vec::new();
+    for key in ["first", "second"] {
+        let (http2, url, p2) = (http.clone(), format!("{base}/api/v1/invoices/{slug}/pay"), person.clone());
+        let paying =
+            tokio::spawn(async move { http2.post(url).bearer_auth(p2).json(&json!({"key": key})).send().await });
+        queries.push(next_pre_checkout(&http, &base, &token, &mut offset).await);
+        if key == "first" {
+            // The person closes the sheet of the first; the second is then allowed.
+            let id = queries[0]["id"].as_str().unwrap();
+            let cancelled = post(&http, format!("{base}/api/v1/payments/{id}/cancel"), Some(&person), json!({})).await;
+            assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
+            let _ = paying.await;
+        } else {
+            server.child.kill().expect("SIGKILL");
+            server.child.wait().unwrap();
+            assert!(paying.await.unwrap().is_err(), "the request died with the server");
+        }
+    }
+    // Restarted: the bot answers the second checkout within its window; it is paid once.
+    let mut server = serve(&store, &config_file);
+    let base = server.base.clone();
+    let second = queries[1]["id"].as_str().unwrap().to_string();
+    let answer = post(
+        &http,
+        format!("{base}/bot{token}/answerPreCheckoutQuery"),
+        None,
+        json!({"pre_checkout_query_id": second, "ok": true}),
+    )
+    .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    let paid: Value = http
+        .get(format!("{base}/api/v1/payments/{second}"))
+        .bearer_auth(&person)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paid["state"], "paid", "{paid}");
+    let updates = post(&http, format!("{base}/bot{token}/getUpdates"), None, json!({"offset": offset})).await;
+    let delivered: Vec<&Value> =
+        updates["result"].as_array().unwrap().iter().filter_map(|u| u["message"].get("successful_payment")).collect();
+    assert_eq!(delivered.len(), 1, "one successful_payment: {updates}");
+    assert_eq!(delivered[0]["telegram_payment_charge_id"], paid["charge_id"]);
+    // The cancelled first one stays cancelled; answering it now is refused.
+    let first = queries[0]["id"].as_str().unwrap();
+    let late = post(
+        &http,
+        format!("{base}/bot{token}/answerPreCheckoutQuery"),
+        None,
+        json!({"pre_checkout_query_id": first, "ok": true}),
+    )
+    .await;
+    assert_eq!(late["ok"], false, "{late}");
+
+    // A third checkout is left unanswered across a crash: the jobs cancel it after its window.
+    let link = post(
+        &http,
+        format!("{base}/bot{token}/createInvoiceLink"),
+        None,
+        json!({"title": "Cake", "description": "A slice", "payload": "cake", "currency": "XTR", "prices": [{"label": "Cake", "amount": 4}]}),
+    )
+    .await;
+    let cake = link["result"].as_str().unwrap().trim_start_matches("https://t.me/$").to_string();
+    let (http2, url, p2) = (http.clone(), format!("{base}/api/v1/invoices/{cake}/pay"), person.clone());
+    let paying =
+        tokio::spawn(async move { http2.post(url).bearer_auth(p2).json(&json!({"key": "third"})).send().await });
+    let offset_before = offset;
+    let third = next_pre_checkout(&http, &base, &token, &mut offset).await;
+    assert!(offset > offset_before);
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().unwrap();
+    let _ = paying.await;
+    let mut server = serve(&store, &config_file);
+    let base = server.base.clone();
+    let third_id = third["id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let p: Value = http
+            .get(format!("{base}/api/v1/payments/{third_id}"))
+            .bearer_auth(&person)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if p["state"] == "cancelled" {
+            break;
+        }
+        assert_eq!(p["state"], "pre_checkout", "{p}");
+        assert!(std::time::Instant::now() < deadline, "never cancelled: {p}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let late = post(
+        &http,
+        format!("{base}/bot{token}/answerPreCheckoutQuery"),
+        None,
+        json!({"pre_checkout_query_id": third_id, "ok": true}),
+    )
+    .await;
+    assert_eq!(late["ok"], false, "{late}");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    assert_eq!(
+        run_ok(plaza(&store.config).args(["stars", "balance", "ann"])).trim(),
+        "15",
+        "charged once, for the tea"
+    );
+    assert_eq!(run_ok(plaza(&store.config).args(["stars", "balance", "shop_bot"])).trim(), "5");
+    let check = run_ok(plaza(&store.config).args(["stars", "check"]));
+    assert!(check.contains("balances sum to 0, 0 mismatched"), "{check}");
 }

@@ -60,6 +60,10 @@ pub enum BotUpdateBody {
         chat: Chat,
         change: ReactionChange,
     },
+    /// A person confirmed a checkout of the bot's invoice.
+    PreCheckoutQuery(plaza_core::payment::Payment),
+    /// A person gave a shipping address for the bot's flexible invoice.
+    ShippingQuery(plaza_core::payment::ShippingQuery),
 }
 
 impl BotUpdateBody {
@@ -73,6 +77,8 @@ impl BotUpdateBody {
             BotUpdateBody::Poll(_) => "poll",
             BotUpdateBody::PollAnswer(_) => "poll_answer",
             BotUpdateBody::MessageReaction { .. } => "message_reaction",
+            BotUpdateBody::PreCheckoutQuery(_) => "pre_checkout_query",
+            BotUpdateBody::ShippingQuery(_) => "shipping_query",
         }
     }
 }
@@ -363,6 +369,8 @@ impl Service {
             EventBody::MessageReaction { chat_id, change } => {
                 BotUpdateBody::MessageReaction { chat: self.chat_seen_by(bot, chat_id).await?, change }
             }
+            EventBody::PreCheckoutQuery { payment } => BotUpdateBody::PreCheckoutQuery(payment),
+            EventBody::ShippingQuery { query } => BotUpdateBody::ShippingQuery(query),
             _ => return Ok(None),
         };
         Ok(Some(BotUpdate { update_id: event.seq, body }))

@@ -25,6 +25,7 @@ pub mod bots;
 mod cache;
 pub mod files;
 pub mod hosting;
+pub mod payments;
 mod secrets;
 pub mod stars;
 pub mod webapp;
@@ -100,6 +101,9 @@ pub struct ServiceConfig {
     pub session_ttl: Duration,
     /// Where hosted mini apps are served (each on its own origin under it).
     pub apps_url: plaza_core::webapp::AppsUrl,
+    /// A sandbox for testing bots and mini apps: free Stars top-ups, subscription periods shorter
+    /// than 30 days.
+    pub sandbox: bool,
 }
 
 impl Default for ServiceConfig {
@@ -107,6 +111,7 @@ impl Default for ServiceConfig {
         ServiceConfig {
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             apps_url: plaza_core::webapp::AppsUrl::parse("http://localhost:8080").expect("a valid default"),
+            sandbox: false,
         }
     }
 }
@@ -140,6 +145,7 @@ pub struct Service {
     /// Contacts shared through a mini app's `requestContact`, signed, by launch, for the app's
     /// `getRequestedContact` that follows within seconds.
     shared_contacts: cache::TtlCache<String, String>,
+    payments: payments::Payments,
 }
 
 /// Someone in a chat is typing (or uploading …), as a watcher of the chat receives it.
@@ -175,6 +181,7 @@ impl Service {
             pollers: Default::default(),
             webapp_signing: tokio::sync::OnceCell::new(),
             shared_contacts: cache::TtlCache::new(),
+            payments: Default::default(),
         }
     }
 

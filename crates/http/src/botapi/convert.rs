@@ -320,6 +320,38 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
             }),
             _ => None,
         },
+        invoice: m.invoice.as_ref().map(|i| wire::Invoice {
+            title: i.title.clone(),
+            description: i.description.clone(),
+            start_parameter: i.start_parameter.clone(),
+            currency: i.currency.clone(),
+            total_amount: i.total_amount,
+        }),
+        successful_payment: match &m.service {
+            Some(plaza_core::ServiceAction::SuccessfulPayment(r)) => Some(wire::SuccessfulPayment {
+                currency: r.currency.clone(),
+                total_amount: r.total_amount,
+                invoice_payload: r.invoice_payload.clone(),
+                subscription_expiration_date: r.subscription_expiration_date,
+                is_recurring: r.is_recurring.then_some(true),
+                is_first_recurring: r.is_first_recurring.then_some(true),
+                shipping_option_id: r.shipping_option_id.clone(),
+                order_info: r.order_info.as_ref().map(order_info),
+                telegram_payment_charge_id: r.charge_id.clone(),
+                provider_payment_charge_id: r.provider_charge_id.clone().unwrap_or_default(),
+            }),
+            _ => None,
+        },
+        refunded_payment: match &m.service {
+            Some(plaza_core::ServiceAction::RefundedPayment(r)) => Some(wire::RefundedPayment {
+                currency: r.currency.clone(),
+                total_amount: r.total_amount,
+                invoice_payload: r.invoice_payload.clone(),
+                telegram_payment_charge_id: r.charge_id.clone(),
+                provider_payment_charge_id: r.provider_charge_id.clone(),
+            }),
+            _ => None,
+        },
         via_bot: match m.via_bot {
             Some(b) => Some(user(&service.user(b).await?)),
             None => None,
@@ -338,6 +370,26 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
         }
     }
     Ok(out)
+}
+
+pub fn shipping_address(a: &plaza_core::payment::ShippingAddress) -> wire::ShippingAddress {
+    wire::ShippingAddress {
+        country_code: a.country_code.clone(),
+        state: a.state.clone(),
+        city: a.city.clone(),
+        street_line1: a.street_line1.clone(),
+        street_line2: a.street_line2.clone(),
+        post_code: a.post_code.clone(),
+    }
+}
+
+pub fn order_info(o: &plaza_core::payment::OrderInfo) -> wire::OrderInfo {
+    wire::OrderInfo {
+        name: o.name.clone(),
+        phone_number: o.phone_number.clone(),
+        email: o.email.clone(),
+        shipping_address: o.shipping_address.as_ref().map(shipping_address),
+    }
 }
 
 /// Plaza keeps a photo as uploaded, so it has one size: the original.
@@ -404,6 +456,25 @@ pub async fn update(service: &Service, u: &BotUpdate) -> ServiceResult<wire::Upd
                 poll_id: a.poll_id.clone(),
                 user: user(&service.user(a.user).await?),
                 option_ids: a.option_ids.clone(),
+            });
+        }
+        BotUpdateBody::PreCheckoutQuery(p) => {
+            out.pre_checkout_query = Some(wire::PreCheckoutQuery {
+                id: p.id.to_string(),
+                from: user(&service.user(p.user).await?),
+                currency: p.currency.clone(),
+                total_amount: p.total_amount,
+                invoice_payload: p.payload.clone(),
+                shipping_option_id: p.shipping_option_id.clone(),
+                order_info: (!p.order_info.is_empty()).then(|| order_info(&p.order_info)),
+            });
+        }
+        BotUpdateBody::ShippingQuery(q) => {
+            out.shipping_query = Some(wire::ShippingQuery {
+                id: q.id.to_string(),
+                from: user(&service.user(q.user).await?),
+                invoice_payload: q.payload.clone(),
+                shipping_address: shipping_address(&q.address),
             });
         }
         BotUpdateBody::MessageReaction { chat: c, change } => {

@@ -81,6 +81,12 @@ pub async fn call(state: &AppState, bot: &User, method: &str, p: Params) -> BotR
         "getstartransactions" => get_star_transactions(s, bot, p).await,
         "getmystarbalance" => Ok(ok(wire::StarAmount { amount: s.service.star_balance(bot).await? })),
         "savepreparedinlinemessage" => save_prepared_inline_message(s, bot, p).await,
+        "sendinvoice" => send_invoice(s, bot, p).await,
+        "createinvoicelink" => create_invoice_link(s, bot, p).await,
+        "answerprecheckoutquery" => answer_pre_checkout_query(s, bot, p).await,
+        "answershippingquery" => answer_shipping_query(s, bot, p).await,
+        "refundstarpayment" => refund_star_payment(s, bot, p).await,
+        "edituserstarsubscription" => edit_user_star_subscription(s, bot, p).await,
         _ => Err(BotError::not_found(Some("method not found"))),
     }
 }
@@ -536,6 +542,110 @@ async fn get_star_transactions(state: &AppState, bot: &User, p: Params) -> BotRe
         });
     }
     Ok(ok(wire::StarTransactions { transactions }))
+}
+
+// ---- payments ----
+
+/// The invoice parameters `sendInvoice` and `createInvoiceLink` share.
+fn invoice_spec(p: &Params) -> Result<plaza_core::payment::InvoiceSpec, BotError> {
+    use plaza_core::payment::{InvoiceSpec, LabeledPrice};
+    let required = |name: &str| -> Result<String, BotError> { p.str(name).ok_or_else(|| BotError::missing(name)) };
+    let prices: Vec<wire::LabeledPriceIn> = p.json("prices", "prices")?.ok_or_else(|| BotError::missing("prices"))?;
+    let tips: Option<Vec<i64>> = p.json("suggested_tip_amounts", "suggested tip amounts")?;
+    Ok(InvoiceSpec {
+        title: required("title")?,
+        description: required("description")?,
+        payload: required("payload")?,
+        currency: required("currency")?,
+        prices: prices.into_iter().map(|l| LabeledPrice { label: l.label, amount: l.amount }).collect(),
+        provider_token: p.str("provider_token"),
+        provider_data: p.str("provider_data"),
+        max_tip_amount: p.int("max_tip_amount")?.unwrap_or(0),
+        suggested_tip_amounts: tips.unwrap_or_default(),
+        start_parameter: p.str("start_parameter").filter(|s| !s.is_empty()),
+        photo_url: p.str("photo_url").filter(|s| !s.is_empty()),
+        need_name: p.bool("need_name"),
+        need_phone_number: p.bool("need_phone_number"),
+        need_email: p.bool("need_email"),
+        need_shipping_address: p.bool("need_shipping_address"),
+        is_flexible: p.bool("is_flexible"),
+        subscription_period: p.int("subscription_period")?,
+    })
+}
+
+/// `sendInvoice`: a message whose first button (a default "Pay" one unless the bot gives its own
+/// inline keyboard starting with a `pay` button) opens the payment sheet.
+async fn send_invoice(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let chat = chat_id(&p, "chat_id")?;
+    let spec = invoice_spec(&p)?;
+    let markup = reply_markup(&p)?;
+    let reply_to = reply_to(state, bot, chat, &p).await?.map(MessageId);
+    let sent = state
+        .service
+        .send_invoice(bot.id, chat, spec, markup, reply_to, p.bool("protect_content"))
+        .await
+        .map_err(|e| BotError::from(e).message_not_found("message to be replied not found"))?;
+    Ok(ok(bot_message(state, bot, chat, sent).await?))
+}
+
+/// `createInvoiceLink`: `https://t.me/$<slug>`, which Plaza's client opens as a payment sheet and
+/// mini apps pass to `openInvoice`. Subscriptions (`subscription_period`) are sold this way.
+async fn create_invoice_link(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let spec = invoice_spec(&p)?;
+    Ok(ok(state.service.create_invoice_link(bot.id, spec).await?))
+}
+
+async fn answer_pre_checkout_query(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let id = p
+        .str("pre_checkout_query_id")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| BotError::missing("pre_checkout_query_id"))?;
+    if !p.has("ok") {
+        return Err(BotError::missing("ok"));
+    }
+    state.service.answer_pre_checkout_query(bot.id, &id, p.bool("ok"), p.str("error_message").as_deref()).await?;
+    Ok(ok(true))
+}
+
+async fn answer_shipping_query(state: &AppState, bot: &User, p: Params) -> BotResult {
+    use plaza_core::payment::{LabeledPrice, ShippingOption};
+    let id =
+        p.str("shipping_query_id").filter(|s| !s.is_empty()).ok_or_else(|| BotError::missing("shipping_query_id"))?;
+    if !p.has("ok") {
+        return Err(BotError::missing("ok"));
+    }
+    let options: Option<Vec<wire::ShippingOptionIn>> = p.json("shipping_options", "shipping options")?;
+    let options = options.map(|list| {
+        list.into_iter()
+            .map(|o| ShippingOption {
+                id: o.id,
+                title: o.title,
+                prices: o.prices.into_iter().map(|l| LabeledPrice { label: l.label, amount: l.amount }).collect(),
+            })
+            .collect()
+    });
+    state.service.answer_shipping_query(bot.id, &id, p.bool("ok"), options, p.str("error_message").as_deref()).await?;
+    Ok(ok(true))
+}
+
+/// `refundStarPayment`: the Stars go back to the person, who gets a `refunded_payment` message.
+async fn refund_star_payment(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let user = UserId(p.required_int("user_id")?);
+    let charge = p.required_str("telegram_payment_charge_id")?;
+    state.service.refund_star_payment(bot.id, user, &charge).await?;
+    Ok(ok(true))
+}
+
+/// `editUserStarSubscription`: `is_canceled` stops (or allows again) the renewal of the person's
+/// subscription paid with that charge.
+async fn edit_user_star_subscription(state: &AppState, bot: &User, p: Params) -> BotResult {
+    let user = UserId(p.required_int("user_id")?);
+    let charge = p.required_str("telegram_payment_charge_id")?;
+    if !p.has("is_canceled") {
+        return Err(BotError::missing("is_canceled"));
+    }
+    state.service.edit_user_star_subscription(bot.id, user, &charge, p.bool("is_canceled")).await?;
+    Ok(ok(true))
 }
 
 /// `answerWebAppQuery`: the message the result describes is sent as the person who opened the

@@ -129,8 +129,10 @@ fn chat_of(u: &BotUpdate) -> i64 {
         BotUpdateBody::CallbackQuery { chat, .. }
         | BotUpdateBody::MyChatMember { chat, .. }
         | BotUpdateBody::MessageReaction { chat, .. } => chat.key.0,
-        // Poll changes and answers are ordered among themselves.
-        BotUpdateBody::Poll(_) | BotUpdateBody::PollAnswer(_) => 0,
+        // A checkout is in the private chat its successful_payment message will be in.
+        BotUpdateBody::PreCheckoutQuery(p) => p.chat.0,
+        // Poll changes and answers, and shipping queries, are ordered among themselves.
+        BotUpdateBody::Poll(_) | BotUpdateBody::PollAnswer(_) | BotUpdateBody::ShippingQuery(_) => 0,
     }
 }
 
