@@ -31,6 +31,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("poll", "A poll to vote in"),
     ("format", "Bold, italic, code, links and spoilers"),
     ("apps", "Mini apps: a café and a to-do list"),
+    ("shop", "Pay for a coffee in Stars, and get a refund"),
 ];
 
 const DESCRIPTION: &str = "I'm the demo bot of this Plaza server. Press Start and I'll show you what a \
@@ -45,7 +46,10 @@ const FRUITS: &[&[&str]] = &[&["🍎 Apple", "🍐 Pear"], &["🍌 Banana", "�
 const DOCS_URL: &str = "https://core.telegram.org/bots/api";
 
 /// The updates the bot acts on; others are never read.
-const HANDLED: &[&str] = &["message", "callback_query", "poll_answer"];
+const HANDLED: &[&str] = &["message", "callback_query", "poll_answer", "pre_checkout_query"];
+
+/// What `/shop` sells, in Stars.
+const COFFEE_PRICE: i64 = 5;
 
 /// How long a chat action shows before the answer arrives, so a person sees it.
 const ACTION_PAUSE: Duration = Duration::from_millis(600);
@@ -71,7 +75,7 @@ pub async fn run(service: Arc<Service>, bot: UserId, shutdown: CancellationToken
             }
         }
     };
-    let mut demo = DemoBot { service, me, picture: None, shutdown };
+    let mut demo = DemoBot { service, me, picture: None, coffees: Default::default(), shutdown };
     // The menu and profile texts are a nicety: without them the bot still answers.
     if let Err(e) = demo.set_up().await {
         tracing::warn!(error = %e, "demo bot: setting its commands and descriptions failed");
@@ -85,6 +89,8 @@ struct DemoBot {
     me: User,
     /// The picture of `/photo` once stored, sent again by its file id.
     picture: Option<FileInfo>,
+    /// Each person's latest coffee, by its charge id, for `/refund`.
+    coffees: std::collections::HashMap<UserId, String>,
     shutdown: CancellationToken,
 }
 
@@ -161,6 +167,10 @@ impl DemoBot {
                 self.on_callback(query, chat, message.map(|m| m.message)).await
             }
             BotUpdateBody::PollAnswer(answer) => self.on_poll_answer(answer).await,
+            // The coffee is always in stock.
+            BotUpdateBody::PreCheckoutQuery(p) => {
+                self.service.answer_pre_checkout_query(self.id(), &p.id.to_string(), true, None).await
+            }
             _ => Ok(()),
         };
         match result {
@@ -179,6 +189,14 @@ impl DemoBot {
         let m = bm.message;
         if let Some(plaza_core::ServiceAction::WebAppData { data, .. }) = &m.service {
             return self.on_order(chat, data).await;
+        }
+        if let Some(plaza_core::ServiceAction::SuccessfulPayment(r)) = &m.service {
+            self.coffees.insert(m.sender, r.charge_id.clone());
+            let (text, entities) = html(&format!(
+                "☕ Thanks! Your coffee is on its way: {} ⭐️ received.\nChanged your mind? /refund gives the Stars back.",
+                r.total_amount
+            ))?;
+            return self.send(chat, NewMessage::new(&text, entities, None)?).await;
         }
         if m.service.is_some() || m.poll.is_some() {
             return Ok(());
@@ -222,6 +240,20 @@ impl DemoBot {
                 self.greet(chat, Some(&name), Some(payload.as_str()).filter(|p| !p.is_empty())).await
             }
             "help" => self.greet(chat, None, None).await,
+            "refund" => {
+                let answer = match self.coffees.get(&m.sender).cloned() {
+                    None => "There is no coffee of yours to refund. /shop sells one.".to_string(),
+                    Some(charge) => match self.service.refund_star_payment(self.id(), m.sender, &charge).await {
+                        Ok(p) => {
+                            self.coffees.remove(&m.sender);
+                            format!("Refunded: {} ⭐️ are back in your wallet.", p.total_amount)
+                        }
+                        Err(ServiceError::Denied(d)) => format!("I couldn't refund it: {d}."),
+                        Err(e) => return Err(e),
+                    },
+                };
+                self.send(chat, NewMessage::new(&answer, vec![], Some(m.id.0))?).await
+            }
             other => match self.run_command(chat, other).await? {
                 true => Ok(()),
                 // In a group, an unknown command is probably another bot's.
@@ -245,6 +277,7 @@ impl DemoBot {
             "poll" => self.poll(chat).await?,
             "format" => self.format(chat).await?,
             "apps" => self.apps(chat).await?,
+            "shop" => self.shop(chat).await?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -279,6 +312,20 @@ impl DemoBot {
         ])
         .check()?;
         self.send(chat, NewMessage::new(&text, entities, None)?.with_markup(Some(keyboard))).await
+    }
+
+    /// A Stars invoice: the Pay button opens the payment sheet; the wallet tops up for free here.
+    async fn shop(&self, chat: ChatId) -> ServiceResult<()> {
+        let spec = plaza_core::payment::InvoiceSpec {
+            title: "Demo coffee".into(),
+            description:
+                "A virtual cup of coffee, paid in Stars. This server is a sandbox: top up your wallet for free.".into(),
+            payload: "demo-coffee".into(),
+            currency: plaza_core::payment::STARS.into(),
+            prices: vec![plaza_core::payment::LabeledPrice { label: "Coffee".into(), amount: COFFEE_PRICE }],
+            ..Default::default()
+        };
+        self.service.send_invoice(self.id(), chat, spec, None, None, false).await.map(drop)
     }
 
     /// The demo mini apps: inline buttons that open them, and a keyboard button that opens the

@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 on_both_backends!(
     demo_bot_greets_echoes_and_answers_buttons,
     demo_bot_sends_keyboards_photos_polls_and_formatting,
-    demo_bot_offers_its_mini_apps
+    demo_bot_offers_its_mini_apps,
+    demo_bot_sells_a_coffee_for_stars
 );
 
 const BOT: &str = "plaza_demo_bot";
@@ -102,7 +103,7 @@ async fn demo_bot_greets_echoes_and_answers_buttons(b: Backend) {
     assert_eq!(st, StatusCode::OK, "{info}");
     let commands: Vec<&str> =
         info["commands"].as_array().unwrap().iter().map(|c| c["command"].as_str().unwrap()).collect();
-    assert_eq!(commands, ["start", "help", "buttons", "keyboard", "photo", "poll", "format", "apps"]);
+    assert_eq!(commands, ["start", "help", "buttons", "keyboard", "photo", "poll", "format", "apps", "shop"]);
     assert!(!info["description"].as_str().unwrap().is_empty());
     assert!(!info["short_description"].as_str().unwrap().is_empty());
 
@@ -281,4 +282,27 @@ async fn demo_bot_offers_its_mini_apps(b: Backend) {
     }
     let (st, _) = s.post("/api/v1/webapps/launch", &token, json!({"bot_username": BOT, "source": "keyboard_button", "chat_id": bot, "message_id": keyboard["message_id"], "url": "https://elsewhere.example/"})).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
+}
+
+async fn demo_bot_sells_a_coffee_for_stars(b: Backend) {
+    let (s, token, bot, mut ws) = demo(b).await;
+    from_bot(&mut ws, bot, "message_new", |m| text(m).starts_with("👋 Hi")).await;
+    s.send(&token, bot, "/shop").await;
+    let invoice = from_bot(&mut ws, bot, "message_new", |m| m["invoice"].is_object()).await;
+    assert_eq!(
+        (invoice["invoice"]["currency"].as_str(), invoice["invoice"]["total_amount"].as_i64()),
+        (Some("XTR"), Some(5))
+    );
+    assert_eq!(invoice["reply_markup"]["rows"][0][0]["action"], "pay", "{invoice}");
+    let slug = invoice["invoice"]["slug"].as_str().unwrap();
+    // The demo is a sandbox: the wallet tops up for free.
+    let (st, _) = s.post("/api/v1/stars/topup", &token, json!({"amount": 10, "key": "demo"})).await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, paid) = s.post(&format!("/api/v1/invoices/{slug}/pay"), &token, json!({"key": "k"})).await;
+    assert_eq!((st, paid["state"].as_str()), (StatusCode::OK, Some("paid")), "{paid}");
+    from_bot(&mut ws, bot, "message_new", |m| text(m).starts_with("☕ Thanks!")).await;
+    s.send(&token, bot, "/refund").await;
+    from_bot(&mut ws, bot, "message_new", |m| text(m).starts_with("Refunded: 5")).await;
+    let (_, wallet) = s.get("/api/v1/stars", &token).await;
+    assert_eq!(wallet["balance"], 10, "{wallet}");
 }
