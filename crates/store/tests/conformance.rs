@@ -3,11 +3,14 @@
 //! Each scenario is an async fn taking an `Arc<dyn Store>`; the `conformance!` macro turns it into one
 //! test per backend (`sqlite::<name>`, `postgres::<name>`). SQLite runs in a fresh temp dir; PostgreSQL
 //! runs in a freshly created database on the server named by `PLAZA_TEST_PG_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`), dropped again afterwards.
+//! `postgres://postgres@127.0.0.1:5432/postgres`), dropped again afterwards. Scenarios that restart
+//! the store also get a [`Reopen`] that opens the same database again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use plaza_core::bot::{
     AllowedUpdates, BotCommand, BotState, BotText, CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery, CommandScope,
@@ -35,14 +38,22 @@ use plaza_store::{
     WebApp, Written,
 };
 
-/// Generates, for every scenario, one test per backend.
+/// Generates, for every scenario, one test per backend. Scenarios after `restarting:` also get a [`Reopen`], to open their database again as a
+/// restarted process would.
 macro_rules! conformance {
-    ($($scenario:ident),* $(,)?) => {
+    ($($scenario:ident),* $(,)? ; restarting: $($restarting:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
                     super::with_sqlite(super::$scenario).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $restarting() {
+                    super::with_sqlite_reopenable(super::$restarting, super::SqliteOptions::default().compact_rows)
+                        .await;
                 }
             )*
         }
@@ -55,6 +66,12 @@ macro_rules! conformance {
                     super::with_sqlite_options(super::$scenario, 1).await;
                 }
             )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $restarting() {
+                    super::with_sqlite_reopenable(super::$restarting, 1).await;
+                }
+            )*
         }
 
         mod postgres {
@@ -62,6 +79,12 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
                     super::with_pg(super::$scenario).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $restarting() {
+                    super::with_pg_reopenable(super::$restarting).await;
                 }
             )*
         }
@@ -119,7 +142,9 @@ conformance!(
     subscriptions,
     payments_under_concurrency,
     payments_in_parallel,
-    payments_random_interleavings,
+    payments_random_interleavings;
+    restarting:
+    payments_random_interleavings_with_crashes,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -142,6 +167,118 @@ where
     let options = SqliteOptions { compact_rows, ..SqliteOptions::default() };
     let store = SqliteStore::open(&dir.path().join("plaza.db"), options).expect("open sqlite");
     scenario(Arc::new(store)).await;
+}
+
+/// Opens the scenario's database again, as a restarted process would: a fresh store on the same
+/// file or database. Call it once every handle on the previous store is dropped: it first waits
+/// until that store has let go of the database (SQLite: its threads finished what was queued to
+/// them and closed their connections; PostgreSQL: its sessions ended, rolling back what they had
+/// not committed), so that the new store is the only one writing.
+type Reopen = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> + Send + Sync>;
+
+/// How long a dropped store may take to let go of its database.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn with_sqlite_reopenable<F, Fut>(scenario: F, compact_rows: usize)
+where
+    F: FnOnce(Arc<dyn Store>, Reopen) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("plaza.db");
+    let options = SqliteOptions { compact_rows, ..SqliteOptions::default() };
+    let store = SqliteStore::open(&path, options.clone()).expect("open sqlite");
+    let reopen: Reopen = Box::new(move || {
+        let (path, options) = (path.clone(), options.clone());
+        Box::pin(async move {
+            let store = tokio::task::spawn_blocking(move || {
+                wait_until_sqlite_released(&path);
+                SqliteStore::open(&path, options).expect("reopen sqlite")
+            })
+            .await
+            .expect("reopen sqlite");
+            Arc::new(store) as Arc<dyn Store>
+        })
+    });
+    scenario(Arc::new(store), reopen).await;
+}
+
+/// Blocks until no connection has the SQLite database at `path` open. Every open connection in WAL
+/// mode holds a shared lock on the file, and leaving WAL mode needs an exclusive one, so the probe
+/// leaves it only once it is alone (it checkpoints the WAL then; the store turns WAL on again).
+fn wait_until_sqlite_released(path: &std::path::Path) {
+    let deadline = std::time::Instant::now() + RELEASE_TIMEOUT;
+    loop {
+        let probe = rusqlite::Connection::open(path).expect("open probe");
+        let mode = probe.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get::<_, String>(0));
+        drop(probe);
+        if matches!(mode.as_deref(), Ok("delete")) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the old store never let go of {path:?}: {mode:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+async fn with_pg_reopenable<F, Fut>(scenario: F)
+where
+    F: FnOnce(Arc<dyn Store>, Reopen) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let base = pg_base_url();
+    let name = fresh_database_name();
+    let admin = pg_admin(&base).await;
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    let url = with_database(&base, &name);
+    let store = match plaza_store::postgres::PgStore::connect(&url).await {
+        Ok(store) => store,
+        Err(e) => {
+            drop_database(&admin, &name).await;
+            panic!("PgStore::connect failed: {e}");
+        }
+    };
+    let reopen: Reopen = Box::new({
+        let (base, name) = (base.clone(), name.clone());
+        move || {
+            let (base, name, url) = (base.clone(), name.clone(), url.clone());
+            Box::pin(async move {
+                wait_until_pg_released(&base, &name).await;
+                let store = plaza_store::postgres::PgStore::connect(&url).await.expect("reconnect to PostgreSQL");
+                Arc::new(store) as Arc<dyn Store>
+            })
+        }
+    });
+    // The scenario runs as its own task so that a failing assertion still lets us drop the database.
+    let outcome = tokio::spawn(scenario(Arc::new(store), reopen)).await;
+    drop_database(&admin, &name).await;
+    if let Err(e) = outcome {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("scenario did not finish: {e}"),
+        }
+    }
+}
+
+/// Waits until no client session is connected to the database `name` (asked over the server's
+/// `base` database, which the admin connection uses).
+async fn wait_until_pg_released(base: &str, name: &str) {
+    let admin = pg_admin(base).await;
+    let deadline = std::time::Instant::now() + RELEASE_TIMEOUT;
+    loop {
+        let sessions: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'",
+                &[&name],
+            )
+            .await
+            .expect("count sessions")
+            .get(0);
+        if sessions == 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{sessions} sessions of the old store still on {name}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 fn pg_base_url() -> String {
@@ -1759,7 +1896,7 @@ async fn instance_settings(store: Arc<dyn Store>) {
             tokio::spawn(async move { store.instance_setting_or_init("raced", format!("v{i}")).await.unwrap() })
         })
         .collect();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for t in tries {
         seen.insert(t.await.unwrap());
     }
@@ -3206,7 +3343,7 @@ async fn ledger_under_concurrency(store: Arc<dyn Store>) {
     }
     assert_eq!(total, 200, "Stars moved, none appeared or vanished");
     let transfers: usize = {
-        let mut ids = std::collections::BTreeSet::new();
+        let mut ids = BTreeSet::new();
         for a in &people {
             for e in s.ledger_entries(*a, None, 1000).await.unwrap() {
                 ids.insert(e.transfer);
@@ -4126,9 +4263,29 @@ async fn payments_in_parallel(store: Arc<dyn Store>) {
 /// Random checkouts, answers, cancels, refunds and renewals, some sent twice at once, checked
 /// against what the ledger and the chats hold.
 async fn payments_random_interleavings(store: Arc<dyn Store>) {
+    random_payments(store, 20261201, None).await;
+}
+
+/// The same with crashes: a few times in the run, every handle on the store is dropped while some
+/// writes are in flight, and the run goes on with the database opened again after what Plaza's
+/// payment jobs do after a restart. Acknowledged writes are all still there; the ones in flight
+/// happened whole or not at all. `PLAZA_TEST_SEED` picks another run (the check at the end that
+/// the run bought subscriptions again holds for most seeds, not all).
+async fn payments_random_interleavings_with_crashes(store: Arc<dyn Store>, reopen: Reopen) {
+    // A run that buys subscriptions again often enough for the checks at its end, crashes or not.
+    let seed = std::env::var("PLAZA_TEST_SEED").ok().map_or(13, |s| s.parse().expect("PLAZA_TEST_SEED"));
+    eprintln!("PLAZA_TEST_SEED={seed}");
+    random_payments(store, seed, Some(reopen)).await;
+}
+
+/// The random payments run, with crashes if it can reopen its database.
+async fn random_payments(store: Arc<dyn Store>, seed: u64, reopen: Option<Reopen>) {
     use rand::{Rng, SeedableRng};
+    let mut store = store;
     let s = &*store;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(20261201);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    // Crashes draw from their own generator, so the run between them is the one without crashes.
+    let mut crashes = reopen.map(|reopen| Crashes::new(reopen, seed));
     let owner = person(s, "owner").await;
     let mut payers = Vec::new();
     for i in 0..3 {
@@ -4167,6 +4324,21 @@ async fn payments_random_interleavings(store: Arc<dyn Store>) {
     let mut known: Vec<i64> = Vec::new();
     let mut now = T0;
     for step in 0..300 {
+        if let Some(crashes) = crashes.as_mut()
+            && crashes.at.contains(&step)
+        {
+            let restart = crashes.crash(store, &payers, &sellers, &invoices, now).await;
+            store = restart.store;
+            now = restart.now;
+            known = restart.known;
+            for (payer, amount) in restart.granted {
+                *granted.entry(payer).or_default() += amount;
+            }
+            for (seller, amount) in restart.spent {
+                *spent.entry(seller).or_default() += amount;
+            }
+        }
+        let s = &*store;
         now += rng.random_range(0..2);
         let twice = rng.random_bool(0.3);
         match rng.random_range(0..20) {
@@ -4356,8 +4528,12 @@ async fn payments_random_interleavings(store: Arc<dyn Store>) {
             assert_balanced(s).await;
         }
     }
+    if let Some(crashes) = &crashes {
+        assert_eq!(crashes.done, crashes.at.len(), "every crash happened");
+    }
 
     // What the ledger and the chats hold agrees with the payments' states.
+    let s = &*store;
     assert_balanced(s).await;
     let mut earned: HashMap<UserId, i64> = HashMap::new();
     let mut paid_count = 0;
@@ -4422,4 +4598,316 @@ async fn payments_random_interleavings(store: Arc<dyn Store>) {
     }
     assert!(renewals > 5 && bought > payers.len() * sellers.len(), "{renewals} renewals, {bought} bought");
     assert!(paid_count > 20, "the run made payments: {paid_count}");
+}
+
+/// The crashes of a random payments run: at which steps, and how the database is opened again.
+struct Crashes {
+    reopen: Reopen,
+    rng: rand::rngs::StdRng,
+    at: BTreeSet<usize>,
+    done: usize,
+}
+
+/// What the run goes on with after a crash.
+struct Restart {
+    store: Arc<dyn Store>,
+    now: i64,
+    /// Stars granted to payers and spent by bots by the writes in flight at the crash that happened.
+    granted: Vec<(UserId, i64)>,
+    spent: Vec<(UserId, i64)>,
+    /// Every payment stored, oldest first.
+    known: Vec<i64>,
+}
+
+/// A write in flight at a crash that was answered before it: it must have happened.
+enum Acked {
+    Transfer(String),
+    Payment(Box<Payment>),
+}
+
+/// Checks that `after` can be what `before` (read or answered before a crash) is after it: a
+/// payment made stays made (or is refunded), an ended one stays as it was, an open one may have
+/// gone on.
+#[track_caller]
+fn assert_survived(before: &Payment, after: &Payment, crash: usize) {
+    let fixed = |p: &Payment| {
+        (p.id, p.invoice.clone(), p.bot, p.user, p.chat, p.currency.clone(), p.total_amount, p.charge_id.clone())
+    };
+    assert_eq!(fixed(after), fixed(before), "crash {crash}");
+    match before.state {
+        PaymentState::PreCheckout | PaymentState::Approved => {}
+        PaymentState::Paid if after.state == PaymentState::Refunded => {}
+        _ => assert_eq!(after, before, "crash {crash}: an acknowledged payment changed"),
+    }
+}
+
+impl Crashes {
+    /// Five crashes at random steps of a 300-step run.
+    fn new(reopen: Reopen, seed: u64) -> Self {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0xc4a5_4c4a_5400);
+        let mut at = BTreeSet::new();
+        while at.len() < 5 {
+            at.insert(rng.random_range(1..300));
+        }
+        Crashes { reopen, rng, at, done: 0 }
+    }
+
+    /// Sets a few random writes going, drops every handle on `store` at a random point while they
+    /// run, opens the database again and does what the payment jobs do after a restart.
+    async fn crash(
+        &mut self,
+        store: Arc<dyn Store>,
+        payers: &[User],
+        sellers: &[User],
+        invoices: &[(String, usize, i64, bool)],
+        now: i64,
+    ) -> Restart {
+        use rand::Rng;
+        let n = self.done;
+        self.done += 1;
+        let rng = &mut self.rng;
+        let s = &*store;
+
+        // Nothing is in flight now: all of this was acknowledged.
+        let (before, subs) = payments_and_subscriptions(s, payers).await;
+        let mut balances = BTreeMap::new();
+        for user in payers.iter().chain(sellers) {
+            balances.insert(user.id, stars_of(s, user).await);
+        }
+
+        // A few writes (sometimes none) set going on their own tasks.
+        // Mostly ones that change something: answers to checkouts still waiting, refunds of paid
+        // payments, renewals due, card charges under way.
+        let payments: Vec<Payment> = before.values().cloned().collect();
+        let in_state = |state: PaymentState| -> Vec<Payment> {
+            payments
+                .iter()
+                .filter(|p| p.state == state && (state != PaymentState::PreCheckout || p.deadline >= now))
+                .cloned()
+                .collect()
+        };
+        let (waiting, approved, paid) =
+            (in_state(PaymentState::PreCheckout), in_state(PaymentState::Approved), in_state(PaymentState::Paid));
+        let due: Vec<Subscription> = subs.iter().filter(|s| s.expires_at <= now && !s.lapsed).cloned().collect();
+        // The accounts those writes may change, and their transfers: (key, user, amount, granted?).
+        let mut touched = HashSet::new();
+        let mut transfers: Vec<(String, UserId, i64, bool)> = Vec::new();
+        let mut tasks: Vec<tokio::task::JoinHandle<Option<Acked>>> = Vec::new();
+        for i in 0..rng.random_range(0..=5) {
+            let store = store.clone();
+            let task = match rng.random_range(0..12) {
+                0 => {
+                    let payer = payers[rng.random_range(0..payers.len())].id;
+                    let (key, amount) = (format!("crash{n}-{i}"), rng.random_range(1..80));
+                    touched.insert(payer);
+                    transfers.push((key.clone(), payer, amount, true));
+                    tokio::spawn(async move {
+                        let grant = xfer(&key, Account::Issuance, Account::User(payer), amount);
+                        store.transfer(grant, now).await.ok().map(|_| Acked::Transfer(key))
+                    })
+                }
+                1 => {
+                    let seller = sellers[rng.random_range(0..sellers.len())].id;
+                    let (key, amount) = (format!("crash{n}-{i}"), rng.random_range(1..30));
+                    touched.insert(seller);
+                    transfers.push((key.clone(), seller, amount, false));
+                    tokio::spawn(async move {
+                        let spend = xfer(&key, Account::User(seller), Account::Issuance, amount);
+                        store.transfer(spend, now).await.ok().map(|_| Acked::Transfer(key))
+                    })
+                }
+                2..=4 => {
+                    let payer = &payers[rng.random_range(0..payers.len())];
+                    let (slug, b, amount, stars) = invoices[rng.random_range(0..invoices.len())].clone();
+                    let mut c = checkout(&slug, payer, &format!("key-{}", rng.random_range(0..40)), amount, now);
+                    if !stars {
+                        c.card_last4 = Some("4242".into());
+                    }
+                    touched.extend([payer.id, sellers[b].id]);
+                    // Checked out and, mostly, accepted at once: Stars move while the crash comes.
+                    let accept = rng.random_bool(0.7);
+                    tokio::spawn(async move {
+                        let p = store.start_payment(c, now).await.ok()?.value;
+                        if !accept {
+                            return Some(Acked::Payment(Box::new(p)));
+                        }
+                        let answered = store.answer_pre_checkout(p.bot, p.id, Ok(()), now).await.ok()?;
+                        Some(Acked::Payment(Box::new(answered.value)))
+                    })
+                }
+                op @ 5..=10 if !payments.is_empty() => {
+                    let likely = match op {
+                        5..=7 => &waiting,
+                        8 => &approved,
+                        _ => &paid,
+                    };
+                    let from = if likely.is_empty() { &payments } else { likely };
+                    let p = from[rng.random_range(0..from.len())].clone();
+                    touched.extend([p.user, p.bot]);
+                    let accept = if rng.random_bool(0.8) { Ok(()) } else { Err("sold out".to_string()) };
+                    let charge =
+                        if rng.random_bool(0.7) { Ok(format!("ch-crash{n}-{i}")) } else { Err("declined".to_string()) };
+                    tokio::spawn(async move {
+                        let s = &*store;
+                        let done = match op {
+                            5 | 6 => s.answer_pre_checkout(p.bot, p.id, accept, now).await,
+                            7 => s.cancel_payment(p.id, now).await,
+                            8 => s.finish_card_payment(p.id, charge, now).await,
+                            _ => s.refund_payment(p.bot, p.user, &p.charge_id, now).await,
+                        };
+                        done.ok().map(|w| Acked::Payment(Box::new(w.value)))
+                    })
+                }
+                _ if !subs.is_empty() => {
+                    let from = if due.is_empty() { &subs } else { &due };
+                    let sub = from[rng.random_range(0..from.len())].clone();
+                    touched.extend([sub.user, sub.bot]);
+                    tokio::spawn(async move {
+                        store.renew_subscription(sub.id, now).await.ok()?.value.map(|p| Acked::Payment(Box::new(p)))
+                    })
+                }
+                _ => continue,
+            };
+            tasks.push(task);
+        }
+        let in_flight = tasks.len();
+
+        // The crash: at once, after a yield, or a little later.
+        match rng.random_range(0..4) {
+            0 => {}
+            1 => tokio::task::yield_now().await,
+            2 => tokio::time::sleep(Duration::from_micros(rng.random_range(0..2_000))).await,
+            _ => tokio::time::sleep(Duration::from_micros(rng.random_range(2_000..10_000))).await,
+        }
+        for task in &tasks {
+            task.abort();
+        }
+        // Waiting for the tasks only waits for them to be dropped (or to have finished).
+        let mut acked = Vec::new();
+        for task in tasks {
+            match task.await {
+                Ok(ack) => acked.extend(ack),
+                Err(e) if e.is_cancelled() => {}
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+        assert_eq!(Arc::strong_count(&store), 1, "crash {n}: a handle on the store is left");
+        drop(store);
+        let store = (self.reopen)().await;
+        let s = &*store;
+
+        // Balanced, and everything acknowledged is there: the payments with their service
+        // messages, the subscriptions, the balances no write in flight touched.
+        assert_balanced(s).await;
+        let (after, subs_after) = payments_and_subscriptions(s, payers).await;
+        let mut chats = HashMap::new();
+        for payer in payers {
+            for seller in sellers {
+                chats.insert((payer.id, seller.id), receipts(&whole_history(s, payer, dm(seller)).await));
+            }
+        }
+        let acked_payments = acked.iter().filter_map(|a| match a {
+            Acked::Payment(p) => Some(&**p),
+            Acked::Transfer(_) => None,
+        });
+        for p in before.values().chain(acked_payments) {
+            let a = after.get(&p.id).unwrap_or_else(|| panic!("crash {n}: payment lost: {p:?}"));
+            assert_survived(p, a, n);
+            let chat = &chats[&(p.user, p.bot)];
+            let count = |refund: bool| chat.iter().filter(|r| r.1 == refund && r.2.charge_id == p.charge_id).count();
+            if matches!(p.state, PaymentState::Paid | PaymentState::Refunded) {
+                assert_eq!(count(false), 1, "crash {n}: {p:?}");
+            }
+            if p.state == PaymentState::Refunded {
+                assert_eq!(count(true), 1, "crash {n}: {p:?}");
+            }
+        }
+        for sub in &subs {
+            let a = subs_after.iter().find(|a| a.id == sub.id);
+            let a = a.unwrap_or_else(|| panic!("crash {n}: subscription lost: {sub:?}"));
+            // Renewed, or (run out) bought again by a checkout paid in flight, which counts afresh.
+            let bought_again = after.values().any(|p| {
+                (p.subscription, p.renewal, p.state) == (Some(sub.id), 0, PaymentState::Paid)
+                    && before.get(&p.id).is_none_or(|b| b.state != PaymentState::Paid)
+            });
+            assert!(a.expires_at >= sub.expires_at, "crash {n}: {sub:?} {a:?}");
+            assert!(a.renewals >= sub.renewals || bought_again, "crash {n}: {sub:?} {a:?}");
+        }
+        for (user, balance) in &balances {
+            if !touched.contains(user) {
+                assert_eq!(s.balance(Account::User(*user)).await.unwrap(), *balance, "crash {n}: {user:?}");
+            }
+        }
+        for ack in &acked {
+            if let Acked::Transfer(key) = ack {
+                assert!(transfer_exists(s, key).await, "crash {n}: transfer {key} lost");
+            }
+        }
+        // Which of the transfers in flight happened (whole, or else not at all: see the checks at
+        // the end of the run).
+        let (mut granted, mut spent) = (Vec::new(), Vec::new());
+        for (key, user, amount, grant) in transfers {
+            if transfer_exists(s, &key).await {
+                if grant { &mut granted } else { &mut spent }.push((user, amount));
+            }
+        }
+        // The payments the writes in flight made or changed are whole: each with its transfers
+        // and its service messages, or none of them.
+        let mut changed = 0;
+        for p in after.values().filter(|p| before.get(&p.id) != Some(*p)) {
+            changed += 1;
+            let made = matches!(p.state, PaymentState::Paid | PaymentState::Refunded);
+            let refunded = p.state == PaymentState::Refunded;
+            assert_eq!(
+                transfer_exists(s, &format!("pay:{}", p.id)).await,
+                made && p.currency == STARS,
+                "crash {n}: {p:?}"
+            );
+            assert_eq!(transfer_exists(s, &format!("refund:{}", p.id)).await, refunded, "crash {n}: {p:?}");
+            let chat = &chats[&(p.user, p.bot)];
+            let count = |refund: bool| chat.iter().filter(|r| r.1 == refund && r.2.charge_id == p.charge_id).count();
+            assert_eq!((count(false), count(true)), (usize::from(made), usize::from(refunded)), "crash {n}: {p:?}");
+        }
+        eprintln!(
+            "crash {n}: {in_flight} writes in flight, {} answered before it; {changed} payments made or changed",
+            acked.len()
+        );
+
+        // The restart, a while later, and what the payment jobs do then (`run_payment_jobs`):
+        // cancel the checkouts whose window passed, fail the card payments whose charge the crash
+        // cut off, renew what fell due.
+        let now = now + rng.random_range(0..=CHECKOUT_WINDOW);
+        for p in s.open_payments(200).await.unwrap() {
+            match p.state {
+                PaymentState::PreCheckout if p.deadline < now => {
+                    let w = s.cancel_payment(p.id, now).await.unwrap();
+                    assert_eq!(w.value.state, PaymentState::Cancelled, "crash {n}");
+                }
+                PaymentState::Approved => {
+                    assert_ne!(p.currency, STARS, "crash {n}: Stars payments are never left approved");
+                    let reason = "the payment was interrupted; nothing was charged".to_string();
+                    let w = s.finish_card_payment(p.id, Err(reason), now).await.unwrap();
+                    assert_eq!(w.value.state, PaymentState::Failed, "crash {n}");
+                }
+                _ => {}
+            }
+        }
+        for sub in s.due_subscriptions(now, 200).await.unwrap() {
+            s.renew_subscription(sub.id, now).await.unwrap();
+        }
+        assert_balanced(s).await;
+        let (stored, _) = payments_and_subscriptions(s, payers).await;
+        Restart { now, granted, spent, known: stored.into_keys().collect(), store }
+    }
+}
+
+/// Every payment of `payers` by id, and their subscriptions.
+async fn payments_and_subscriptions(s: &dyn Store, payers: &[User]) -> (BTreeMap<i64, Payment>, Vec<Subscription>) {
+    let (mut payments, mut subs) = (BTreeMap::new(), Vec::new());
+    for payer in payers {
+        payments.extend(s.user_payments(payer.id, 10_000).await.unwrap().into_iter().map(|p| (p.id, p)));
+        subs.extend(s.subscriptions(payer.id).await.unwrap());
+    }
+    (payments, subs)
 }
