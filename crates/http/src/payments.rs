@@ -3,13 +3,13 @@
 
 use axum::Json;
 use axum::extract::State;
+use plaza_core::PaymentReceipt;
 use plaza_core::ledger::{Account, Entry};
 use plaza_core::payment::{LabeledPrice, OrderInfo, Payment, ShippingAddress, ShippingOption, Subscription};
-use plaza_core::{PaymentReceipt, User};
 use plaza_protocol::{
     ErrorBody, InvoiceOut, LabeledPriceOut, OrderInfoIn, PayRequest, PaymentOut, ReceiptOut, ShippingAddressIn,
     ShippingOptionOut, ShippingOut, ShippingRequest, StarEntryOut, SubscriptionCancelRequest, SubscriptionOut,
-    TopUpRequest, WalletOut,
+    TopUpOut, TopUpRequest, WalletOut,
 };
 use plaza_service::payments::Checkout;
 
@@ -55,6 +55,7 @@ pub fn receipt_out(r: &PaymentReceipt) -> ReceiptOut {
         charge_id: r.charge_id.clone(),
         subscription_expiration_date: r.subscription_expiration_date,
         is_recurring: r.is_recurring,
+        is_first_recurring: r.is_first_recurring,
     }
 }
 
@@ -206,10 +207,10 @@ pub async fn cancel_payment(
     responses((status = 200, body = WalletOut)))]
 pub async fn wallet(State(state): State<AppState>, session: Session) -> ApiResult<Json<WalletOut>> {
     let w = state.service.wallet(&session.user).await?;
-    Ok(Json(wallet_out(&state, &session.user, w)))
+    Ok(Json(wallet_out(&state, w)))
 }
 
-fn wallet_out(state: &AppState, _user: &User, w: plaza_service::payments::Wallet) -> WalletOut {
+fn wallet_out(state: &AppState, w: plaza_service::payments::Wallet) -> WalletOut {
     WalletOut {
         balance: w.balance,
         history: w.history.iter().map(entry_out).collect(),
@@ -222,15 +223,14 @@ fn wallet_out(state: &AppState, _user: &User, w: plaza_service::payments::Wallet
 /// A free top-up, in a sandbox only (403 otherwise). The same `key` again tops up once.
 #[utoipa::path(post, path = "/api/v1/stars/topup", tag = "payments", security(("bearer" = [])),
     request_body = TopUpRequest,
-    responses((status = 200, body = WalletOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = TopUpOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn topup(
     State(state): State<AppState>,
     session: Session,
     ApiJson(req): ApiJson<TopUpRequest>,
-) -> ApiResult<Json<WalletOut>> {
-    state.service.sandbox_topup(&session.user, req.amount, &req.key).await?;
-    let w = state.service.wallet(&session.user).await?;
-    Ok(Json(wallet_out(&state, &session.user, w)))
+) -> ApiResult<Json<TopUpOut>> {
+    let (t, balance) = state.service.sandbox_topup(&session.user, req.amount, &req.key).await?;
+    Ok(Json(TopUpOut { transfer_id: t.id, amount: t.amount, balance }))
 }
 
 /// Turns a subscription's renewal off (`canceled: true`; it runs until it expires) or on again.

@@ -268,6 +268,9 @@ pub struct ReceiptOut {
     pub subscription_expiration_date: Option<i64>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_recurring: bool,
+    /// The first payment of a subscription (later ones are renewals).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_first_recurring: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -439,6 +442,14 @@ pub struct WalletOut {
     pub payments: Vec<PaymentOut>,
     /// Free top-ups are available (a sandbox).
     pub sandbox: bool,
+}
+
+/// A top-up made: the ledger transfer and the balance right after it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct TopUpOut {
+    pub transfer_id: i64,
+    pub amount: i64,
+    pub balance: i64,
 }
 
 /// A free top-up in a sandbox; `key` makes a retried request top up once.

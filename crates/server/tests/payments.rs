@@ -91,7 +91,11 @@ async fn shop(backend: Backend, stars: i64) -> Shop {
     if stars > 0 {
         let (status, body) =
             server.post("/api/v1/stars/topup", &person, json!({"amount": stars, "key": "first"})).await;
-        assert_eq!(status, StatusCode::OK, "topup: {body}");
+        assert_eq!(
+            (status, body["balance"].as_i64(), body["amount"].as_i64()),
+            (StatusCode::OK, Some(stars), Some(stars)),
+            "topup: {body}"
+        );
     }
     Shop { server, person, person_id, bot_token, bot_id }
 }

@@ -303,7 +303,14 @@ impl Service {
         Err(Invalid::new("shipping_address", "the bot did not answer in time; try again later").into())
     }
 
+    /// Opens the person's private chat with the bot, where the payment's messages go; a read
+    /// when it exists already, so a checkout costs no extra write.
     async fn open_chat_with(&self, user: UserId, bot: UserId) -> ServiceResult<()> {
+        match self.store.chat(user, ChatId::private(bot)).await {
+            Ok(_) => return Ok(()),
+            Err(plaza_store::StoreError::Denied(Denied::ChatNotFound)) => {}
+            Err(e) => return Err(e.into()),
+        }
         let written = self.store.open_private_chat(user, bot, self.now()).await?;
         self.wake(written);
         Ok(())
@@ -530,8 +537,9 @@ impl Service {
         })
     }
 
-    /// A free top-up, only in a sandbox; `key` makes a retried request top up once.
-    pub async fn sandbox_topup(&self, user: &User, amount: i64, key: &str) -> ServiceResult<Transfer> {
+    /// A free top-up, only in a sandbox; `key` makes a retried request top up once. Returns the
+    /// transfer and the balance after it.
+    pub async fn sandbox_topup(&self, user: &User, amount: i64, key: &str) -> ServiceResult<(Transfer, i64)> {
         if !self.config.sandbox {
             return Err(ServiceError::Denied(Denied::NotSandbox));
         }
@@ -548,7 +556,9 @@ impl Service {
             amount,
             "topup",
         )?;
-        Ok(self.store.transfer(t, self.now()).await?)
+        let done = self.store.transfer(t, self.now()).await?;
+        let balance = self.store.balance(Account::User(user.id)).await?;
+        Ok((done, balance))
     }
 
     /// One round of the payment jobs: cancels checkouts whose window passed, finishes approved
