@@ -117,11 +117,171 @@ export interface Message {
     | { type: "pinned_message"; message_id: number }
     | { type: "web_app_data"; button_text: string }
     | { type: "write_access_allowed"; web_app_name?: string }
-    | { type: "contact"; phone_number: string; first_name: string; last_name?: string; user_id?: number };
+    | { type: "contact"; phone_number: string; first_name: string; last_name?: string; user_id?: number }
+    | { type: "successful_payment"; receipt: Receipt }
+    | { type: "refunded_payment"; receipt: Receipt };
   poll?: Poll;
   reactions?: Reaction[];
   /** Sent through this bot (a mini app's answer). */
   via_bot?: User;
+  /** An invoice the bot sent: its Pay button opens the payment sheet for `slug`. */
+  invoice?: InvoiceSummary;
+}
+
+// ---- payments ----
+
+export interface InvoiceSummary {
+  slug: string;
+  title: string;
+  description: string;
+  /** `XTR` for Stars. */
+  currency: string;
+  /** In the currency's smallest units (whole Stars for `XTR`). */
+  total_amount: number;
+}
+
+/** A payment as its service message reports it. */
+export interface Receipt {
+  currency: string;
+  total_amount: number;
+  charge_id: string;
+  subscription_expiration_date?: number;
+  is_recurring?: boolean;
+  /** The first payment of a subscription (not a renewal), when the server says so. */
+  is_first_recurring?: boolean;
+  /** The invoice's title, when the server says so. */
+  title?: string;
+}
+
+export interface LabeledPrice {
+  label: string;
+  amount: number;
+}
+
+/** An invoice as the payment sheet shows it, with where the viewer stands. */
+export interface Invoice {
+  slug: string;
+  bot: User;
+  title: string;
+  description: string;
+  photo_url?: string;
+  currency: string;
+  prices: LabeledPrice[];
+  /** Without shipping or tip. */
+  total_amount: number;
+  /** Paid by card: the sheet asks for a card number. */
+  card: boolean;
+  max_tip_amount: number;
+  suggested_tip_amounts: number[];
+  need_name: boolean;
+  need_phone_number: boolean;
+  need_email: boolean;
+  need_shipping_address: boolean;
+  /** The price depends on the address: shipping options are asked for first. */
+  is_flexible: boolean;
+  /** Seconds between renewals, for a subscription. */
+  subscription_period?: number;
+  /** The viewer paid this invoice message already. */
+  paid?: Payment;
+  /** The viewer's subscription bought through this link. */
+  subscription?: Subscription;
+  /** The viewer's Stars. */
+  balance: number;
+}
+
+export type PaymentState = "pre_checkout" | "approved" | "paid" | "declined" | "cancelled" | "failed" | "refunded";
+/** What a mini app's `invoice_closed` reports. */
+export type InvoiceStatus = "paid" | "cancelled" | "failed" | "pending";
+
+export interface Payment {
+  id: number;
+  invoice_slug: string;
+  bot_id: number;
+  currency: string;
+  total_amount: number;
+  state: PaymentState;
+  status: InvoiceStatus;
+  /** Why it was declined or failed, in the bot's or the provider's words. */
+  error?: string;
+  charge_id: string;
+  date: number;
+  /** The invoice's title, when the server says so. */
+  title?: string;
+}
+
+export interface Subscription {
+  id: number;
+  bot_id: number;
+  title: string;
+  amount: number;
+  period: number;
+  expires_at: number;
+  /** It renews at `expires_at`. */
+  renews: boolean;
+  canceled_by_user: boolean;
+  canceled_by_bot: boolean;
+  /** A renewal found too few Stars. */
+  lapsed: boolean;
+}
+
+export interface ShippingAddress {
+  country_code: string;
+  state: string;
+  city: string;
+  street_line1: string;
+  street_line2: string;
+  post_code: string;
+}
+
+export interface ShippingOption {
+  id: string;
+  title: string;
+  prices: LabeledPrice[];
+}
+
+export interface OrderInfo {
+  name?: string;
+  phone_number?: string;
+  email?: string;
+  shipping_address?: ShippingAddress;
+}
+
+export interface PayRequest {
+  /** Names the attempt: the same key again is the same payment, never a second one. */
+  key: string;
+  order_info?: OrderInfo;
+  shipping_query_id?: number;
+  shipping_option_id?: string;
+  tip_amount?: number;
+  card_number?: string;
+}
+
+/** A line of a Stars history. */
+export interface StarEntry {
+  id: number;
+  /** Positive when Stars came in. */
+  amount: number;
+  balance: number;
+  /** `grant`, `topup`, `payment`, `refund` … */
+  memo: string;
+  peer_id?: number;
+  date: number;
+}
+
+/** A top-up made: the ledger transfer and the balance after it. */
+export interface TopUp {
+  transfer_id: number;
+  amount: number;
+  balance: number;
+}
+
+export interface Wallet {
+  balance: number;
+  history: StarEntry[];
+  subscriptions: Subscription[];
+  payments: Payment[];
+  /** Free top-ups are available. */
+  sandbox: boolean;
 }
 
 export interface Member {
@@ -166,6 +326,7 @@ export type Frame =
   | { type: "callback_answer"; cursor: number; answer: CallbackAnswer }
   | { type: "poll_updated"; cursor: number; chat_id: number; message_id: number; poll: Poll }
   | { type: "reactions_updated"; cursor: number; chat_id: number; message_id: number; reactions: Reaction[] }
+  | { type: "payment_updated"; cursor: number; payment: Payment }
   | { type: "chat_action"; cursor: number; chat_id: number; user_id: number; action: string };
 
 /** An error answer of the API, or `network` when Plaza could not be reached. */
@@ -359,6 +520,36 @@ export class Api {
   /** `shareMessage`: sends the prepared message, via its bot, into `chat_id`. */
   sendPreparedMessage(launch_id: string, id: string, chat_id: number) {
     return this.json<Message>("POST", "/webapps/prepared_message", { launch_id, id, chat_id });
+  }
+  /** An invoice's payment sheet, and where the viewer stands with it. */
+  invoice(slug: string) {
+    return this.json<Invoice>("GET", `/invoices/${encodeURIComponent(slug)}`);
+  }
+  /** A flexible invoice's shipping options for an address (the bot has 10 s to answer). */
+  shippingOptions(slug: string, shipping_address: ShippingAddress) {
+    return this.json<{ shipping_query_id: number; options: ShippingOption[] }>("POST", `/invoices/${encodeURIComponent(slug)}/shipping`, { shipping_address });
+  }
+  /** Pays an invoice; answers once the bot confirmed (or not) the checkout, at most ~10 s later. */
+  pay(slug: string, req: PayRequest) {
+    return this.json<Payment>("POST", `/invoices/${encodeURIComponent(slug)}/pay`, req);
+  }
+  payment(id: number) {
+    return this.json<Payment>("GET", `/payments/${id}`);
+  }
+  /** The sheet closed before the bot answered: nothing is charged. */
+  cancelPayment(id: number) {
+    return this.json<Payment>("POST", `/payments/${id}/cancel`);
+  }
+  wallet() {
+    return this.json<Wallet>("GET", "/stars");
+  }
+  /** Free Stars, in a sandbox only; the same key tops up once. */
+  topUp(amount: number, key: string) {
+    return this.json<TopUp>("POST", "/stars/topup", { amount, key });
+  }
+  /** Turns a subscription's renewal off (`true`) or on again. */
+  setSubscriptionCanceled(id: number, canceled: boolean) {
+    return this.json<Subscription>("POST", `/subscriptions/${id}/cancel`, { canceled });
   }
   async file(fileId: string): Promise<Blob> {
     return (await this.send("GET", `/files/${encodeURIComponent(fileId)}`)).blob();

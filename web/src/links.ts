@@ -1,5 +1,19 @@
-// Links that name something inside Plaza: a chat (`/alice`, `/bot?start=x`) or a mini app
-// (`/bot/app?startapp=y`, `/bot?startapp`), on Plaza's own origin or as Telegram's t.me links.
+// Links that name something inside Plaza: a chat (`/alice`, `/bot?start=x`), a mini app
+// (`/bot/app?startapp=y`, `/bot?startapp`) or an invoice (`/$slug`, `/invoice/slug`), on Plaza's
+// own origin or as Telegram's t.me links.
+
+/** The invoice a path names (`/$<slug>` or `/invoice/<slug>`, as `createInvoiceLink` makes them
+ *  and mini apps pass to `openInvoice`), or null. */
+export function invoiceSlug(pathname: string): string | null {
+  let path = pathname;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    // Not percent-encoded text: match it as it is.
+  }
+  const m = /^\/(?:\$|invoice\/)([A-Za-z0-9_=-]{1,64})\/?$/.exec(path);
+  return m ? m[1] : null;
+}
 
 /** The link a path names (`/alice`, `/bot?start=x`, `/bot/app?startapp=y`, `/bot?startapp`). */
 export function parseLink(pathname: string, search: string): Link | null {

@@ -2,7 +2,7 @@
 // the live stream. Applying a frame twice, or a frame the loaded state already reflects, changes
 // nothing, so the list fetched after the stream opened and the frames that raced it can both apply.
 
-import type { CallbackAnswer, Chat, ChatListItem, Frame, Message, User } from "./api.js";
+import type { CallbackAnswer, Chat, ChatListItem, Frame, Message, Payment, User } from "./api.js";
 
 export interface History {
   /** Loaded messages, ascending by id, without gaps between the first and the last. */
@@ -17,6 +17,8 @@ export type Change =
   | { kind: "message"; chatId: number; messageId: number }
   | { kind: "action"; chatId: number }
   | { kind: "callback"; answer: CallbackAnswer }
+  /** One of the person's payments changed state (the payment sheet and the wallet listen). */
+  | { kind: "payment"; payment: Payment }
   | { kind: "removed"; chatId: number };
 
 export interface Typing {
@@ -141,6 +143,8 @@ export class Model {
         return this.patchMessage(frame.chat_id, frame.message_id, (m) => (m.poll = frame.poll));
       case "reactions_updated":
         return this.patchMessage(frame.chat_id, frame.message_id, (m) => (m.reactions = frame.reactions));
+      case "payment_updated":
+        return this.emit({ kind: "payment", payment: frame.payment });
       case "chat_action": {
         if (frame.user_id === this.me.id) return;
         const list = (this.typing.get(frame.chat_id) ?? []).filter((t) => t.user !== frame.user_id);

@@ -2,9 +2,10 @@
 // index by) rendered as DOM, never as HTML. Entities may nest or overlap; a stack of open entities
 // is kept per segment between entity boundaries, so each properly nested entity becomes one element.
 
-import type { Entity } from "./api.js";
+import type { Entity, Message } from "./api.js";
 import { h } from "./dom.js";
 import { internalPath } from "./links.js";
+import { price } from "./money.js";
 
 export interface TextActions {
   /** A `/command` was clicked. */
@@ -137,11 +138,14 @@ export function renderText(text: string, entities: Entity[] | undefined, actions
 }
 
 /** The text a chat list shows for a message: its text, or what it carries. */
-export function snippet(m: { text: string; media?: { kind: string; file_name?: string }; poll?: { question: string }; service?: { type: string } }): string {
+export function snippet(m: Message): string {
   if (m.service?.type === "web_app_data") return "sent data to the bot";
   if (m.service?.type === "write_access_allowed") return "allowed the bot to send messages";
   if (m.service?.type === "contact") return "👤 Contact";
+  if (m.service?.type === "successful_payment") return `💳 Paid ${price(m.service.receipt.total_amount, m.service.receipt.currency)}`;
+  if (m.service?.type === "refunded_payment") return `💳 ${price(m.service.receipt.total_amount, m.service.receipt.currency)} refunded`;
   if (m.service) return "pinned a message";
+  if (m.invoice) return `🧾 ${m.invoice.title}`;
   if (m.poll) return `📊 ${m.poll.question}`;
   if (m.media) return `${m.media.kind === "photo" ? "🖼 Photo" : `📎 ${m.media.file_name ?? "File"}`}${m.text ? `, ${m.text}` : ""}`;
   return m.text;

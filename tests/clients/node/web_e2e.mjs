@@ -1,11 +1,13 @@
 // The web client end to end in real headless Chromium (Debian's, driven by playwright-core):
 // sign-up, two people chatting live in two browser contexts (reply, edit, delete, read state,
 // typing), a group, a grammY bot (deep link with START, inline button with an alert, command menu,
-// reply keyboard, photos both ways, a mini app in its sandboxed frame) and resuming after the
-// server restarts.
+// reply keyboard, photos both ways, a mini app in its sandboxed frame), resuming after the
+// server restarts, and payments (an invoice paid in Stars after a sandbox top-up, its receipt, an
+// invoice link, the wallet).
 //
 // Driven by crates/server/tests/web.rs, which runs Plaza and the bot. Environment: PLAZA_URL,
-// BOT_USERNAME, CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (optional: screenshots of
+// BOT_USERNAME, BOT_TOKEN (the bot's, for checking init data and for the payments, which come
+// last and take the bot's updates over from grammY), CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (optional: screenshots of
 // the chat list and the bot chat, light and dark, phone and desktop). To restart the server it
 // prints RESTART and waits for UP on its standard input. Prints each STEP, and PASS at the end.
 
@@ -433,6 +435,96 @@ await send(ann, "still here");
 await bubble(ben, "still here", false).waitFor();
 const copies = await ann.locator(".msg .text", { hasText: /^after the restart$/ }).count();
 if (copies !== 1) throw new Error(`"after the restart" shows ${copies} times`);
+
+// ---- payments --------------------------------------------------------------------------------
+
+step("payments: an invoice from the bot, a sandbox top-up, paying Stars, the receipt and the wallet");
+// The bot's side of a payment (answering its pre_checkout_query) is played here through the Bot
+// API with the bot's token. Its updates are taken over from grammY, which nothing needs any more:
+// a newer getUpdates ends the older one with 409, on which grammY stops.
+const TOKEN = process.env.BOT_TOKEN;
+const botCall = async (method, params = {}) => {
+  const res = await fetch(`${URL}/bot${TOKEN}/${method}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(params) });
+  return res.json();
+};
+const botApi = async (method, params) => {
+  const out = await botCall(method, params);
+  if (!out.ok) throw new Error(`${method}: ${out.description}`);
+  return out.result;
+};
+let updateOffset;
+const pollBot = async (timeout) => {
+  for (let tries = 0; ; tries++) {
+    const out = await botCall("getUpdates", { offset: updateOffset, timeout, allowed_updates: ["message", "pre_checkout_query"] });
+    if (out.ok) {
+      for (const u of out.result) updateOffset = u.update_id + 1;
+      return out.result;
+    }
+    if (out.error_code !== 409 || tries > 50) throw new Error(`getUpdates: ${out.description}`);
+  }
+};
+const waitUpdate = async (what, match) => {
+  const deadline = Date.now() + TIMEOUT;
+  while (Date.now() < deadline) {
+    const found = (await pollBot(1)).find(match);
+    if (found) return found;
+  }
+  throw new Error(`the bot got no ${what}`);
+};
+for (let i = 0; i < 3; i++) await pollBot(1);
+const annGet = (path) => ann.evaluate(async (p) => (await fetch(`/api/v1${p}`, { headers: { authorization: `Bearer ${localStorage.getItem("plaza.token")}` } })).json(), path);
+const annId = (await annGet("/me")).id;
+if (!(await annGet("/stars")).sandbox) throw new Error("the server is not a sandbox (plaza serve --sandbox): no free top-ups to pay with");
+await ann.goto(`${URL}/#${botChatId}`);
+await ann.locator(".chat-title").waitFor();
+const payload = `pack-${run}`;
+await botApi("sendInvoice", { chat_id: annId, title: "Sticker pack", description: "Five fine stickers", payload, currency: "XTR", prices: [{ label: "Pack", amount: 5 }] });
+const invoice = ann.locator(".msg-group").filter({ has: ann.locator(".invoice-card", { hasText: "Sticker pack" }) });
+await invoice.locator(".invoice-price", { hasText: "⭐️ 5" }).waitFor();
+await invoice.getByRole("button", { name: /^Pay/ }).click();
+const sheet = ann.locator("dialog.payment-sheet");
+await sheet.getByRole("heading", { name: "Sticker pack" }).waitFor();
+await sheet.locator(".pay-short", { hasText: "more to pay" }).waitFor();
+if (await sheet.getByRole("button", { name: /^Pay/ }).isEnabled()) throw new Error("Pay is enabled with too few Stars");
+await sheet.getByRole("button", { name: /^Top up/ }).click();
+await sheet.locator(".pay-short").waitFor({ state: "detached" });
+const starsIn = (text) => Number(text.replace(/[^0-9]/g, ""));
+const topped = starsIn(await sheet.locator(".pay-balance-amount").textContent());
+if (topped < 5) throw new Error(`the top-up left ${topped} Stars`);
+// A double click pays once: the sheet's key names the attempt, and the button is off while it is in flight.
+await sheet.getByRole("button", { name: "Pay ⭐️ 5" }).dblclick();
+const query = (await waitUpdate("pre_checkout_query", (u) => u.pre_checkout_query?.invoice_payload === payload)).pre_checkout_query;
+if (query.total_amount !== 5 || query.currency !== "XTR" || query.from.id !== annId) throw new Error(`unexpected pre_checkout_query ${JSON.stringify(query)}`);
+await botApi("answerPreCheckoutQuery", { pre_checkout_query_id: query.id, ok: true });
+await sheet.getByText("Payment complete").waitFor();
+await sheet.waitFor({ state: "detached" });
+await ann.locator(".service", { hasText: "You paid ⭐️ 5" }).waitFor();
+const paid = (await waitUpdate("successful_payment", (u) => u.message?.successful_payment?.invoice_payload === payload)).message.successful_payment;
+if (paid.total_amount !== 5 || !paid.telegram_payment_charge_id) throw new Error(`unexpected successful_payment ${JSON.stringify(paid)}`);
+
+step("a paid invoice shows its receipt; an invoice link opens the sheet");
+await invoice.getByRole("button", { name: /^Pay/ }).click();
+await sheet.locator(".pay-receipt", { hasText: "Paid" }).waitFor();
+await sheet.getByRole("button", { name: "Close" }).click();
+await sheet.waitFor({ state: "detached" });
+const link = await botApi("createInvoiceLink", { title: "Gift box", description: "A box of gifts", payload: `box-${run}`, currency: "XTR", prices: [{ label: "Box", amount: 7 }] });
+await botApi("sendMessage", { chat_id: annId, text: "Buy a gift box", entities: [{ type: "text_link", offset: 0, length: 14, url: link }] });
+await ann.locator(".msg .text a", { hasText: "Buy a gift box" }).click();
+await sheet.getByRole("heading", { name: "Gift box" }).waitFor();
+await sheet.getByRole("button", { name: "Cancel" }).click();
+await sheet.waitFor({ state: "detached" });
+
+step("the wallet shows the balance less the payment, the top-up and the payment");
+await ann.getByRole("button", { name: "Menu", exact: true }).click();
+await ann.getByRole("menuitem", { name: "Stars" }).click();
+const wallet = ann.locator("dialog.wallet");
+await wallet.locator(".wallet-balance", { hasText: new RegExp(`^⭐️ ${topped - 5}$`) }).waitFor();
+await wallet.locator(".wallet-history .wallet-row", { hasText: "Payment" }).filter({ hasText: "−5 ⭐️" }).waitFor();
+await wallet.locator(".wallet-history .wallet-row", { hasText: "Top-up" }).waitFor();
+const payments = await wallet.locator(".wallet-row.payment-paid").count();
+if (payments !== 1) throw new Error(`the wallet lists ${payments} paid payments, not 1`);
+await wallet.getByRole("button", { name: "Close" }).click();
+await wallet.waitFor({ state: "detached" });
 
 await browser.close();
 stdin.close();

@@ -9,7 +9,9 @@ import { icon } from "../icons.js";
 import { snippet } from "../text.js";
 import { ChatView, describe } from "./chat.js";
 import { confirmBox, formBox, modal, popupMenu, toast } from "./dialogs.js";
-import { type Link, parseLink } from "../links.js";
+import { invoiceSlug, type Link, parseLink } from "../links.js";
+import { openInvoice, setPaymentsHost } from "./payments.js";
+import { openWallet } from "./wallet.js";
 import { launchMode, noteNewMessage, onTelegramLink, openMiniApp, setHostUser } from "./miniapp.js";
 import { setTheme, themeChoice, type ThemeChoice } from "./theme.js";
 
@@ -38,9 +40,16 @@ export class App {
   ) {
     this.model = new Model(me);
     setHostUser(me);
-    // A mini app's `openTelegramLink` (`https://t.me/<path>`) opens the chat or app it names here.
+    setPaymentsHost(api, this.model);
+    // A mini app's `openTelegramLink` (`https://t.me/<path>`) opens the chat, app or invoice it
+    // names here.
     onTelegramLink((path) => {
       const url = new URL(path, location.origin);
+      const slug = invoiceSlug(url.pathname);
+      if (slug) {
+        void openInvoice(slug);
+        return;
+      }
       const link = parseLink(url.pathname, url.search);
       if (link) void this.openLink(link);
     });
@@ -273,6 +282,7 @@ export class App {
       [
         ["New group", () => void this.newGroup()],
         ["Profile", () => void this.profile()],
+        ["Stars", () => void openWallet(this.api, this.model)],
         theme("system", "Theme: system"),
         theme("light", "Theme: light"),
         theme("dark", "Theme: dark"),

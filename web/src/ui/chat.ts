@@ -10,7 +10,8 @@ import { snippet } from "../text.js";
 import { alertBox, confirmBox, modal, popupMenu, toast } from "./dialogs.js";
 import { type MessageHost, renderMessage, stamp } from "./message.js";
 import { launchMode, openMiniApp, prewarm } from "./miniapp.js";
-import { type Link, parseLink } from "../links.js";
+import { invoiceSlug, type Link, parseLink } from "../links.js";
+import { openInvoice } from "./payments.js";
 
 const PAGE = 50;
 /** Closer than this to the bottom counts as "at the bottom": new messages keep it there. */
@@ -389,10 +390,16 @@ export class ChatView implements MessageHost {
     this.host.openUsername(username);
   }
 
-  /** A link to a chat or a mini app. An app opens in this chat, as Telegram opens a direct link's
-   *  app where it was tapped: in a group, its init data names the group. */
+  /** A link to a chat, a mini app or an invoice (its payment sheet). An app opens in this chat,
+   *  as Telegram opens a direct link's app where it was tapped: in a group, its init data names
+   *  the group. */
   internalLink(path: string): boolean {
     const url = new URL(path, location.origin);
+    const slug = invoiceSlug(url.pathname);
+    if (slug) {
+      void openInvoice(slug);
+      return true;
+    }
     const link = parseLink(url.pathname, url.search);
     if (!link) return false;
     if (link.app) {
@@ -464,6 +471,11 @@ export class ChatView implements MessageHost {
         return;
       case "login_url":
         if (b.value) window.open(b.value, "_blank", "noopener");
+        return;
+      case "pay":
+        // The invoice's Pay button: the sheet; the outcome shows as a service message in the chat.
+        if (m.invoice) await openInvoice(m.invoice.slug);
+        else toast("This invoice can't be paid here.");
         return;
       case "switch_inline_query_current_chat":
         this.input.value = `@${m.from.username} ${b.value ?? ""}`;

@@ -1,9 +1,10 @@
 // One message as a bubble: sender, reply quote, forward header, photo or document, text with its
 // entities, poll, reactions, time and read ticks, and the bot's inline keyboard under it.
 
-import type { Chat, InlineButton, Message, Poll } from "../api.js";
+import type { Chat, InlineButton, InvoiceSummary, Message, Poll } from "../api.js";
 import { avatar, fileSize, h, time } from "../dom.js";
 import { icon } from "../icons.js";
+import { price } from "../money.js";
 import { renderText, snippet, type TextActions } from "../text.js";
 import { prewarm } from "./miniapp.js";
 
@@ -37,7 +38,10 @@ export function renderMessage(m: Message, host: MessageHost, groupStart: boolean
     const who = m.from.id === host.meId ? "You" : m.from.display_name;
     return h("div", { class: "service", "data-id": m.message_id }, h("span", {}, `${who} allowed the bot to send messages`));
   }
-  if (m.service && m.service.type !== "contact") {
+  if (m.service?.type === "successful_payment" || m.service?.type === "refunded_payment") {
+    return h("div", { class: "service payment-service", "data-id": m.message_id }, h("span", {}, paymentText(m, host)));
+  }
+  if (m.service?.type === "pinned_message") {
     const target = host.lookup(m.service.message_id);
     return h(
       "div",
@@ -69,6 +73,7 @@ export function renderMessage(m: Message, host: MessageHost, groupStart: boolean
   if (m.media?.kind === "photo") bubble.append(photo(m, host));
   else if (m.media) bubble.append(document_(m, host));
   if (m.poll) bubble.append(poll(m, m.poll, host));
+  if (m.invoice) bubble.append(invoiceCard(m.invoice));
   if (m.text) bubble.append(h("div", { class: "text", dir: "auto" }, renderText(m.text, m.entities, host)));
   const ticks = mine ? h("span", { class: "ticks", "aria-label": m.message_id <= host.chat.read_outbox_max_id ? "read" : "sent" }, m.message_id <= host.chat.read_outbox_max_id ? "✓✓" : "✓") : null;
   bubble.append(h("span", { class: "meta" }, m.edit_date ? h("span", { class: "edited" }, "edited") : null, h("time", { datetime: new Date(m.date * 1000).toISOString() }, time(m.date)), ticks));
@@ -126,6 +131,35 @@ function inlineKeyboard(m: Message, rows: InlineButton[][], host: MessageHost): 
       ),
     ),
   );
+}
+
+/** What an invoice message shows above its Pay button. */
+function invoiceCard(inv: InvoiceSummary): HTMLElement {
+  return h(
+    "div",
+    { class: "invoice-card" },
+    h("strong", { class: "invoice-title" }, inv.title),
+    inv.description ? h("p", { class: "invoice-desc", dir: "auto" }, inv.description) : null,
+    h("span", { class: "invoice-price" }, price(inv.total_amount, inv.currency)),
+  );
+}
+
+/** A payment's service message: "You paid ⭐️ 5 for …", "Subscription renewed", "⭐️ 5 refunded". */
+export function paymentText(m: Message, host: { readonly chat: Chat; readonly meId: number }): string {
+  if (m.service?.type !== "successful_payment" && m.service?.type !== "refunded_payment") return "";
+  const r = m.service.receipt;
+  const amount = price(r.total_amount, r.currency);
+  if (m.service.type === "refunded_payment") return `${amount} refunded`;
+  if (r.is_recurring && r.is_first_recurring === false) return `Subscription renewed: ${amount}`;
+  const who = m.from.id === host.meId ? "You" : m.from.display_name;
+  // The bot paid is the other side of a private chat.
+  const to = host.chat.type === "private" && host.chat.peer ? host.chat.peer.display_name : null;
+  if (r.is_recurring) {
+    const what = r.title ? ` to “${r.title}”` : to ? ` to ${to}` : "";
+    // Without `is_first_recurring` a first payment and a renewal look alike: say what both are.
+    return r.is_first_recurring ? `${who} subscribed${what}: ${amount}` : `${who} paid ${amount} for a subscription${what}`;
+  }
+  return `${who} paid ${amount}${r.title ? ` for “${r.title}”` : to ? ` to ${to}` : ""}`;
 }
 
 function photo(m: Message, host: MessageHost): HTMLElement {

@@ -11,6 +11,8 @@ import { icon } from "../icons.js";
 import { onThemeChange } from "./theme.js";
 import { Devtools } from "./devtools.js";
 import { confirmBox, formBox, modal, popupMenu, toast } from "./dialogs.js";
+import { openInvoice, openInvoiceSlug } from "./payments.js";
+import { invoiceSlug } from "../links.js";
 
 /** How the app's window opens: half height, full height, or the whole screen. */
 export type LaunchMode = "compact" | "fullsize" | "fullscreen";
@@ -240,6 +242,8 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
     dlg.append(devtools.el);
   };
 
+  /** The slug of the invoice this app opened, while its sheet is open. */
+  let invoiceOpen: string | null = null;
   let needConfirm = false;
   let dataSent = false;
   let closed = false;
@@ -559,6 +563,11 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
       }
       case "web_app_open_tg_link": {
         const path = String(data.path_full ?? "");
+        // An invoice link opens its sheet over the app, which stays open.
+        if (path.startsWith("/") && invoiceSlug(new URL(path, location.origin).pathname)) {
+          if (telegramLinks && openInvoiceSlug() === null) telegramLinks(path);
+          return;
+        }
         if (path.startsWith("/") && telegramLinks) {
           telegramLinks(path);
           // A link to a chat takes the person there; the app closes as Telegram's web client does.
@@ -587,9 +596,22 @@ export async function openMiniApp(api: Api, spec: LaunchSpec): Promise<void> {
         // A short vibration where the device has one; nothing to answer.
         if (data.type === "impact" || data.type === "notification") navigator.vibrate?.(data.type === "impact" ? 10 : 30);
         return;
-      case "web_app_open_invoice":
-        // Payments come with their own issue: until then the invoice cannot be paid here.
-        return post("invoice_closed", { slug: String(data.slug ?? ""), status: "failed" });
+      case "web_app_open_invoice": {
+        // One invoice at a time, as Telegram allows: a request while a sheet is open is refused
+        // (the same slug again is ignored: its sheet answers when it closes).
+        const slug = typeof data.slug === "string" ? data.slug : "";
+        if (invoiceOpen !== null || openInvoiceSlug() !== null) {
+          if (slug !== invoiceOpen) post("invoice_closed", { slug, status: "failed" });
+          return;
+        }
+        if (!slug) return post("invoice_closed", { slug, status: "failed" });
+        invoiceOpen = slug;
+        void openInvoice(slug).then((status) => {
+          invoiceOpen = null;
+          if (!closed) post("invoice_closed", { slug, status });
+        });
+        return;
+      }
       case "web_app_open_scan_qr_popup":
         // A browser host has no QR scanner: the popup closes at once.
         return post("scan_qr_popup_closed", {});
