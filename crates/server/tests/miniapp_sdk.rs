@@ -50,7 +50,7 @@ async fn run_ok(mut cmd: Command) -> String {
 /// `plaza serve` on `port`, answering once it listens.
 async fn serve(db: &Path, port: u16) -> Child {
     let mut child = plaza(db)
-        .args(["serve", "--no-flood-limits", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--no-flood-limits", "--sandbox", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)

@@ -7,7 +7,9 @@
 // data to the app backend here, which validates it with @telegram-apps/init-data-node and answers
 // with answerWebAppQuery; the answer shows in the chat "via @bot" and the app closes. Each is then
 // opened from a reply-keyboard button, where its main button calls sendData and the bot gets
-// web_app_data.
+// web_app_data. The @telegram-apps/sdk app then pays an invoice link with invoice.open: the client's
+// payment sheet opens over the app, the person pays in Stars (topped up, the server is a sandbox),
+// the bot accepts the pre-checkout query, and the app receives invoice_closed "paid".
 //
 // Driven by crates/server/tests/miniapp_sdk.rs, which runs Plaza, builds and deploys the apps.
 // Environment: PLAZA_URL, BOT_USERNAME, BOT_TOKEN, PLAZA_USERNAME, PLAZA_PASSWORD, CHROMIUM
@@ -95,6 +97,17 @@ const backend = createServer(async (req, res) => {
   const allowed = APPS.some((name) => origin === new globalThis.URL(appUrl[name]).origin);
   const cors = allowed ? { "access-control-allow-origin": origin, "access-control-allow-headers": "content-type", vary: "origin" } : {};
   if (req.method === "OPTIONS") return res.writeHead(204, cors).end();
+  if (req.method === "POST" && req.url === "/invoice" && allowed) {
+    // What a shop's backend does for its mini app: an invoice link, opened by the app.
+    const link = await bot("createInvoiceLink", {
+      title: "Sticker pack",
+      description: "Twelve stickers",
+      payload: "stickers",
+      currency: "XTR",
+      prices: [{ label: "Stickers", amount: 3 }],
+    });
+    return res.writeHead(200, { ...cors, "content-type": "text/plain" }).end(link);
+  }
   if (req.method !== "POST" || req.url !== "/answer" || !allowed) return res.writeHead(403, cors).end("not allowed");
   let body = "";
   for await (const chunk of req) body += chunk;
@@ -263,6 +276,28 @@ for (const name of APPS) {
   cloudValues[name] = (await text("cloud").textContent()).split(" ")[2];
   if (name === "twa") await appShows("other", `other ${cloudValues.tma}`, "the value the tma app stored, read by the twa app");
   else await appShows("other", "other -", "no value of the twa app yet");
+
+  if (name === "tma") {
+    step("tma: pays an invoice link with invoice.open; the client's payment sheet, the bot's pre-checkout, invoice_closed");
+    await api("POST", "/stars/topup", login.token, { amount: 10, key: "sdk-test" });
+    await appShows("invoice", "invoice -", "tma invoice before");
+    await text("pay").click();
+    const sheet = page.locator("dialog.payment-sheet");
+    await sheet.getByText("Sticker pack").first().waitFor();
+    await appShows("invoice", "invoice open", "tma invoice while the sheet is open");
+    await sheet.getByRole("button", { name: /^Pay/ }).click();
+    const q = await botUpdate((u) => u.pre_checkout_query, "pre_checkout_query");
+    expectEq(q.pre_checkout_query.total_amount, 3, "the pre-checkout total");
+    expectEq(q.pre_checkout_query.currency, "XTR", "the pre-checkout currency");
+    await bot("answerPreCheckoutQuery", { pre_checkout_query_id: q.pre_checkout_query.id, ok: true });
+    const paid = await botUpdate((u) => u.message?.successful_payment, "successful_payment");
+    expectEq(paid.message.successful_payment.invoice_payload, "stickers", "the successful_payment payload");
+    // The sheet shows the outcome, then closes and hands the status to the app.
+    await sheet.waitFor({ state: "detached" });
+    await appShows("invoice", "invoice paid", "tma invoice_closed status");
+    const wallet = await api("GET", "/stars", login.token);
+    expectEq(wallet.balance, 7, "the balance after paying 3 of 10 Stars");
+  }
 
   step(`${name}: the main button posts the init data to the backend, which answers the query; the app closes`);
   await dialog().locator(".miniapp-main").click();

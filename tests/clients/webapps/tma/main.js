@@ -4,13 +4,15 @@
 // background, back-button presses, the popup's answer and a CloudStorage round trip. Its main
 // button posts the raw init data to the app's backend (the `backend` of its URL's query), which
 // answers with answerWebAppQuery; opened from a reply-keyboard button (no init data) it calls
-// sendData instead.
+// sendData instead. Its Pay button asks the backend for an invoice link (createInvoiceLink) and
+// opens it with the SDK's invoice.open, showing the status invoice_closed brought.
 
 import {
   backButton,
   cloudStorage,
   init,
   initData,
+  invoice,
   mainButton,
   miniApp,
   popup,
@@ -62,6 +64,19 @@ try {
       ],
     });
     show("popup", `popup ${id}`);
+  });
+
+  document.getElementById("pay").addEventListener("click", async () => {
+    try {
+      show("invoice", "invoice asking");
+      const res = await fetch(`${backend}/invoice`, { method: "POST" });
+      const link = await res.text();
+      if (!res.ok) throw new Error(`backend answered ${res.status}: ${link}`);
+      show("invoice", "invoice open");
+      show("invoice", `invoice ${await invoice.open(link, "url")}`);
+    } catch (e) {
+      show("invoice", `invoice error ${e?.name}: ${e?.message}`);
+    }
   });
 
   const value = `tma-${Math.random().toString(36).slice(2, 8)}`;
