@@ -3308,49 +3308,78 @@ impl Store for SqliteStore {
 
 /// Makes a transfer inside the caller's write, or finds it made already under its key.
 fn apply_transfer(conn: &Connection, t: &NewTransfer, now: i64) -> StoreResult<Transfer> {
-    let existing = conn
-        .prepare_cached("SELECT id, from_account, to_account, amount, memo, at FROM ledger_transfers WHERE key = ?1")
+    // Four statements for a new transfer: both balances, the transfer (its key unique: a
+    // conflict changes nothing and means it was made before), both balances and both entries.
+    let (from_key, to_key) = (t.from.key(), t.to.key());
+    let (mut from_balance, mut to_balance) = (0i64, 0i64);
+    let mut stmt =
+        conn.prepare_cached("SELECT account, balance FROM ledger_balances WHERE account IN (?1, ?2)").map_err(db)?;
+    let mut rows = stmt.query(params![from_key, to_key]).map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        let (account, balance): (String, i64) = (r.get(0).map_err(db)?, r.get(1).map_err(db)?);
+        if account == from_key {
+            from_balance = balance;
+        } else {
+            to_balance = balance;
+        }
+    }
+    let (from_balance, to_balance) = (from_balance - t.amount, to_balance + t.amount);
+    let inserted = if from_balance < 0 && !t.from.may_go_negative() {
+        None
+    } else {
+        conn.prepare_cached(
+            "INSERT INTO ledger_transfers (key, from_account, to_account, amount, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (key) DO NOTHING RETURNING id",
+        )
         .map_err(db)?
-        .query_row([&t.key], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-        })
+        .query_row(params![t.key, from_key, to_key, t.amount, t.memo, now], |r| r.get::<_, i64>(0))
         .optional()
-        .map_err(db)?;
-    if let Some((id, from, to, amount, memo, at)) = existing {
+        .map_err(db)?
+    };
+    let Some(id) = inserted else {
+        // Refused or made before: either way nothing has changed yet. The same key again is the
+        // first transfer (even if the payer could not afford it now); another transfer's key is
+        // refused.
+        let existing = conn
+            .prepare_cached(
+                "SELECT id, from_account, to_account, amount, memo, at FROM ledger_transfers WHERE key = ?1",
+            )
+            .map_err(db)?
+            .query_row([&t.key], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .optional()
+            .map_err(db)?;
+        let Some((id, from, to, amount, memo, at)) = existing else {
+            return Err(Denied::InsufficientFunds.into());
+        };
         let done = transfer_row(id, t.key.clone(), &from, &to, amount, memo, at)?;
         return if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
             Ok(done)
         } else {
             Err(Denied::TransferKeyReused.into())
         };
-    }
-    let from_balance = ledger_balance(conn, t.from)? - t.amount;
-    if from_balance < 0 && !t.from.may_go_negative() {
-        return Err(Denied::InsufficientFunds.into());
-    }
-    let to_balance = ledger_balance(conn, t.to)? + t.amount;
+    };
     conn.prepare_cached(
-        "INSERT INTO ledger_transfers (key, from_account, to_account, amount, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO ledger_balances (account, balance) VALUES (?1, ?2), (?3, ?4) \
+         ON CONFLICT (account) DO UPDATE SET balance = excluded.balance",
     )
     .map_err(db)?
-    .execute(params![t.key, t.from.key(), t.to.key(), t.amount, t.memo, now])
+    .execute(params![from_key, from_balance, to_key, to_balance])
     .map_err(db)?;
-    let id = conn.last_insert_rowid();
-    for (account, delta, after) in [(t.from, -t.amount, from_balance), (t.to, t.amount, to_balance)] {
-        conn.prepare_cached(
-            "INSERT INTO ledger_balances (account, balance) VALUES (?1, ?2) \
-             ON CONFLICT (account) DO UPDATE SET balance = excluded.balance",
-        )
-        .map_err(db)?
-        .execute(params![account.key(), after])
-        .map_err(db)?;
-        conn.prepare_cached(
-            "INSERT INTO ledger_entries (account, transfer_id, delta, balance) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .map_err(db)?
-        .execute(params![account.key(), id, delta, after])
-        .map_err(db)?;
-    }
+    conn.prepare_cached(
+        "INSERT INTO ledger_entries (account, transfer_id, delta, balance) VALUES (?1, ?2, ?3, ?4), (?5, ?2, ?6, ?7)",
+    )
+    .map_err(db)?
+    .execute(params![from_key, id, -t.amount, from_balance, to_key, t.amount, to_balance])
+    .map_err(db)?;
     Ok(Transfer { id, key: t.key.clone(), from: t.from, to: t.to, amount: t.amount, memo: t.memo.clone(), at: now })
 }
 
