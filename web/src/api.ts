@@ -282,6 +282,9 @@ export interface Wallet {
   payments: Payment[];
   /** Free top-ups are available. */
   sandbox: boolean;
+  /** Stars are sold by card here: one Star's price in the smallest units of `star_currency`. */
+  star_price?: number;
+  star_currency?: string;
 }
 
 export interface Member {
@@ -544,8 +547,8 @@ export class Api {
     return this.json<Wallet>("GET", "/stars");
   }
   /** Free Stars, in a sandbox only; the same key tops up once. */
-  topUp(amount: number, key: string) {
-    return this.json<TopUp>("POST", "/stars/topup", { amount, key });
+  topUp(amount: number, key: string, cardNumber?: string) {
+    return this.json<TopUp>("POST", "/stars/topup", cardNumber ? { amount, key, card_number: cardNumber } : { amount, key });
   }
   /** Turns a subscription's renewal off (`true`) or on again. */
   setSubscriptionCanceled(id: number, canceled: boolean) {

@@ -873,7 +873,7 @@ fn print_report(
     );
     println!(
         "  transfers/s: POST /api/v1/stars/topup {{amount: {TRANSFER_STARS}, key: fresh}} on a sandbox server: one \
-         ledger transfer (issuance → payer) per request, answered once durable (the answer is the wallet)"
+         ledger transfer (issuance → payer) per request, answered once durable (the answer is the new balance)"
     );
     println!(
         "  payments/s: POST /api/v1/invoices/<slug>/pay {{key: fresh}} of one {}-Star invoice link of one bot, which \

@@ -217,10 +217,14 @@ fn wallet_out(state: &AppState, w: plaza_service::payments::Wallet) -> WalletOut
         subscriptions: w.subscriptions.iter().map(subscription_out).collect(),
         payments: w.payments.iter().map(payment_out).collect(),
         sandbox: state.service.is_sandbox(),
+        star_price: state.service.star_price().map(|(p, _)| p),
+        star_currency: state.service.star_price().map(|(_, c)| c),
     }
 }
 
-/// A free top-up, in a sandbox only (403 otherwise). The same `key` again tops up once.
+/// A top-up: bought with `card_number` where the instance sells Stars (`star_price` in the
+/// wallet), free without a card in a sandbox only (403 otherwise). The same `key` again tops up,
+/// and charges, once; a declined card is a 400 with the provider's reason.
 #[utoipa::path(post, path = "/api/v1/stars/topup", tag = "payments", security(("bearer" = [])),
     request_body = TopUpRequest,
     responses((status = 200, body = TopUpOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -229,7 +233,7 @@ pub async fn topup(
     session: Session,
     ApiJson(req): ApiJson<TopUpRequest>,
 ) -> ApiResult<Json<TopUpOut>> {
-    let (t, balance) = state.service.sandbox_topup(&session.user, req.amount, &req.key).await?;
+    let (t, balance) = state.service.topup(&session.user, req.amount, &req.key, req.card_number.as_deref()).await?;
     Ok(Json(TopUpOut { transfer_id: t.id, amount: t.amount, balance }))
 }
 

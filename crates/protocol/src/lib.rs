@@ -442,6 +442,12 @@ pub struct WalletOut {
     pub payments: Vec<PaymentOut>,
     /// Free top-ups are available (a sandbox).
     pub sandbox: bool,
+    /// Stars can be bought by card: the price of one Star in the smallest units of
+    /// `star_currency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub star_price: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub star_currency: Option<String>,
 }
 
 /// A top-up made: the ledger transfer and the balance right after it.
@@ -452,12 +458,16 @@ pub struct TopUpOut {
     pub balance: i64,
 }
 
-/// A free top-up in a sandbox; `key` makes a retried request top up once.
+/// A top-up: free in a sandbox, or bought by card where the instance sells Stars; `key` makes a
+/// retried request top up (and charge) once.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopUpRequest {
     pub amount: i64,
     pub key: String,
+    /// Buy the Stars with this card (free without one, in a sandbox only).
+    #[serde(default)]
+    pub card_number: Option<String>,
 }
 
 /// Turning a subscription's renewal off (`true`) or on again.

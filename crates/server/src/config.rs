@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub flood_limits: Option<bool>,
     pub apps_url: Option<String>,
     pub sandbox: Option<bool>,
+    pub stars_provider_token: Option<String>,
+    pub star_price: Option<String>,
 }
 
 impl FileConfig {
@@ -62,6 +64,8 @@ pub struct Config {
     /// A sandbox for testing bots and mini apps: free Stars top-ups and subscription periods
     /// shorter than 30 days.
     pub sandbox: bool,
+    /// Selling Stars by card, through the provider this token selects.
+    pub star_sales: Option<plaza_service::payments::StarSales>,
 }
 
 impl Config {
@@ -81,6 +85,7 @@ impl Config {
             flood_limits: false,
             apps_url: None,
             sandbox: true,
+            star_sales: None,
         }
     }
 }

@@ -46,7 +46,12 @@ pub fn service(
     config: &Config,
     apps_url: plaza_core::webapp::AppsUrl,
 ) -> Arc<Service> {
-    let service_config = ServiceConfig { session_ttl: config.session_ttl, apps_url, sandbox: config.sandbox };
+    let service_config = ServiceConfig {
+        session_ttl: config.session_ttl,
+        apps_url,
+        sandbox: config.sandbox,
+        star_sales: config.star_sales.clone(),
+    };
     Arc::new(Service::new(store, Arc::new(LocalBus::new()), clock, service_config))
 }
 

@@ -175,6 +175,14 @@ struct ServeArgs {
     /// implies it.
     #[arg(long, env = "PLAZA_SANDBOX")]
     sandbox: bool,
+    /// Sell Stars by card in the wallet, through the card provider this token selects (the
+    /// built-in test provider takes tokens containing `:TEST:`).
+    #[arg(long, env = "PLAZA_STARS_PROVIDER_TOKEN")]
+    stars_provider_token: Option<String>,
+    /// The price of one Star when sold by card, in the currency's smallest units and its code
+    /// [default: "2 USD"].
+    #[arg(long, env = "PLAZA_STAR_PRICE")]
+    star_price: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -254,6 +262,16 @@ async fn main() -> anyhow::Result<()> {
                 flood_limits: !args.no_flood_limits && file.flood_limits.unwrap_or(true),
                 apps_url,
                 sandbox: args.sandbox || args.demo || file.sandbox.unwrap_or(false),
+                star_sales: match args.stars_provider_token.or(file.stars_provider_token) {
+                    None => None,
+                    Some(token) => {
+                        let price = args.star_price.or(file.star_price).unwrap_or_else(|| "2 USD".into());
+                        Some(
+                            plaza_service::payments::StarSales::new(&token, &price)
+                                .map_err(|e| anyhow::anyhow!("--star-price {price:?}: {}", e.reason))?,
+                        )
+                    }
+                },
             };
             serve(config).await
         }

@@ -467,6 +467,52 @@ async fn no_free_stars_outside_a_sandbox(b: Backend) {
     assert_eq!((w["balance"].as_i64(), w["sandbox"].as_bool()), (Some(0), Some(false)));
 }
 
+/// Where the instance sells Stars, people buy them by card; the same key charges and tops up once.
+async fn stars_bought_by_card(b: Backend) {
+    let server = common::spawn_with(b, |c| {
+        c.sandbox = false;
+        c.star_sales = Some(plaza_service::payments::StarSales::new(TEST_PROVIDER, "2 USD").unwrap());
+    })
+    .await;
+    let (person, _) = server.signup("alice").await;
+    let (_, w) = server.get("/api/v1/stars", &person).await;
+    assert_eq!(
+        (w["sandbox"].as_bool(), w["star_price"].as_i64(), w["star_currency"].as_str()),
+        (Some(false), Some(2), Some("USD")),
+        "{w}"
+    );
+    let buy = |key: &str, card: Option<&str>, amount: i64| {
+        let mut body = json!({"amount": amount, "key": key});
+        if let Some(c) = card {
+            body["card_number"] = json!(c);
+        }
+        server.post("/api/v1/stars/topup", &person, body)
+    };
+    let (status, body) = buy("free", None, 10).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_sandbox")), "{body}");
+    let (status, body) = buy("declined", Some("4000 0000 0000 0002"), 10).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("declined"), "{body}");
+    let (status, body) = buy("nocard", Some("1234"), 10).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = buy("first", Some("4242 4242 4242 4242"), 50).await;
+    assert_eq!((status, body["balance"].as_i64()), (StatusCode::OK, Some(50)), "{body}");
+    let (status, again) = buy("first", Some("4242 4242 4242 4242"), 50).await;
+    assert_eq!(
+        (status, &again["transfer_id"], again["balance"].as_i64()),
+        (StatusCode::OK, &body["transfer_id"], Some(50)),
+        "a retry buys once: {again}"
+    );
+    let (status, body) = buy("busy", Some("4000 0000 0000 0119"), 25).await;
+    assert_eq!(
+        (status, body["balance"].as_i64()),
+        (StatusCode::OK, Some(75)),
+        "the retry card goes through on a retry: {body}"
+    );
+    let (_, w) = server.get("/api/v1/stars", &person).await;
+    assert_eq!(w["history"][0]["memo"], "purchase", "{w}");
+}
+
 /// A flexible card invoice: the address goes to the bot, its options come back, the chosen one
 /// is charged with a tip through the test provider, whose retry card needs a second try.
 async fn card_checkout_with_shipping(b: Backend) {
@@ -846,6 +892,7 @@ on_both_backends!(
     concurrent_clicks_pay_once,
     bad_input,
     no_free_stars_outside_a_sandbox,
+    stars_bought_by_card,
     card_checkout_with_shipping,
     subscriptions_renew_and_stop,
     ptb_shop,

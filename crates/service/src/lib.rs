@@ -104,6 +104,8 @@ pub struct ServiceConfig {
     /// A sandbox for testing bots and mini apps: free Stars top-ups, subscription periods shorter
     /// than 30 days.
     pub sandbox: bool,
+    /// Selling Stars by card: the card provider's token and the price of one Star.
+    pub star_sales: Option<payments::StarSales>,
 }
 
 impl Default for ServiceConfig {
@@ -112,6 +114,7 @@ impl Default for ServiceConfig {
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             apps_url: plaza_core::webapp::AppsUrl::parse("http://localhost:8080").expect("a valid default"),
             sandbox: false,
+            star_sales: None,
         }
     }
 }

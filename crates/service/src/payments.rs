@@ -158,6 +158,36 @@ pub struct Wallet {
     pub payments: Vec<Payment>,
 }
 
+/// How an instance sells Stars by card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StarSales {
+    /// Selects the card provider, as an invoice's `provider_token` does.
+    pub provider_token: String,
+    /// The price of one Star in the smallest units of `currency`.
+    pub price: i64,
+    pub currency: String,
+}
+
+impl StarSales {
+    /// From a `<price> <CUR>` setting such as `2 USD` (2 cents a Star).
+    pub fn new(provider_token: &str, price: &str) -> Result<Self, Invalid> {
+        let bad = || {
+            Invalid::new("star_price", "must be an amount in the currency's smallest units and its code, e.g. `2 USD`")
+        };
+        let (amount, currency) = price.trim().split_once(' ').ok_or_else(bad)?;
+        let price: i64 = amount.parse().map_err(|_| bad())?;
+        let currency = currency.trim().to_ascii_uppercase();
+        if price <= 0
+            || currency.len() != 3
+            || !currency.chars().all(|c| c.is_ascii_uppercase())
+            || provider_token.is_empty()
+        {
+            return Err(bad());
+        }
+        Ok(StarSales { provider_token: provider_token.to_string(), price, currency })
+    }
+}
+
 /// The most Stars one sandbox top-up gives.
 pub const MAX_TOPUP: i64 = 100_000;
 /// Tries of a card charge that fails with a passing error.
@@ -537,6 +567,68 @@ impl Service {
         })
     }
 
+    /// What one Star costs by card here, if the instance sells Stars: (price, currency).
+    pub fn star_price(&self) -> Option<(i64, String)> {
+        self.config.star_sales.as_ref().map(|s| (s.price, s.currency.clone()))
+    }
+
+    /// A top-up: bought with `card` where the instance sells Stars, free without one in a sandbox.
+    /// `key` makes a retried request top up, and charge, once: the card is charged under a key
+    /// derived from it, and the Stars are issued under another, so a retry after a crash between
+    /// the two finds the charge made and issues the Stars. Returns the transfer and the balance.
+    pub async fn topup(
+        &self,
+        user: &User,
+        amount: i64,
+        key: &str,
+        card: Option<&str>,
+    ) -> ServiceResult<(Transfer, i64)> {
+        let Some(card) = card else { return self.sandbox_topup(user, amount, key).await };
+        let sales = self.config.star_sales.clone().ok_or(ServiceError::Denied(Denied::NotSandbox))?;
+        if !(1..=MAX_TOPUP).contains(&amount) {
+            return Err(Invalid::new("amount", format!("must be 1 to {MAX_TOPUP} Stars")).into());
+        }
+        if key.is_empty() || key.len() > 64 {
+            return Err(Invalid::new("key", "name the top-up with 1 to 64 characters").into());
+        }
+        let number = card_number(card)?;
+        let provider = self
+            .payments
+            .provider(&sales.provider_token)
+            .ok_or_else(|| internal("no card provider for the Stars sales token"))?;
+        let request = ChargeRequest {
+            key: format!("plaza-stars-{}-{key}", user.id.0),
+            card_number: number,
+            amount: amount * sales.price,
+            currency: sales.currency.clone(),
+        };
+        let mut charged = Err(CardError::Declined("the card could not be charged".into()));
+        for attempt in 0..CARD_TRIES {
+            charged = provider.charge(&request);
+            match &charged {
+                Err(CardError::Retry(_)) => tokio::time::sleep(Duration::from_millis(100 << attempt)).await,
+                _ => break,
+            }
+        }
+        let charge = match charged {
+            Ok(c) => c,
+            Err(CardError::Declined(reason) | CardError::Retry(reason)) => {
+                return Err(Invalid::new("card_number", reason).into());
+            }
+        };
+        tracing::info!(user = user.id.0, amount, %charge, "Stars bought by card");
+        let t = NewTransfer::new(
+            &format!("buy:{}:{key}", user.id.0),
+            Account::Issuance,
+            Account::User(user.id),
+            amount,
+            "purchase",
+        )?;
+        let done = self.store.transfer(t, self.now()).await?;
+        let balance = self.store.balance(Account::User(user.id)).await?;
+        Ok((done, balance))
+    }
+
     /// A free top-up, only in a sandbox; `key` makes a retried request top up once. Returns the
     /// transfer and the balance after it.
     pub async fn sandbox_topup(&self, user: &User, amount: i64, key: &str) -> ServiceResult<(Transfer, i64)> {
@@ -615,6 +707,16 @@ fn pay_label(spec: &InvoiceSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn star_prices_name_an_amount_and_a_currency() {
+        let s = StarSales::new("1:TEST:x", "2 usd").unwrap();
+        assert_eq!((s.price, s.currency.as_str()), (2, "USD"));
+        for bad in ["2", "0 USD", "-1 USD", "2 DOLLARS", "two USD"] {
+            assert!(StarSales::new("1:TEST:x", bad).is_err(), "{bad}");
+        }
+        assert!(StarSales::new("", "2 USD").is_err());
+    }
 
     #[test]
     fn card_numbers_pass_luhn() {

@@ -11,6 +11,7 @@ import { TOPUP_PACKAGES, paymentState, sentence, subscriptionActive, subscriptio
 /** What a history line's memo means. */
 const MEMOS: Record<string, string> = {
   topup: "Top-up (sandbox)",
+  purchase: "Stars bought",
   grant: "Stars granted",
   payment: "Payment",
   refund: "Refund",
@@ -56,11 +57,18 @@ export function openWallet(api: Api, model: Model): Promise<void> {
     }
   };
 
-  const topUp = async (button: HTMLButtonElement) => {
+  // One key per purchase form: a retry after a lost answer buys once.
+  let buyKey = newKey();
+  const topUp = async (button: HTMLButtonElement, card?: HTMLInputElement) => {
     button.disabled = true;
     seq++;
     try {
-      await api.topUp(amount, newKey());
+      if (card) {
+        await api.topUp(amount, buyKey, card.value);
+        buyKey = newKey();
+      } else {
+        await api.topUp(amount, newKey());
+      }
       wallet = await api.wallet();
       error.textContent = "";
       render();
@@ -135,6 +143,15 @@ export function openWallet(api: Api, model: Model): Promise<void> {
       const button = h("button", { type: "button", class: "primary" }, "Top up (sandbox)");
       button.addEventListener("click", () => void topUp(button));
       parts.push(h("div", { class: "inline-form wallet-topup" }, select, button));
+    } else if (w.star_price && w.star_currency) {
+      const each = w.star_price;
+      const cur = w.star_currency;
+      const select = h("select", { name: "buy_amount", "aria-label": "Stars to buy" }, ...TOPUP_PACKAGES.map((n) => h("option", { value: n, selected: n === amount }, `${price(n, STARS)} for ${price(n * each, cur)}`)));
+      select.addEventListener("change", () => (amount = Number(select.value)));
+      const card = h("input", { name: "card_number", inputmode: "numeric", autocomplete: "cc-number", placeholder: "Card number", "aria-label": "Card number", required: true }) as HTMLInputElement;
+      const button = h("button", { type: "button", class: "primary" }, "Buy Stars");
+      button.addEventListener("click", () => void topUp(button, card));
+      parts.push(h("div", { class: "inline-form wallet-topup" }, select, card, button));
     }
     const newest = <T extends { date: number; id: number }>(list: T[]) => [...list].sort((a, b) => b.date - a.date || b.id - a.id);
     const subs = [...w.subscriptions].sort((a, b) => Number(subscriptionActive(b)) - Number(subscriptionActive(a)) || b.expires_at - a.expires_at);
