@@ -90,6 +90,9 @@ pub struct Transfer {
     pub amount: i64,
     pub memo: String,
     pub at: i64,
+    /// The payer's and the payee's balances right after it.
+    pub from_balance: i64,
+    pub to_balance: i64,
 }
 
 /// One line of an account's history: a transfer as it changed this account.

@@ -625,7 +625,7 @@ impl Service {
             "purchase",
         )?;
         let done = self.store.transfer(t, self.now()).await?;
-        let balance = self.store.balance(Account::User(user.id)).await?;
+        let balance = done.to_balance;
         Ok((done, balance))
     }
 
@@ -649,7 +649,7 @@ impl Service {
             "topup",
         )?;
         let done = self.store.transfer(t, self.now()).await?;
-        let balance = self.store.balance(Account::User(user.id)).await?;
+        let balance = done.to_balance;
         Ok((done, balance))
     }
 

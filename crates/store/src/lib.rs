@@ -810,6 +810,8 @@ pub(crate) fn stored_account(s: &str) -> StoreResult<plaza_core::ledger::Account
 }
 
 /// A `ledger_transfers` row's columns.
+/// A transfer from its row and the balances its two entries recorded.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn transfer_row(
     id: i64,
     key: String,
@@ -818,9 +820,27 @@ pub(crate) fn transfer_row(
     amount: i64,
     memo: String,
     at: i64,
+    (from_balance, to_balance): (i64, i64),
 ) -> StoreResult<plaza_core::ledger::Transfer> {
-    Ok(plaza_core::ledger::Transfer { id, key, from: stored_account(from)?, to: stored_account(to)?, amount, memo, at })
+    Ok(plaza_core::ledger::Transfer {
+        id,
+        key,
+        from: stored_account(from)?,
+        to: stored_account(to)?,
+        amount,
+        memo,
+        at,
+        from_balance,
+        to_balance,
+    })
 }
+
+/// Columns of a transfer by key (`$1`/`?1`), with the balances its entries recorded; the same SQL
+/// on both backends.
+pub(crate) const SELECT_TRANSFER_BY_KEY: &str = "SELECT t.id, t.from_account, t.to_account, t.amount, t.memo, t.at, \
+     (SELECT e.balance FROM ledger_entries e WHERE e.account = t.from_account AND e.transfer_id = t.id), \
+     (SELECT e.balance FROM ledger_entries e WHERE e.account = t.to_account AND e.transfer_id = t.id) \
+     FROM ledger_transfers t WHERE t.key = $1";
 
 /// A `ledger_entries` row joined with its transfer, as `account` sees it.
 #[allow(clippy::too_many_arguments)]

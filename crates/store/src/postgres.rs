@@ -810,9 +810,8 @@ fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
-/// A transfer by its key.
-const SELECT_TRANSFER: &str =
-    "SELECT id, from_account, to_account, amount, memo, at FROM ledger_transfers WHERE key = $1";
+/// A transfer by its key, with the balances its entries recorded.
+const SELECT_TRANSFER: &str = crate::SELECT_TRANSFER_BY_KEY;
 
 /// A transfer from the [`SELECT_TRANSFER`] columns.
 fn transfer_at(r: &Row, key: &str) -> StoreResult<Transfer> {
@@ -824,6 +823,7 @@ fn transfer_at(r: &Row, key: &str) -> StoreResult<Transfer> {
         get(r, 3)?,
         get(r, 4)?,
         get(r, 5)?,
+        (get(r, 6)?, get(r, 7)?),
     )
 }
 
@@ -861,21 +861,26 @@ async fn apply_transfer(tx: &Transaction<'_>, t: &NewTransfer, now: i64) -> Stor
     for r in &rows {
         balances.insert(get::<String>(r, 0)?, get::<i64>(r, 1)?);
     }
-    // The same key again: the first transfer, if it is this one. (A concurrent one with this
+    // The same key again is the first transfer, if it is this one. (A concurrent one with this
     // key and these accounts committed before the locks were granted, so it is seen here.)
-    if let Some(r) = query_opt(tx, SELECT_TRANSFER, &[&t.key]).await? {
+    let found = |r: Row| -> StoreResult<TransferOutcome> {
         let done = transfer_at(&r, &t.key)?;
-        return if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
+        if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
             Ok(TransferOutcome::Found(done))
         } else {
             Err(Denied::TransferKeyReused.into())
+        }
+    };
+    let from_balance = balances.get(&t.from.key()).copied().unwrap_or(0) - t.amount;
+    let to_balance = balances.get(&t.to.key()).copied().unwrap_or(0) + t.amount;
+    if from_balance < 0 && !t.from.may_go_negative() {
+        // A replay is answered even when the payer could not afford it now.
+        return match query_opt(tx, SELECT_TRANSFER, &[&t.key]).await? {
+            Some(r) => found(r),
+            None => Err(Denied::InsufficientFunds.into()),
         };
     }
-    let from_balance = balances.get(&t.from.key()).copied().unwrap_or(0) - t.amount;
-    if from_balance < 0 && !t.from.may_go_negative() {
-        return Err(Denied::InsufficientFunds.into());
-    }
-    let to_balance = balances.get(&t.to.key()).copied().unwrap_or(0) + t.amount;
+    // The locks are held from here to the commit: as few round trips as possible.
     let inserted = query_opt(
         tx,
         "INSERT INTO ledger_transfers (key, from_account, to_account, amount, memo, at) \
@@ -883,19 +888,34 @@ async fn apply_transfer(tx: &Transaction<'_>, t: &NewTransfer, now: i64) -> Stor
         &[&t.key, &t.from.key(), &t.to.key(), &t.amount, &t.memo, &now],
     )
     .await?;
-    let Some(inserted) = inserted else { return Ok(TransferOutcome::KeyTaken) };
+    let Some(inserted) = inserted else {
+        return match query_opt(tx, SELECT_TRANSFER, &[&t.key]).await? {
+            Some(r) => found(r),
+            None => Ok(TransferOutcome::KeyTaken),
+        };
+    };
     let id: i64 = get(&inserted, 0)?;
-    for (account, delta, after) in [(t.from, -t.amount, from_balance), (t.to, t.amount, to_balance)] {
-        execute(tx, "UPDATE ledger_balances SET balance = $2 WHERE account = $1", &[&account.key(), &after]).await?;
-        execute(
-            tx,
-            "INSERT INTO ledger_entries (account, transfer_id, delta, balance) VALUES ($1, $2, $3, $4)",
-            &[&account.key(), &id, &delta, &after],
-        )
-        .await?;
-    }
-    let done =
-        Transfer { id, key: t.key.clone(), from: t.from, to: t.to, amount: t.amount, memo: t.memo.clone(), at: now };
+    execute(
+        tx,
+        "WITH moved AS (UPDATE ledger_balances b SET balance = v.balance \
+             FROM (VALUES ($1::text, $3::bigint), ($4::text, $6::bigint)) AS v(account, balance) \
+             WHERE b.account = v.account) \
+         INSERT INTO ledger_entries (account, transfer_id, delta, balance) \
+         VALUES ($1, $7, $2, $3), ($4, $7, $5, $6)",
+        &[&t.from.key(), &-t.amount, &from_balance, &t.to.key(), &t.amount, &to_balance, &id],
+    )
+    .await?;
+    let done = Transfer {
+        id,
+        key: t.key.clone(),
+        from: t.from,
+        to: t.to,
+        amount: t.amount,
+        memo: t.memo.clone(),
+        at: now,
+        from_balance,
+        to_balance,
+    };
     Ok(TransferOutcome::Made(done))
 }
 

@@ -3341,26 +3341,27 @@ fn apply_transfer(conn: &Connection, t: &NewTransfer, now: i64) -> StoreResult<T
         // first transfer (even if the payer could not afford it now); another transfer's key is
         // refused.
         let existing = conn
-            .prepare_cached(
-                "SELECT id, from_account, to_account, amount, memo, at FROM ledger_transfers WHERE key = ?1",
-            )
+            .prepare_cached(crate::SELECT_TRANSFER_BY_KEY)
             .map_err(db)?
             .query_row([&t.key], |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
+                    (
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ),
+                    (r.get::<_, i64>(6)?, r.get::<_, i64>(7)?),
                 ))
             })
             .optional()
             .map_err(db)?;
-        let Some((id, from, to, amount, memo, at)) = existing else {
+        let Some(((id, from, to, amount, memo, at), balances)) = existing else {
             return Err(Denied::InsufficientFunds.into());
         };
-        let done = transfer_row(id, t.key.clone(), &from, &to, amount, memo, at)?;
+        let done = transfer_row(id, t.key.clone(), &from, &to, amount, memo, at, balances)?;
         return if (done.from, done.to, done.amount) == (t.from, t.to, t.amount) {
             Ok(done)
         } else {
@@ -3380,7 +3381,17 @@ fn apply_transfer(conn: &Connection, t: &NewTransfer, now: i64) -> StoreResult<T
     .map_err(db)?
     .execute(params![from_key, id, -t.amount, from_balance, to_key, t.amount, to_balance])
     .map_err(db)?;
-    Ok(Transfer { id, key: t.key.clone(), from: t.from, to: t.to, amount: t.amount, memo: t.memo.clone(), at: now })
+    Ok(Transfer {
+        id,
+        key: t.key.clone(),
+        from: t.from,
+        to: t.to,
+        amount: t.amount,
+        memo: t.memo.clone(),
+        at: now,
+        from_balance,
+        to_balance,
+    })
 }
 
 fn ledger_balance(conn: &Connection, a: Account) -> StoreResult<i64> {

@@ -3268,6 +3268,11 @@ async fn ledger_transfers(store: Arc<dyn Store>) {
     assert_eq!((g.from, g.to, g.amount, g.at), (Account::Issuance, ann, 100, T0));
     let p = s.transfer(xfer("pay-1", ann, ben, 30), T0 + 1).await.unwrap();
     assert!(p.id > g.id);
+    assert_eq!(
+        (g.from_balance, g.to_balance, p.from_balance, p.to_balance),
+        (-100, 100, 70, 30),
+        "balances after each"
+    );
     assert_eq!((s.balance(ann).await.unwrap(), s.balance(ben).await.unwrap()), (70, 30));
     assert_eq!(s.balance(Account::Issuance).await.unwrap(), -100, "issuance owes what circulates");
 
