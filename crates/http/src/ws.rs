@@ -137,7 +137,10 @@ async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
     loop {
         // Catch up with the log.
         while behind {
-            let page = match state.service.events_after(user.id, cursor, PAGE).await {
+            // Boxed: the futures of catching up and of building frames are large, and only live
+            // while they run, so an idle connection's task stays small (it is most of what an idle
+            // WebSocket costs).
+            let page = match Box::pin(state.service.events_after(user.id, cursor, PAGE)).await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(error = %e, user = user.id.0, "ws: reading the update log failed");
@@ -145,7 +148,7 @@ async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
                     return;
                 }
             };
-            if send_events(&state, user.id, &mut sink, page.events).await.is_err() {
+            if Box::pin(send_events(&state, user.id, &mut sink, page.events)).await.is_err() {
                 return;
             }
             cursor = page.next_cursor;
@@ -169,7 +172,7 @@ async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
                 match hint.payload.and_then(|p| p.downcast::<Event>().ok()) {
                     // The very next entry came with the hint: send it without reading the store.
                     Some(event) if hint.seq == cursor + 1 && event.seq == hint.seq => {
-                        if send_events(&state, user.id, &mut sink, vec![Event::clone(&event)]).await.is_err() {
+                        if Box::pin(send_events(&state, user.id, &mut sink, vec![Event::clone(&event)])).await.is_err() {
                             return;
                         }
                         cursor = hint.seq;
