@@ -72,9 +72,11 @@ attempt("client document", () => window.parent.document.cookie);
 attempt("client location", () => window.top.location.href);
 results["token in own storage"] = String(localStorage.getItem("plaza.token"));
 const show = () => (document.getElementById("results").textContent = JSON.stringify(results));
-fetch(client + "/api/v1/me", { credentials: "include" }).then(
+// A request the browser never settles (it has happened under load) is no answer either: give up
+// after 8 s rather than leave the result unset.
+fetch(client + "/api/v1/me", { credentials: "include", signal: AbortSignal.timeout(8000) }).then(
   async (r) => { results["client api"] = "status " + r.status; show(); },
-  () => { results["client api"] = "blocked"; show(); },
+  (e) => { results["client api"] = e?.name === "TimeoutError" ? "no answer" : "blocked"; show(); },
 );
 // Init data with another user's id: the signature no longer matches.
 const init = new URLSearchParams(hash.get("tgWebAppData") ?? "");
@@ -310,7 +312,10 @@ await hostile.locator("#results", { hasText: "client api" }).waitFor();
 const results = JSON.parse(await hostile.locator("#results").textContent());
 const expected = { "client storage": "blocked", "client document": "blocked", "client location": "blocked", "token in own storage": "null", "client api": "blocked" };
 for (const [k, v] of Object.entries(expected)) {
-  if (results[k] !== v && !(k === "client api" && results[k] === "status 401")) throw new Error(`hostile app: ${k} gave ${results[k]}: ${JSON.stringify(results)}`);
+  // The API answers an app's origin 401 (no credentials reach it) or the browser blocks the answer.
+  const harmless = k === "client api" && (results[k] === "status 401" || results[k] === "no answer");
+  if (results[k] !== v && !harmless) throw new Error(`hostile app: ${k} gave ${results[k]}: ${JSON.stringify(results)}`);
+  if (harmless && results[k] === "no answer") console.log("NOTE the hostile app's request to the client API got no answer in 8 s");
 }
 // Popups: one at a time, at most three in three seconds; the fourth is refused at once.
 for (let n = 1; n <= 3; n++) {
