@@ -305,8 +305,16 @@ await ann.locator(".service", { hasText: "“Order” was sent to the bot" }).wa
 await bubble(ann, "got size=L from Order", false).waitFor();
 
 step("a hostile mini app can't reach the client, speak for the host, send data, forge init data or flood popups");
+// The earlier app's "Open the app" message is still on screen: wait for the bot's new one before
+// pressing the last button, or the press may open the friendly app instead.
+const offers = ann.locator(".msg-group", { hasText: "Open the app" });
+const offered = await offers.count();
 await send(ann, `/webapp ${appUrl.replace("/app", "/hostile")}?client=${encodeURIComponent(URL)}`);
-await ann.locator(".msg-group", { hasText: "Open the app" }).last().getByRole("button", { name: "Open app" }).click();
+await ann.waitForFunction(
+  (n) => [...document.querySelectorAll(".msg-group")].filter((g) => g.textContent.includes("Open the app")).length > n,
+  offered,
+);
+await offers.last().getByRole("button", { name: "Open app" }).click();
 const hostile = ann.frameLocator("dialog.miniapp iframe");
 await hostile.locator("#results", { hasText: "client api" }).waitFor();
 const results = JSON.parse(await hostile.locator("#results").textContent());
