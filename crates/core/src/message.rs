@@ -326,30 +326,22 @@ impl NewMessage {
 
     /// A service message reporting `action`.
     pub fn service(action: ServiceAction) -> Self {
-        NewMessage {
-            text: MessageText(String::new()),
-            entities: Vec::new(),
-            reply_to: None,
-            reply_markup: None,
-            media: None,
-            forward_origin: None,
-            protected: false,
-            service: Some(action),
-            poll: None,
-            via_bot: None,
-            invoice: None,
-        }
+        NewMessage { service: Some(action), ..NewMessage::without_text(None) }
     }
 
     /// An invoice message; `markup` must start with the Pay button.
     pub fn invoice(invoice: InvoiceSummary, markup: ReplyMarkup, reply_to: Option<MessageId>) -> Self {
-        let mut m = NewMessage::service_less(reply_to);
-        m.invoice = Some(invoice);
-        m.reply_markup = Some(markup);
-        m
+        NewMessage { invoice: Some(invoice), reply_markup: Some(markup), ..NewMessage::without_text(reply_to) }
     }
 
-    fn service_less(reply_to: Option<MessageId>) -> Self {
+    /// A message carrying a new poll.
+    pub fn poll(poll: NewPoll, reply_to: Option<MessageId>) -> Self {
+        NewMessage { poll: Some(poll), ..NewMessage::without_text(reply_to) }
+    }
+
+    /// A message with no text of its own and nothing else yet: what service, invoice and poll
+    /// messages start from.
+    fn without_text(reply_to: Option<MessageId>) -> Self {
         NewMessage {
             text: MessageText(String::new()),
             entities: Vec::new(),
@@ -360,23 +352,6 @@ impl NewMessage {
             protected: false,
             service: None,
             poll: None,
-            via_bot: None,
-            invoice: None,
-        }
-    }
-
-    /// A message carrying a new poll.
-    pub fn poll(poll: NewPoll, reply_to: Option<MessageId>) -> Self {
-        NewMessage {
-            text: MessageText(String::new()),
-            entities: Vec::new(),
-            reply_to,
-            reply_markup: None,
-            media: None,
-            forward_origin: None,
-            protected: false,
-            service: None,
-            poll: Some(poll),
             via_bot: None,
             invoice: None,
         }
