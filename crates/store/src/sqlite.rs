@@ -8,14 +8,16 @@
 //! between many writes, never from weaker sync settings.
 //!
 //! Reads run on a small pool of read-only connections; WAL lets them proceed while the writer writes.
-//! A checkpointer thread copies the WAL into the database, so no commit waits for a checkpoint.
+//! A checkpointer thread copies the WAL into the database, so no commit waits for a checkpoint;
+//! after each of its runs the writer copies the few frames committed meanwhile, so the next commit
+//! starts the WAL over instead of growing it (see [`Checkpointer`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -85,10 +87,27 @@ pub struct SqliteStore {
 /// once each, so a checkpoint a second copies each hot page at most once a second.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Once the checkpointer has seen this many WAL frames, the writer finishes its checkpoint so the
+/// WAL starts over (a frame is a page, 2 KiB in a database Plaza created).
+const RESTART_WAL_FRAMES: i64 = 1024;
+
+/// A WAL that grew past this (under a burst, or while a long read held old frames) is cut back
+/// to it when it starts over.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
 /// Checkpoints the WAL on its own thread and connection. SQLite's automatic checkpoint runs inside
 /// the commit that crosses the threshold, so that commit (and every write waiting behind it on
 /// the writer thread) stalled for the whole copy and the database fsync; measured, that was most
 /// of the p99 of sending a message. A PASSIVE checkpoint here never blocks the writer.
+///
+/// But a PASSIVE checkpoint alone never lets the WAL start over under steady writes: SQLite only
+/// rewinds the WAL at the start of a write when every frame in it has been copied, and the writer
+/// always committed more while the checkpoint ran. The WAL then grew without bound (300 MB in 30 s
+/// of sending messages), every commit extended the file (an inode write in each fsync) and
+/// throughput fell by half within a minute. So after each checkpointer run that saw at least
+/// [`RESTART_WAL_FRAMES`] frames, the writer thread, between two batches, checkpoints the frames
+/// committed since, which is short work because the checkpointer already copied the rest; the next
+/// commit then writes the WAL from its start again.
 struct Checkpointer {
     stop: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
 }
@@ -114,8 +133,12 @@ impl Checkpointer {
                         continue;
                     }
                     seen = commits;
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::warn!(error = %e, "sqlite checkpoint failed");
+                    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+                        Ok(frames) => {
+                            stats.wal_frames.store(frames, Ordering::Relaxed);
+                            stats.checkpoints.fetch_add(1, Ordering::Release);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "sqlite checkpoint failed"),
                     }
                 }
             })
@@ -138,6 +161,9 @@ struct WriterStats {
     commits: AtomicU64,
     writes: AtomicU64,
     failed: AtomicU64,
+    /// Checkpointer runs, and the WAL frames the last of them saw.
+    checkpoints: AtomicU64,
+    wal_frames: AtomicI64,
 }
 
 /// Options for opening the SQLite store.
@@ -176,6 +202,7 @@ fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // No checkpoints inside commits: the checkpointer thread does them (see `Checkpointer`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
     }
     // FULL: every commit fsyncs the WAL, so an answered write survives a crash or power loss.
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -415,6 +442,7 @@ impl Writer {
 fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>, stats: &WriterStats) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
+    let mut checkpoints_seen = 0;
     while let Ok(first) = rx.recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -475,6 +503,17 @@ fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>, stats: &WriterStats)
         }
         for c in completions.drain(..) {
             c(outcome.clone());
+        }
+        // Outside any transaction and with every caller answered: finish the checkpointer's work
+        // so the next commit starts the WAL over (see `Checkpointer`).
+        let checkpoints = stats.checkpoints.load(Ordering::Acquire);
+        if checkpoints != checkpoints_seen {
+            checkpoints_seen = checkpoints;
+            if stats.wal_frames.load(Ordering::Relaxed) >= RESTART_WAL_FRAMES
+                && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            {
+                tracing::warn!(error = %e, "sqlite: the writer's checkpoint failed");
+            }
         }
     }
 }
