@@ -6,7 +6,6 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use plaza_core::User;
 use plaza_core::webapp::WebApp;
@@ -220,13 +219,17 @@ pub async fn telegram_web_app_js(headers: HeaderMap) -> Response {
     crate::web::serve(&plaza_web::TELEGRAM_WEB_APP_JS, &headers, "public, max-age=3600")
 }
 
-/// Requests to an app's origin (`<short_name>.<bot>.<apps host>`) are the app's: nothing else of
-/// Plaza is reachable there, so an app cannot call the client API with the client's origin.
-pub async fn route_app_hosts(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Whether the request is to an app's origin (`<short_name>.<bot>.<apps host>`). Such requests
+/// are the app's ([`app_origin`]): nothing else of Plaza is reachable there, so an app cannot call
+/// the client API with the client's origin.
+pub fn to_app_origin(state: &AppState, req: &Request) -> bool {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    if state.service.apps_url().app_of_host(host).is_none() {
-        return next.run(req).await;
-    }
+    state.service.apps_url().app_of_host(host).is_some()
+}
+
+/// Answers a request to an app's origin with the app's files.
+pub async fn app_origin(state: &AppState, req: Request) -> Response {
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     if req.method() != axum::http::Method::GET && req.method() != axum::http::Method::HEAD {
         return (StatusCode::METHOD_NOT_ALLOWED, "a mini app's origin serves files only").into_response();
     }

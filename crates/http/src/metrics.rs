@@ -93,7 +93,7 @@ impl Metrics {
     }
 }
 
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn track(state: &AppState, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();

@@ -3433,14 +3433,17 @@ fn apply_transfer(conn: &Connection, t: &NewTransfer, now: i64) -> StoreResult<T
     let inserted = if from_balance < 0 && !t.from.may_go_negative() {
         None
     } else {
-        conn.prepare_cached(
-            "INSERT INTO ledger_transfers (key, from_account, to_account, amount, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-             ON CONFLICT (key) DO NOTHING RETURNING id",
-        )
-        .map_err(db)?
-        .query_row(params![t.key, from_key, to_key, t.amount, t.memo, now], |r| r.get::<_, i64>(0))
-        .optional()
-        .map_err(db)?
+        // No `RETURNING id`: SQLite builds a temporary table for it; the new row's id is the
+        // connection's last insert rowid.
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO ledger_transfers (key, from_account, to_account, amount, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .map_err(db)?
+            .execute(params![t.key, from_key, to_key, t.amount, t.memo, now])
+            .map_err(db)?;
+        (inserted == 1).then(|| conn.last_insert_rowid())
     };
     let Some(id) = inserted else {
         // Refused or made before: either way nothing has changed yet. The same key again is the
