@@ -87,9 +87,9 @@ pub struct SqliteStore {
 /// once each, so a checkpoint a second copies each hot page at most once a second.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Once the checkpointer has seen this many WAL frames, the writer finishes its checkpoint so the
-/// WAL starts over (a frame is a page, 2 KiB in a database Plaza created).
-const RESTART_WAL_FRAMES: i64 = 1024;
+/// Once the checkpointer has seen this many WAL frames (32 MiB of 2 KiB pages), the writer finishes
+/// its checkpoint so the WAL starts over; see [`SqliteOptions::wal_restart_frames`].
+const RESTART_WAL_FRAMES: i64 = 16 * 1024;
 
 /// A WAL that grew past this (under a burst, or while a long read held old frames) is cut back
 /// to it when it starts over.
@@ -103,11 +103,12 @@ const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// But a PASSIVE checkpoint alone never lets the WAL start over under steady writes: SQLite only
 /// rewinds the WAL at the start of a write when every frame in it has been copied, and the writer
 /// always committed more while the checkpoint ran. The WAL then grew without bound (300 MB in 30 s
-/// of sending messages), every commit extended the file (an inode write in each fsync) and
-/// throughput fell by half within a minute. So after each checkpointer run that saw at least
-/// [`RESTART_WAL_FRAMES`] frames, the writer thread, between two batches, checkpoints the frames
-/// committed since, which is short work because the checkpointer already copied the rest; the next
-/// commit then writes the WAL from its start again.
+/// of sending messages) and every commit extended the file. So after each checkpointer run that
+/// saw at least [`SqliteOptions::wal_restart_frames`] frames, the writer thread, between two
+/// batches, checkpoints the frames committed since, which is short work because the checkpointer
+/// already copied the rest; the next commit then writes the WAL from its start again. Writes wait
+/// for that short checkpoint and its database fsync, so it is done only once the WAL is tens of
+/// megabytes long, every few seconds under heavy load, not after every checkpointer run.
 struct Checkpointer {
     stop: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
 }
@@ -173,11 +174,13 @@ pub struct SqliteOptions {
     pub readers: usize,
     /// Recent update-log rows that make the writer move them into `updates`.
     pub compact_rows: usize,
+    /// WAL frames that make the writer finish a checkpoint so the WAL starts over.
+    pub wal_restart_frames: i64,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { readers: 4, compact_rows: 1024 }
+        SqliteOptions { readers: 4, compact_rows: 1024, wal_restart_frames: RESTART_WAL_FRAMES }
     }
 }
 
@@ -238,7 +241,8 @@ impl SqliteStore {
             .name("sqlite-writer".into())
             .spawn({
                 let stats = stats.clone();
-                move || writer_loop(Writer::new(conn, compact_rows), write_rx, &stats)
+                let restart_frames = options.wal_restart_frames.max(1);
+                move || writer_loop(Writer::new(conn, compact_rows), write_rx, &stats, restart_frames)
             })
             .map_err(StoreError::backend)?;
 
@@ -478,7 +482,7 @@ impl Writer {
     }
 }
 
-fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>, stats: &WriterStats) {
+fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>, stats: &WriterStats, restart_frames: i64) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
     let mut checkpoints_seen = 0;
@@ -556,7 +560,7 @@ fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>, stats: &WriterStats)
         let checkpoints = stats.checkpoints.load(Ordering::Acquire);
         if checkpoints != checkpoints_seen {
             checkpoints_seen = checkpoints;
-            if stats.wal_frames.load(Ordering::Relaxed) >= RESTART_WAL_FRAMES
+            if stats.wal_frames.load(Ordering::Relaxed) >= restart_frames
                 && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
             {
                 tracing::warn!(error = %e, "sqlite: the writer's checkpoint failed");
