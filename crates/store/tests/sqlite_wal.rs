@@ -29,8 +29,11 @@ fn account(name: &str) -> NewAccount {
 
 /// The WAL's checkpoint sequence number, or `None` before the WAL has a header.
 fn wal_generation(db: &Path) -> Option<u32> {
-    let bytes = std::fs::read(db.with_extension("db-wal")).ok()?;
-    (bytes.len() >= 32).then(|| u32::from_be_bytes(bytes[12..16].try_into().unwrap()))
+    use std::io::Read;
+    // Only the 32-byte header: the WAL itself may be tens of megabytes.
+    let mut header = [0u8; 32];
+    std::fs::File::open(db.with_extension("db-wal")).ok()?.read_exact(&mut header).ok()?;
+    Some(u32::from_be_bytes(header[12..16].try_into().unwrap()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
