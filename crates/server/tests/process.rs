@@ -387,8 +387,22 @@ async fn the_operator_grants_stars(b: Backend) {
     assert!(check.contains("balances sum to 0, 0 mismatched"), "{check}");
     let dir = tempfile::tempdir().unwrap();
     let config_file = dir.path().join("plaza.toml");
-    std::fs::write(&config_file, "").unwrap();
+    std::fs::write(&config_file, "sandbox = true\n").unwrap();
     let mut server = serve(&store, &config_file);
+    let http = reqwest::Client::new();
+    let base = server.base.clone();
+    let login =
+        post(&http, format!("{base}/api/v1/auth/login"), None, json!({"username": "ann", "password": "pw-ann"})).await;
+    let person = login["token"].as_str().expect("token").to_string();
+    let topup = |key: &'static str| {
+        post(&http, format!("{base}/api/v1/stars/topup"), Some(&person), json!({"amount": 10, "key": key}))
+    };
+    assert_eq!(topup("served-1").await["balance"], 310);
+    // The operator grants while the server runs: the server's next transfer must build on the
+    // grant, not on what it remembered before it (the CLI is another process).
+    let granted = run_ok(plaza(&store.config).args(["stars", "grant", "ann", "5"]));
+    assert!(granted.trim_end().ends_with("balance 315"), "{granted}");
+    assert_eq!(topup("served-2").await["balance"], 325, "the grant made while serving counts");
     let body: Value = reqwest::get(format!("{}/bot{token}/getMyStarBalance", server.base))
         .await
         .expect("request")
@@ -415,6 +429,9 @@ async fn the_operator_grants_stars(b: Backend) {
     assert_eq!(body["result"]["transactions"], json!([]));
     server.child.kill().unwrap();
     server.child.wait().unwrap();
+    assert_eq!(run_ok(plaza(&store.config).args(["stars", "balance", "ann"])).trim(), "325");
+    let check = run_ok(plaza(&store.config).args(["stars", "check"]));
+    assert!(check.contains("balances sum to 0, 0 mismatched"), "{check}");
 }
 
 /// The next pre-checkout query the bot gets, long-polling from `offset`.

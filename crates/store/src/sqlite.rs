@@ -334,6 +334,13 @@ pub(crate) struct Writer {
     /// read the chat row back (an `UPDATE … RETURNING` builds a temporary table per message).
     /// Forgotten with `seqs`.
     chat_heads: RefCell<HashMap<i64, i64>>,
+    /// Ledger balances by account key, learnt on first use and kept once a transfer has written
+    /// them, so a transfer need not read them back. Forgotten with `seqs`.
+    balances: RefCell<HashMap<String, i64>>,
+    /// `PRAGMA data_version` when this thread last began a write: it changes only when another
+    /// connection commits (the CLI's `plaza stars grant` while the server runs is another
+    /// process), and then nothing remembered above can be trusted.
+    data_version: Cell<i64>,
     /// Rows in `updates_recent` and when the oldest of them was written.
     recent: Cell<usize>,
     recent_since: Cell<Option<Instant>>,
@@ -385,12 +392,71 @@ impl Writer {
             bots: RefCell::new(HashMap::new()),
             private_chats: RefCell::new(HashMap::new()),
             chat_heads: RefCell::new(HashMap::new()),
+            balances: RefCell::new(HashMap::new()),
+            data_version: Cell::new(0),
             recent: Cell::new(0),
             recent_since: Cell::new(None),
             compact_rows,
         };
         w.note_recent(recent as usize);
+        w.data_version.set(w.read_data_version().unwrap_or(0));
         w
+    }
+
+    fn read_data_version(&self) -> rusqlite::Result<i64> {
+        self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))
+    }
+
+    /// Called inside `BEGIN IMMEDIATE`, so no other connection can commit until this batch ends:
+    /// if one committed since the last batch, forget everything remembered.
+    fn check_data_version(&self) {
+        match self.read_data_version() {
+            Ok(v) if v == self.data_version.get() => {}
+            Ok(v) => {
+                tracing::debug!("sqlite: another connection wrote; the writer forgets what it remembered");
+                self.data_version.set(v);
+                self.forget();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "sqlite: cannot read data_version; the writer forgets what it remembered");
+                self.forget();
+            }
+        }
+    }
+
+    /// The balances of two accounts (0 for an account without entries).
+    fn balances(&self, a: &str, b: &str) -> StoreResult<(i64, i64)> {
+        {
+            let known = self.balances.borrow();
+            if let (Some(x), Some(y)) = (known.get(a), known.get(b)) {
+                return Ok((*x, *y));
+            }
+        }
+        let (mut x, mut y) = (0i64, 0i64);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT account, balance FROM ledger_balances WHERE account IN (?1, ?2)")
+            .map_err(db)?;
+        let mut rows = stmt.query(params![a, b]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let (account, balance): (String, i64) = (r.get(0).map_err(db)?, r.get(1).map_err(db)?);
+            if account == a {
+                x = balance;
+            } else {
+                y = balance;
+            }
+        }
+        Ok((x, y))
+    }
+
+    /// Remembers balances once the store holds them.
+    fn balances_written(&self, a: String, x: i64, b: String, y: i64) {
+        let mut known = self.balances.borrow_mut();
+        if known.len() >= 1_000_000 {
+            known.clear();
+        }
+        known.insert(a, x);
+        known.insert(b, y);
     }
 
     fn note_recent(&self, rows: usize) {
@@ -475,6 +541,7 @@ impl Writer {
         self.bots.borrow_mut().clear();
         self.private_chats.borrow_mut().clear();
         self.chat_heads.borrow_mut().clear();
+        self.balances.borrow_mut().clear();
         let recent =
             self.conn.query_row("SELECT COUNT(*) FROM updates_recent", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
         self.compacted();
@@ -508,6 +575,7 @@ fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>, stats: &WriterStats,
             batch.clear();
             continue;
         }
+        conn.check_data_version();
         // Writes check their rules before they change anything, so a write refused by a rule has
         // nothing to undo and needs no savepoint (savepoints cost a page copy per touched page).
         // A write that fails after changing rows (a database error, a panic) spoils the whole
@@ -3417,22 +3485,12 @@ impl Store for SqliteStore {
 }
 
 /// Makes a transfer inside the caller's write, or finds it made already under its key.
-fn apply_transfer(conn: &Connection, t: &NewTransfer, now: i64) -> StoreResult<Transfer> {
-    // Four statements for a new transfer: both balances, the transfer (its key unique: a
-    // conflict changes nothing and means it was made before), both balances and both entries.
+fn apply_transfer(conn: &Writer, t: &NewTransfer, now: i64) -> StoreResult<Transfer> {
+    // Three statements for a new transfer (four when the writer does not know both balances
+    // yet): the transfer (its key unique: a conflict changes nothing and means it was made
+    // before), both balances and both entries.
     let (from_key, to_key) = (t.from.key(), t.to.key());
-    let (mut from_balance, mut to_balance) = (0i64, 0i64);
-    let mut stmt =
-        conn.prepare_cached("SELECT account, balance FROM ledger_balances WHERE account IN (?1, ?2)").map_err(db)?;
-    let mut rows = stmt.query(params![from_key, to_key]).map_err(db)?;
-    while let Some(r) = rows.next().map_err(db)? {
-        let (account, balance): (String, i64) = (r.get(0).map_err(db)?, r.get(1).map_err(db)?);
-        if account == from_key {
-            from_balance = balance;
-        } else {
-            to_balance = balance;
-        }
-    }
+    let (from_balance, to_balance) = conn.balances(&from_key, &to_key)?;
     let (from_balance, to_balance) = (from_balance - t.amount, to_balance + t.amount);
     let inserted = if from_balance < 0 && !t.from.may_go_negative() {
         None
@@ -3494,6 +3552,9 @@ fn apply_transfer(conn: &Connection, t: &NewTransfer, now: i64) -> StoreResult<T
     .map_err(db)?
     .execute(params![from_key, id, -t.amount, from_balance, to_key, t.amount, to_balance])
     .map_err(db)?;
+    // Remembered only once written: a failure after this spoils the batch, and its rollback
+    // forgets them.
+    conn.balances_written(from_key, from_balance, to_key, to_balance);
     Ok(Transfer {
         id,
         key: t.key.clone(),
