@@ -835,13 +835,6 @@ pub(crate) fn transfer_row(
     })
 }
 
-/// Columns of a transfer by key (`$1`/`?1`), with the balances its entries recorded; the same SQL
-/// on both backends.
-pub(crate) const SELECT_TRANSFER_BY_KEY: &str = "SELECT t.id, t.from_account, t.to_account, t.amount, t.memo, t.at, \
-     (SELECT e.balance FROM ledger_entries e WHERE e.account = t.from_account AND e.transfer_id = t.id), \
-     (SELECT e.balance FROM ledger_entries e WHERE e.account = t.to_account AND e.transfer_id = t.id) \
-     FROM ledger_transfers t WHERE t.key = $1";
-
 /// A `ledger_entries` row joined with its transfer, as `account` sees it.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn entry_row(

@@ -811,7 +811,10 @@ fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
 }
 
 /// A transfer by its key, with the balances its entries recorded.
-const SELECT_TRANSFER: &str = crate::SELECT_TRANSFER_BY_KEY;
+const SELECT_TRANSFER: &str = "SELECT t.id, t.from_account, t.to_account, t.amount, t.memo, t.at, \
+     (SELECT e.balance FROM ledger_entries e WHERE e.account = t.from_account AND e.transfer_id = t.id), \
+     (SELECT e.balance FROM ledger_entries e WHERE e.account = t.to_account AND e.transfer_id = t.id) \
+     FROM ledger_transfers t WHERE t.key = $1";
 
 /// A transfer from the [`SELECT_TRANSFER`] columns.
 fn transfer_at(r: &Row, key: &str) -> StoreResult<Transfer> {

@@ -52,24 +52,23 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $restarting() {
-                    super::with_sqlite_reopenable(super::$restarting, super::SqliteOptions::default().compact_rows)
-                        .await;
+                    super::with_sqlite_reopenable(super::$restarting, super::SqliteOptions::default()).await;
                 }
             )*
         }
 
-        /// SQLite moving its recent update log after every write, so every read spans both tables.
+        /// SQLite moving its recent rows often (`compacting`), so reads span both tables.
         mod sqlite_compacting {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    super::with_sqlite_options(super::$scenario, 1).await;
+                    super::with_sqlite_options(super::$scenario, super::compacting()).await;
                 }
             )*
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $restarting() {
-                    super::with_sqlite_reopenable(super::$restarting, 1).await;
+                    super::with_sqlite_reopenable(super::$restarting, super::compacting()).await;
                 }
             )*
         }
@@ -155,16 +154,21 @@ where
     F: FnOnce(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    with_sqlite_options(scenario, SqliteOptions::default().compact_rows).await;
+    with_sqlite_options(scenario, SqliteOptions::default()).await;
 }
 
-async fn with_sqlite_options<F, Fut>(scenario: F, compact_rows: usize)
+/// SQLite moving its recent update log after every write, and its recent ledger entries after
+/// every second transfer (so an account's history is split between both tables, in every way).
+fn compacting() -> SqliteOptions {
+    SqliteOptions { compact_rows: 1, ledger_compact_rows: 3, ..SqliteOptions::default() }
+}
+
+async fn with_sqlite_options<F, Fut>(scenario: F, options: SqliteOptions)
 where
     F: FnOnce(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = ()>,
 {
     let dir = tempfile::tempdir().expect("temp dir");
-    let options = SqliteOptions { compact_rows, ..SqliteOptions::default() };
     let store = SqliteStore::open(&dir.path().join("plaza.db"), options).expect("open sqlite");
     scenario(Arc::new(store)).await;
 }
@@ -179,14 +183,13 @@ type Reopen = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send
 /// How long a dropped store may take to let go of its database.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(30);
 
-async fn with_sqlite_reopenable<F, Fut>(scenario: F, compact_rows: usize)
+async fn with_sqlite_reopenable<F, Fut>(scenario: F, options: SqliteOptions)
 where
     F: FnOnce(Arc<dyn Store>, Reopen) -> Fut,
     Fut: Future<Output = ()>,
 {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("plaza.db");
-    let options = SqliteOptions { compact_rows, ..SqliteOptions::default() };
     let store = SqliteStore::open(&path, options.clone()).expect("open sqlite");
     let reopen: Reopen = Box::new(move || {
         let (path, options) = (path.clone(), options.clone());
@@ -3299,6 +3302,13 @@ async fn ledger_transfers(store: Arc<dyn Store>) {
     assert_eq!(older.len(), 1);
     assert_eq!(older[0].transfer, entries[1].transfer);
     assert!(s.ledger_entries(Account::User(UserId(42)), None, 10).await.unwrap().is_empty());
+    // Oldest first, skipping `offset` (getStarTransactions).
+    let deltas = |es: Vec<plaza_core::ledger::Entry>| es.iter().map(|e| e.delta).collect::<Vec<_>>();
+    assert_eq!(deltas(s.ledger_entries_from(ann, 0, 10).await.unwrap()), vec![100, -30, 30]);
+    assert_eq!(deltas(s.ledger_entries_from(ann, 1, 1).await.unwrap()), vec![-30]);
+    assert_eq!(deltas(s.ledger_entries_from(ann, 1, 5).await.unwrap()), vec![-30, 30]);
+    assert_eq!(deltas(s.ledger_entries_from(ann, 2, 5).await.unwrap()), vec![30]);
+    assert!(s.ledger_entries_from(ann, 3, 5).await.unwrap().is_empty());
     assert_balanced(s).await;
 }
 
