@@ -65,6 +65,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0010_ledger.sql"),
     include_str!("../migrations/sqlite/0011_payments.sql"),
     include_str!("../migrations/sqlite/0012_ledger_recent.sql"),
+    include_str!("../migrations/sqlite/0013_ledger_keys.sql"),
 ];
 
 /// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
@@ -230,16 +231,35 @@ fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
 }
 
 /// Applies the migrations this binary knows that the database has not seen, each in a transaction.
+///
+/// Foreign keys are off while they run, as SQLite's procedure for rebuilding a table asks (0013
+/// rebuilds `ledger_transfers`, which `ledger_entries` refers to), and each migration checks them
+/// before it commits.
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let have: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(have.max(0) as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
-        tracing::info!(version = i + 1, "applied sqlite migration");
+    if have as usize >= MIGRATIONS.len() {
+        return Ok(());
     }
-    Ok(())
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let migrated = (|| {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(have.max(0) as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            let broken: Option<String> = tx.query_row("PRAGMA foreign_key_check", [], |r| r.get(0)).optional()?;
+            if let Some(table) = broken {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some(format!("migration {} leaves a broken foreign key in {table}", i + 1)),
+                ));
+            }
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+            tracing::info!(version = i + 1, "applied sqlite migration");
+        }
+        Ok(())
+    })();
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrated
 }
 
 impl SqliteStore {
@@ -364,6 +384,9 @@ pub(crate) struct Writer {
     compact_rows: usize,
     /// Rows in `ledger_entries_recent`.
     ledger_recent: Cell<usize>,
+    /// The last transfer's id, learnt on first use: a new transfer's key is written before its
+    /// row, so the writer gives the id itself. Forgotten with `seqs`.
+    last_transfer: Cell<Option<i64>>,
     ledger_compact_rows: usize,
 }
 
@@ -418,6 +441,7 @@ impl Writer {
             recent_since: Cell::new(None),
             compact_rows,
             ledger_recent: Cell::new(0),
+            last_transfer: Cell::new(None),
             ledger_compact_rows,
         };
         w.count_ledger_recent();
@@ -562,13 +586,30 @@ impl Writer {
         self.ledger_recent.get() >= self.ledger_compact_rows
     }
 
-    /// Moves the recent ledger entries into `ledger_entries`, inside the open transaction.
+    /// Moves the recent ledger entries and keys into `ledger_entries` and `ledger_keys`, inside
+    /// the open transaction.
     fn compact_ledger(&self) -> rusqlite::Result<()> {
         self.conn.execute_batch(
             "INSERT INTO ledger_entries (account, transfer_id, delta, balance) \
              SELECT account, transfer_id, delta, balance FROM ledger_entries_recent ORDER BY account, transfer_id; \
-             DELETE FROM ledger_entries_recent;",
+             DELETE FROM ledger_entries_recent; \
+             INSERT INTO ledger_keys (key, transfer_id) SELECT key, transfer_id FROM ledger_keys_recent; \
+             DELETE FROM ledger_keys_recent;",
         )
+    }
+
+    /// The id the next transfer gets.
+    fn next_transfer_id(&self) -> StoreResult<i64> {
+        let last = match self.last_transfer.get() {
+            Some(id) => id,
+            None => self
+                .conn
+                .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM ledger_transfers")
+                .map_err(db)?
+                .query_row([], |r| r.get(0))
+                .map_err(db)?,
+        };
+        Ok(last + 1)
     }
 
     /// After a commit: the recent rows are gone if they were compacted in it.
@@ -584,6 +625,7 @@ impl Writer {
         self.private_chats.borrow_mut().clear();
         self.chat_heads.borrow_mut().clear();
         self.balances.borrow_mut().clear();
+        self.last_transfer.set(None);
         let recent =
             self.conn.query_row("SELECT COUNT(*) FROM updates_recent", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
         self.compacted();
@@ -3554,30 +3596,30 @@ const SELECT_TRANSFER_BY_KEY: &str = "SELECT t.id, t.from_account, t.to_account,
               (SELECT e.balance FROM ledger_entries_recent e WHERE e.account = t.from_account AND e.transfer_id = t.id)), \
      COALESCE((SELECT e.balance FROM ledger_entries e WHERE e.account = t.to_account AND e.transfer_id = t.id), \
               (SELECT e.balance FROM ledger_entries_recent e WHERE e.account = t.to_account AND e.transfer_id = t.id)) \
-     FROM ledger_transfers t WHERE t.key = ?1";
+     FROM ledger_transfers t WHERE t.id = COALESCE((SELECT transfer_id FROM ledger_keys WHERE key = ?1), \
+                                                 (SELECT transfer_id FROM ledger_keys_recent WHERE key = ?1))";
 
 /// Makes a transfer inside the caller's write, or finds it made already under its key.
 fn apply_transfer(conn: &Writer, t: &NewTransfer, now: i64) -> StoreResult<Transfer> {
-    // Three statements for a new transfer (four when the writer does not know both balances
-    // yet): the transfer (its key unique: a conflict changes nothing and means it was made
-    // before), both balances and both entries.
+    // Four statements for a new transfer (more when the writer does not know both balances or
+    // the last id yet): its key (unless either key table has it: then nothing changed and the
+    // transfer was made before), the transfer, both balances and both entries.
     let (from_key, to_key) = (t.from.key(), t.to.key());
     let (from_balance, to_balance) = conn.balances(&from_key, &to_key)?;
     let (from_balance, to_balance) = (from_balance - t.amount, to_balance + t.amount);
     let inserted = if from_balance < 0 && !t.from.may_go_negative() {
         None
     } else {
-        // No `RETURNING id`: SQLite builds a temporary table for it; the new row's id is the
-        // connection's last insert rowid.
+        let id = conn.next_transfer_id()?;
         let inserted = conn
             .prepare_cached(
-                "INSERT INTO ledger_transfers (key, from_account, to_account, amount, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                 ON CONFLICT (key) DO NOTHING",
+                "INSERT INTO ledger_keys_recent (key, transfer_id) SELECT ?1, ?2 \
+                 WHERE NOT EXISTS (SELECT 1 FROM ledger_keys WHERE key = ?1) ON CONFLICT (key) DO NOTHING",
             )
             .map_err(db)?
-            .execute(params![t.key, from_key, to_key, t.amount, t.memo, now])
+            .execute(params![t.key, id])
             .map_err(db)?;
-        (inserted == 1).then(|| conn.last_insert_rowid())
+        (inserted == 1).then_some(id)
     };
     let Some(id) = inserted else {
         // Refused or made before: either way nothing has changed yet. The same key again is the
@@ -3611,6 +3653,14 @@ fn apply_transfer(conn: &Writer, t: &NewTransfer, now: i64) -> StoreResult<Trans
             Err(Denied::TransferKeyReused.into())
         };
     };
+    conn.prepare_cached(
+        "INSERT INTO ledger_transfers (id, key, from_account, to_account, amount, memo, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .map_err(db)?
+    .execute(params![id, t.key, from_key, to_key, t.amount, t.memo, now])
+    .map_err(db)?;
+    conn.last_transfer.set(Some(id));
     conn.prepare_cached(
         "INSERT INTO ledger_balances (account, balance) VALUES (?1, ?2), (?3, ?4) \
          ON CONFLICT (account) DO UPDATE SET balance = excluded.balance",
