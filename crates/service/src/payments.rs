@@ -276,14 +276,9 @@ impl Service {
     pub async fn invoice_for(&self, user: &User, slug: &str) -> ServiceResult<InvoiceView> {
         let invoice = self.load_invoice(slug).await?;
         let bot = self.user(invoice.bot).await?;
-        let payments = self.store.user_payments(user.id, 100).await?;
-        let paid = if invoice.message.is_some() {
-            payments
-                .into_iter()
-                .find(|p| p.invoice == invoice.slug && matches!(p.state, PaymentState::Paid | PaymentState::Refunded))
-        } else {
-            None
-        };
+        // An invoice message is paid once per person (however long ago); a link may be paid again.
+        let paid =
+            if invoice.message.is_some() { self.store.paid_payment(user.id, &invoice.slug).await? } else { None };
         let subscription = if invoice.spec.subscription_period.is_some() {
             self.store.subscriptions(user.id).await?.into_iter().find(|s| s.invoice == invoice.slug)
         } else {

@@ -659,6 +659,8 @@ pub trait Store: Send + Sync + 'static {
     async fn open_payments(&self, limit: u32) -> StoreResult<Vec<Payment>>;
     /// A person's payments, newest first.
     async fn user_payments(&self, user: UserId, limit: u32) -> StoreResult<Vec<Payment>>;
+    /// A person's paid (or since refunded) payment of an invoice, the newest if several.
+    async fn paid_payment(&self, user: UserId, invoice: &str) -> StoreResult<Option<Payment>>;
     /// The bot refunds a paid Stars payment in full: the Stars go back (the bot needs them:
     /// [`Denied::InsufficientFunds`]) and the person's `refunded_payment` message is written in
     /// one transaction. Refunding again is [`Denied::AlreadyRefunded`].

@@ -2842,6 +2842,10 @@ impl Store for PgStore {
         payments::user_payments(self, user, limit).await
     }
 
+    async fn paid_payment(&self, user: UserId, invoice: &str) -> StoreResult<Option<Payment>> {
+        payments::paid_payment(self, user, invoice).await
+    }
+
     async fn refund_payment(
         &self,
         bot: UserId,

@@ -3263,6 +3263,23 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn paid_payment(&self, user: UserId, invoice: &str) -> StoreResult<Option<Payment>> {
+        let invoice = invoice.to_string();
+        self.read(move |conn| {
+            let id = conn
+                .prepare_cached(
+                    "SELECT id FROM payments WHERE invoice = ?1 AND user_id = ?2 AND state IN ('paid', 'refunded') \
+                     ORDER BY id DESC LIMIT 1",
+                )
+                .map_err(db)?
+                .query_row(params![invoice, user.0], |r| r.get::<_, i64>(0))
+                .optional()
+                .map_err(db)?;
+            id.map_or(Ok(None), |id| load_payment(conn, id))
+        })
+        .await
+    }
+
     async fn refund_payment(
         &self,
         bot: UserId,

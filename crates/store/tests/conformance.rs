@@ -3706,6 +3706,9 @@ async fn stars_payments(store: Arc<dyn Store>) {
         Denied::AlreadyPaid
     );
     assert_eq!(s.start_payment(checkout("inv-coffee", &ann, "k1", 30, T0 + 4), T0 + 4).await.unwrap().value, paid);
+    assert_eq!(s.paid_payment(ann.id, "inv-coffee").await.unwrap(), Some(paid.clone()));
+    assert_eq!(s.paid_payment(seller.id, "inv-coffee").await.unwrap(), None, "another person has not paid it");
+    assert_eq!(s.paid_payment(ann.id, "inv-none").await.unwrap(), None);
 
     // Another bot, and a late answer, find the checkout closed.
     s.put_invoice(seller.id, "inv-tea".into(), stars_spec("Tea", 10, None), T0).await.unwrap();
@@ -3717,6 +3720,7 @@ async fn stars_payments(store: Arc<dyn Store>) {
     assert_eq!(denied(s.answer_pre_checkout(seller.id, p2.id + 1000, Ok(()), T0 + 5).await), Denied::PaymentClosed);
     // Declined: nothing moves, the payer is told why.
     let d = s.answer_pre_checkout(seller.id, p2.id, Err("Out of tea".into()), p2.deadline).await.unwrap();
+    assert_eq!(s.paid_payment(ann.id, "inv-tea").await.unwrap(), None, "a declined payment is not paid");
     assert_eq!(
         (d.value.state, d.value.error.as_deref(), d.value.finished_at),
         (PaymentState::Declined, Some("Out of tea"), Some(p2.deadline))
@@ -3829,6 +3833,7 @@ async fn refunds(store: Arc<dyn Store>) {
     let r = s.refund_payment(seller.id, ann.id, &paid.charge_id, T0 + 5).await.unwrap();
     let refunded = r.value.clone();
     assert_eq!((refunded.state, refunded.finished_at), (PaymentState::Refunded, Some(T0 + 5)));
+    assert_eq!(s.paid_payment(ann.id, "inv-r").await.unwrap(), Some(refunded.clone()), "refunded still counts as paid");
     assert_eq!(Payment { state: PaymentState::Paid, finished_at: paid.finished_at, ..refunded.clone() }, paid);
     assert_eq!((stars_of(s, &ann).await, stars_of(s, &seller).await), (100, 0));
     let history = whole_history(s, &ann, dm(&seller)).await;

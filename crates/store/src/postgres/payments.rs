@@ -641,6 +641,15 @@ pub(super) async fn user_payments(store: &PgStore, user: UserId, limit: u32) -> 
     query(&client, &sql, &[&user.0, &i64::from(limit)]).await?.iter().map(payment_at).collect()
 }
 
+pub(super) async fn paid_payment(store: &PgStore, user: UserId, invoice: &str) -> StoreResult<Option<Payment>> {
+    let client = store.client().await?;
+    let sql = format!(
+        "SELECT {PAYMENT_COLS} FROM payments WHERE invoice = $1 AND user_id = $2 AND state IN ('paid', 'refunded') \
+         ORDER BY id DESC LIMIT 1"
+    );
+    query_opt(&client, &sql, &[&invoice, &user.0]).await?.as_ref().map(payment_at).transpose()
+}
+
 pub(super) async fn refund_payment(
     store: &PgStore,
     bot: UserId,
