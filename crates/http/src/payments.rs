@@ -30,6 +30,7 @@ pub fn payment_out(p: &Payment) -> PaymentOut {
         error: p.error.clone(),
         charge_id: p.charge_id.clone(),
         date: p.finished_at.unwrap_or(p.created_at),
+        title: None,
     }
 }
 
@@ -215,7 +216,11 @@ fn wallet_out(state: &AppState, w: plaza_service::payments::Wallet) -> WalletOut
         balance: w.balance,
         history: w.history.iter().map(entry_out).collect(),
         subscriptions: w.subscriptions.iter().map(subscription_out).collect(),
-        payments: w.payments.iter().map(payment_out).collect(),
+        payments: w
+            .payments
+            .iter()
+            .map(|p| PaymentOut { title: w.titles.get(&p.invoice).cloned(), ..payment_out(p) })
+            .collect(),
         sandbox: state.service.is_sandbox(),
         star_price: state.service.star_price().map(|(p, _)| p),
         star_currency: state.service.star_price().map(|(_, c)| c),

@@ -332,6 +332,9 @@ pub struct PaymentOut {
     pub error: Option<String>,
     pub charge_id: String,
     pub date: i64,
+    /// The invoice's title (in the wallet's list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 /// A Stars subscription.

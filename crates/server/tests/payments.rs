@@ -238,6 +238,7 @@ async fn stars_checkout(b: Backend) {
     assert_eq!(txs["transactions"].as_array().unwrap().len(), 2, "payment and refund: {txs}");
     let (_, w) = shop.server.get("/api/v1/stars", &shop.person).await;
     assert_eq!(w["payments"][0]["state"], "refunded", "{w}");
+    assert_eq!(w["payments"][0]["title"], "Coffee", "the wallet names what was bought: {w}");
 }
 
 /// The bot refuses, or never answers: the payment ends and nothing is charged.

@@ -156,6 +156,8 @@ pub struct Wallet {
     pub history: Vec<plaza_core::ledger::Entry>,
     pub subscriptions: Vec<Subscription>,
     pub payments: Vec<Payment>,
+    /// The titles of the invoices those payments paid, by slug.
+    pub titles: std::collections::HashMap<String, String>,
 }
 
 /// How an instance sells Stars by card.
@@ -554,11 +556,21 @@ impl Service {
 
     /// Balance, history, subscriptions and payments of a person.
     pub async fn wallet(&self, user: &User) -> ServiceResult<Wallet> {
+        let payments = self.store.user_payments(user.id, 50).await?;
+        let mut titles = std::collections::HashMap::new();
+        for p in &payments {
+            if !titles.contains_key(&p.invoice)
+                && let Some(invoice) = self.store.invoice(&p.invoice).await?
+            {
+                titles.insert(p.invoice.clone(), invoice.spec.title);
+            }
+        }
         Ok(Wallet {
             balance: self.store.balance(Account::User(user.id)).await?,
             history: self.store.ledger_entries(Account::User(user.id), None, 50).await?,
             subscriptions: self.store.subscriptions(user.id).await?,
-            payments: self.store.user_payments(user.id, 50).await?,
+            payments,
+            titles,
         })
     }
 
