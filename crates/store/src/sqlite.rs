@@ -52,7 +52,9 @@ pub const MAX_BATCH: usize = 512;
 const WRITE_QUEUE: usize = 4096;
 const READ_QUEUE: usize = 4096;
 
-const MIGRATIONS: &[&str] = &[
+/// The schema's migrations in order; a database's `user_version` counts those it has seen.
+/// Public so that a test can build a database as an earlier Plaza left it.
+pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_recent_updates.sql"),
     include_str!("../migrations/sqlite/0003_bots.sql"),
@@ -236,13 +238,13 @@ fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
 /// rebuilds `ledger_transfers`, which `ledger_entries` refers to), and each migration checks them
 /// before it commits.
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let have: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if have as usize >= MIGRATIONS.len() {
+    let have = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?.max(0) as usize;
+    if have >= MIGRATIONS.len() {
         return Ok(());
     }
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     let migrated = (|| {
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(have.max(0) as usize) {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(have) {
             let tx = conn.transaction()?;
             tx.execute_batch(sql)?;
             let broken: Option<String> = tx.query_row("PRAGMA foreign_key_check", [], |r| r.get(0)).optional()?;

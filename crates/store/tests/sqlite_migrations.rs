@@ -6,24 +6,8 @@
 
 use plaza_core::UserId;
 use plaza_core::ledger::{Account, NewTransfer};
-use plaza_store::sqlite::{SqliteOptions, SqliteStore};
+use plaza_store::sqlite::{MIGRATIONS, SqliteOptions, SqliteStore};
 use plaza_store::{Store, StoreError};
-
-/// The migrations a database at version 12 had seen, in order.
-const UP_TO_12: [&str; 12] = [
-    include_str!("../migrations/sqlite/0001_init.sql"),
-    include_str!("../migrations/sqlite/0002_recent_updates.sql"),
-    include_str!("../migrations/sqlite/0003_bots.sql"),
-    include_str!("../migrations/sqlite/0004_files.sql"),
-    include_str!("../migrations/sqlite/0005_moderation.sql"),
-    include_str!("../migrations/sqlite/0006_polls_reactions.sql"),
-    include_str!("../migrations/sqlite/0007_instance.sql"),
-    include_str!("../migrations/sqlite/0008_webapps.sql"),
-    include_str!("../migrations/sqlite/0009_app_hosting.sql"),
-    include_str!("../migrations/sqlite/0010_ledger.sql"),
-    include_str!("../migrations/sqlite/0011_payments.sql"),
-    include_str!("../migrations/sqlite/0012_ledger_recent.sql"),
-];
 
 fn xfer(key: &str, from: Account, to: Account, amount: i64) -> NewTransfer {
     NewTransfer::new(key, from, to, amount, "test").unwrap()
@@ -38,7 +22,8 @@ async fn a_version_12_ledger_survives_the_key_migration() {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        for (i, sql) in UP_TO_12.iter().enumerate() {
+        // The migrations a database at version 12 had seen.
+        for (i, sql) in MIGRATIONS[..12].iter().enumerate() {
             conn.execute_batch(sql).unwrap();
             conn.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
         }
