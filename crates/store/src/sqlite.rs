@@ -688,11 +688,16 @@ fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>, stats: &WriterStats,
             let _ = conn.execute_batch("ROLLBACK");
             Err("a write in the same batch failed midway; nothing in the batch was stored".to_string())
         } else {
-            let compacted =
-                if compacting { conn.compact().map_err(|e| e.to_string()) } else { Ok(()) }.and_then(|()| {
-                    if compacting_ledger { conn.compact_ledger().map_err(|e| e.to_string()) } else { Ok(()) }
-                });
-            compacted.and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()))
+            let commit = || -> rusqlite::Result<()> {
+                if compacting {
+                    conn.compact()?;
+                }
+                if compacting_ledger {
+                    conn.compact_ledger()?;
+                }
+                conn.execute_batch("COMMIT")
+            };
+            commit().map_err(|e| e.to_string())
         };
         match &outcome {
             Ok(()) => {
