@@ -27,6 +27,18 @@ export function parseLink(pathname: string, search: string): Link | null {
   return { username: m[1], start: q.get("start") };
 }
 
+/** What the page's own address names when it is opened: a chat or mini app link, or an invoice
+ *  (an invoice link opened in a new tab). */
+export type Opening = { link: Link } | { invoice: string };
+
+/** What a page address names, or null. */
+export function parseOpening(pathname: string, search: string): Opening | null {
+  const invoice = invoiceSlug(pathname);
+  if (invoice) return { invoice };
+  const link = parseLink(pathname, search);
+  return link ? { link } : null;
+}
+
 /** A link that opens a chat: `/<username>` or `/<bot_username>?start=<payload>`; or a mini app
  * of a bot (`/<bot>/<short_name>?startapp=…`, or the bot's main app with `short_name` null). */
 export interface Link {

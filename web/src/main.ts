@@ -1,12 +1,12 @@
 // Boots the client: restores the session, or shows the sign-in screen; remembers a link that
-// named a chat (`/<username>`, `/<bot_username>?start=<payload>`) or a mini app
-// (`/<bot_username>/<short_name>?startapp=<param>`, `/<bot_username>?startapp`) until someone is
-// signed in.
+// named a chat (`/<username>`, `/<bot_username>?start=<payload>`), a mini app
+// (`/<bot_username>/<short_name>?startapp=<param>`, `/<bot_username>?startapp`) or an invoice
+// (`/$<slug>`, `/invoice/<slug>`) until someone is signed in.
 
 import { Api, ApiError, type User } from "./api.js";
 import { h } from "./dom.js";
 import { App } from "./ui/app.js";
-import { type Link, parseLink } from "./links.js";
+import { type Opening, parseOpening } from "./links.js";
 import { authScreen } from "./ui/auth.js";
 import { initTheme } from "./ui/theme.js";
 
@@ -14,11 +14,7 @@ const TOKEN = "plaza.token";
 const root = document.getElementById("root")!;
 const api = new Api(localStorage.getItem(TOKEN));
 
-function linkFromLocation(): Link | null {
-  return parseLink(location.pathname, location.search);
-}
-
-let pending = linkFromLocation();
+let pending: Opening | null = parseOpening(location.pathname, location.search);
 
 function signedIn(token: string, user: User, list: ReturnType<Api["chats"]> | null = null): void {
   api.token = token;

@@ -42,12 +42,19 @@ pub async fn index(headers: HeaderMap) -> Response {
     res
 }
 
-/// A chat link: the client opens the chat named by the path once someone is signed in.
+/// A chat link (`/<username>`) or an invoice link (`/$<slug>`, what `createInvoiceLink` makes, on
+/// this origin): the client opens the chat or the payment sheet once someone is signed in.
 pub async fn link(Path(name): Path<String>, headers: HeaderMap) -> Response {
-    if plaza_core::Username::parse(&name).is_err() {
+    let invoice = name.strip_prefix('$').is_some_and(is_invoice_slug);
+    if !invoice && plaza_core::Username::parse(&name).is_err() {
         return ApiError::not_found().into_response();
     }
     index(headers).await
+}
+
+/// Could this be an invoice's slug? The client asks the server whether it is one.
+pub fn is_invoice_slug(slug: &str) -> bool {
+    (1..=64).contains(&slug.len()) && slug.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'='))
 }
 
 pub async fn asset(Path((build, path)): Path<(String, String)>, headers: HeaderMap) -> Response {

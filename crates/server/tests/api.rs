@@ -22,6 +22,7 @@ on_both_backends!(
     auth_is_rate_limited,
     shutdown_closes_websockets,
     demo_data_is_seeded_once,
+    page_links_serve_the_web_client,
 );
 
 fn code(body: &Value) -> &str {
@@ -660,4 +661,43 @@ async fn demo_data_is_seeded_once(b: Backend) {
     assert_eq!(chats.as_array().unwrap().len(), 2);
     assert_eq!(service.list_people().await.unwrap().len(), 3);
     assert_eq!(service.list_bots().await.unwrap().len(), 1);
+}
+
+/// Links a person opens in a browser tab get the web client's page, which opens what they name:
+/// a chat, a mini app, an invoice (`createInvoiceLink`'s `$<slug>` on Plaza's own origin).
+/// Anything else stays a 404, and two-segment paths stay the Bot API's unless a browser asks.
+async fn page_links_serve_the_web_client(b: Backend) {
+    let s = spawn(b).await;
+    let page = |path: &'static str, html: bool| {
+        let mut req = s.http.get(format!("{}{path}", s.base));
+        if html {
+            req = req.header("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+            (r.status(), ct.starts_with("text/html"))
+        }
+    };
+    for path in [
+        "/",
+        "/alice",
+        "/shop_bot?start=promo",
+        "/$AbC-12_x",
+        "/%24AbC-12_x",
+        "/$Xk4l3E8Z4Y2rB0vqT7o9gC5mW1nJ6hFd",
+        "/shop_bot/store?startapp=x",
+        "/invoice/AbC-12_x",
+    ] {
+        assert_eq!(page(path, true).await, (StatusCode::OK, true), "{path}");
+    }
+    for path in ["/$", "/$a.b", "/a", "/alice/x", "/invoice/a.b", "/nosuch/path/here"] {
+        assert_eq!(page(path, true).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    // Without a browser's Accept, `/<x>/<y>` is the Bot API's, which answers in its own format.
+    let r = s.http.get(format!("{}/invoice/AbC-12_x", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let long = format!("/${}", "a".repeat(65));
+    let r = s.http.get(format!("{}{long}", s.base)).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "a slug over 64 characters");
 }

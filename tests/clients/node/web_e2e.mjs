@@ -527,6 +527,17 @@ await sheet.getByRole("heading", { name: "Gift box" }).waitFor();
 await sheet.getByRole("button", { name: "Cancel" }).click();
 await sheet.waitFor({ state: "detached" });
 
+step("the invoice link opened in a tab of its own (on Plaza's origin) opens the sheet too");
+const slug = link.replace(/^https:\/\/t\.me\/\$/, "");
+if (slug === link) throw new Error(`unexpected invoice link ${link}`);
+for (const path of [`/$${slug}`, `/invoice/${slug}`]) {
+  await ann.goto(`${URL}${path}`);
+  await sheet.getByRole("heading", { name: "Gift box" }).waitFor();
+  if (new globalThis.URL(ann.url()).pathname !== "/") throw new Error(`the address stays ${ann.url()}`);
+  await sheet.getByRole("button", { name: "Cancel" }).click();
+  await sheet.waitFor({ state: "detached" });
+}
+
 step("the wallet shows the balance less the payment, the top-up and the payment");
 await ann.getByRole("button", { name: "Menu", exact: true }).click();
 await ann.getByRole("menuitem", { name: "Stars" }).click();

@@ -9,7 +9,7 @@ import { icon } from "../icons.js";
 import { snippet } from "../text.js";
 import { ChatView, describe } from "./chat.js";
 import { confirmBox, formBox, modal, popupMenu, toast } from "./dialogs.js";
-import { invoiceSlug, type Link, parseLink } from "../links.js";
+import { invoiceSlug, type Link, type Opening, parseLink } from "../links.js";
 import { openInvoice, setPaymentsHost } from "./payments.js";
 import { openWallet } from "./wallet.js";
 import { launchMode, noteNewMessage, onTelegramLink, openMiniApp, setHostUser } from "./miniapp.js";
@@ -34,7 +34,7 @@ export class App {
     me: User,
     root: HTMLElement,
     private readonly onSignedOut: () => void,
-    private pendingLink: Link | null,
+    private pendingOpening: Opening | null,
     /** The chat list, when its request was started before the account was known. */
     firstList: ReturnType<Api["chats"]> | null = null,
   ) {
@@ -120,10 +120,15 @@ export class App {
       fill(this.list, h("div", { class: "empty" }, h("p", {}, describe(e)), h("button", { onclick: () => void this.loadChats() }, "Try again")));
       return;
     }
-    const link = this.pendingLink;
-    this.pendingLink = null;
-    if (link) await this.openLink(link);
-    else this.route();
+    const opening = this.pendingOpening;
+    this.pendingOpening = null;
+    if (opening && "link" in opening) await this.openLink(opening.link);
+    else if (opening) {
+      // An invoice link opened in a tab of its own: the sheet opens over the chat list.
+      history.replaceState(null, "", "/");
+      this.route();
+      await openInvoice(opening.invoice);
+    } else this.route();
   }
 
   private readonly route = () => {

@@ -48,8 +48,9 @@ async fn call_test(
 }
 
 async fn dispatch(state: AppState, token: String, method: String, req: Request) -> Response {
-    // `/<bot_username>/<short_name>` opened in a browser is a mini app's link for the web client.
-    // A token always holds a ':', and no bot library asks for HTML, so the two never meet.
+    // `/<bot_username>/<short_name>` opened in a browser is a mini app's link for the web client,
+    // and `/invoice/<slug>` an invoice's. A token always holds a ':', and no bot library asks for
+    // HTML, so the two never meet.
     if is_app_link(&token, &method, &req) {
         return crate::web::index(req.headers().clone()).await;
     }
@@ -70,8 +71,8 @@ fn is_app_link(first: &str, second: &str, req: &Request) -> bool {
         .is_some_and(|v| v.contains("text/html"));
     html && req.method() == axum::http::Method::GET
         && !first.contains(':')
-        && plaza_core::Username::parse(first).is_ok()
-        && plaza_core::webapp::ShortName::parse(second).is_ok()
+        && ((first == "invoice" && crate::web::is_invoice_slug(second))
+            || (plaza_core::Username::parse(first).is_ok() && plaza_core::webapp::ShortName::parse(second).is_ok()))
 }
 
 /// `/file/bot<token>/<file_path>`: a file's bytes, for a bot that knows its path (from `getFile`).
