@@ -68,11 +68,19 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0011_payments.sql"),
     include_str!("../migrations/sqlite/0012_ledger_recent.sql"),
     include_str!("../migrations/sqlite/0013_ledger_keys.sql"),
+    include_str!("../migrations/sqlite/0014_messages_recent.sql"),
 ];
 
 /// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
 /// `SqliteOptions::compact_rows` rows).
 const COMPACT_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Messages a chat must have had between two moves of the recent tables for its next ones to be
+/// appended to `messages_recent`. A chat's page of `messages` is written once per move for all its
+/// rows there, so appending pays where a chat gets several messages between moves (a few busy
+/// chats), and costs a little more where it gets about one (many quiet chats), whose messages
+/// therefore go straight to `messages`.
+const BUSY_CHAT_MESSAGES: u32 = 4;
 
 /// Move `ledger_entries_recent` into `ledger_entries` once it holds this many rows. Only history
 /// reads scan it (a wallet page, getStarTransactions), so it may grow larger than the update
@@ -186,6 +194,9 @@ pub struct SqliteOptions {
     pub compact_rows: usize,
     /// Recent ledger entries that make the writer move them into `ledger_entries`.
     pub ledger_compact_rows: usize,
+    /// Messages a chat must have had between two moves of the recent tables for its next ones to
+    /// be appended to `messages_recent` (0: every chat's are).
+    pub busy_chat_messages: u32,
     /// WAL frames that make the writer finish a checkpoint so the WAL starts over.
     pub wal_restart_frames: i64,
 }
@@ -196,6 +207,7 @@ impl Default for SqliteOptions {
             readers: 4,
             compact_rows: 1024,
             ledger_compact_rows: LEDGER_COMPACT_ROWS,
+            busy_chat_messages: BUSY_CHAT_MESSAGES,
             wal_restart_frames: RESTART_WAL_FRAMES,
         }
     }
@@ -271,17 +283,14 @@ impl SqliteStore {
         migrate(&mut conn).map_err(StoreError::backend)?;
 
         let (writer, write_rx) = flume::bounded::<WriteJob>(WRITE_QUEUE);
-        let compact_rows = options.compact_rows.max(1);
-        let ledger_compact_rows = options.ledger_compact_rows.max(1);
         let stats = Arc::new(WriterStats::default());
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn({
                 let stats = stats.clone();
                 let restart_frames = options.wal_restart_frames.max(1);
-                move || {
-                    writer_loop(Writer::new(conn, compact_rows, ledger_compact_rows), write_rx, &stats, restart_frames)
-                }
+                let options = options.clone();
+                move || writer_loop(Writer::new(conn, &options), write_rx, &stats, restart_frames)
             })
             .map_err(StoreError::backend)?;
 
@@ -390,6 +399,11 @@ pub(crate) struct Writer {
     /// row, so the writer gives the id itself. Forgotten with `seqs`.
     last_transfer: Cell<Option<i64>>,
     ledger_compact_rows: usize,
+    /// Messages per chat since the last move of the recent tables.
+    chat_messages: RefCell<HashMap<i64, u32>>,
+    /// Chats with `busy_chat_messages` or more between the last two moves.
+    busy_chats: RefCell<std::collections::HashSet<i64>>,
+    busy_chat_messages: u32,
 }
 
 impl std::ops::Deref for Writer {
@@ -429,7 +443,7 @@ impl Writer {
         self.private_chats.borrow_mut().remove(&(lo.0, hi.0));
     }
 
-    fn new(conn: Connection, compact_rows: usize, ledger_compact_rows: usize) -> Self {
+    fn new(conn: Connection, options: &SqliteOptions) -> Self {
         let recent = conn.query_row("SELECT COUNT(*) FROM updates_recent", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
         let w = Writer {
             conn,
@@ -441,10 +455,13 @@ impl Writer {
             data_version: Cell::new(0),
             recent: Cell::new(0),
             recent_since: Cell::new(None),
-            compact_rows,
+            compact_rows: options.compact_rows.max(1),
             ledger_recent: Cell::new(0),
             last_transfer: Cell::new(None),
-            ledger_compact_rows,
+            ledger_compact_rows: options.ledger_compact_rows.max(1),
+            chat_messages: RefCell::new(HashMap::new()),
+            busy_chats: RefCell::new(std::collections::HashSet::new()),
+            busy_chat_messages: options.busy_chat_messages,
         };
         w.count_ledger_recent();
         w.note_recent(recent as usize);
@@ -569,13 +586,31 @@ impl Writer {
         n >= self.compact_rows || (n > 0 && self.recent_since.get().is_some_and(|t| t.elapsed() >= COMPACT_AFTER))
     }
 
-    /// Moves the recent log rows into `updates`, inside the open transaction.
+    /// Moves the recent log rows into `updates` and the recent messages into `messages`, inside
+    /// the open transaction; the chats busy since the last move are the busy ones until the next.
     fn compact(&self) -> rusqlite::Result<()> {
         self.conn.execute_batch(
             "INSERT INTO updates (user_id, seq, kind, chat_id, message_id) \
              SELECT user_id, seq, kind, chat_id, message_id FROM updates_recent ORDER BY user_id, seq; \
-             DELETE FROM updates_recent;",
-        )
+             DELETE FROM updates_recent; \
+             INSERT INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, edit_date, deleted, extra) \
+             SELECT chat_id, id, sender_id, date, text, entities, reply_to, edit_date, deleted, extra FROM messages_recent \
+             ORDER BY chat_id, id; \
+             DELETE FROM messages_recent;",
+        )?;
+        let mut counts = self.chat_messages.borrow_mut();
+        let mut busy = self.busy_chats.borrow_mut();
+        busy.clear();
+        busy.extend(counts.drain().filter(|&(_, n)| n >= self.busy_chat_messages).map(|(chat, _)| chat));
+        Ok(())
+    }
+
+    /// Counts a new message of the chat, and tells whether the chat is busy: it had
+    /// `busy_chat_messages` messages or more between the last two moves, so its messages go to
+    /// `messages_recent`, where they cost less than a page of `messages` each.
+    fn busy_chat(&self, key: ChatKey) -> bool {
+        *self.chat_messages.borrow_mut().entry(key.0).or_insert(0) += 1;
+        self.busy_chat_messages == 0 || self.busy_chats.borrow().contains(&key.0)
     }
 
     fn count_ledger_recent(&self) {
@@ -818,7 +853,8 @@ fn finish_message((mut m, entities_json, extra): MessageRow) -> StoreResult<Mess
 /// A live (not deleted) message of the chat.
 fn load_message(conn: &Connection, chat: ChatKey, id: MessageId) -> StoreResult<Option<Message>> {
     conn.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND id = ?2 AND deleted = 0"
+        "SELECT {MESSAGE_COLUMNS} FROM messages_recent WHERE chat_id = ?1 AND id = ?2 AND deleted = 0 \
+         UNION ALL SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND id = ?2 AND deleted = 0"
     ))
     .map_err(db)?
     .query_row([chat.0, id.0], message_from_row)
@@ -826,6 +862,26 @@ fn load_message(conn: &Connection, chat: ChatKey, id: MessageId) -> StoreResult<
     .map_err(db)?
     .map(finish_message)
     .transpose()
+}
+
+/// Sets `assignments` (whose parameters start at `?3`; `?1` and `?2` are the chat and the id) on
+/// a message, in whichever of `messages_recent` and `messages` holds it.
+fn update_message(
+    conn: &Connection,
+    assignments: &str,
+    chat: ChatKey,
+    id: MessageId,
+    run: impl Fn(&mut rusqlite::CachedStatement<'_>) -> rusqlite::Result<usize>,
+) -> StoreResult<()> {
+    for table in ["messages_recent", "messages"] {
+        let mut stmt = conn
+            .prepare_cached(&format!("UPDATE {table} SET {assignments} WHERE chat_id = ?1 AND id = ?2"))
+            .map_err(db)?;
+        if run(&mut stmt).map_err(db)? > 0 {
+            return Ok(());
+        }
+    }
+    Err(StoreError::backend(format!("message {} of chat {} vanished while being changed", id.0, chat.0)))
 }
 
 const CHAT_COLUMNS: &str = "id, kind, title, user_lo, user_hi, last_message_id, created_at";
@@ -1103,9 +1159,11 @@ fn insert_message(
     now: i64,
 ) -> StoreResult<Written<Message>> {
     let id = conn.next_message_id(row.key, now)?;
-    conn.prepare_cached(
-        "INSERT INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
+    conn.prepare_cached(if conn.busy_chat(row.key) {
+        "INSERT INTO messages_recent (chat_id, id, sender_id, date, text, entities, reply_to, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    } else {
+        "INSERT INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    })
     .map_err(db)?
     .execute(params![
         row.key.0,
@@ -1153,8 +1211,10 @@ fn insert_message(
 fn newest_pin(conn: &Connection, key: ChatKey) -> StoreResult<Option<Message>> {
     let id: Option<i64> = conn
         .prepare_cached(
-            "SELECT p.message_id FROM pins p JOIN messages m ON m.chat_id = p.chat_id AND m.id = p.message_id \
-             WHERE p.chat_id = ?1 AND m.deleted = 0 ORDER BY p.pinned_at DESC, p.message_id DESC LIMIT 1",
+            "SELECT p.message_id FROM pins p WHERE p.chat_id = ?1 AND EXISTS ( \
+                 SELECT 1 FROM messages_recent m WHERE m.chat_id = p.chat_id AND m.id = p.message_id AND m.deleted = 0 \
+                 UNION ALL SELECT 1 FROM messages m WHERE m.chat_id = p.chat_id AND m.id = p.message_id AND m.deleted = 0) \
+             ORDER BY p.pinned_at DESC, p.message_id DESC LIMIT 1",
         )
         .map_err(db)?
         .query_row([key.0], |r| r.get(0))
@@ -1610,7 +1670,9 @@ impl Store for SqliteStore {
                 let chat = chat_view(conn, viewer, &row)?;
                 let last_message = conn
                     .prepare_cached(&format!(
-                        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND deleted = 0 ORDER BY id DESC LIMIT 1"
+                        "SELECT {MESSAGE_COLUMNS} FROM messages_recent WHERE chat_id = ?1 AND deleted = 0 \
+                         UNION ALL SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND deleted = 0 \
+                         ORDER BY id DESC LIMIT 1"
                     ))
                     .map_err(db)?
                     .query_row([row.key.0], message_from_row)
@@ -1620,7 +1682,8 @@ impl Store for SqliteStore {
                     .transpose()?;
                 let unread: i64 = conn
                     .prepare_cached(
-                        "SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND id > ?2 AND deleted = 0 AND sender_id != ?3",
+                        "SELECT (SELECT COUNT(*) FROM messages_recent WHERE chat_id = ?1 AND id > ?2 AND deleted = 0 AND sender_id != ?3) \
+                              + (SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND id > ?2 AND deleted = 0 AND sender_id != ?3)",
                     )
                     .map_err(db)?
                     .query_row(params![row.key.0, chat.read_inbox_max_id.0, viewer.0], |r| r.get(0))
@@ -1883,18 +1946,12 @@ impl Store for SqliteStore {
                 return Err(Denied::NotAuthor.into());
             }
             let message = edited(&old, edit, now)?;
-            conn.execute(
-                "UPDATE messages SET text = ?1, entities = ?2, edit_date = ?3, extra = ?4 WHERE chat_id = ?5 AND id = ?6",
-                params![
-                    message.text.as_str(),
-                    entities::encode(&message.entities),
-                    message.edit_date,
-                    codec::encode_extra(&codec::Extras::of(&message)),
-                    row.key.0,
-                    id.0
-                ],
-            )
-            .map_err(db)?;
+            let text = message.text.as_str();
+            let entities = entities::encode(&message.entities);
+            let extra = codec::encode_extra(&codec::Extras::of(&message));
+            update_message(conn, "text = ?3, entities = ?4, edit_date = ?5, extra = ?6", row.key, id, |stmt| {
+                stmt.execute(params![row.key.0, id.0, text, entities, message.edit_date, extra])
+            })?;
             let notify =
                 push_all(conn, &message_recipients(conn, &row, editor)?, "message_edited", row.key, Some(id.0))?;
             Ok(Written { value: message, notify })
@@ -1915,12 +1972,9 @@ impl Store for SqliteStore {
             let members = people_ids(conn, row.key)?;
             let mut notify = Vec::new();
             for id in &ids {
-                conn.prepare_cached(
-                    "UPDATE messages SET deleted = 1, text = '', entities = NULL, extra = NULL WHERE chat_id = ?1 AND id = ?2",
-                )
-                .map_err(db)?
-                .execute(params![row.key.0, id.0])
-                .map_err(db)?;
+                update_message(conn, "deleted = 1, text = '', entities = NULL, extra = NULL", row.key, *id, |stmt| {
+                    stmt.execute(params![row.key.0, id.0])
+                })?;
                 notify.extend(push_all(conn, &members, "message_deleted", row.key, Some(id.0))?);
             }
             Ok(Written { value: (), notify })
@@ -1933,13 +1987,21 @@ impl Store for SqliteStore {
             let (row, _) = resolve(conn, viewer, chat)?;
             let (sql, bound, limit, reverse) = match page {
                 HistoryPage::Before { before, limit } => (
-                    format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND deleted = 0 AND id < ?2 ORDER BY id DESC LIMIT ?3"),
+                    format!(
+                        "SELECT {MESSAGE_COLUMNS} FROM messages_recent WHERE chat_id = ?1 AND deleted = 0 AND id < ?2 \
+                         UNION ALL SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND deleted = 0 AND id < ?2 \
+                         ORDER BY id DESC LIMIT ?3"
+                    ),
                     before.map_or(i64::MAX, |b| b.0),
                     limit,
                     true,
                 ),
                 HistoryPage::After { after, limit } => (
-                    format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND deleted = 0 AND id > ?2 ORDER BY id ASC LIMIT ?3"),
+                    format!(
+                        "SELECT {MESSAGE_COLUMNS} FROM messages_recent WHERE chat_id = ?1 AND deleted = 0 AND id > ?2 \
+                         UNION ALL SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND deleted = 0 AND id > ?2 \
+                         ORDER BY id ASC LIMIT ?3"
+                    ),
                     after.0,
                     limit,
                     false,

@@ -157,10 +157,12 @@ where
     with_sqlite_options(scenario, SqliteOptions::default()).await;
 }
 
-/// SQLite moving its recent update log after every write, and its recent ledger entries after
-/// every second transfer (so an account's history is split between both tables, in every way).
+/// SQLite appending every message to `messages_recent` and moving it and its recent update log
+/// after every third log entry (about every second message), and its recent ledger entries after
+/// every second transfer: so a chat's history, a user's log and an account's history are split
+/// between both tables, in every way. The default options keep quiet chats' messages in `messages`.
 fn compacting() -> SqliteOptions {
-    SqliteOptions { compact_rows: 1, ledger_compact_rows: 3, ..SqliteOptions::default() }
+    SqliteOptions { compact_rows: 3, ledger_compact_rows: 3, busy_chat_messages: 0, ..SqliteOptions::default() }
 }
 
 async fn with_sqlite_options<F, Fut>(scenario: F, options: SqliteOptions)
