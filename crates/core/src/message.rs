@@ -251,6 +251,9 @@ pub struct PaymentReceipt {
     pub subscription_expiration_date: Option<i64>,
     pub is_recurring: bool,
     pub is_first_recurring: bool,
+    /// The paid invoice's title, for the person's client (Telegram's `SuccessfulPayment` has no
+    /// such field, so bots never see it). `None` in receipts stored before it was kept.
+    pub title: Option<String>,
 }
 
 /// A shared contact (Telegram's `Contact`).

@@ -57,6 +57,7 @@ pub fn receipt_out(r: &PaymentReceipt) -> ReceiptOut {
         subscription_expiration_date: r.subscription_expiration_date,
         is_recurring: r.is_recurring,
         is_first_recurring: r.is_first_recurring,
+        title: r.title.clone(),
     }
 }
 

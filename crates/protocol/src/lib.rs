@@ -271,6 +271,9 @@ pub struct ReceiptOut {
     /// The first payment of a subscription (later ones are renewals).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_first_recurring: bool,
+    /// The paid invoice's title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]

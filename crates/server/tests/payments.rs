@@ -201,6 +201,16 @@ async fn stars_checkout(b: Backend) {
     assert_eq!((sp["currency"].as_str(), sp["total_amount"].as_i64()), (Some("XTR"), Some(5)), "{m}");
     assert_eq!(sp["invoice_payload"], "coffee-1");
     assert_eq!(sp["telegram_payment_charge_id"], payment["charge_id"]);
+    assert!(sp.get("title").is_none(), "Telegram's SuccessfulPayment has no title: {sp}");
+    // The person's side: the service message names what was paid for.
+    let (_, history) = shop.server.get(&format!("/api/v1/chats/{}/messages?limit=1", shop.bot_id), &shop.person).await;
+    let service = &history.as_array().expect("messages")[0]["service"];
+    assert_eq!(service["type"], "successful_payment", "{history}");
+    assert_eq!(
+        (service["receipt"]["title"].as_str(), service["receipt"]["total_amount"].as_i64()),
+        (Some("Coffee"), Some(5)),
+        "{history}"
+    );
 
     // Retrying with the same key is the same payment; the invoice message is paid once.
     let (status, again) = shop.pay(&slug, json!({"key": "attempt-1"})).await;

@@ -103,6 +103,8 @@ struct StoredReceipt {
     recurring: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     first_recurring: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    title: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -170,6 +172,7 @@ fn receipt_out(r: &PaymentReceipt) -> StoredReceipt {
         expires: r.subscription_expiration_date,
         recurring: r.is_recurring,
         first_recurring: r.is_first_recurring,
+        title: r.title.clone(),
     }
 }
 
@@ -185,6 +188,7 @@ fn receipt_in(r: StoredReceipt) -> Box<PaymentReceipt> {
         subscription_expiration_date: r.expires,
         is_recurring: r.recurring,
         is_first_recurring: r.first_recurring,
+        title: r.title,
     })
 }
 

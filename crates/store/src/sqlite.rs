@@ -3972,6 +3972,7 @@ fn receipt_of(conn: &Connection, p: &Payment, paid: bool) -> StoreResult<Payment
         subscription_expiration_date: if paid { sub.as_ref().map(|s| s.expires_at) } else { None },
         is_recurring: paid && sub.is_some(),
         is_first_recurring: paid && sub.is_some() && p.renewal == 0,
+        title: load_invoice(conn, &p.invoice)?.map(|i| i.spec.title),
     })
 }
 

@@ -3673,6 +3673,7 @@ async fn stars_payments(store: Arc<dyn Store>) {
         subscription_expiration_date: None,
         is_recurring: false,
         is_first_recurring: false,
+        title: Some("Coffee".into()),
     };
     assert_eq!(receipts(&history), vec![(ann.id, false, expected)]);
     let mut expected_notify = vec![ann.id, ann.id, seller.id];
@@ -3851,6 +3852,7 @@ async fn refunds(store: Arc<dyn Store>) {
         subscription_expiration_date: None,
         is_recurring: false,
         is_first_recurring: false,
+        title: Some("Cake".into()),
     };
     assert_eq!(receipts(&history)[1], (ann.id, true, expected));
     assert_eq!(receipts(&history).len(), 2);

@@ -511,7 +511,7 @@ if (query.total_amount !== 5 || query.currency !== "XTR" || query.from.id !== an
 await botApi("answerPreCheckoutQuery", { pre_checkout_query_id: query.id, ok: true });
 await sheet.getByText("Payment complete").waitFor();
 await sheet.waitFor({ state: "detached" });
-await ann.locator(".service", { hasText: "You paid ⭐️ 5" }).waitFor();
+await ann.locator(".service", { hasText: "You paid ⭐️ 5 for “Sticker pack”" }).waitFor();
 const paid = (await waitUpdate("successful_payment", (u) => u.message?.successful_payment?.invoice_payload === payload)).message.successful_payment;
 if (paid.total_amount !== 5 || !paid.telegram_payment_charge_id) throw new Error(`unexpected successful_payment ${JSON.stringify(paid)}`);
 

@@ -311,6 +311,7 @@ async fn receipt_of<C: GenericClient>(c: &C, p: &Payment, paid: bool) -> StoreRe
         subscription_expiration_date: if paid { sub.as_ref().map(|s| s.expires_at) } else { None },
         is_recurring: paid && sub.is_some(),
         is_first_recurring: paid && sub.is_some() && p.renewal == 0,
+        title: load_invoice(c, &p.invoice).await?.map(|i| i.spec.title),
     })
 }
 
