@@ -1,5 +1,5 @@
 -- Messages of busy chats are appended here, a plain rowid table, and the writer moves them into
--- `messages` (clustered by chat) together with `updates_recent` (see sqlite.rs, "compaction").
+-- `messages` (clustered by chat) in bulk, between batches (see sqlite.rs, `Writer::move_messages`).
 -- SQLite writes whole pages to its WAL, and inserted straight into `messages`, a batch of messages
 -- in many chats dirtied one page of it per chat: most of a commit's frames. Appended, a batch's
 -- messages share a few pages here, and the index below stays small (the table never holds more
