@@ -252,15 +252,14 @@ fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
 /// Foreign keys are off while they run, as SQLite's procedure for rebuilding a table asks (0013
 /// rebuilds `ledger_transfers`, which `ledger_entries` refers to), and each migration checks them
 /// before it commits.
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let have = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?.max(0) as usize;
     if have >= MIGRATIONS.len() {
         return Ok(());
     }
-    conn.pragma_update(None, "foreign_keys", "OFF")?;
-    let migrated = (|| {
+    without_foreign_keys(conn, || {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(have) {
-            let tx = conn.transaction()?;
+            let tx = conn.unchecked_transaction()?;
             tx.execute_batch(sql)?;
             let broken: Option<String> = tx.query_row("PRAGMA foreign_key_check", [], |r| r.get(0)).optional()?;
             if let Some(table) = broken {
@@ -274,16 +273,25 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
             tracing::info!(version = i + 1, "applied sqlite migration");
         }
         Ok(())
-    })();
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    migrated
+    })
+}
+
+/// Runs `work` with foreign keys off (they can only change outside a transaction) and turns them
+/// on again however it ends. Changing them expires the connection's prepared statements.
+fn without_foreign_keys<T>(conn: &Connection, work: impl FnOnce() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let done = work();
+    let on = conn.pragma_update(None, "foreign_keys", "ON");
+    let value = done?;
+    on?;
+    Ok(value)
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub fn open(path: &Path, options: SqliteOptions) -> StoreResult<Self> {
-        let mut conn = open_connection(path, false).map_err(StoreError::backend)?;
-        migrate(&mut conn).map_err(StoreError::backend)?;
+        let conn = open_connection(path, false).map_err(StoreError::backend)?;
+        migrate(&conn).map_err(StoreError::backend)?;
 
         let (writer, write_rx) = flume::bounded::<WriteJob>(WRITE_QUEUE);
         let stats = Arc::new(WriterStats::default());
@@ -324,8 +332,8 @@ impl SqliteStore {
 
     /// Applies migrations and returns; used by `plaza migrate`.
     pub fn migrate_only(path: &Path) -> StoreResult<()> {
-        let mut conn = open_connection(path, false).map_err(StoreError::backend)?;
-        migrate(&mut conn).map_err(StoreError::backend)
+        let conn = open_connection(path, false).map_err(StoreError::backend)?;
+        migrate(&conn).map_err(StoreError::backend)
     }
 
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
@@ -612,27 +620,18 @@ impl Writer {
     /// (2,048 rows: 3.7 → 1.7 ms). Moved inside a batch, with the log, the move made delivery's
     /// p99 at 5,000 msg/s about 3 ms worse.
     fn move_messages(&self) -> rusqlite::Result<()> {
-        // `foreign_keys` can only change outside a transaction, and is on again however this ends.
-        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
-        let moved = (|| {
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
-            let moved = self
-                .run_all(&[
-                    "INSERT OR FAIL INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, edit_date, \
-                     deleted, extra) \
-                     SELECT chat_id, id, sender_id, date, text, entities, reply_to, edit_date, deleted, extra \
-                     FROM messages_recent ORDER BY chat_id, id",
-                    "DELETE FROM messages_recent",
-                ])
-                .and_then(|()| self.conn.execute_batch("COMMIT"));
-            if moved.is_err() && !self.conn.is_autocommit() {
-                let _ = self.conn.execute_batch("ROLLBACK");
-            }
-            moved
-        })();
-        let on = self.conn.pragma_update(None, "foreign_keys", "ON");
-        moved?;
-        on?;
+        without_foreign_keys(&self.conn, || {
+            // Rolled back when dropped uncommitted.
+            let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
+            self.run_all(&[
+                "INSERT OR FAIL INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, edit_date, \
+                 deleted, extra) \
+                 SELECT chat_id, id, sender_id, date, text, entities, reply_to, edit_date, deleted, extra \
+                 FROM messages_recent ORDER BY chat_id, id",
+                "DELETE FROM messages_recent",
+            ])?;
+            tx.commit()
+        })?;
         let mut counts = self.chat_messages.borrow_mut();
         let mut busy = self.busy_chats.borrow_mut();
         busy.clear();
@@ -923,20 +922,24 @@ fn load_message(conn: &Connection, chat: ChatKey, id: MessageId) -> StoreResult<
     .transpose()
 }
 
-/// Sets `assignments` (whose parameters start at `?3`; `?1` and `?2` are the chat and the id) on
-/// a message, in whichever of `messages_recent` and `messages` holds it.
+/// Sets `assignments` on a message, in whichever of `messages_recent` and `messages` holds it;
+/// their parameters are `values`, from `?3` on (`?1` and `?2` are the chat and the id).
 fn update_message(
     conn: &Connection,
     assignments: &str,
     chat: ChatKey,
     id: MessageId,
-    run: impl Fn(&mut rusqlite::CachedStatement<'_>) -> rusqlite::Result<usize>,
+    values: &[&dyn rusqlite::ToSql],
 ) -> StoreResult<()> {
+    let params: Vec<&dyn rusqlite::ToSql> =
+        [&chat.0 as &dyn rusqlite::ToSql, &id.0].into_iter().chain(values.iter().copied()).collect();
     for table in ["messages_recent", "messages"] {
-        let mut stmt = conn
+        let changed = conn
             .prepare_cached(&format!("UPDATE {table} SET {assignments} WHERE chat_id = ?1 AND id = ?2"))
+            .map_err(db)?
+            .execute(params.as_slice())
             .map_err(db)?;
-        if run(&mut stmt).map_err(db)? > 0 {
+        if changed > 0 {
             return Ok(());
         }
     }
@@ -2005,12 +2008,18 @@ impl Store for SqliteStore {
                 return Err(Denied::NotAuthor.into());
             }
             let message = edited(&old, edit, now)?;
-            let text = message.text.as_str();
-            let entities = entities::encode(&message.entities);
-            let extra = codec::encode_extra(&codec::Extras::of(&message));
-            update_message(conn, "text = ?3, entities = ?4, edit_date = ?5, extra = ?6", row.key, id, |stmt| {
-                stmt.execute(params![row.key.0, id.0, text, entities, message.edit_date, extra])
-            })?;
+            update_message(
+                conn,
+                "text = ?3, entities = ?4, edit_date = ?5, extra = ?6",
+                row.key,
+                id,
+                params![
+                    message.text.as_str(),
+                    entities::encode(&message.entities),
+                    message.edit_date,
+                    codec::encode_extra(&codec::Extras::of(&message))
+                ],
+            )?;
             let notify =
                 push_all(conn, &message_recipients(conn, &row, editor)?, "message_edited", row.key, Some(id.0))?;
             Ok(Written { value: message, notify })
@@ -2031,9 +2040,7 @@ impl Store for SqliteStore {
             let members = people_ids(conn, row.key)?;
             let mut notify = Vec::new();
             for id in &ids {
-                update_message(conn, "deleted = 1, text = '', entities = NULL, extra = NULL", row.key, *id, |stmt| {
-                    stmt.execute(params![row.key.0, id.0])
-                })?;
+                update_message(conn, "deleted = 1, text = '', entities = NULL, extra = NULL", row.key, *id, &[])?;
                 notify.extend(push_all(conn, &members, "message_deleted", row.key, Some(id.0))?);
             }
             Ok(Written { value: (), notify })
