@@ -34,6 +34,11 @@ pub fn payment_out(p: &Payment) -> PaymentOut {
     }
 }
 
+/// A payment as its payer sees it: with the title of what it paid for.
+pub async fn payment_view(state: &AppState, p: &Payment) -> ApiResult<PaymentOut> {
+    Ok(PaymentOut { title: state.service.invoice_title(&p.invoice).await?, ..payment_out(p) })
+}
+
 pub fn subscription_out(s: &Subscription) -> SubscriptionOut {
     SubscriptionOut {
         id: s.id,
@@ -178,7 +183,7 @@ pub async fn pay(
         card_number: req.card_number,
     };
     let p = state.service.pay_invoice(&session.user, &slug, checkout).await?;
-    Ok(Json(payment_out(&p)))
+    Ok(Json(payment_view(&state, &p).await?))
 }
 
 /// One of your payments.
@@ -189,7 +194,7 @@ pub async fn get_payment(
     session: Session,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<PaymentOut>> {
-    Ok(Json(payment_out(&state.service.payment_of(&session.user, id).await?)))
+    Ok(Json(payment_view(&state, &state.service.payment_of(&session.user, id).await?).await?))
 }
 
 /// Closes the payment sheet of a checkout the bot has not answered yet: it is cancelled and nothing
@@ -201,7 +206,7 @@ pub async fn cancel_payment(
     session: Session,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<PaymentOut>> {
-    Ok(Json(payment_out(&state.service.cancel_checkout(&session.user, id).await?)))
+    Ok(Json(payment_view(&state, &state.service.cancel_checkout(&session.user, id).await?).await?))
 }
 
 /// Your Stars: balance, the latest 50 movements, your subscriptions and payments.

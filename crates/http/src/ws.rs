@@ -78,7 +78,7 @@ pub async fn frames(state: &AppState, viewer: UserId, events: Vec<Event>) -> Api
                 reactions: reactions_out(&reactions),
             },
             EventBody::PaymentUpdated { payment } => {
-                ServerFrame::PaymentUpdated { cursor, payment: crate::payments::payment_out(&payment) }
+                ServerFrame::PaymentUpdated { cursor, payment: crate::payments::payment_view(state, &payment).await? }
             }
             // The request that sent the address waits for the answer itself.
             EventBody::ShippingAnswered { .. } => continue,

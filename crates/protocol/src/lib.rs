@@ -335,7 +335,7 @@ pub struct PaymentOut {
     pub error: Option<String>,
     pub charge_id: String,
     pub date: i64,
-    /// The invoice's title (in the wallet's list).
+    /// The title of the invoice paid, absent only if the invoice is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }

@@ -165,6 +165,8 @@ async fn stars_checkout(b: Backend) {
         (Some("XTR"), Some(5), Some(20))
     );
 
+    let mut ws = shop.server.ws(&shop.person, None).await;
+    assert_eq!(ws.next().await["type"], "hello");
     let paying = {
         let server_person = shop.person.clone();
         let url = format!("{}/api/v1/invoices/{slug}/pay", shop.server.base);
@@ -191,6 +193,17 @@ async fn stars_checkout(b: Backend) {
     let (status, payment) = paying.await.unwrap();
     assert_eq!(status, StatusCode::OK, "{payment}");
     assert_eq!((payment["state"].as_str(), payment["status"].as_str()), (Some("paid"), Some("paid")), "{payment}");
+    assert_eq!(payment["title"], "Coffee", "the payment names what was bought: {payment}");
+    let (_, again) = shop.server.get(&format!("/api/v1/payments/{}", payment["id"]), &shop.person).await;
+    assert_eq!((&again["title"], &again["state"]), (&json!("Coffee"), &json!("paid")), "{again}");
+    // The person's other tabs learn of it, named too.
+    let paid = loop {
+        let frame = ws.next().await;
+        if frame["type"] == "payment_updated" && frame["payment"]["state"] == "paid" {
+            break frame;
+        }
+    };
+    assert_eq!(paid["payment"]["title"], "Coffee", "{paid}");
     assert_eq!(shop.balance().await, 15);
     assert_eq!(shop.bot_balance().await, 5);
 

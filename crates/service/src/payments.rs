@@ -554,15 +554,20 @@ impl Service {
         Ok(self.store.set_subscription_canceled(id, false, canceled).await?)
     }
 
+    /// The title of the invoice `slug`, which names what a payment of it paid for.
+    pub async fn invoice_title(&self, slug: &str) -> ServiceResult<Option<String>> {
+        Ok(self.store.invoice(slug).await?.map(|invoice| invoice.spec.title))
+    }
+
     /// Balance, history, subscriptions and payments of a person.
     pub async fn wallet(&self, user: &User) -> ServiceResult<Wallet> {
         let payments = self.store.user_payments(user.id, 50).await?;
         let mut titles = std::collections::HashMap::new();
         for p in &payments {
             if !titles.contains_key(&p.invoice)
-                && let Some(invoice) = self.store.invoice(&p.invoice).await?
+                && let Some(title) = self.invoice_title(&p.invoice).await?
             {
-                titles.insert(p.invoice.clone(), invoice.spec.title);
+                titles.insert(p.invoice.clone(), title);
             }
         }
         Ok(Wallet {
