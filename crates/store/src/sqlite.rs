@@ -576,17 +576,11 @@ impl Writer {
     fn next_message_id(&self, key: ChatKey) -> StoreResult<i64> {
         let last = match self.chat_heads.borrow().get(&key.0) {
             Some(id) => *id,
-            None => self
-                .conn
-                .prepare_cached(
-                    "SELECT MAX(last_message_id, \
-                         IFNULL((SELECT MAX(id) FROM messages_recent WHERE chat_id = ?1), 0), \
-                         IFNULL((SELECT MAX(id) FROM messages WHERE chat_id = ?1), 0)) \
-                     FROM chats WHERE id = ?1",
-                )
-                .map_err(db)?
-                .query_row([key.0], |r| r.get(0))
-                .map_err(db)?,
+            None => {
+                load_chat_row(&self.conn, key)?
+                    .ok_or_else(|| StoreError::backend(format!("chat {} vanished while being written to", key.0)))?
+                    .last_message_id
+            }
         };
         Ok(last + 1)
     }
