@@ -18,7 +18,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Instant;
 
 use async_trait::async_trait;
 use plaza_core::ids::{ChatRef, FIRST_USER_ID};
@@ -36,6 +35,7 @@ use crate::{
     MAX_CLOUD_KEYS, MessageEdit, NewAccount, PreparedMessage, ProfileChange, Store, StoreError, StoreResult,
     StoreStats, Written, codec, entities, entry_row, launch_row, stored_account, transfer_row, webapp_row,
 };
+use backlog::{Backlog, Slice};
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
 use plaza_core::ledger::{Account, Entry, NewTransfer, Transfer};
@@ -45,6 +45,8 @@ use plaza_core::payment::{
 };
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
 use plaza_core::webapp::{ShortName, WebApp};
+
+mod backlog;
 
 /// Most writes committed together.
 pub const MAX_BATCH: usize = 512;
@@ -77,6 +79,13 @@ const COMPACT_AFTER: std::time::Duration = std::time::Duration::from_millis(100)
 
 /// `messages_recent` is moved into `messages` after every this many moves of the update log.
 const MESSAGES_MOVE_EVERY: u32 = 4;
+
+/// The fewest rows a slice of a move takes (see [`backlog`]): about a millisecond of work.
+const SLICE_ROWS: usize = 256;
+
+/// A move grown past this many slices' worth of rows takes bigger slices, so that a pass ends
+/// within this many batches however far the writer fell behind.
+const SLICES_PER_PASS: usize = 8;
 
 /// Messages a chat must have had between two moves of `messages_recent` for its next ones to be
 /// appended there. A chat's page of `messages` is written once per move for all its rows there,
@@ -202,6 +211,8 @@ pub struct SqliteOptions {
     pub busy_chat_messages: u32,
     /// WAL frames that make the writer finish a checkpoint so the WAL starts over.
     pub wal_restart_frames: i64,
+    /// The fewest rows a slice of a move of the recent tables takes (see `backlog`).
+    pub slice_rows: usize,
 }
 
 impl Default for SqliteOptions {
@@ -212,6 +223,7 @@ impl Default for SqliteOptions {
             ledger_compact_rows: LEDGER_COMPACT_ROWS,
             busy_chat_messages: BUSY_CHAT_MESSAGES,
             wal_restart_frames: RESTART_WAL_FRAMES,
+            slice_rows: SLICE_ROWS,
         }
     }
 }
@@ -400,10 +412,12 @@ pub(crate) struct Writer {
     /// connection commits (the CLI's `plaza stars grant` while the server runs is another
     /// process), and then nothing remembered above can be trusted.
     data_version: Cell<i64>,
-    /// Rows in `updates_recent` and when the oldest of them was written.
-    recent: Cell<usize>,
-    recent_since: Cell<Option<Instant>>,
+    /// Rows in `updates_recent` by user, and the move under way.
+    log: RefCell<Backlog>,
+    /// The slice of the log moved in the open transaction.
+    log_slice: Cell<Option<Slice>>,
     compact_rows: usize,
+    slice_rows: usize,
     /// Rows in `ledger_entries_recent`.
     ledger_recent: Cell<usize>,
     /// The last transfer's id, learnt on first use: a new transfer's key is written before its
@@ -414,10 +428,13 @@ pub(crate) struct Writer {
     chat_messages: RefCell<HashMap<i64, u32>>,
     /// Chats with `busy_chat_messages` or more between the last two moves.
     busy_chats: RefCell<std::collections::HashSet<i64>>,
+    /// Rows in `messages_recent` by chat, and the move under way.
+    recent_messages: RefCell<Backlog>,
     busy_chat_messages: u32,
     /// Moves of the log since `messages_recent` was last moved.
     log_moves: Cell<u32>,
-    /// The next batch moves `messages_recent`.
+    /// A move of `messages_recent` is due or under way: the writer moves a slice of it after
+    /// each batch until its pass ends.
     messages_due: Cell<bool>,
 }
 
@@ -459,7 +476,6 @@ impl Writer {
     }
 
     fn new(conn: Connection, options: &SqliteOptions) -> Self {
-        let recent = conn.query_row("SELECT COUNT(*) FROM updates_recent", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
         let w = Writer {
             conn,
             seqs: RefCell::new(HashMap::new()),
@@ -468,20 +484,22 @@ impl Writer {
             chat_heads: RefCell::new(HashMap::new()),
             balances: RefCell::new(HashMap::new()),
             data_version: Cell::new(0),
-            recent: Cell::new(0),
-            recent_since: Cell::new(None),
+            log: RefCell::new(Backlog::default()),
+            log_slice: Cell::new(None),
             compact_rows: options.compact_rows.max(1),
+            slice_rows: options.slice_rows.max(1),
             ledger_recent: Cell::new(0),
             last_transfer: Cell::new(None),
             ledger_compact_rows: options.ledger_compact_rows.max(1),
             chat_messages: RefCell::new(HashMap::new()),
             busy_chats: RefCell::new(std::collections::HashSet::new()),
+            recent_messages: RefCell::new(Backlog::default()),
             busy_chat_messages: options.busy_chat_messages,
             log_moves: Cell::new(0),
             messages_due: Cell::new(true),
         };
         w.count_ledger_recent();
-        w.note_recent(recent as usize);
+        w.count_recent();
         w.data_version.set(w.read_data_version().unwrap_or(0));
         w
     }
@@ -542,11 +560,29 @@ impl Writer {
         known.insert(b, y);
     }
 
-    fn note_recent(&self, rows: usize) {
-        if rows > 0 && self.recent.get() == 0 {
-            self.recent_since.set(Some(Instant::now()));
-        }
-        self.recent.set(self.recent.get() + rows);
+    /// `rows` more entries of `user`'s log were appended to `updates_recent`.
+    fn note_recent(&self, user: UserId, rows: usize) {
+        self.log.borrow_mut().add(user.0, rows);
+    }
+
+    /// Learns what the recent tables hold, as a pass of their moves starts over.
+    fn count_recent(&self) {
+        let count = |sql: &str| -> Backlog {
+            let counted = self.conn.prepare(sql).and_then(|mut stmt| {
+                stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as usize)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            });
+            match counted {
+                Ok(rows) => Backlog::of(rows),
+                Err(e) => {
+                    tracing::warn!(error = %e, "sqlite: cannot count the recent rows; they are moved when more come");
+                    Backlog::default()
+                }
+            }
+        };
+        *self.log.borrow_mut() = count("SELECT user_id, COUNT(*) FROM updates_recent GROUP BY user_id");
+        *self.recent_messages.borrow_mut() = count("SELECT chat_id, COUNT(*) FROM messages_recent GROUP BY chat_id");
+        self.log_slice.set(None);
     }
 
     /// The next seq of `user`'s update log.
@@ -599,39 +635,65 @@ impl Writer {
     }
 
     fn compaction_due(&self) -> bool {
-        let n = self.recent.get();
-        n >= self.compact_rows || (n > 0 && self.recent_since.get().is_some_and(|t| t.elapsed() >= COMPACT_AFTER))
+        let log = self.log.borrow();
+        let n = log.total();
+        log.passing() || n >= self.compact_rows || (n > 0 && log.since().is_some_and(|t| t.elapsed() >= COMPACT_AFTER))
     }
 
-    /// Moves the recent log rows into `updates`, inside the open transaction.
+    /// Moves the next slice of the recent log rows, by user, into `updates`, inside the open
+    /// transaction; [`Writer::compacted`] learns it once committed.
     fn compact(&self) -> rusqlite::Result<()> {
-        self.run_all(&[
-            "INSERT OR FAIL INTO updates (user_id, seq, kind, chat_id, message_id) \
-             SELECT user_id, seq, kind, chat_id, message_id FROM updates_recent ORDER BY user_id, seq",
-            "DELETE FROM updates_recent",
-        ])
+        let slice = {
+            let mut log = self.log.borrow_mut();
+            let rows = self.slice_rows(self.compact_rows.max(log.total()));
+            log.next_slice(rows)
+        };
+        self.run_slice(
+            &[
+                "INSERT OR FAIL INTO updates (user_id, seq, kind, chat_id, message_id) \
+                 SELECT user_id, seq, kind, chat_id, message_id FROM updates_recent \
+                 WHERE user_id > ?1 AND user_id <= ?2 ORDER BY user_id, seq",
+                "DELETE FROM updates_recent WHERE user_id > ?1 AND user_id <= ?2",
+            ],
+            slice,
+        )?;
+        self.log_slice.set(Some(slice));
+        Ok(())
     }
 
-    /// Moves the recent messages into `messages` in a transaction of its own, run between batches
-    /// once their callers are answered, so no caller waits for it unless it writes meanwhile; the
-    /// chats busy since the last move are the busy ones until the next (see
-    /// `MESSAGES_MOVE_EVERY`). Foreign keys are off for it: `messages_recent` has the same ones,
-    /// checked when each row was written, and checking them again doubled the move's time
-    /// (2,048 rows: 3.7 → 1.7 ms). Moved inside a batch, with the log, the move made delivery's
-    /// p99 at 5,000 msg/s about 3 ms worse.
+    /// Moves the next slice of the recent messages, by chat, into `messages` in a transaction of
+    /// its own, run between batches once their callers are answered, so no caller waits for it
+    /// unless it writes meanwhile. Once a pass has moved them all, the chats busy since the last
+    /// pass are the busy ones until the next (see `MESSAGES_MOVE_EVERY`). Foreign keys are off for
+    /// it: `messages_recent` has the same ones, checked when each row was written, and checking
+    /// them again doubled the move's time (2,048 rows: 3.7 → 1.7 ms). Moved inside a batch, with
+    /// the log, the whole move made delivery's p99 at 5,000 msg/s about 3 ms worse.
     fn move_messages(&self) -> rusqlite::Result<()> {
+        let slice = {
+            let mut recent = self.recent_messages.borrow_mut();
+            let rows = self.slice_rows(recent.total());
+            recent.next_slice(rows)
+        };
         without_foreign_keys(&self.conn, || {
             // Rolled back when dropped uncommitted.
             let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
-            self.run_all(&[
-                "INSERT OR FAIL INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, edit_date, \
-                 deleted, extra) \
-                 SELECT chat_id, id, sender_id, date, text, entities, reply_to, edit_date, deleted, extra \
-                 FROM messages_recent ORDER BY chat_id, id",
-                "DELETE FROM messages_recent",
-            ])?;
+            self.run_slice(
+                &[
+                    "INSERT OR FAIL INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, \
+                     edit_date, deleted, extra) \
+                     SELECT chat_id, id, sender_id, date, text, entities, reply_to, edit_date, deleted, extra \
+                     FROM messages_recent WHERE chat_id > ?1 AND chat_id <= ?2 ORDER BY chat_id, id",
+                    "DELETE FROM messages_recent WHERE chat_id > ?1 AND chat_id <= ?2",
+                ],
+                slice,
+            )?;
             tx.commit()
         })?;
+        self.recent_messages.borrow_mut().moved(slice);
+        if !slice.is_last() {
+            return Ok(());
+        }
+        self.messages_due.set(false);
         let mut counts = self.chat_messages.borrow_mut();
         let mut busy = self.busy_chats.borrow_mut();
         busy.clear();
@@ -680,6 +742,19 @@ impl Writer {
         Ok(())
     }
 
+    /// Rows a slice of a move of `total` recent rows takes.
+    fn slice_rows(&self, total: usize) -> usize {
+        self.slice_rows.max(total.div_ceil(SLICES_PER_PASS))
+    }
+
+    /// Runs a slice's statements, whose `?1` and `?2` bound its keys.
+    fn run_slice(&self, statements: &[&str], slice: Slice) -> rusqlite::Result<()> {
+        for sql in statements {
+            self.conn.prepare_cached(sql)?.execute([slice.after, slice.through])?;
+        }
+        Ok(())
+    }
+
     /// The id the next transfer gets.
     fn next_transfer_id(&self) -> StoreResult<i64> {
         let last = match self.last_transfer.get() {
@@ -694,10 +769,14 @@ impl Writer {
         Ok(last + 1)
     }
 
-    /// After a commit: the recent rows are gone if they were compacted in it.
+    /// After a commit that moved a slice of the log: its rows are gone, and after a pass's last
+    /// slice a move of the recent messages may be due.
     fn compacted(&self) {
-        self.recent.set(0);
-        self.recent_since.set(None);
+        let Some(slice) = self.log_slice.take() else { return };
+        self.log.borrow_mut().moved(slice);
+        if !slice.is_last() {
+            return;
+        }
         self.log_moves.set(self.log_moves.get() + 1);
         if self.log_moves.get() >= MESSAGES_MOVE_EVERY {
             self.log_moves.set(0);
@@ -713,10 +792,7 @@ impl Writer {
         self.chat_heads.borrow_mut().clear();
         self.balances.borrow_mut().clear();
         self.last_transfer.set(None);
-        let recent =
-            self.conn.query_row("SELECT COUNT(*) FROM updates_recent", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
-        self.compacted();
-        self.note_recent(recent as usize);
+        self.count_recent();
         self.count_ledger_recent();
     }
 }
@@ -811,7 +887,7 @@ fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>, stats: &WriterStats,
         // due, in a transaction of their own.
         if conn.messages_due.get() {
             match conn.move_messages() {
-                Ok(()) => conn.messages_due.set(false),
+                Ok(()) => {}
                 Err(e) => tracing::error!(error = %e, "sqlite: moving the recent messages failed; it is retried later"),
             }
         }
@@ -1080,7 +1156,7 @@ fn push_update(
     .map_err(db)?
     .execute(params![user.0, seq, kind, chat.0, message_id])
     .map_err(db)?;
-    conn.note_recent(1);
+    conn.note_recent(user, 1);
     Ok((user, seq as u64))
 }
 
@@ -1103,7 +1179,8 @@ fn push_all(
         .map_err(db)?
         .execute(params![pair[0].0, a, pair[1].0, b, kind, chat.0, message_id])
         .map_err(db)?;
-        conn.note_recent(2);
+        conn.note_recent(pair[0], 1);
+        conn.note_recent(pair[1], 1);
         out.extend([(pair[0], a as u64), (pair[1], b as u64)]);
     }
     for u in pairs.remainder() {
@@ -1247,6 +1324,9 @@ fn insert_message(
     ])
     .map_err(db)?;
     conn.remember_head(row.key, id);
+    if busy {
+        conn.recent_messages.borrow_mut().add(row.key.0, 1);
+    }
     // One's own messages count as read.
     conn.prepare_cached("UPDATE members SET read_inbox_max_id = ?1 WHERE chat_id = ?2 AND user_id = ?3")
         .map_err(db)?

@@ -204,9 +204,17 @@ where
 /// SQLite appending every message to `messages_recent` and moving it and its recent update log
 /// after every third log entry (about every second message), and its recent ledger entries after
 /// every second transfer: so a chat's history, a user's log and an account's history are split
-/// between both tables, in every way. The default options keep quiet chats' messages in `messages`.
+/// between both tables, in every way. Each move is a pass of one user's or chat's rows per
+/// batch, so passes span several batches and meet new rows of keys they have passed and not yet
+/// passed. The default options keep quiet chats' messages in `messages`.
 fn compacting() -> SqliteOptions {
-    SqliteOptions { compact_rows: 3, ledger_compact_rows: 3, busy_chat_messages: 0, ..SqliteOptions::default() }
+    SqliteOptions {
+        compact_rows: 3,
+        ledger_compact_rows: 3,
+        busy_chat_messages: 0,
+        slice_rows: 1,
+        ..SqliteOptions::default()
+    }
 }
 
 /// SQLite appending every message to `messages_recent`, with the default (seldom) moves.
