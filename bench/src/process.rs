@@ -129,11 +129,49 @@ fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     Ok(field(11)? + field(12)?)
 }
 
-/// How busy a server and this process (the load generator) were, in cores.
+/// How busy a server and this process (the load generator) were, in cores, and the share of the
+/// machine's CPU time its host took meanwhile (`steal` in `/proc/stat`): on a virtual machine a
+/// busy host slows both the probe and Plaza, and not always in the same run, so a report says it.
 #[derive(Debug, Clone, Copy)]
 pub struct CpuUse {
     pub server: f64,
     pub generator: f64,
+    pub stolen: f64,
+}
+
+impl CpuUse {
+    /// `[CPU server 98%, generator 40%, stolen 2%]`: which side was the limit, and whether the host
+    /// took the machine's time.
+    pub fn note(&self) -> String {
+        format!(
+            "[CPU server {:.0}%, generator {:.0}%, stolen {:.0}%]",
+            self.server * 100.0,
+            self.generator * 100.0,
+            self.stolen * 100.0
+        )
+    }
+
+    /// Like [`CpuUse::note`], with the server's CPU time per operation at `per_second` operations:
+    /// a cost that, unlike the rate, does not depend on whether the disk or the host was the limit.
+    pub fn note_per_op(&self, per_second: f64) -> String {
+        format!(
+            "[CPU server {:.0}% = {:.1} µs each, generator {:.0}%, stolen {:.0}%]",
+            self.server * 100.0,
+            self.server * 1e6 / per_second.max(1e-9),
+            self.generator * 100.0,
+            self.stolen * 100.0
+        )
+    }
+}
+
+/// The machine's CPU time, all of it and what its host took (`steal`), in clock ticks.
+fn machine_ticks() -> anyhow::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    let line = stat.lines().next().filter(|l| l.starts_with("cpu ")).context("/proc/stat has no cpu line")?;
+    let fields = line.split_whitespace().skip(1).map(str::parse::<u64>).collect::<Result<Vec<_>, _>>()?;
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already).
+    let total = fields.iter().take(8).sum();
+    Ok((total, fields.get(7).copied().unwrap_or(0)))
 }
 
 /// Measures [`CpuUse`] from its start to a reading.
@@ -142,6 +180,7 @@ pub struct CpuMeter {
     started: std::time::Instant,
     server_ticks: u64,
     own_ticks: u64,
+    machine_ticks: (u64, u64),
 }
 
 impl CpuMeter {
@@ -151,6 +190,7 @@ impl CpuMeter {
             started: std::time::Instant::now(),
             server_ticks: cpu_ticks(server_pid)?,
             own_ticks: cpu_ticks(std::process::id())?,
+            machine_ticks: machine_ticks()?,
         })
     }
 
@@ -158,7 +198,10 @@ impl CpuMeter {
         let seconds = self.started.elapsed().as_secs_f64().max(1e-3) * TICKS_PER_SECOND;
         let server = cpu_ticks(self.server_pid)?.saturating_sub(self.server_ticks) as f64 / seconds;
         let generator = cpu_ticks(std::process::id())?.saturating_sub(self.own_ticks) as f64 / seconds;
-        Ok(CpuUse { server, generator })
+        let (total, steal) = machine_ticks()?;
+        let stolen = steal.saturating_sub(self.machine_ticks.1) as f64
+            / total.saturating_sub(self.machine_ticks.0).max(1) as f64;
+        Ok(CpuUse { server, generator, stolen })
     }
 }
 

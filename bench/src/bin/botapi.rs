@@ -789,7 +789,11 @@ fn print_report(
     println!("details:");
     match probe {
         Some(Ok((r, cpu, cpus))) => {
-            println!("  probe (on CPU {cpus}): {}{}", cpu_note(cpu), errors_note(r.errors, &r.first_error));
+            println!(
+                "  probe (on CPU {cpus}): {}{}",
+                cpu.note_per_op(r.per_second()),
+                errors_note(r.errors, &r.first_error)
+            );
         }
         Some(Err(e)) => println!("  probe: failed: {e:#}"),
         None => {}
@@ -807,7 +811,7 @@ fn print_report(
             Ok((t, cpu)) => println!(
                 "    sendMessage: {} answered in the window, {}{}",
                 thousands(t.completed as f64),
-                cpu_note(cpu),
+                cpu.note_per_op(t.per_second()),
                 errors_note(t.errors, &t.first_error)
             ),
             Err(e) => println!("    sendMessage: failed: {e:#}"),
@@ -841,7 +845,7 @@ fn print_report(
                         thousands(d.delivered as f64),
                         if lost > 0 { format!(" ({lost} not within {DELIVERY_GRACE:?})") } else { String::new() },
                         ms(d.latencies.max()),
-                        cpu_note(cpu),
+                        cpu.note(),
                         errors_note(d.errors, &d.first_error)
                     );
                 }
@@ -870,11 +874,6 @@ fn print_report(
              in turn; each getUpdates scans every message held (kept 60 s), so it was restarted before each figure"
         );
     }
-}
-
-/// `[CPU server 98%, generator 40%]`: which side was the limit.
-fn cpu_note(cpu: &CpuUse) -> String {
-    format!("[CPU server {:.0}%, generator {:.0}%]", cpu.server * 100.0, cpu.generator * 100.0)
 }
 
 fn errors_note(errors: u64, first: &Option<String>) -> String {

@@ -985,7 +985,7 @@ fn print_report(
                     Ok((r, cpu)) => println!(
                         "    {n} connections: {} answered in the window, {}{}",
                         thousands(r.completed as f64),
-                        cpu_note(cpu),
+                        cpu.note(),
                         errors_note(r.errors, &r.first_error)
                     ),
                     Err(e) => println!("    {n} connections: failed: {e:#}"),
@@ -1020,7 +1020,7 @@ fn print_report(
                         thousands(o.load.completed as f64),
                         thousands(o.done as f64),
                         ms(o.load.latencies.max()),
-                        cpu_note(cpu),
+                        cpu.note(),
                         errors_note(o.load.errors, &o.load.first_error)
                     ),
                     Err(e) => println!("    {what}, {}: failed: {e:#}", payers_label(*n)),
@@ -1078,11 +1078,6 @@ fn print_report(
 /// The figure measured at `n` payers.
 fn at(figures: &[(usize, anyhow::Result<(Outcome, CpuUse)>)], n: usize) -> Option<&anyhow::Result<(Outcome, CpuUse)>> {
     figures.iter().find(|(m, _)| *m == n).map(|(_, r)| r)
-}
-
-/// `[CPU server 98%, generator 40%]`: which side was the limit.
-fn cpu_note(cpu: &CpuUse) -> String {
-    format!("[CPU server {:.0}%, generator {:.0}%]", cpu.server * 100.0, cpu.generator * 100.0)
 }
 
 fn errors_note(errors: u64, first: &Option<String>) -> String {

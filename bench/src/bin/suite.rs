@@ -532,7 +532,7 @@ fn print_report(
                 label("probe"),
                 thousands(r.per_second()),
                 r.latencies.summary(),
-                cpu_note(cpu),
+                cpu.note_per_op(r.per_second()),
                 errors_note(r.errors, &r.first_error)
             );
             Some(r.per_second())
@@ -562,7 +562,7 @@ fn print_report(
                     label(name),
                     thousands(r.per_second()),
                     r.latencies.summary(),
-                    cpu_note(cpu),
+                    cpu.note_per_op(r.per_second()),
                     errors_note(r.errors, &r.first_error)
                 );
             }
@@ -597,7 +597,7 @@ fn print_report(
                     ms(d.latencies.quantile(0.50)),
                     ms(d.latencies.quantile(0.99)),
                     ms(d.latencies.max()),
-                    cpu_note(cpu),
+                    cpu.note(),
                     thousands(d.sent as f64),
                     thousands(rate),
                     thousands(d.delivered as f64),
@@ -656,11 +656,6 @@ fn print_report(
             println!("note: plaza ({}) ran on CPU {}", backend.name(), r.cpus);
         }
     }
-}
-
-/// `[CPU server 98%, generator 40%]`: which side was the limit.
-fn cpu_note(cpu: &CpuUse) -> String {
-    format!("[CPU server {:.0}%, generator {:.0}%]", cpu.server * 100.0, cpu.generator * 100.0)
 }
 
 fn errors_note(errors: u64, first: &Option<String>) -> String {
