@@ -143,21 +143,19 @@ impl CpuUse {
     /// `[CPU server 98%, generator 40%, stolen 2%]`: which side was the limit, and whether the host
     /// took the machine's time.
     pub fn note(&self) -> String {
-        format!(
-            "[CPU server {:.0}%, generator {:.0}%, stolen {:.0}%]",
-            self.server * 100.0,
-            self.generator * 100.0,
-            self.stolen * 100.0
-        )
+        self.noted("")
     }
 
     /// Like [`CpuUse::note`], with the server's CPU time per operation at `per_second` operations:
     /// a cost that, unlike the rate, does not depend on whether the disk or the host was the limit.
     pub fn note_per_op(&self, per_second: f64) -> String {
+        self.noted(&format!(" = {:.1} µs each", self.server * 1e6 / per_second.max(1e-9)))
+    }
+
+    fn noted(&self, per_op: &str) -> String {
         format!(
-            "[CPU server {:.0}% = {:.1} µs each, generator {:.0}%, stolen {:.0}%]",
+            "[CPU server {:.0}%{per_op}, generator {:.0}%, stolen {:.0}%]",
             self.server * 100.0,
-            self.server * 1e6 / per_second.max(1e-9),
             self.generator * 100.0,
             self.stolen * 100.0
         )

@@ -648,14 +648,14 @@ impl Writer {
             let rows = self.slice_rows(self.compact_rows.max(log.total()));
             log.next_slice(rows)
         };
-        self.run_slice(
+        self.run_all(
             &[
                 "INSERT OR FAIL INTO updates (user_id, seq, kind, chat_id, message_id) \
                  SELECT user_id, seq, kind, chat_id, message_id FROM updates_recent \
                  WHERE user_id > ?1 AND user_id <= ?2 ORDER BY user_id, seq",
                 "DELETE FROM updates_recent WHERE user_id > ?1 AND user_id <= ?2",
             ],
-            slice,
+            [slice.after, slice.through],
         )?;
         self.log_slice.set(Some(slice));
         Ok(())
@@ -677,7 +677,7 @@ impl Writer {
         without_foreign_keys(&self.conn, || {
             // Rolled back when dropped uncommitted.
             let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
-            self.run_slice(
+            self.run_all(
                 &[
                     "INSERT OR FAIL INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, \
                      edit_date, deleted, extra) \
@@ -685,7 +685,7 @@ impl Writer {
                      FROM messages_recent WHERE chat_id > ?1 AND chat_id <= ?2 ORDER BY chat_id, id",
                     "DELETE FROM messages_recent WHERE chat_id > ?1 AND chat_id <= ?2",
                 ],
-                slice,
+                [slice.after, slice.through],
             )?;
             tx.commit()
         })?;
@@ -722,22 +722,26 @@ impl Writer {
     /// Moves the recent ledger entries and keys into `ledger_entries` and `ledger_keys`, inside
     /// the open transaction.
     fn compact_ledger(&self) -> rusqlite::Result<()> {
-        self.run_all(&[
-            "INSERT INTO ledger_entries (account, transfer_id, delta, balance) \
+        self.run_all(
+            &[
+                "INSERT INTO ledger_entries (account, transfer_id, delta, balance) \
              SELECT account, transfer_id, delta, balance FROM ledger_entries_recent ORDER BY account, transfer_id",
-            "DELETE FROM ledger_entries_recent",
-            "INSERT OR FAIL INTO ledger_keys (key, transfer_id) SELECT key, transfer_id FROM ledger_keys_recent",
-            "DELETE FROM ledger_keys_recent",
-        ])
+                "DELETE FROM ledger_entries_recent",
+                "INSERT OR FAIL INTO ledger_keys (key, transfer_id) SELECT key, transfer_id FROM ledger_keys_recent",
+                "DELETE FROM ledger_keys_recent",
+            ],
+            [],
+        )
     }
 
-    /// Runs the moves' statements, prepared once. A move into a table without foreign keys is
-    /// `INSERT OR FAIL`: a failure there fails the whole batch anyway, so SQLite need not keep a
-    /// statement journal to undo the statement alone (measured: a 1,024-row move of the log took
-    /// 1.36 ms with it, 0.84 ms without). Foreign keys need the journal either way.
-    fn run_all(&self, statements: &[&str]) -> rusqlite::Result<()> {
+    /// Runs the moves' statements, prepared once, each with `params` (a slice's statements bound
+    /// its keys with `?1` and `?2`). A move into a table without foreign keys is `INSERT OR FAIL`:
+    /// a failure there fails the whole batch anyway, so SQLite need not keep a statement journal to
+    /// undo the statement alone (measured: a 1,024-row move of the log took 1.36 ms with it,
+    /// 0.84 ms without). Foreign keys need the journal either way.
+    fn run_all(&self, statements: &[&str], params: impl rusqlite::Params + Copy) -> rusqlite::Result<()> {
         for sql in statements {
-            self.conn.prepare_cached(sql)?.execute([])?;
+            self.conn.prepare_cached(sql)?.execute(params)?;
         }
         Ok(())
     }
@@ -745,14 +749,6 @@ impl Writer {
     /// Rows a slice of a move of `total` recent rows takes.
     fn slice_rows(&self, total: usize) -> usize {
         self.slice_rows.max(total.div_ceil(SLICES_PER_PASS))
-    }
-
-    /// Runs a slice's statements, whose `?1` and `?2` bound its keys.
-    fn run_slice(&self, statements: &[&str], slice: Slice) -> rusqlite::Result<()> {
-        for sql in statements {
-            self.conn.prepare_cached(sql)?.execute([slice.after, slice.through])?;
-        }
-        Ok(())
     }
 
     /// The id the next transfer gets.
@@ -885,11 +881,10 @@ fn writer_loop(conn: Writer, rx: flume::Receiver<WriteJob>, stats: &WriterStats,
         }
         // Outside any transaction and with every caller answered: move the recent messages when
         // due, in a transaction of their own.
-        if conn.messages_due.get() {
-            match conn.move_messages() {
-                Ok(()) => {}
-                Err(e) => tracing::error!(error = %e, "sqlite: moving the recent messages failed; it is retried later"),
-            }
+        if conn.messages_due.get()
+            && let Err(e) = conn.move_messages()
+        {
+            tracing::error!(error = %e, "sqlite: moving the recent messages failed; it is retried later");
         }
         // Outside any transaction and with every caller answered: finish the checkpointer's work
         // so the next commit starts the WAL over (see `Checkpointer`).

@@ -75,18 +75,10 @@ impl Backlog {
         self.pass.is_some()
     }
 
-    /// Starts a pass if none is under way.
-    pub fn start_pass(&mut self) {
-        if self.pass.is_none() {
-            self.pass = Some((i64::MIN, Instant::now()));
-        }
-    }
-
     /// The next slice of the pass under way (starting one if needed): the following keys, in
     /// order, until they hold `rows` rows or more. Nothing changes until [`Backlog::moved`].
     pub fn next_slice(&mut self, rows: usize) -> Slice {
-        self.start_pass();
-        let after = self.pass.map_or(i64::MIN, |(k, _)| k);
+        let after = self.pass.get_or_insert_with(|| (i64::MIN, Instant::now())).0;
         let mut held = 0;
         let mut keys = self.rows.range((Bound::Excluded(after), Bound::Unbounded)).peekable();
         while let Some((&key, &n)) = keys.next() {
