@@ -68,6 +68,10 @@ struct Args {
     /// Seconds measured.
     #[arg(long, default_value_t = 10)]
     duration: u64,
+    /// Throughput rounds per store: each measures the probe, then Plaza, so each ratio compares
+    /// runs seconds apart, and the report gives every round's ratio and their median.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Messages per second offered in the delivery-latency test, over all senders.
     #[arg(long, default_value_t = 5_000)]
     delivery_rate: u32,
@@ -116,12 +120,31 @@ struct IdleMemory {
     server_count: Option<u64>,
 }
 
+/// One closed-loop measurement and how busy the server and the generator were meanwhile.
+type Measured = anyhow::Result<(LoadResult, CpuUse)>;
+
+/// The probe's throughput, then Plaza's, measured back to back.
+struct Round {
+    /// `None` when the probe could not be started.
+    probe: Option<Measured>,
+    plaza: Measured,
+}
+
+impl Round {
+    /// Plaza's throughput as a share of the probe's in this round.
+    fn share(&self) -> Option<f64> {
+        let probe = self.probe.as_ref()?.as_ref().ok()?.0.per_second();
+        let plaza = self.plaza.as_ref().ok()?.0.per_second();
+        (probe > 0.0).then(|| plaza / probe)
+    }
+}
+
 /// Everything measured on one store; a phase that failed keeps its error.
 struct BackendRun {
     cpus: String,
     /// The server's resident memory at points of the load run, in KiB.
     rss: Vec<(&'static str, u64)>,
-    throughput: anyhow::Result<(LoadResult, CpuUse)>,
+    throughput: Vec<Round>,
     delivery: anyhow::Result<(Delivery, CpuUse)>,
     memory: anyhow::Result<IdleMemory>,
 }
@@ -138,6 +161,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!((1..=1_000).contains(&args.connections), "--connections must be 1..=1000");
     anyhow::ensure!((1..=600).contains(&args.duration) && args.warmup <= 600, "durations must be at most 600 s");
+    anyhow::ensure!((1..=20).contains(&args.rounds), "--rounds must be 1..=20");
     anyhow::ensure!((1..=100_000).contains(&args.delivery_rate), "--delivery-rate must be 1..=100000");
     let fd_limit = process::open_files_limit()?;
     // Each idle WebSocket takes a descriptor here and one in the server; keep room for the rest.
@@ -154,17 +178,29 @@ async fn main() -> anyhow::Result<()> {
     let load_at_start = process::load_average();
     let own_cpus = process::own_cpus()?;
 
-    eprintln!("probe: {} connections, {} s warm-up + {} s", args.connections, args.warmup, args.duration);
-    let probe = run_probe(&args, &work).await;
+    // The probe stays up, idle between its rounds, until every store has been measured.
+    let probe = start_probe(&args, &work).await;
     let mut runs = Vec::new();
     for &backend in &args.backends {
         eprintln!("{}: starting plaza", backend.name());
-        runs.push((backend, run_backend(backend, &args, &work, websockets).await));
+        runs.push((backend, run_backend(backend, &args, &work, websockets, probe.as_ref().ok()).await));
     }
+    let probe = match probe {
+        Ok(server) => {
+            let cpus = server.cpus();
+            stop(server).await;
+            cpus
+        }
+        Err(e) => Err(e),
+    };
 
     let mut clean = probe.is_ok();
     for (_, run) in &runs {
-        clean &= run.as_ref().is_ok_and(|r| r.throughput.is_ok() && r.delivery.is_ok() && r.memory.is_ok());
+        clean &= run.as_ref().is_ok_and(|r| {
+            r.throughput.iter().all(|round| round.plaza.is_ok() && round.probe.as_ref().is_some_and(|p| p.is_ok()))
+                && r.delivery.is_ok()
+                && r.memory.is_ok()
+        });
     }
     print_report(&args, websockets, &probe, &runs, &load_at_start, &own_cpus);
     if clean && args.work_dir.is_none() {
@@ -183,22 +219,26 @@ fn duration(args: &Args) -> Duration {
     Duration::from_secs(args.duration)
 }
 
-/// The probe under the same closed-loop load as Plaza's senders.
-async fn run_probe(args: &Args, work: &Path) -> anyhow::Result<(LoadResult, CpuUse, String)> {
+async fn start_probe(args: &Args, work: &Path) -> anyhow::Result<Server> {
     let probe_args =
         vec!["--listen".into(), "127.0.0.1:0".into(), "--db".into(), work.join("probe.db").display().to_string()];
-    let server = spawn_pinned("probe", args.server_core, &args.probe, &probe_args, &work.join("probe.log")).await?;
-    let cpus = server.cpus()?;
+    spawn_pinned("probe", args.server_core, &args.probe, &probe_args, &work.join("probe.log")).await
+}
+
+/// The probe under the same closed-loop load as Plaza's senders.
+async fn measure_probe(args: &Args, probe: &Server) -> Measured {
     let call = Call::post_json("/write", &serde_json::json!({"text": "benchmark message"}));
-    let load = closed_loop(server.addr, vec![call; args.connections], warmup(args), duration(args));
-    let result = metered(server.pid, load).await;
-    stop(server).await;
-    let (result, cpu) = result?;
-    Ok((result, cpu, cpus))
+    metered(probe.pid, closed_loop(probe.addr, vec![call; args.connections], warmup(args), duration(args))).await
 }
 
 /// Plaza on one store: a fresh SQLite directory or a fresh PostgreSQL database, dropped afterwards.
-async fn run_backend(backend: Backend, args: &Args, work: &Path, websockets: usize) -> anyhow::Result<BackendRun> {
+async fn run_backend(
+    backend: Backend,
+    args: &Args,
+    work: &Path,
+    websockets: usize,
+    probe: Option<&Server>,
+) -> anyhow::Result<BackendRun> {
     let (store_args, database) = match backend {
         Backend::Sqlite => (vec!["--data-dir".to_string(), work.join("plaza-sqlite").display().to_string()], None),
         Backend::Postgres => {
@@ -207,7 +247,7 @@ async fn run_backend(backend: Backend, args: &Args, work: &Path, websockets: usi
             (vec!["--database-url".to_string(), db.url()], Some(db))
         }
     };
-    let run = measure_backend(backend, args, work, &store_args, websockets).await;
+    let run = measure_backend(backend, args, work, &store_args, websockets, probe).await;
     if let Some(db) = database
         && let Err(e) = db.drop_now().await
     {
@@ -242,6 +282,7 @@ async fn measure_backend(
     work: &Path,
     store_args: &[String],
     websockets: usize,
+    probe: Option<&Server>,
 ) -> anyhow::Result<BackendRun> {
     let name = backend.name();
     // A setup failure returns early; the dropped Server kills its process.
@@ -252,9 +293,20 @@ async fn measure_backend(
     let pairs = plaza::prepare_pairs(server.addr, args.connections).await?;
     rss.push(("after sign-ups", server.rss_kib()?));
 
-    eprintln!("{name}: message throughput, {} senders", pairs.len());
-    let calls = pairs.iter().map(|p| send_call(p, "benchmark message")).collect();
-    let throughput = metered(server.pid, closed_loop(server.addr, calls, warmup(args), duration(args))).await;
+    let calls: Vec<Call> = pairs.iter().map(|p| send_call(p, "benchmark message")).collect();
+    let mut throughput = Vec::with_capacity(args.rounds);
+    for round in 1..=args.rounds {
+        let probe = match probe {
+            Some(probe) => {
+                eprintln!("{name}: round {round} of {}: the probe, {} connections", args.rounds, args.connections);
+                Some(measure_probe(args, probe).await)
+            }
+            None => None,
+        };
+        eprintln!("{name}: round {round} of {}: message throughput, {} senders", args.rounds, pairs.len());
+        let load = closed_loop(server.addr, calls.clone(), warmup(args), duration(args));
+        throughput.push(Round { probe, plaza: metered(server.pid, load).await });
+    }
     rss.push(("after throughput", server.rss_kib()?));
 
     eprintln!("{name}: delivery latency at {} msg/s", args.delivery_rate);
@@ -502,16 +554,21 @@ fn machine() -> String {
 fn print_report(
     args: &Args,
     websockets: usize,
-    probe: &anyhow::Result<(LoadResult, CpuUse, String)>,
+    probe: &anyhow::Result<String>,
     runs: &[(Backend, anyhow::Result<BackendRun>)],
     load_at_start: &str,
     own_cpus: &str,
 ) {
-    let label = |name: &str| format!("{:<10}", format!("{name}:"));
     println!();
     println!("=== Plaza benchmark report ===");
     println!("machine: {}; load average at start {load_at_start}, at end {}", machine(), process::load_average());
-    let server_cpus = probe.as_ref().map(|(_, _, c)| c.clone()).unwrap_or_else(|_| "?".into());
+    let server_cpus = match probe {
+        Ok(cpus) => cpus.clone(),
+        Err(e) => {
+            println!("probe: failed: {e:#}");
+            "?".into()
+        }
+    };
     println!(
         "pinning: servers on CPU {server_cpus} (taskset -c {}), load generator on CPU {own_cpus} with one tokio thread",
         args.server_core
@@ -522,54 +579,63 @@ fn print_report(
 
     println!();
     println!(
-        "durable writes: {} keep-alive HTTP/1.1 connections, one request in flight each, {} s warm-up + {} s measured",
-        args.connections, args.warmup, args.duration
+        "durable writes: {} keep-alive HTTP/1.1 connections, one request in flight each, {} s warm-up + {} s measured; \
+         {} rounds per store, each the probe (bare axum + SQLite group commit, one row per request) then Plaza",
+        args.connections, args.warmup, args.duration, args.rounds
     );
-    let probe_rate = match probe {
-        Ok((r, cpu, _)) => {
-            println!(
-                "  {}{:>7} req/s  {}  {}{}   (bare axum + SQLite group commit, one row per request)",
-                label("probe"),
-                thousands(r.per_second()),
-                r.latencies.summary(),
-                cpu.note_per_op(r.per_second()),
-                errors_note(r.errors, &r.first_error)
-            );
-            Some(r.per_second())
-        }
-        Err(e) => {
-            println!("  {}failed: {e:#}", label("probe"));
-            None
-        }
-    };
     for (backend, run) in runs {
         let name = backend.name();
-        match run.as_ref().map(|r| &r.throughput) {
-            Ok(Ok((r, cpu))) => {
-                let share = probe_rate.map_or_else(
-                    || " (no probe figure)".to_string(),
-                    |p| {
-                        let aim = if *backend == Backend::Sqlite {
-                            format!(" (aim ≥ {AIM_SHARE:.2})")
-                        } else {
-                            String::new()
-                        };
-                        format!(" = {:.2} × probe{aim}", r.per_second() / p)
-                    },
-                );
-                println!(
-                    "  {}{:>7} msg/s{share}  {}  {}{}",
-                    label(name),
-                    thousands(r.per_second()),
-                    r.latencies.summary(),
-                    cpu.note_per_op(r.per_second()),
-                    errors_note(r.errors, &r.first_error)
-                );
+        let rounds = match run {
+            Ok(r) => &r.throughput,
+            Err(e) => {
+                println!("  {}failed: {e:#}", label(name));
+                continue;
             }
-            Ok(Err(e)) | Err(e) => println!("  {}failed: {e:#}", label(name)),
+        };
+        for (i, round) in rounds.iter().enumerate() {
+            let mut line = format!("  round {}  ", i + 1);
+            match &round.probe {
+                Some(Ok((r, cpu))) => {
+                    line += &format!(
+                        "{}{:>7} req/s  {}  {}{}",
+                        label("probe"),
+                        thousands(r.per_second()),
+                        r.latencies.summary(),
+                        cpu.note_per_op(r.per_second()),
+                        errors_note(r.errors, &r.first_error)
+                    )
+                }
+                Some(Err(e)) => line += &format!("{}failed: {e:#}", label("probe")),
+                None => line += &format!("{}not running", label("probe")),
+            }
+            println!("{line}");
+            match &round.plaza {
+                Ok((r, cpu)) => {
+                    let share = round.share().map_or_else(String::new, |s| format!(" = {s:.2} × probe"));
+                    println!(
+                        "           {}{:>7} msg/s{share}  {}  {}{}",
+                        label(name),
+                        thousands(r.per_second()),
+                        r.latencies.summary(),
+                        cpu.note_per_op(r.per_second()),
+                        errors_note(r.errors, &r.first_error)
+                    );
+                }
+                Err(e) => println!("           {}failed: {e:#}", label(name)),
+            }
+        }
+        let shares: Vec<f64> = rounds.iter().filter_map(Round::share).collect();
+        if let Some(median) = median(&shares) {
+            let each: Vec<String> = shares.iter().map(|s| format!("{s:.2}")).collect();
+            let aim = if *backend == Backend::Sqlite { format!("; aim ≥ {AIM_SHARE:.2}") } else { String::new() };
+            println!(
+                "  {}median {median:.2} × probe over {} rounds ({}){aim}",
+                label(name),
+                shares.len(),
+                each.join(", ")
+            );
         }
     }
-
     println!();
     println!(
         "delivery to WebSocket receivers: {} msg/s offered by {} paced senders to {} receivers, \
@@ -655,6 +721,22 @@ fn print_report(
         {
             println!("note: plaza ({}) ran on CPU {}", backend.name(), r.cpus);
         }
+    }
+}
+
+fn label(name: &str) -> String {
+    format!("{:<10}", format!("{name}:"))
+}
+
+/// The middle value (the mean of the middle two for an even count).
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
     }
 }
 
