@@ -1,11 +1,10 @@
 //! Prometheus metrics: a registry owned by the app state (no globals) and the request middleware.
 
-use std::time::Instant;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -17,14 +16,14 @@ use crate::AppState;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub method: String,
+    pub method: &'static str,
     pub route: String,
     pub status: u16,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub method: String,
+    pub method: &'static str,
     pub route: String,
 }
 
@@ -93,19 +92,11 @@ impl Metrics {
     }
 }
 
-pub async fn track(state: &AppState, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().to_string();
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
-    let resp = next.run(req).await;
-    let status = resp.status().as_u16();
-    state.metrics.requests.get_or_create(&RequestLabels { method: method.clone(), route: route.clone(), status }).inc();
-    state
-        .metrics
-        .request_seconds
-        .get_or_create(&RouteLabels { method, route })
-        .observe(started.elapsed().as_secs_f64());
-    resp
+/// Counts an answered request and its time (see `front`).
+pub fn record(metrics: &Metrics, method: &'static str, route: String, status: u16, elapsed: Duration) {
+    let labels = RouteLabels { method, route };
+    metrics.request_seconds.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    metrics.requests.get_or_create(&RequestLabels { method, route: labels.route, status }).inc();
 }
 
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
