@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use axum::Json;
+use crate::extract::Json;
 use axum::extract::{ConnectInfo, State};
 use plaza_core::file::{FileKind, Media};
 use plaza_core::{ChatId, HistoryPage, MessageId, NewMessage, UserId, formatting};

@@ -2,7 +2,7 @@
 //! custom-method relay (CloudStorage) the client's host calls for an open app, and the apps'
 //! own origins, where Plaza serves each hosted app's live bundle and its `telegram-web-app.js`.
 
-use axum::Json;
+use crate::extract::Json;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

@@ -1,6 +1,6 @@
 //! The one place where failures become HTTP responses: `{"error":{status,code,message}}`.
 
-use axum::Json;
+use crate::extract::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -1,7 +1,7 @@
 //! The person's side of payments in the client API: an invoice's payment sheet, shipping options,
 //! paying, cancelling, and the Stars wallet (balance, history, subscriptions, sandbox top-ups).
 
-use axum::Json;
+use crate::extract::Json;
 use axum::extract::State;
 use plaza_core::PaymentReceipt;
 use plaza_core::ledger::{Account, Entry};

@@ -2,7 +2,7 @@
 //! "<Prefix>: <detail>"}` with the HTTP status equal to `error_code` (python-telegram-bot and aiogram
 //! read the status, grammY the body), and `Retry-After` plus `parameters.retry_after` on 429.
 
-use axum::Json;
+use crate::extract::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use plaza_core::Denied;
