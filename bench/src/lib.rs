@@ -10,4 +10,5 @@ pub mod http;
 pub mod pg;
 pub mod plaza;
 pub mod process;
+pub mod rounds;
 pub mod stats;

@@ -38,6 +38,7 @@ use plaza_bench::http::{Call, Conn, LoadResult, closed_loop, closed_loop_cycling
 use plaza_bench::pg::{self, PgDatabase};
 use plaza_bench::plaza::{Ws, connect_ws, next_frame};
 use plaza_bench::process::{self, CpuMeter, CpuUse, Server, spawn_pinned};
+use plaza_bench::rounds::{self, Measured, Round};
 use plaza_bench::stats::{Latencies, Window, ms, thousands};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, sleep, sleep_until};
@@ -89,6 +90,10 @@ struct Args {
     /// Seconds measured.
     #[arg(long, default_value_t = 10)]
     duration: u64,
+    /// sendMessage throughput rounds per system: each measures the probe, then the system, so each
+    /// ratio compares runs seconds apart; the table gives the medians, the details every round.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Messages per second offered in the delivery tests, over all senders.
     #[arg(long, default_value_t = 5_000)]
     delivery_rate: u32,
@@ -163,14 +168,14 @@ struct SystemRun {
     note: String,
     durable: bool,
     cpus: String,
-    throughput: anyhow::Result<(LoadResult, CpuUse)>,
+    throughput: Vec<Round>,
     to_bots: anyhow::Result<(Delivery, CpuUse)>,
     to_people: anyhow::Result<(Delivery, CpuUse)>,
 }
 
 impl SystemRun {
     fn clean(&self) -> bool {
-        self.throughput.is_ok() && self.to_bots.is_ok() && self.to_people.is_ok()
+        self.throughput.iter().all(Round::is_ok) && self.to_bots.is_ok() && self.to_people.is_ok()
     }
 }
 
@@ -191,6 +196,7 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!((1..=600).contains(&args.duration) && args.warmup <= 600, "durations must be at most 600 s");
     anyhow::ensure!((1..=100_000).contains(&args.delivery_rate), "--delivery-rate must be 1..=100000");
     anyhow::ensure!(args.peer_poll_ms <= 1_000, "--peer-poll-ms must be at most 1000");
+    anyhow::ensure!((1..=20).contains(&args.rounds), "--rounds must be 1..=20");
     let work = match &args.work_dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("plaza-botapi-{:08x}", rand::random::<u32>())),
@@ -200,16 +206,27 @@ async fn main() -> anyhow::Result<()> {
     let load_at_start = process::load_average();
     let own_cpus = process::own_cpus()?;
 
-    let probe = if args.systems.contains(&System::Probe) { Some(run_probe(&args, &work).await) } else { None };
+    // The probe stays up, idle between its rounds, until every system has been measured.
+    let probe = if args.systems.contains(&System::Probe) { Some(start_probe(&args, &work).await) } else { None };
+    let running = probe.as_ref().and_then(|p| p.as_ref().ok());
     let mut runs = Vec::new();
     for &system in &args.systems {
         match system {
             System::Probe => {}
-            System::Peer => runs.push(run_peer(&args, &work).await),
-            System::Sqlite => runs.push(run_plaza(Backend::Sqlite, &args, &work).await),
-            System::Postgres => runs.push(run_plaza(Backend::Postgres, &args, &work).await),
+            System::Peer => runs.push(run_peer(&args, &work, running).await),
+            System::Sqlite => runs.push(run_plaza(Backend::Sqlite, &args, &work, running).await),
+            System::Postgres => runs.push(run_plaza(Backend::Postgres, &args, &work, running).await),
         }
     }
+    let probe = match probe {
+        Some(Ok(server)) => {
+            let cpus = server.cpus();
+            stop(server).await;
+            Some(cpus)
+        }
+        Some(Err(e)) => Some(Err(e)),
+        None => None,
+    };
 
     let clean = probe.as_ref().is_none_or(Result::is_ok) && runs.iter().all(|r| r.as_ref().is_ok_and(SystemRun::clean));
     print_report(&args, &probe, &runs, &load_at_start, &own_cpus);
@@ -221,19 +238,20 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The probe under the same closed-loop load as the bots' senders: as many connections.
-async fn run_probe(args: &Args, work: &Path) -> anyhow::Result<(LoadResult, CpuUse, String)> {
-    eprintln!("probe: {} connections, {} s warm-up + {} s", args.connections(), args.warmup, args.duration);
+async fn start_probe(args: &Args, work: &Path) -> anyhow::Result<Server> {
     let probe_args =
         vec!["--listen".into(), "127.0.0.1:0".into(), "--db".into(), work.join("probe.db").display().to_string()];
-    let server = spawn_pinned("probe", args.server_core, &args.probe, &probe_args, &work.join("probe.log")).await?;
-    let cpus = server.cpus()?;
+    spawn_pinned("probe", args.server_core, &args.probe, &probe_args, &work.join("probe.log")).await
+}
+
+/// The probe under the same closed-loop load as the bots' senders (as many connections), when it
+/// runs.
+async fn measure_probe(args: &Args, probe: Option<&Server>, round: usize) -> Option<Measured> {
+    let probe = probe?;
+    eprintln!("probe: round {round} of {}, {} connections", args.rounds, args.connections());
     let call = Call::post_json("/write", &serde_json::json!({"text": "benchmark message"}));
-    let load = closed_loop(server.addr, vec![call; args.connections()], args.warmup(), args.duration());
-    let result = metered(server.pid, load).await;
-    stop(server).await;
-    let (result, cpu) = result?;
-    Ok((result, cpu, cpus))
+    let load = closed_loop(probe.addr, vec![call; args.connections()], args.warmup(), args.duration());
+    Some(metered(probe.pid, load).await)
 }
 
 async fn stop(server: Server) {
@@ -243,7 +261,7 @@ async fn stop(server: Server) {
 }
 
 /// telegram-test-api, started afresh for each measurement so none inherits the last one's messages.
-async fn run_peer(args: &Args, work: &Path) -> anyhow::Result<SystemRun> {
+async fn run_peer(args: &Args, work: &Path, probe: Option<&Server>) -> anyhow::Result<SystemRun> {
     let name = "telegram-test-api";
     let serve = args.peer_dir.join("serve.js");
     anyhow::ensure!(serve.exists(), "{} is missing", serve.display());
@@ -260,15 +278,18 @@ async fn run_peer(args: &Args, work: &Path) -> anyhow::Result<SystemRun> {
         }
     };
 
-    eprintln!("{name}: sendMessage throughput, {} connections", args.connections());
-    let server = start("throughput").await?;
-    let cpus = server.cpus()?;
-    let cast = botapi::peer_cast(server.addr, args.bots, args.people);
-    let throughput = metered(server.pid, send_throughput(&cast, args)).await;
-    stop(server).await;
+    let throughput = throughput_rounds(args, probe, name, || async {
+        let server = start("throughput").await?;
+        let cast = botapi::peer_cast(server.addr, args.bots, args.people);
+        let measured = metered(server.pid, send_throughput(&cast, args)).await;
+        stop(server).await;
+        Ok(measured)
+    })
+    .await?;
 
     eprintln!("{name}: person → bot delivery at {} msg/s", args.delivery_rate);
     let server = start("to-bots").await?;
+    let cpus = server.cpus()?;
     let cast = botapi::peer_cast(server.addr, args.bots, args.people);
     let to_bots = metered(server.pid, deliver_to_bots(&cast, args)).await;
     stop(server).await;
@@ -282,8 +303,29 @@ async fn run_peer(args: &Args, work: &Path) -> anyhow::Result<SystemRun> {
     Ok(SystemRun { name: name.into(), note, durable: false, cpus, throughput, to_bots, to_people })
 }
 
+/// `args.rounds` rounds, each measuring the probe (when it runs), then the system's sendMessage
+/// throughput with `system`.
+async fn throughput_rounds<F: Future<Output = anyhow::Result<Measured>>>(
+    args: &Args,
+    probe: Option<&Server>,
+    name: &str,
+    mut system: impl FnMut() -> F,
+) -> anyhow::Result<Vec<Round>> {
+    let mut rounds = Vec::with_capacity(args.rounds);
+    for round in 1..=args.rounds {
+        let probe = measure_probe(args, probe, round).await;
+        eprintln!(
+            "{name}: round {round} of {}: sendMessage throughput, {} connections",
+            args.rounds,
+            args.connections()
+        );
+        rounds.push(Round { probe, system: system().await? });
+    }
+    Ok(rounds)
+}
+
 /// Plaza on one store: a fresh SQLite directory or a fresh PostgreSQL database, dropped afterwards.
-async fn run_plaza(backend: Backend, args: &Args, work: &Path) -> anyhow::Result<SystemRun> {
+async fn run_plaza(backend: Backend, args: &Args, work: &Path, probe: Option<&Server>) -> anyhow::Result<SystemRun> {
     let (store_args, database) = match backend {
         Backend::Sqlite => (vec!["--data-dir".to_string(), work.join("botapi-sqlite").display().to_string()], None),
         Backend::Postgres => {
@@ -292,7 +334,7 @@ async fn run_plaza(backend: Backend, args: &Args, work: &Path) -> anyhow::Result
             (vec!["--database-url".to_string(), db.url()], Some(db))
         }
     };
-    let run = measure_plaza(backend, args, work, &store_args).await;
+    let run = measure_plaza(backend, args, work, &store_args, probe).await;
     if let Some(db) = database
         && let Err(e) = db.drop_now().await
     {
@@ -301,7 +343,13 @@ async fn run_plaza(backend: Backend, args: &Args, work: &Path) -> anyhow::Result
     run
 }
 
-async fn measure_plaza(backend: Backend, args: &Args, work: &Path, store_args: &[String]) -> anyhow::Result<SystemRun> {
+async fn measure_plaza(
+    backend: Backend,
+    args: &Args,
+    work: &Path,
+    store_args: &[String],
+    probe: Option<&Server>,
+) -> anyhow::Result<SystemRun> {
     let name = format!("plaza ({})", backend.name());
     eprintln!("{name}: creating {} bots with the CLI", args.bots);
     let mut global = vec!["--config".to_string(), work.join("plaza.toml").display().to_string()];
@@ -326,8 +374,9 @@ async fn measure_plaza(backend: Backend, args: &Args, work: &Path, store_args: &
     let drained = botapi::drain_updates(&cast).await?;
     anyhow::ensure!(drained == (args.bots * args.people) as u64, "the bots had {drained} /start updates");
 
-    eprintln!("{name}: sendMessage throughput, {} connections", args.connections());
-    let throughput = metered(server.pid, send_throughput(&cast, args)).await;
+    let throughput =
+        throughput_rounds(args, probe, &name, || async { Ok(metered(server.pid, send_throughput(&cast, args)).await) })
+            .await?;
     eprintln!("{name}: person → bot delivery at {} msg/s", args.delivery_rate);
     let to_bots = metered(server.pid, deliver_to_bots(&cast, args)).await;
     eprintln!("{name}: bot → person delivery at {} msg/s", args.delivery_rate);
@@ -679,7 +728,7 @@ fn print_table(rows: &[Vec<String>]) {
 
 fn print_report(
     args: &Args,
-    probe: &Option<anyhow::Result<(LoadResult, CpuUse, String)>>,
+    probe: &Option<anyhow::Result<String>>,
     runs: &[anyhow::Result<SystemRun>],
     load_at_start: &str,
     own_cpus: &str,
@@ -720,12 +769,15 @@ fn print_report(
         args.connections()
     );
 
-    let probe_rate = probe.as_ref().and_then(|p| p.as_ref().ok()).map(|(r, _, _)| r.per_second());
+    // Medians over the rounds: the probe's over every round of every system.
+    let probe_median = rounds::median_measured(
+        runs.iter().flatten().flat_map(|r| &r.throughput).filter_map(|round| round.probe.as_ref()),
+    );
     let peer_rate = runs
         .iter()
         .filter_map(|r| r.as_ref().ok())
         .find(|r| !r.durable)
-        .and_then(|r| r.throughput.as_ref().ok())
+        .and_then(|r| rounds::median_measured(r.throughput.iter().map(|round| &round.system)))
         .map(|(t, _)| t.per_second());
     let ratio =
         |x: f64, of: Option<f64>| of.filter(|&v| v > 0.0).map_or_else(|| "–".to_string(), |v| format!("{:.2}×", x / v));
@@ -740,9 +792,9 @@ fn print_report(
         "÷ peer".to_string(),
         "÷ probe".to_string(),
     ]];
-    match probe {
-        None => {}
-        Some(Ok((r, _, _))) => rows.push(vec![
+    match (probe, probe_median) {
+        (None, _) => {}
+        (Some(Ok(_)), Some((r, _))) => rows.push(vec![
             "probe (axum + SQLite group commit)".into(),
             "yes".into(),
             format!("{} appends", thousands(r.per_second())),
@@ -752,17 +804,17 @@ fn print_report(
             "–".into(),
             "1.00×".into(),
         ]),
-        Some(Err(_)) => rows.push(vec!["probe".into(), "yes".into(), "failed".into()]),
+        (Some(_), _) => rows.push(vec!["probe".into(), "yes".into(), "failed".into()]),
     }
     for run in runs.iter().flatten() {
-        let (sends, send_lat, vs_peer, vs_probe) = match &run.throughput {
-            Ok((t, _)) => (
+        let vs_probe = rounds::shares(&run.throughput).0.map_or_else(|| "–".to_string(), |s| format!("{s:.2}×"));
+        let (sends, send_lat, vs_peer) = match rounds::median_measured(run.throughput.iter().map(|r| &r.system)) {
+            Some((t, _)) => (
                 thousands(t.per_second()),
                 format!("{} / {}", ms(t.latencies.quantile(0.5)), ms(t.latencies.quantile(0.99))),
                 if run.durable { ratio(t.per_second(), peer_rate) } else { "1.00×".into() },
-                ratio(t.per_second(), probe_rate),
             ),
-            Err(_) => ("failed".into(), "–".into(), "–".into(), "–".into()),
+            None => ("failed".into(), "–".into(), "–".into()),
         };
         rows.push(vec![
             run.name.clone(),
@@ -785,16 +837,16 @@ fn print_report(
         ms(AIM_P99)
     );
 
+    println!(
+        "sendMessage/s and its latencies are the median of {} rounds per system, each after a round of the probe; \
+         ÷ probe is the median of the rounds' ratios, ÷ peer the ratio of the medians",
+        args.rounds
+    );
+
     println!();
     println!("details:");
     match probe {
-        Some(Ok((r, cpu, cpus))) => {
-            println!(
-                "  probe (on CPU {cpus}): {}{}",
-                cpu.note_per_op(r.per_second()),
-                errors_note(r.errors, &r.first_error)
-            );
-        }
+        Some(Ok(cpus)) => println!("  probe on CPU {cpus}"),
         Some(Err(e)) => println!("  probe: failed: {e:#}"),
         None => {}
     }
@@ -807,14 +859,28 @@ fn print_report(
             }
         };
         println!("  {} (on CPU {}; {}):", run.name, run.cpus, run.note);
-        match &run.throughput {
-            Ok((t, cpu)) => println!(
-                "    sendMessage: {} answered in the window, {}{}",
-                thousands(t.completed as f64),
-                cpu.note_per_op(t.per_second()),
-                errors_note(t.errors, &t.first_error)
-            ),
-            Err(e) => println!("    sendMessage: failed: {e:#}"),
+        for (i, round) in run.throughput.iter().enumerate() {
+            let probe = match &round.probe {
+                Some(Ok((r, cpu))) => format!(
+                    "probe {} appends/s {}{}; ",
+                    thousands(r.per_second()),
+                    cpu.note_per_op(r.per_second()),
+                    errors_note(r.errors, &r.first_error)
+                ),
+                Some(Err(e)) => format!("probe failed: {e:#}; "),
+                None => String::new(),
+            };
+            let system = match &round.system {
+                Ok((t, cpu)) => format!(
+                    "sendMessage {}/s{} {}{}",
+                    thousands(t.per_second()),
+                    round.share().map_or_else(String::new, |s| format!(" = {s:.2} × probe")),
+                    cpu.note_per_op(t.per_second()),
+                    errors_note(t.errors, &t.first_error)
+                ),
+                Err(e) => format!("sendMessage failed: {e:#}"),
+            };
+            println!("    round {}: {probe}{system}", i + 1);
         }
         for (what, d) in [("person → bot", &run.to_bots), ("bot → person", &run.to_people)] {
             match d {

@@ -15,10 +15,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use hyper::StatusCode;
-use plaza_bench::http::{Call, Conn, LoadResult, closed_loop};
+use plaza_bench::http::{Call, Conn, closed_loop};
 use plaza_bench::pg::{self, PgDatabase};
 use plaza_bench::plaza::{self, Account, Pair, Ws, connect_ws, next_frame, send_call};
 use plaza_bench::process::{self, CpuMeter, CpuUse, Server, spawn_pinned};
+use plaza_bench::rounds::{self, Measured, Round};
 use plaza_bench::stats::{Latencies, Window, ms, thousands};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, sleep, sleep_until};
@@ -120,25 +121,6 @@ struct IdleMemory {
     server_count: Option<u64>,
 }
 
-/// One closed-loop measurement and how busy the server and the generator were meanwhile.
-type Measured = anyhow::Result<(LoadResult, CpuUse)>;
-
-/// The probe's throughput, then Plaza's, measured back to back.
-struct Round {
-    /// `None` when the probe could not be started.
-    probe: Option<Measured>,
-    plaza: Measured,
-}
-
-impl Round {
-    /// Plaza's throughput as a share of the probe's in this round.
-    fn share(&self) -> Option<f64> {
-        let probe = self.probe.as_ref()?.as_ref().ok()?.0.per_second();
-        let plaza = self.plaza.as_ref().ok()?.0.per_second();
-        (probe > 0.0).then(|| plaza / probe)
-    }
-}
-
 /// Everything measured on one store; a phase that failed keeps its error.
 struct BackendRun {
     cpus: String,
@@ -197,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
     let mut clean = probe.is_ok();
     for (_, run) in &runs {
         clean &= run.as_ref().is_ok_and(|r| {
-            r.throughput.iter().all(|round| round.plaza.is_ok() && round.probe.as_ref().is_some_and(|p| p.is_ok()))
+            r.throughput.iter().all(|round| round.is_ok() && round.probe.is_some())
                 && r.delivery.is_ok()
                 && r.memory.is_ok()
         });
@@ -305,7 +287,7 @@ async fn measure_backend(
         };
         eprintln!("{name}: round {round} of {}: message throughput, {} senders", args.rounds, pairs.len());
         let load = closed_loop(server.addr, calls.clone(), warmup(args), duration(args));
-        throughput.push(Round { probe, plaza: metered(server.pid, load).await });
+        throughput.push(Round { probe, system: metered(server.pid, load).await });
     }
     rss.push(("after throughput", server.rss_kib()?));
 
@@ -609,7 +591,7 @@ fn print_report(
                 None => line += &format!("{}not running", label("probe")),
             }
             println!("{line}");
-            match &round.plaza {
+            match &round.system {
                 Ok((r, cpu)) => {
                     let share = round.share().map_or_else(String::new, |s| format!(" = {s:.2} × probe"));
                     println!(
@@ -624,8 +606,8 @@ fn print_report(
                 Err(e) => println!("           {}failed: {e:#}", label(name)),
             }
         }
-        let shares: Vec<f64> = rounds.iter().filter_map(Round::share).collect();
-        if let Some(median) = median(&shares) {
+        let (median, shares) = rounds::shares(rounds);
+        if let Some(median) = median {
             let each: Vec<String> = shares.iter().map(|s| format!("{s:.2}")).collect();
             let aim = if *backend == Backend::Sqlite { format!("; aim ≥ {AIM_SHARE:.2}") } else { String::new() };
             println!(
@@ -726,18 +708,6 @@ fn print_report(
 
 fn label(name: &str) -> String {
     format!("{:<10}", format!("{name}:"))
-}
-
-/// The middle value (the mean of the middle two for an even count).
-fn median(values: &[f64]) -> Option<f64> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(sorted[n / 2]),
-        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
-    }
 }
 
 fn errors_note(errors: u64, first: &Option<String>) -> String {
