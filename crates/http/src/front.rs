@@ -1,6 +1,6 @@
 //! What runs in front of every route, as one tower service: an app's origin reaches nothing but the
-//! app; every other request is counted in the metrics, logged at `debug` and, should its handler
-//! panic, answered `500` with the API's error body.
+//! app; every other request is counted in the metrics, logged (at `error` for a 5xx answer, else at
+//! `debug`) and, should its handler panic, answered `500` with the API's error body.
 //!
 //! It replaces a stack of `TraceLayer`, `CatchPanicLayer` and an `axum::middleware::from_fn`
 //! function. Each of those wrapped the request's future in another one (boxed and moved, and the
@@ -90,7 +90,16 @@ where
                 };
                 let status = response.status().as_u16();
                 let elapsed = started.elapsed();
-                tracing::debug!(status, latency_us = elapsed.as_micros() as u64, "answered");
+                if status >= 500 {
+                    tracing::error!(
+                        status,
+                        route,
+                        latency_us = elapsed.as_micros() as u64,
+                        "answered with a server error"
+                    );
+                } else {
+                    tracing::debug!(status, latency_us = elapsed.as_micros() as u64, "answered");
+                }
                 crate::metrics::record(&state.metrics, method, route, status, elapsed);
                 Ok(response)
             }
