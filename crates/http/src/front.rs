@@ -69,7 +69,8 @@ where
         let started = Instant::now();
         let method = method_label(req.method());
         let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
-        let span = tracing::debug_span!("request", %method, uri = %req.uri());
+        // The route's pattern, not the path: a Bot API path holds the bot's token.
+        let span = tracing::debug_span!("request", %method, route = %route);
         let answer = self.inner.call(req);
         let state = self.state.clone();
         Box::pin(
