@@ -172,6 +172,13 @@ fn machine_ticks() -> anyhow::Result<(u64, u64)> {
     Ok((total, fields.get(7).copied().unwrap_or(0)))
 }
 
+/// Runs `work` and measures how busy the server and this process were meanwhile.
+pub async fn metered<T>(server_pid: u32, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<(T, CpuUse)> {
+    let meter = CpuMeter::start(server_pid)?;
+    let out = work.await?;
+    Ok((out, meter.read()?))
+}
+
 /// Measures [`CpuUse`] from its start to a reading.
 pub struct CpuMeter {
     server_pid: u32,

@@ -3,8 +3,10 @@
 //! the host's stolen CPU time changes by twenty points from one minute to the next, and a single
 //! probe figure taken before everything else compared runs tens of seconds apart.
 
-use crate::http::LoadResult;
-use crate::process::CpuUse;
+use std::time::Duration;
+
+use crate::http::{Call, LoadResult, closed_loop};
+use crate::process::{CpuUse, Server, metered};
 
 /// One closed-loop measurement and how busy the server and the generator were meanwhile.
 pub type Measured = anyhow::Result<(LoadResult, CpuUse)>;
@@ -26,6 +28,48 @@ impl Round {
 
     pub fn is_ok(&self) -> bool {
         self.system.is_ok() && self.probe.as_ref().is_none_or(Result::is_ok)
+    }
+}
+
+/// How a system's throughput is measured, round after round.
+pub struct Plan<'a> {
+    pub rounds: usize,
+    /// The running probe, if any.
+    pub probe: Option<&'a Server>,
+    /// Closed-loop connections given to the probe.
+    pub connections: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+impl Plan<'_> {
+    /// `rounds` rounds, each measuring the probe (when it runs) and then the system with
+    /// `system`; `name` and `what` label the progress lines.
+    pub async fn run<F: Future<Output = anyhow::Result<Measured>>>(
+        &self,
+        name: &str,
+        what: &str,
+        mut system: impl FnMut() -> F,
+    ) -> anyhow::Result<Vec<Round>> {
+        let mut rounds = Vec::with_capacity(self.rounds);
+        for round in 1..=self.rounds {
+            let probe = match self.probe {
+                Some(probe) => {
+                    eprintln!("{name}: round {round} of {}: the probe, {} connections", self.rounds, self.connections);
+                    Some(self.measure_probe(probe).await)
+                }
+                None => None,
+            };
+            eprintln!("{name}: round {round} of {}: {what}", self.rounds);
+            rounds.push(Round { probe, system: system().await? });
+        }
+        Ok(rounds)
+    }
+
+    /// The probe under the same closed-loop load as the system: as many connections.
+    async fn measure_probe(&self, probe: &Server) -> Measured {
+        let call = Call::post_json("/write", &serde_json::json!({"text": "benchmark message"}));
+        metered(probe.pid, closed_loop(probe.addr, vec![call; self.connections], self.warmup, self.duration)).await
     }
 }
 

@@ -34,11 +34,11 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use hyper::StatusCode;
 use plaza_bench::botapi::{self, Bot, Cast, Flavor, Person, Template, UpdatesAnswer};
-use plaza_bench::http::{Call, Conn, LoadResult, closed_loop, closed_loop_cycling, failure};
+use plaza_bench::http::{Call, Conn, LoadResult, closed_loop_cycling, failure};
 use plaza_bench::pg::{self, PgDatabase};
 use plaza_bench::plaza::{Ws, connect_ws, next_frame};
-use plaza_bench::process::{self, CpuMeter, CpuUse, Server, spawn_pinned};
-use plaza_bench::rounds::{self, Measured, Round};
+use plaza_bench::process::{self, CpuUse, Server, metered, spawn_pinned};
+use plaza_bench::rounds::{self, Measured, Plan, Round};
 use plaza_bench::stats::{Latencies, Window, ms, thousands};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, sleep, sleep_until};
@@ -179,13 +179,6 @@ impl SystemRun {
     }
 }
 
-/// Runs `work` and measures how busy the server and this process were meanwhile.
-async fn metered<T>(server_pid: u32, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<(T, CpuUse)> {
-    let meter = CpuMeter::start(server_pid)?;
-    let out = work.await?;
-    Ok((out, meter.read()?))
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -244,16 +237,6 @@ async fn start_probe(args: &Args, work: &Path) -> anyhow::Result<Server> {
     spawn_pinned("probe", args.server_core, &args.probe, &probe_args, &work.join("probe.log")).await
 }
 
-/// The probe under the same closed-loop load as the bots' senders (as many connections), when it
-/// runs.
-async fn measure_probe(args: &Args, probe: Option<&Server>, round: usize) -> Option<Measured> {
-    let probe = probe?;
-    eprintln!("probe: round {round} of {}, {} connections", args.rounds, args.connections());
-    let call = Call::post_json("/write", &serde_json::json!({"text": "benchmark message"}));
-    let load = closed_loop(probe.addr, vec![call; args.connections()], args.warmup(), args.duration());
-    Some(metered(probe.pid, load).await)
-}
-
 async fn stop(server: Server) {
     if let Err(e) = server.stop().await {
         eprintln!("warning: {e:#}");
@@ -303,25 +286,22 @@ async fn run_peer(args: &Args, work: &Path, probe: Option<&Server>) -> anyhow::R
     Ok(SystemRun { name: name.into(), note, durable: false, cpus, throughput, to_bots, to_people })
 }
 
-/// `args.rounds` rounds, each measuring the probe (when it runs), then the system's sendMessage
-/// throughput with `system`.
+/// `args.rounds` rounds, each measuring the probe (when it runs, with as many connections as the
+/// bots' senders), then the system's sendMessage throughput with `system`.
 async fn throughput_rounds<F: Future<Output = anyhow::Result<Measured>>>(
     args: &Args,
     probe: Option<&Server>,
     name: &str,
-    mut system: impl FnMut() -> F,
+    system: impl FnMut() -> F,
 ) -> anyhow::Result<Vec<Round>> {
-    let mut rounds = Vec::with_capacity(args.rounds);
-    for round in 1..=args.rounds {
-        let probe = measure_probe(args, probe, round).await;
-        eprintln!(
-            "{name}: round {round} of {}: sendMessage throughput, {} connections",
-            args.rounds,
-            args.connections()
-        );
-        rounds.push(Round { probe, system: system().await? });
-    }
-    Ok(rounds)
+    let plan = Plan {
+        rounds: args.rounds,
+        probe,
+        connections: args.connections(),
+        warmup: args.warmup(),
+        duration: args.duration(),
+    };
+    plan.run(name, &format!("sendMessage throughput, {} connections", args.connections()), system).await
 }
 
 /// Plaza on one store: a fresh SQLite directory or a fresh PostgreSQL database, dropped afterwards.

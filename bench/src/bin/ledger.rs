@@ -36,7 +36,7 @@ use plaza_bench::botapi::{self, Bot};
 use plaza_bench::http::{Call, Conn, LoadResult, closed_loop, failure};
 use plaza_bench::pg::{self, PgDatabase};
 use plaza_bench::plaza::{self, Account};
-use plaza_bench::process::{self, CpuMeter, CpuUse, Server, spawn_pinned};
+use plaza_bench::process::{self, CpuUse, Server, metered, spawn_pinned};
 use plaza_bench::stats::{ms, thousands};
 use serde::Deserialize;
 use serde_json::json;
@@ -267,13 +267,6 @@ fn payers_label(n: usize) -> String {
 
 fn thousands_i(n: i64) -> String {
     if n < 0 { format!("-{}", thousands(-n as f64)) } else { thousands(n as f64) }
-}
-
-/// Runs `work` and measures how busy the server and this process were meanwhile.
-async fn metered<T>(server_pid: u32, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<(T, CpuUse)> {
-    let meter = CpuMeter::start(server_pid)?;
-    let out = work.await?;
-    Ok((out, meter.read()?))
 }
 
 #[tokio::main(flavor = "current_thread")]

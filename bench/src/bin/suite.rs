@@ -18,8 +18,8 @@ use hyper::StatusCode;
 use plaza_bench::http::{Call, Conn, closed_loop};
 use plaza_bench::pg::{self, PgDatabase};
 use plaza_bench::plaza::{self, Account, Pair, Ws, connect_ws, next_frame, send_call};
-use plaza_bench::process::{self, CpuMeter, CpuUse, Server, spawn_pinned};
-use plaza_bench::rounds::{self, Measured, Round};
+use plaza_bench::process::{self, CpuUse, Server, metered, spawn_pinned};
+use plaza_bench::rounds::{self, Plan, Round};
 use plaza_bench::stats::{Latencies, Window, ms, thousands};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, sleep, sleep_until};
@@ -131,13 +131,6 @@ struct BackendRun {
     memory: anyhow::Result<IdleMemory>,
 }
 
-/// Runs `work` and measures how busy the server and this process were meanwhile.
-async fn metered<T>(server_pid: u32, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<(T, CpuUse)> {
-    let meter = CpuMeter::start(server_pid)?;
-    let out = work.await?;
-    Ok((out, meter.read()?))
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -207,12 +200,6 @@ async fn start_probe(args: &Args, work: &Path) -> anyhow::Result<Server> {
     spawn_pinned("probe", args.server_core, &args.probe, &probe_args, &work.join("probe.log")).await
 }
 
-/// The probe under the same closed-loop load as Plaza's senders.
-async fn measure_probe(args: &Args, probe: &Server) -> Measured {
-    let call = Call::post_json("/write", &serde_json::json!({"text": "benchmark message"}));
-    metered(probe.pid, closed_loop(probe.addr, vec![call; args.connections], warmup(args), duration(args))).await
-}
-
 /// Plaza on one store: a fresh SQLite directory or a fresh PostgreSQL database, dropped afterwards.
 async fn run_backend(
     backend: Backend,
@@ -276,19 +263,19 @@ async fn measure_backend(
     rss.push(("after sign-ups", server.rss_kib()?));
 
     let calls: Vec<Call> = pairs.iter().map(|p| send_call(p, "benchmark message")).collect();
-    let mut throughput = Vec::with_capacity(args.rounds);
-    for round in 1..=args.rounds {
-        let probe = match probe {
-            Some(probe) => {
-                eprintln!("{name}: round {round} of {}: the probe, {} connections", args.rounds, args.connections);
-                Some(measure_probe(args, probe).await)
-            }
-            None => None,
-        };
-        eprintln!("{name}: round {round} of {}: message throughput, {} senders", args.rounds, pairs.len());
-        let load = closed_loop(server.addr, calls.clone(), warmup(args), duration(args));
-        throughput.push(Round { probe, system: metered(server.pid, load).await });
-    }
+    let plan = Plan {
+        rounds: args.rounds,
+        probe,
+        connections: args.connections,
+        warmup: warmup(args),
+        duration: duration(args),
+    };
+    let what = format!("message throughput, {} senders", pairs.len());
+    let throughput = plan
+        .run(name, &what, || async {
+            Ok(metered(server.pid, closed_loop(server.addr, calls.clone(), warmup(args), duration(args))).await)
+        })
+        .await?;
     rss.push(("after throughput", server.rss_kib()?));
 
     eprintln!("{name}: delivery latency at {} msg/s", args.delivery_rate);
