@@ -58,12 +58,7 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
             }
             Err(e) => {
                 tracing::error!(error = %e, "an answer did not serialise");
-                ApiError::new(
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the answer could not be encoded",
-                )
-                .into_response()
+                ApiError::internal().into_response()
             }
         }
     }

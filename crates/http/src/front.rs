@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -78,16 +78,9 @@ where
                 let response = match AssertUnwindSafe(answer).catch_unwind().await {
                     Ok(Ok(response)) => response,
                     Ok(Err(never)) => match never {},
-                    Err(_) => {
-                        // The panic hook has logged the panic and where it happened.
-                        tracing::error!(route, "a handler panicked; answered 500");
-                        ApiError::new(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "internal",
-                            "internal error; it has been logged",
-                        )
-                        .into_response()
-                    }
+                    // The panic hook has logged the panic and where it happened; the 500 is logged
+                    // with its route below.
+                    Err(_) => ApiError::internal().into_response(),
                 };
                 let status = response.status().as_u16();
                 let elapsed = started.elapsed();
