@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
@@ -20,7 +20,7 @@ use crate::http::{Call, Conn};
 const WS_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A signed-up person with a session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Account {
     pub username: String,
     pub token: String,
@@ -28,7 +28,7 @@ pub struct Account {
 }
 
 /// A sender and a receiver with a private chat; `chat_id` is the chat as the sender names it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pair {
     pub sender: Account,
     pub receiver: Account,
