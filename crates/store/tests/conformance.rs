@@ -213,6 +213,7 @@ fn compacting() -> SqliteOptions {
         ledger_compact_rows: 3,
         busy_chat_messages: 0,
         slice_rows: 1,
+        message_slice_rows: 1,
         ..SqliteOptions::default()
     }
 }
