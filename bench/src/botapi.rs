@@ -208,9 +208,7 @@ pub async fn plaza_people(addr: SocketAddr, bots: &[Bot], n: usize) -> anyhow::R
             for i in (w..n).step_by(WORKERS) {
                 let account = plaza::signup(&mut conn, &format!("person_{i}")).await?;
                 for bot in &bots {
-                    let call = Call::post_json(format!("/api/v1/bots/{}/start", bot.username), &json!({}))
-                        .bearer(&account.token);
-                    let started: Value = conn.send_json(&call).await?;
+                    let started = plaza::start_bot(&mut conn, &account, &bot.username).await?;
                     anyhow::ensure!(
                         started["chat"]["id"].as_i64() == Some(bot.id),
                         "a person's chat with a bot is named by the bot's id: {started}"

@@ -63,6 +63,12 @@ pub async fn open_private(conn: &mut Conn, account: &Account, peer: &str) -> any
     Ok(conn.send_json::<ChatAnswer>(&call).await?.id)
 }
 
+/// `account` starts the bot `bot_username` (`/start`, which opens their private chat); the answer.
+pub async fn start_bot(conn: &mut Conn, account: &Account, bot_username: &str) -> anyhow::Result<serde_json::Value> {
+    let call = Call::post_json(format!("/api/v1/bots/{bot_username}/start"), &json!({})).bearer(&account.token);
+    conn.send_json(&call).await
+}
+
 /// Signs up `n` pairs (`sender_<i>`, `receiver_<i>`) and opens a private chat for each.
 pub async fn prepare_pairs(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<Pair>> {
     // Sign-up hashes a password with argon2 on the server, which dominates; a few connections keep

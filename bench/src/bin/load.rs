@@ -20,7 +20,7 @@ use clap::Parser;
 use hyper::Method;
 use hyper::body::Bytes;
 use plaza_bench::http::{Call, Conn, closed_loop};
-use plaza_bench::plaza::{Pair, prepare_pairs, send_call};
+use plaza_bench::plaza::{Pair, prepare_pairs, send_call, start_bot};
 use plaza_bench::stats::thousands;
 use serde_json::json;
 
@@ -91,10 +91,7 @@ async fn main() -> anyhow::Result<()> {
                 if let Some((username, _)) = bot {
                     let mut conn = Conn::connect(args.addr).await?;
                     for p in pairs {
-                        let start = Call::post_json(format!("/api/v1/bots/{username}/start"), &json!({}))
-                            .bearer(&p.sender.token);
-                        let (status, body) = conn.send(&start).await?;
-                        anyhow::ensure!(status.is_success(), "starting the bot: {status} {body:?}");
+                        start_bot(&mut conn, &p.sender, username).await?;
                     }
                 }
                 return Ok(());
