@@ -2,7 +2,7 @@
 //!
 //! The SQLite backend gets its ordering for free from a single writer thread. Here many writes run at
 //! once, so each write takes row locks in one fixed order: first the chat row it changes (`FOR NO KEY
-//! UPDATE`, which every writer of that chat takes), then the `update_seq` rows of the users it
+//! UPDATE`, which every writer of that chat takes), then the `user_seqs` rows of the users it
 //! notifies, in ascending user id order. A write therefore sees its chat exactly as the previous
 //! writer of that chat left it, each user's update log grows without gaps (a seq only becomes
 //! visible after every smaller one has committed), and no two writes can wait on each other in a
@@ -63,6 +63,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0009_app_hosting.sql"),
     include_str!("../migrations/postgres/0010_ledger.sql"),
     include_str!("../migrations/postgres/0011_payments.sql"),
+    include_str!("../migrations/postgres/0012_user_seqs.sql"),
 ];
 
 /// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
@@ -474,7 +475,7 @@ impl UpdateLog {
         }
     }
 
-    /// Appends the entries. The users' rows are locked in ascending id order before any seq is
+    /// Appends the entries. The users' seq rows are locked in ascending id order before any seq is
     /// taken, so two writes notifying overlapping users queue up instead of deadlocking.
     async fn write(self, tx: &Transaction<'_>) -> StoreResult<Vec<(UserId, u64)>> {
         if self.entries.is_empty() {
@@ -483,9 +484,12 @@ impl UpdateLog {
         let mut users: Vec<i64> = self.entries.iter().map(|(u, _, _)| u.0).collect();
         users.sort_unstable();
         users.dedup();
-        let rows =
-            query(tx, "SELECT id, update_seq FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE", &[&users])
-                .await?;
+        let rows = query(
+            tx,
+            "SELECT user_id, seq FROM user_seqs WHERE user_id = ANY($1) ORDER BY user_id FOR NO KEY UPDATE",
+            &[&users],
+        )
+        .await?;
         let mut seqs: HashMap<i64, i64> = HashMap::with_capacity(rows.len());
         for r in &rows {
             seqs.insert(get(r, 0)?, get(r, 1)?);
@@ -512,8 +516,8 @@ impl UpdateLog {
         tokio::try_join!(
             execute(
                 tx,
-                "UPDATE users SET update_seq = d.seq FROM unnest($1::bigint[], $2::bigint[]) AS d(id, seq) \
-                 WHERE users.id = d.id",
+                "UPDATE user_seqs SET seq = d.seq FROM unnest($1::bigint[], $2::bigint[]) AS d(id, seq) \
+                 WHERE user_seqs.user_id = d.id",
                 &bump_params,
             ),
             execute(
@@ -975,6 +979,8 @@ impl Store for PgStore {
             .await
             .map_err(|e| if is_unique_violation(&e) { Denied::UsernameTaken.into() } else { db(e) })?;
         let user = user_at(&row, 0)?;
+        // The user's update log starts empty (migration 0012).
+        execute(&tx, "INSERT INTO user_seqs (user_id) VALUES ($1)", &[&user.id.0]).await?;
         tx.commit().await.map_err(db)?;
         Ok(user)
     }
@@ -1947,7 +1953,7 @@ impl Store for PgStore {
 
     async fn current_cursor(&self, user: UserId) -> StoreResult<u64> {
         let client = self.client().await?;
-        let row = query_opt(&client, "SELECT update_seq FROM users WHERE id = $1", &[&user.0]).await?;
+        let row = query_opt(&client, "SELECT seq FROM user_seqs WHERE user_id = $1", &[&user.0]).await?;
         let seq: i64 = get(&row.ok_or(Denied::UserNotFound)?, 0)?;
         Ok(seq as u64)
     }

@@ -1,0 +1,84 @@
+-- Each user's last update-log seq moves out of `users` into a narrow table of its own. Every
+-- message takes the next seq of each of its recipients, and as a column of `users` that rewrote
+-- the whole user row (names, password hash, bot token hash) for each recipient of each message,
+-- bloating `users` and its pages. Measured with pgbench, 32 clients calling plaza_append_message
+-- over 64 private chats: 3,760-4,230 calls/s with the column, 4,440-4,920 with this table.
+-- Fillfactor 50 leaves room on each page for the next version of its rows, so the update stays
+-- a heap-only one.
+CREATE TABLE user_seqs (
+    user_id  BIGINT  PRIMARY KEY REFERENCES users(id),
+    seq      BIGINT  NOT NULL DEFAULT 0     -- last seq in this user's update log
+) WITH (fillfactor = 50);
+INSERT INTO user_seqs (user_id, seq) SELECT id, update_seq FROM users;
+ALTER TABLE users DROP COLUMN update_seq;
+
+-- plaza_append_message (migration 0005) taking the seqs from user_seqs; otherwise the same
+-- single round trip and lock order (chat row, then the recipients' seq rows by ascending id).
+DROP FUNCTION plaza_append_message(BIGINT, BIGINT, BIGINT, TEXT, TEXT, BIGINT, BIGINT, TEXT);
+
+CREATE FUNCTION plaza_append_message(
+    p_sender    BIGINT,
+    p_peer      BIGINT,
+    p_group     BIGINT,
+    p_text      TEXT,
+    p_entities  TEXT,
+    p_reply_to  BIGINT,
+    p_now       BIGINT,
+    p_extra     TEXT,
+    OUT chat_key      BIGINT,
+    OUT message_id    BIGINT,
+    OUT notify_users  BIGINT[],
+    OUT notify_seqs   BIGINT[]
+) LANGUAGE plpgsql AS $$
+DECLARE
+    v_recipients BIGINT[];
+BEGIN
+    IF p_peer IS NOT NULL THEN
+        SELECT c.id INTO chat_key FROM chats c
+         WHERE c.kind = 'private' AND c.user_lo = LEAST(p_sender, p_peer) AND c.user_hi = GREATEST(p_sender, p_peer)
+           FOR NO KEY UPDATE;
+    ELSE
+        SELECT c.id INTO chat_key FROM chats c
+         WHERE c.id = p_group AND c.kind = 'group'
+           AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id AND m.user_id = p_sender)
+           FOR NO KEY UPDATE;
+    END IF;
+    IF chat_key IS NULL THEN
+        RAISE EXCEPTION 'chat_not_found' USING ERRCODE = 'PZ404';
+    END IF;
+    -- Read after the chat lock, so a block committed before it was won is seen.
+    IF p_peer IS NOT NULL AND EXISTS (
+        SELECT 1 FROM members WHERE chat_id = chat_key AND user_id = p_peer AND blocked_peer
+    ) THEN
+        RAISE EXCEPTION 'blocked' USING ERRCODE = 'PZ403';
+    END IF;
+    IF p_reply_to IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM messages WHERE chat_id = chat_key AND id = p_reply_to AND NOT deleted
+    ) THEN
+        RAISE EXCEPTION 'message_not_found' USING ERRCODE = 'PZ404';
+    END IF;
+
+    UPDATE chats SET last_message_id = last_message_id + 1, last_activity = p_now
+     WHERE id = chat_key RETURNING last_message_id INTO message_id;
+    INSERT INTO messages (chat_id, id, sender_id, date, text, entities, reply_to, extra)
+    VALUES (chat_key, message_id, p_sender, p_now, p_text, p_entities, p_reply_to, p_extra);
+    -- One's own messages count as read.
+    UPDATE members SET read_inbox_max_id = message_id WHERE chat_id = chat_key AND user_id = p_sender;
+
+    -- Every member, except a bot sender. Reading is_bot takes no lock (it never changes).
+    SELECT array_agg(m.user_id ORDER BY m.user_id) INTO v_recipients
+      FROM members m JOIN users u ON u.id = m.user_id
+     WHERE m.chat_id = chat_key AND (m.user_id <> p_sender OR NOT u.is_bot);
+    -- Lock the recipients' rows in ascending id order before taking their next seqs.
+    PERFORM 1 FROM user_seqs WHERE user_id = ANY (v_recipients) ORDER BY user_id FOR NO KEY UPDATE;
+    WITH bumped AS (
+        UPDATE user_seqs SET seq = seq + 1 WHERE user_id = ANY (v_recipients) RETURNING user_id, seq
+    ), logged AS (
+        INSERT INTO updates (user_id, seq, kind, chat_id, message_id)
+        SELECT user_id, seq, 'message_new', chat_key, message_id FROM bumped
+        RETURNING user_id, seq
+    )
+    SELECT COALESCE(array_agg(user_id ORDER BY user_id), '{}'), COALESCE(array_agg(seq ORDER BY user_id), '{}')
+      INTO notify_users, notify_seqs FROM logged;
+END;
+$$;
