@@ -51,7 +51,7 @@ mod payments;
 const POOL_SIZE: usize = 40;
 
 /// Migrations in order; the version of `MIGRATIONS[i]` is `i + 1`.
-const MIGRATIONS: &[&str] = &[
+pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
     include_str!("../migrations/postgres/0002_append_message.sql"),
     include_str!("../migrations/postgres/0003_bots.sql"),
@@ -978,9 +978,8 @@ impl Store for PgStore {
             )
             .await
             .map_err(|e| if is_unique_violation(&e) { Denied::UsernameTaken.into() } else { db(e) })?;
+        // A trigger gives the user an empty update log (`user_seqs`, migration 0012).
         let user = user_at(&row, 0)?;
-        // The user's update log starts empty (migration 0012).
-        execute(&tx, "INSERT INTO user_seqs (user_id) VALUES ($1)", &[&user.id.0]).await?;
         tx.commit().await.map_err(db)?;
         Ok(user)
     }
@@ -1130,12 +1129,15 @@ impl Store for PgStore {
             Err(e) => return Err(e),
         }
         let (lo, hi) = private_pair(me, peer);
-        // Two first opens of the same pair queue on the pair's user rows (ascending, the locks the
+        // Two first opens of the same pair queue on the pair's seq rows (ascending, the locks the
         // update log takes next anyway), so the second finds the chat instead of racing the insert.
         // Waiting here is safe: this transaction holds no chat lock and takes none afterwards.
-        let locked =
-            query(&tx, "SELECT id FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE", &[&vec![lo.0, hi.0]])
-                .await?;
+        let locked = query(
+            &tx,
+            "SELECT user_id FROM user_seqs WHERE user_id = ANY($1) ORDER BY user_id FOR NO KEY UPDATE",
+            &[&vec![lo.0, hi.0]],
+        )
+        .await?;
         if locked.len() < 2 {
             // The peer exists, so `me` does not: SQLite fails on the members foreign key here. Failing
             // before the insert also keeps the chat key sequence free of gaps, as on SQLite.
@@ -2453,7 +2455,8 @@ impl Store for PgStore {
         let tx = write_tx(&mut client).await?;
         if app.main {
             // Two apps made main at once would each miss the other's uncommitted row, so main
-            // changes of one bot are serialised on its user row (the last lock in the order).
+            // changes of one bot are serialised on its user row, which no other write locks (the
+            // update log's seqs are in `user_seqs`), so this wait cannot close a cycle.
             query_opt(&tx, "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&app.bot.0]).await?;
             execute(
                 &tx,

@@ -241,10 +241,11 @@ impl Default for SqliteOptions {
     }
 }
 
-/// The writer's page cache, in KiB: SQLite's default size. A larger one costs the writer more than
-/// it saves. When a B-tree page splits, SQLite renumbers the new pages through the page number of
-/// its lock byte (page 524,289 with 2 KiB pages), and that leaves the cache believing it holds a
-/// page past the end of the database; the commit then walks every cached page to drop it
+/// The writer's page cache, in KiB: about SQLite's default (2,000 KiB). A larger one costs the
+/// writer more than it saves. When a B-tree split leaves its new pages out of order, SQLite swaps
+/// their numbers through the page number of its lock byte (page 524,289 with 2 KiB pages), and
+/// while the database is smaller than that (1 GiB) the cache is left believing it holds a page past
+/// the end of the database; the commit then walks every cached page to drop it
 /// (`pcache1TruncateUnsafe`). With 32 MiB here, after 40 s of the suite's 64-pair load, that walk
 /// was 4.0–4.3 % of the server's core (`perf`) and grew as the cache filled; with 2 MiB it is
 /// 0.7 %, while reading pages back from the OS stays under 0.5 %. Throughput (same load, last

@@ -31,6 +31,8 @@ use plaza_core::{
     MemberChange, MemberStatus, Message, MessageId, MessageText, NewMessage, PaymentReceipt, PhoneNumber, ReplyMarkup,
     Role, ServiceAction, User, UserId, Username,
 };
+mod common;
+
 use plaza_store::sqlite::{SqliteOptions, SqliteStore};
 use plaza_store::{
     AppVersion, BundleFile, EditedText, Event, EventBody, GroupChange, Launch, LaunchSource, MAX_CLOUD_KEYS,
@@ -376,13 +378,7 @@ fn fresh_database_name() -> String {
 }
 
 async fn pg_admin(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {url} (set PLAZA_TEST_PG_URL): {e}"));
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
+    common::pg_client(url).await
 }
 
 async fn drop_database(admin: &tokio_postgres::Client, name: &str) {
