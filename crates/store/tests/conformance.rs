@@ -32,6 +32,7 @@ use plaza_core::{
     Role, ServiceAction, User, UserId, Username,
 };
 mod common;
+use common::{drop_database, fresh_database_name, pg_base_url, pg_client, with_database};
 
 use plaza_store::sqlite::{SqliteOptions, SqliteStore};
 use plaza_store::{
@@ -293,7 +294,7 @@ where
 {
     let base = pg_base_url();
     let name = fresh_database_name();
-    let admin = pg_admin(&base).await;
+    let admin = pg_client(&base).await;
     admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
     let url = with_database(&base, &name);
     let store = match plaza_store::postgres::PgStore::connect(&url).await {
@@ -328,7 +329,7 @@ where
 /// Waits until no client session is connected to the database `name` (asked over the server's
 /// `base` database, which the admin connection uses).
 async fn wait_until_pg_released(base: &str, name: &str) {
-    let admin = pg_admin(base).await;
+    let admin = pg_client(base).await;
     let deadline = std::time::Instant::now() + RELEASE_TIMEOUT;
     loop {
         let sessions: i64 = admin
@@ -347,47 +348,6 @@ async fn wait_until_pg_released(base: &str, name: &str) {
     }
 }
 
-fn pg_base_url() -> String {
-    std::env::var("PLAZA_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-/// `url` with its database name replaced by `database`, keeping credentials, host and parameters.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{database}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
-/// A database name no other test run uses: tests run in parallel, in several processes at once.
-fn fresh_database_name() -> String {
-    use std::hash::BuildHasher;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let salt = (std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos);
-    format!("plaza_test_{:016x}", std::collections::hash_map::RandomState::new().hash_one(salt))
-}
-
-async fn pg_admin(url: &str) -> tokio_postgres::Client {
-    common::pg_client(url).await
-}
-
-async fn drop_database(admin: &tokio_postgres::Client, name: &str) {
-    // Best effort: a database left behind costs disk space, not correctness.
-    if let Err(e) = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await {
-        eprintln!("could not drop test database {name}: {e}");
-    }
-}
-
 async fn with_pg<F, Fut>(scenario: F)
 where
     F: FnOnce(Arc<dyn Store>) -> Fut,
@@ -395,7 +355,7 @@ where
 {
     let base = pg_base_url();
     let name = fresh_database_name();
-    let admin = pg_admin(&base).await;
+    let admin = pg_client(&base).await;
     admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
     let store = match plaza_store::postgres::PgStore::connect(&with_database(&base, &name)).await {
         Ok(store) => store,

@@ -9,21 +9,17 @@ use plaza_store::postgres::{MIGRATIONS, PgStore};
 use plaza_store::{EventBody, NewAccount, Store};
 
 mod common;
-use common::pg_client as connect;
+use common::{drop_database, fresh_database_name, pg_base_url, pg_client, with_database};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_logs_survive_the_seq_migration() {
-    let base =
-        std::env::var("PLAZA_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    // Test databases are named plaza_test_* (scripts/test drops any left behind).
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let name = format!("plaza_test_migration_{}_{nanos}", std::process::id());
-    let (root, _) = base.split('?').next().unwrap().rsplit_once('/').expect("a postgres:// URL with a database");
-    let url = format!("{root}/{name}");
-    let admin = connect(&base).await;
+    let base = pg_base_url();
+    let name = fresh_database_name();
+    let url = with_database(&base, &name);
+    let admin = pg_client(&base).await;
     admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
     {
-        let old = connect(&url).await;
+        let old = pg_client(&url).await;
         old.batch_execute("CREATE TABLE schema_migrations (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)")
             .await
             .unwrap();
@@ -91,5 +87,5 @@ async fn update_logs_survive_the_seq_migration() {
     assert!(seqs[0] >= 1);
 
     drop(store);
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+    drop_database(&admin, &name).await;
 }
