@@ -15,6 +15,8 @@ use plaza_protocol::botapi as wire;
 use plaza_service::bots::{BotMessage, UpdatesRequest};
 use plaza_service::files::Upload;
 
+use futures_util::future::BoxFuture;
+
 use super::convert;
 use super::error::{BotError, BotResult, ok, ok_with};
 use super::params::Params;
@@ -26,7 +28,6 @@ const SENDING: &[&str] =
     &["sendmessage", "sendphoto", "senddocument", "forwardmessage", "copymessage", "sendpoll", "sendinvoice"];
 
 pub async fn call(state: &AppState, bot: &User, method: &str, p: Params) -> BotResult {
-    let s = state;
     if let Some(flood) = &state.flood
         && SENDING.contains(&method)
         && let Ok(chat) = chat_id(&p, "chat_id")
@@ -34,60 +35,69 @@ pub async fn call(state: &AppState, bot: &User, method: &str, p: Params) -> BotR
     {
         return Err(BotError::too_many_requests(retry_after));
     }
+    method_future(state, bot, method, p).await
+}
+
+/// A method's work, boxed at its own size. Awaited inline, the largest method's future (a long
+/// poll's, 10 KB) set the size of every request's future, and each layer above copied it whole as
+/// the request went down and up the stack: `sendMessage` spent 6 % of its CPU in `memmove`.
+fn method_future<'a>(s: &'a AppState, bot: &'a User, method: &'a str, p: Params) -> BoxFuture<'a, BotResult> {
     match method {
-        "getme" => Ok(ok(convert::me(bot))),
+        "getme" => Box::pin(std::future::ready(Ok(ok(convert::me(bot))))),
         // A Plaza instance is the bot's only server: there is nothing to log out of or close.
-        "logout" | "close" => Ok(ok(true)),
-        "getupdates" => get_updates(s, bot, p).await,
-        "setwebhook" => set_webhook(s, bot, p).await,
-        "deletewebhook" => delete_webhook(s, bot, p).await,
-        "getwebhookinfo" => get_webhook_info(s, bot).await,
-        "sendmessage" => send_message(s, bot, p).await,
-        "sendphoto" => send_file(s, bot, p, FileKind::Photo).await,
-        "senddocument" => send_file(s, bot, p, FileKind::Document).await,
-        "getfile" => get_file(s, bot, p).await,
-        "sendpoll" => send_poll(s, bot, p).await,
-        "stoppoll" => stop_poll(s, bot, p).await,
-        "setmessagereaction" => set_message_reaction(s, bot, p).await,
-        "editmessagetext" => edit_message_text(s, bot, p).await,
-        "editmessagereplymarkup" => edit_reply_markup(s, bot, p).await,
-        "deletemessage" => delete_message(s, bot, p).await,
-        "deletemessages" => delete_messages(s, bot, p).await,
-        "answercallbackquery" => answer_callback_query(s, bot, p).await,
-        "sendchataction" => send_chat_action(s, bot, p).await,
-        "forwardmessage" => forward_or_copy(s, bot, p, true).await,
-        "copymessage" => forward_or_copy(s, bot, p, false).await,
-        "setmycommands" => set_my_commands(s, bot, p).await,
-        "getmycommands" => get_my_commands(s, bot, p).await,
-        "deletemycommands" => delete_my_commands(s, bot, p).await,
-        "setchatmenubutton" => set_chat_menu_button(s, bot, p).await,
-        "getchatmenubutton" => get_chat_menu_button(s, bot, p).await,
-        "setmyname" => set_text(s, bot, p, BotText::Name).await,
-        "getmyname" => get_text(s, bot, p, BotText::Name).await,
-        "setmydescription" => set_text(s, bot, p, BotText::Description).await,
-        "getmydescription" => get_text(s, bot, p, BotText::Description).await,
-        "setmyshortdescription" => set_text(s, bot, p, BotText::ShortDescription).await,
-        "getmyshortdescription" => get_text(s, bot, p, BotText::ShortDescription).await,
-        "getchat" => get_chat(s, bot, p).await,
-        "banchatmember" | "kickchatmember" => ban_chat_member(s, bot, p).await,
-        "unbanchatmember" => unban_chat_member(s, bot, p).await,
-        "pinchatmessage" => pin_chat_message(s, bot, p).await,
-        "unpinchatmessage" => unpin_chat_message(s, bot, p, false).await,
-        "unpinallchatmessages" => unpin_chat_message(s, bot, p, true).await,
-        "getchatmember" => get_chat_member(s, bot, p).await,
-        "getchatadministrators" => get_chat_administrators(s, bot, p).await,
-        "getchatmembercount" | "getchatmemberscount" => get_chat_member_count(s, bot, p).await,
-        "answerwebappquery" => answer_web_app_query(s, bot, p).await,
-        "getstartransactions" => get_star_transactions(s, bot, p).await,
-        "getmystarbalance" => Ok(ok(wire::StarAmount { amount: s.service.star_balance(bot).await? })),
-        "savepreparedinlinemessage" => save_prepared_inline_message(s, bot, p).await,
-        "sendinvoice" => send_invoice(s, bot, p).await,
-        "createinvoicelink" => create_invoice_link(s, bot, p).await,
-        "answerprecheckoutquery" => answer_pre_checkout_query(s, bot, p).await,
-        "answershippingquery" => answer_shipping_query(s, bot, p).await,
-        "refundstarpayment" => refund_star_payment(s, bot, p).await,
-        "edituserstarsubscription" => edit_user_star_subscription(s, bot, p).await,
-        _ => Err(BotError::not_found(Some("method not found"))),
+        "logout" | "close" => Box::pin(std::future::ready(Ok(ok(true)))),
+        "getupdates" => Box::pin(get_updates(s, bot, p)),
+        "setwebhook" => Box::pin(set_webhook(s, bot, p)),
+        "deletewebhook" => Box::pin(delete_webhook(s, bot, p)),
+        "getwebhookinfo" => Box::pin(get_webhook_info(s, bot)),
+        "sendmessage" => Box::pin(send_message(s, bot, p)),
+        "sendphoto" => Box::pin(send_file(s, bot, p, FileKind::Photo)),
+        "senddocument" => Box::pin(send_file(s, bot, p, FileKind::Document)),
+        "getfile" => Box::pin(get_file(s, bot, p)),
+        "sendpoll" => Box::pin(send_poll(s, bot, p)),
+        "stoppoll" => Box::pin(stop_poll(s, bot, p)),
+        "setmessagereaction" => Box::pin(set_message_reaction(s, bot, p)),
+        "editmessagetext" => Box::pin(edit_message_text(s, bot, p)),
+        "editmessagereplymarkup" => Box::pin(edit_reply_markup(s, bot, p)),
+        "deletemessage" => Box::pin(delete_message(s, bot, p)),
+        "deletemessages" => Box::pin(delete_messages(s, bot, p)),
+        "answercallbackquery" => Box::pin(answer_callback_query(s, bot, p)),
+        "sendchataction" => Box::pin(send_chat_action(s, bot, p)),
+        "forwardmessage" => Box::pin(forward_or_copy(s, bot, p, true)),
+        "copymessage" => Box::pin(forward_or_copy(s, bot, p, false)),
+        "setmycommands" => Box::pin(set_my_commands(s, bot, p)),
+        "getmycommands" => Box::pin(get_my_commands(s, bot, p)),
+        "deletemycommands" => Box::pin(delete_my_commands(s, bot, p)),
+        "setchatmenubutton" => Box::pin(set_chat_menu_button(s, bot, p)),
+        "getchatmenubutton" => Box::pin(get_chat_menu_button(s, bot, p)),
+        "setmyname" => Box::pin(set_text(s, bot, p, BotText::Name)),
+        "getmyname" => Box::pin(get_text(s, bot, p, BotText::Name)),
+        "setmydescription" => Box::pin(set_text(s, bot, p, BotText::Description)),
+        "getmydescription" => Box::pin(get_text(s, bot, p, BotText::Description)),
+        "setmyshortdescription" => Box::pin(set_text(s, bot, p, BotText::ShortDescription)),
+        "getmyshortdescription" => Box::pin(get_text(s, bot, p, BotText::ShortDescription)),
+        "getchat" => Box::pin(get_chat(s, bot, p)),
+        "banchatmember" | "kickchatmember" => Box::pin(ban_chat_member(s, bot, p)),
+        "unbanchatmember" => Box::pin(unban_chat_member(s, bot, p)),
+        "pinchatmessage" => Box::pin(pin_chat_message(s, bot, p)),
+        "unpinchatmessage" => Box::pin(unpin_chat_message(s, bot, p, false)),
+        "unpinallchatmessages" => Box::pin(unpin_chat_message(s, bot, p, true)),
+        "getchatmember" => Box::pin(get_chat_member(s, bot, p)),
+        "getchatadministrators" => Box::pin(get_chat_administrators(s, bot, p)),
+        "getchatmembercount" | "getchatmemberscount" => Box::pin(get_chat_member_count(s, bot, p)),
+        "answerwebappquery" => Box::pin(answer_web_app_query(s, bot, p)),
+        "getstartransactions" => Box::pin(get_star_transactions(s, bot, p)),
+        "getmystarbalance" => {
+            Box::pin(async move { Ok(ok(wire::StarAmount { amount: s.service.star_balance(bot).await? })) })
+        }
+        "savepreparedinlinemessage" => Box::pin(save_prepared_inline_message(s, bot, p)),
+        "sendinvoice" => Box::pin(send_invoice(s, bot, p)),
+        "createinvoicelink" => Box::pin(create_invoice_link(s, bot, p)),
+        "answerprecheckoutquery" => Box::pin(answer_pre_checkout_query(s, bot, p)),
+        "answershippingquery" => Box::pin(answer_shipping_query(s, bot, p)),
+        "refundstarpayment" => Box::pin(refund_star_payment(s, bot, p)),
+        "edituserstarsubscription" => Box::pin(edit_user_star_subscription(s, bot, p)),
+        _ => Box::pin(std::future::ready(Err(BotError::not_found(Some("method not found"))))),
     }
 }
 
