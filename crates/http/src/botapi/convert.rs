@@ -267,7 +267,7 @@ pub async fn message(service: &Service, m: &BotMessage) -> ServiceResult<wire::M
     if let Some(p) = &m.pinned {
         out.pinned_message = Some(Box::new(plain_message(service, &m.chat, p).await?));
     }
-    out.poll = m.poll.as_ref().map(poll);
+    out.poll = m.poll.as_ref().map(|p| Box::new(poll(p)));
     Ok(out)
 }
 
@@ -281,9 +281,10 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
         date: m.date,
         chat: chat(c),
         forward_origin: match m.forward_origin {
-            Some(f) => {
-                Some(wire::MessageOrigin::User { date: f.date, sender_user: user(&service.user(f.sender).await?) })
-            }
+            Some(f) => Some(Box::new(wire::MessageOrigin::User {
+                date: f.date,
+                sender_user: user(&service.user(f.sender).await?),
+            })),
             None => None,
         },
         reply_to_message: None,
@@ -298,37 +299,39 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
         pinned_message: None,
         web_app_data: match &m.service {
             Some(plaza_core::ServiceAction::WebAppData { data, button_text }) => {
-                Some(wire::WebAppData { data: data.clone(), button_text: button_text.clone() })
+                Some(Box::new(wire::WebAppData { data: data.clone(), button_text: button_text.clone() }))
             }
             _ => None,
         },
         write_access_allowed: match &m.service {
             Some(plaza_core::ServiceAction::WriteAccessAllowed { web_app_name, from_request }) => {
-                Some(wire::WriteAccessAllowed {
+                Some(Box::new(wire::WriteAccessAllowed {
                     from_request: from_request.then_some(true),
                     web_app_name: web_app_name.clone(),
-                })
+                }))
             }
             _ => None,
         },
         contact: match &m.service {
-            Some(plaza_core::ServiceAction::Contact(c)) => Some(wire::Contact {
+            Some(plaza_core::ServiceAction::Contact(c)) => Some(Box::new(wire::Contact {
                 phone_number: c.phone_number.clone(),
                 first_name: c.first_name.clone(),
                 last_name: c.last_name.clone(),
                 user_id: c.user_id.map(|u| u.0),
-            }),
+            })),
             _ => None,
         },
-        invoice: m.invoice.as_ref().map(|i| wire::Invoice {
-            title: i.title.clone(),
-            description: i.description.clone(),
-            start_parameter: i.start_parameter.clone(),
-            currency: i.currency.clone(),
-            total_amount: i.total_amount,
+        invoice: m.invoice.as_ref().map(|i| {
+            Box::new(wire::Invoice {
+                title: i.title.clone(),
+                description: i.description.clone(),
+                start_parameter: i.start_parameter.clone(),
+                currency: i.currency.clone(),
+                total_amount: i.total_amount,
+            })
         }),
         successful_payment: match &m.service {
-            Some(plaza_core::ServiceAction::SuccessfulPayment(r)) => Some(wire::SuccessfulPayment {
+            Some(plaza_core::ServiceAction::SuccessfulPayment(r)) => Some(Box::new(wire::SuccessfulPayment {
                 currency: r.currency.clone(),
                 total_amount: r.total_amount,
                 invoice_payload: r.invoice_payload.clone(),
@@ -339,21 +342,21 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
                 order_info: r.order_info.as_ref().map(order_info),
                 telegram_payment_charge_id: r.charge_id.clone(),
                 provider_payment_charge_id: r.provider_charge_id.clone().unwrap_or_default(),
-            }),
+            })),
             _ => None,
         },
         refunded_payment: match &m.service {
-            Some(plaza_core::ServiceAction::RefundedPayment(r)) => Some(wire::RefundedPayment {
+            Some(plaza_core::ServiceAction::RefundedPayment(r)) => Some(Box::new(wire::RefundedPayment {
                 currency: r.currency.clone(),
                 total_amount: r.total_amount,
                 invoice_payload: r.invoice_payload.clone(),
                 telegram_payment_charge_id: r.charge_id.clone(),
                 provider_payment_charge_id: r.provider_charge_id.clone(),
-            }),
+            })),
             _ => None,
         },
         via_bot: match m.via_bot {
-            Some(b) => Some(user(&service.user(b).await?)),
+            Some(b) => Some(Box::new(user(&service.user(b).await?))),
             None => None,
         },
         poll: None,
@@ -365,7 +368,7 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
             (out.caption, out.caption_entities) = (text, entities);
             match media {
                 Media::Photo(f) => out.photo = Some(vec![photo_size(f)]),
-                Media::Document(f) => out.document = Some(document(f)),
+                Media::Document(f) => out.document = Some(Box::new(document(f))),
             }
         }
     }
@@ -425,41 +428,41 @@ pub fn file(f: &FileInfo) -> wire::File {
 pub async fn update(service: &Service, u: &BotUpdate) -> ServiceResult<wire::Update> {
     let mut out = wire::Update { update_id: u.update_id as i64, ..Default::default() };
     match &u.body {
-        BotUpdateBody::Message(m) => out.message = Some(message(service, m).await?),
-        BotUpdateBody::EditedMessage(m) => out.edited_message = Some(message(service, m).await?),
+        BotUpdateBody::Message(m) => out.message = Some(Box::new(message(service, m).await?)),
+        BotUpdateBody::EditedMessage(m) => out.edited_message = Some(Box::new(message(service, m).await?)),
         BotUpdateBody::CallbackQuery { query, chat, message: m } => {
             let message = match m {
                 Some(m) => Some(message(service, m).await?),
                 None => None,
             };
-            out.callback_query = Some(wire::CallbackQuery {
+            out.callback_query = Some(Box::new(wire::CallbackQuery {
                 id: query.id.to_string(),
                 from: user(&service.user(query.from).await?),
                 message,
                 chat_instance: chat.key.0.to_string(),
                 data: Some(query.data.clone()),
-            });
+            }));
         }
         BotUpdateBody::MyChatMember { chat: c, change } => {
             let me = user(&service.user(change.user).await?);
-            out.my_chat_member = Some(wire::ChatMemberUpdated {
+            out.my_chat_member = Some(Box::new(wire::ChatMemberUpdated {
                 chat: chat(c),
                 from: user(&service.user(change.actor).await?),
                 date: change.date,
                 old_chat_member: chat_member(&me, change.old, None, false),
                 new_chat_member: chat_member(&me, change.new, None, false),
-            });
+            }));
         }
-        BotUpdateBody::Poll(p) => out.poll = Some(poll(p)),
+        BotUpdateBody::Poll(p) => out.poll = Some(Box::new(poll(p))),
         BotUpdateBody::PollAnswer(a) => {
-            out.poll_answer = Some(wire::PollAnswer {
+            out.poll_answer = Some(Box::new(wire::PollAnswer {
                 poll_id: a.poll_id.clone(),
                 user: user(&service.user(a.user).await?),
                 option_ids: a.option_ids.clone(),
-            });
+            }));
         }
         BotUpdateBody::PreCheckoutQuery(p) => {
-            out.pre_checkout_query = Some(wire::PreCheckoutQuery {
+            out.pre_checkout_query = Some(Box::new(wire::PreCheckoutQuery {
                 id: p.id.to_string(),
                 from: user(&service.user(p.user).await?),
                 currency: p.currency.clone(),
@@ -467,28 +470,28 @@ pub async fn update(service: &Service, u: &BotUpdate) -> ServiceResult<wire::Upd
                 invoice_payload: p.payload.clone(),
                 shipping_option_id: p.shipping_option_id.clone(),
                 order_info: (!p.order_info.is_empty()).then(|| order_info(&p.order_info)),
-            });
+            }));
         }
         BotUpdateBody::ShippingQuery(q) => {
-            out.shipping_query = Some(wire::ShippingQuery {
+            out.shipping_query = Some(Box::new(wire::ShippingQuery {
                 id: q.id.to_string(),
                 from: user(&service.user(q.user).await?),
                 invoice_payload: q.payload.clone(),
                 shipping_address: shipping_address(&q.address),
-            });
+            }));
         }
         BotUpdateBody::MessageReaction { chat: c, change } => {
             let emoji = |list: &[String]| -> Vec<wire::ReactionType> {
                 list.iter().map(|e| wire::ReactionType::Emoji { emoji: e.clone() }).collect()
             };
-            out.message_reaction = Some(wire::MessageReactionUpdated {
+            out.message_reaction = Some(Box::new(wire::MessageReactionUpdated {
                 chat: chat(c),
                 message_id: change.message_id.0,
                 user: user(&service.user(change.user).await?),
                 date: change.date,
                 old_reaction: emoji(&change.old),
                 new_reaction: emoji(&change.new),
-            });
+            }));
         }
     }
     Ok(out)
