@@ -159,6 +159,7 @@ conformance!(
     payments_random_interleavings;
     restarting:
     chat_heads_survive_a_restart,
+    own_messages_count_as_read,
     payments_random_interleavings_with_crashes,
 );
 
@@ -192,6 +193,55 @@ async fn chat_heads_survive_a_restart(store: Arc<dyn Store>, reopen: Reopen) {
     assert_eq!((list[0].chat.last_message_id, list[0].last_message.as_ref()), (MessageId(6), Some(&reply)));
     assert_eq!(send(s, &alice, g, "group 4", T0 + 60).await.id, MessageId(4));
     assert_eq!(ids(&all_history(s, &alice, dm(&bob)).await), vec![1, 2, 3, 4, 5, 6]);
+}
+
+/// Sending reads the chat up to one's own message, and that mark outlives the process whichever
+/// table the message is in (SQLite counts a sender's messages still in `messages_recent` as read
+/// and writes the mark when they move): the sender's own view, the peer's outbox mark and the
+/// unread counts agree before and after a restart, and reading again changes nothing.
+async fn own_messages_count_as_read(store: Arc<dyn Store>, reopen: Reopen) {
+    let s = &*store;
+    let alice = person(s, "alice").await;
+    let bob = person(s, "bob").await;
+    let carol = person(s, "carol").await;
+    s.open_private_chat(alice.id, bob.id, T0).await.unwrap();
+    let g = group(s, &alice, "Team", &[&bob, &carol], T0).await.id;
+    for i in 1..=3 {
+        send(s, &alice, dm(&bob), &format!("dm {i}"), T0 + i).await;
+    }
+    send(s, &bob, dm(&alice), "dm 4", T0 + 4).await;
+    send(s, &carol, g, "g1", T0 + 5).await;
+    send(s, &carol, g, "g2", T0 + 6).await;
+    send(s, &bob, g, "g3", T0 + 7).await;
+
+    let check = |s: Arc<dyn Store>| {
+        let (alice, bob, carol) = (alice.clone(), bob.clone(), carol.clone());
+        async move {
+            let s = &*s;
+            let a = s.chat(alice.id, dm(&bob)).await.unwrap();
+            let b = s.chat(bob.id, dm(&alice)).await.unwrap();
+            // Bob's message read Alice's three; Alice has not read his.
+            assert_eq!((a.read_inbox_max_id, a.read_outbox_max_id), (MessageId(3), MessageId(4)));
+            assert_eq!((b.read_inbox_max_id, b.read_outbox_max_id), (MessageId(4), MessageId(3)));
+            assert_eq!((unread(s, &alice, dm(&bob)).await, unread(s, &bob, dm(&alice)).await), (1, 0));
+            assert_eq!(s.chat(carol.id, g).await.unwrap().read_inbox_max_id, MessageId(2));
+            assert_eq!(s.chat(bob.id, g).await.unwrap().read_inbox_max_id, MessageId(3));
+            assert_eq!(s.chat(alice.id, g).await.unwrap().read_inbox_max_id, MessageId(0));
+            assert_eq!((unread(s, &alice, g).await, unread(s, &bob, g).await, unread(s, &carol, g).await), (3, 0, 1));
+            // Marking what one's own message already read changes nothing and tells no one.
+            assert!(s.mark_read(bob.id, dm(&alice), MessageId(4)).await.unwrap().notify.is_empty());
+            assert!(s.mark_read(carol.id, g, MessageId(2)).await.unwrap().notify.is_empty());
+        }
+    };
+    check(store.clone()).await;
+    drop(store);
+
+    let store = reopen().await;
+    check(store.clone()).await;
+    // Reading past one's own message still moves the mark and tells the peer.
+    let w = store.mark_read(alice.id, dm(&bob), MessageId(4)).await.unwrap();
+    assert_eq!(notified(&w), users(&[&alice, &bob]));
+    assert_eq!(store.chat(bob.id, dm(&alice)).await.unwrap().read_outbox_max_id, MessageId(4));
 }
 
 // ---------------------------------------------------------------------------------------------
