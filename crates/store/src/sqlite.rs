@@ -588,8 +588,9 @@ impl<'c> Writer<'c> {
         self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))
     }
 
-    /// Called inside `BEGIN IMMEDIATE`, so no other connection can commit until this batch ends:
-    /// if one committed since the last batch, forget everything remembered.
+    /// Called inside `BEGIN IMMEDIATE` (a batch's, or a move's of `messages_recent`), so no other
+    /// connection can commit until the transaction ends: if one committed since, forget everything
+    /// remembered.
     fn check_data_version(&self) {
         match self.read_data_version() {
             Ok(v) if v == self.data_version.get() => {}
@@ -768,6 +769,9 @@ impl<'c> Writer<'c> {
         without_foreign_keys(self.conn, || {
             // Rolled back when dropped uncommitted.
             let tx = rusqlite::Transaction::new_unchecked(self.conn, rusqlite::TransactionBehavior::Immediate)?;
+            // Another process (the CLI) may have committed since this thread's last batch: then
+            // the senders noted below are stale, and are counted again from the table.
+            self.check_data_version();
             // The senders' own messages leave `messages_recent`, so their read marks stop
             // counting them (`MEMBER_READ`) and take them in: one update per sender and chat,
             // from what the writer noted as it appended them (reading the senders back from the
