@@ -429,7 +429,7 @@ struct HotStatements<'c> {
     commit: RefCell<rusqlite::Statement<'c>>,
     insert_message: RefCell<rusqlite::Statement<'c>>,
     insert_recent_message: RefCell<rusqlite::Statement<'c>>,
-    read_own: RefCell<rusqlite::Statement<'c>>,
+    raise_read: RefCell<rusqlite::Statement<'c>>,
     push_one: RefCell<rusqlite::Statement<'c>>,
     push_pair: RefCell<rusqlite::Statement<'c>>,
 }
@@ -448,7 +448,7 @@ impl<'c> HotStatements<'c> {
                 "INSERT INTO messages_recent (chat_id, id, sender_id, date, text, entities, reply_to, extra) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?,
-            read_own: prepare("UPDATE members SET read_inbox_max_id = ?1 WHERE chat_id = ?2 AND user_id = ?3")?,
+            raise_read: prepare(RAISE_READ)?,
             push_one: prepare(
                 "INSERT INTO updates_recent (user_id, seq, kind, chat_id, message_id) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?,
@@ -778,7 +778,7 @@ impl<'c> Writer<'c> {
             // moved rows, grouped, cost about 4,500 instructions per message).
             match &*self.recent_reads.borrow() {
                 Some(reads) => {
-                    let mut raise = self.conn.prepare_cached(RAISE_READ)?;
+                    let mut raise = self.hot.raise_read.borrow_mut();
                     for (&(chat, sender), &top) in reads.range(chats.clone()) {
                         raise.execute([top, chat, sender])?;
                     }
@@ -1192,7 +1192,8 @@ fn member_role(conn: &Connection, key: ChatKey, user: UserId) -> StoreResult<Opt
         .transpose()
 }
 
-/// Raises a member's read mark to `?1` (a message id), never lowering it.
+/// Raises a member's read mark to `?1` (a message id), never lowering it: one's own new message,
+/// a `mark_read` past the current mark, a move of `messages_recent` (`HotStatements::raise_read`).
 const RAISE_READ: &str =
     "UPDATE members SET read_inbox_max_id = ?1 WHERE chat_id = ?2 AND user_id = ?3 AND read_inbox_max_id < ?1";
 
@@ -1466,18 +1467,17 @@ fn insert_message(
         ])
         .map_err(db)?;
     conn.remember_head(row.key, id);
+    // One's own messages count as read. A message in `messages_recent` counts by itself (see
+    // `MEMBER_READ`) until its move writes the mark, once per sender and chat; rewriting the
+    // sender's row of `members` for each message was a quarter of the Bot API benchmark's WAL
+    // frames. Quiet chats' messages, in `messages`, write it at once.
     if busy {
         conn.recent_messages.borrow_mut().add(row.key.0, 1);
         if let Some(reads) = &mut *conn.recent_reads.borrow_mut() {
             reads.insert((row.key.0, sender.0), id);
         }
-    }
-    // One's own messages count as read. A message in `messages_recent` counts by itself (see
-    // `MEMBER_READ`) until its move writes the mark, once per sender and chat; rewriting the
-    // sender's row of `members` for each message was a quarter of the Bot API benchmark's WAL
-    // frames. Quiet chats' messages, in `messages`, write it at once.
-    if !busy {
-        conn.hot.read_own.borrow_mut().execute(params![id, row.key.0, sender.0]).map_err(db)?;
+    } else {
+        conn.hot.raise_read.borrow_mut().execute(params![id, row.key.0, sender.0]).map_err(db)?;
     }
     if let Some(p) = &m.poll {
         conn.prepare_cached(
@@ -2333,11 +2333,7 @@ impl Store for SqliteStore {
             let target = max_id.0.min(row.last_message_id);
             let mut notify = Vec::new();
             if target > current {
-                conn.execute(
-                    "UPDATE members SET read_inbox_max_id = ?1 WHERE chat_id = ?2 AND user_id = ?3",
-                    params![target, row.key.0, reader.0],
-                )
-                .map_err(db)?;
+                conn.hot.raise_read.borrow_mut().execute(params![target, row.key.0, reader.0]).map_err(db)?;
                 notify.push(push_update(conn, reader, "read_inbox", row.key, Some(target))?);
                 let peer = row.peer_of(reader);
                 if !row.is_group && !is_bot(conn, peer)? {
