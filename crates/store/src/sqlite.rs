@@ -127,13 +127,25 @@ pub struct SqliteStore {
 /// once each, so a checkpoint a second copies each hot page at most once a second.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Once the checkpointer has seen this many WAL frames (32 MiB of 2 KiB pages), the writer finishes
-/// its checkpoint so the WAL starts over; see [`SqliteOptions::wal_restart_frames`].
-const RESTART_WAL_FRAMES: i64 = 16 * 1024;
+/// Once the checkpointer has seen this many WAL frames (128 MiB of 2 KiB pages), the writer
+/// finishes its checkpoint so the WAL starts over; see [`SqliteOptions::wal_restart_frames`].
+///
+/// Each start-over stops the writer for about 10 ms (the copy of what was committed during the
+/// checkpointer's run, and the database's fsync behind the checkpointer's), and the Bot API
+/// benchmark's person → bot delivery (5,000 msg/s, about 12,000 frames a second) showed its
+/// slowest messages in exactly those windows (traced: every slow cluster fell on a checkpoint).
+/// At 16,384 frames that was every two seconds, and p99 5.29 and 5.64 ms; at 65,536, every five
+/// to six seconds, and p99 4.76, 4.30, 3.79 and 3.78 ms, with sendMessage/s unchanged.
+const RESTART_WAL_FRAMES: i64 = 64 * 1024;
 
 /// A WAL that grew past this (under a burst, or while a long read held old frames) is cut back
-/// to it when it starts over.
-const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+/// to it when it starts over. It is above what steady load grows it to (the restart threshold
+/// plus a second of frames: about 200 MiB at the Bot API benchmark's 30,000 sendMessage/s), because
+/// cutting the file back and growing it again cost on every start-over: the `ftruncate` held the
+/// writer for 5.5 ms, and the regrown file's blocks are allocated afresh (64 MiB limit against this
+/// one, three runs each of 64 connections' `sendMessage`: 34,072/34,120/34,047 against
+/// 34,826/34,577/34,832 per second).
+const WAL_SIZE_LIMIT: i64 = 256 * 1024 * 1024;
 
 /// Checkpoints the WAL on its own thread and connection. SQLite's automatic checkpoint runs inside
 /// the commit that crosses the threshold, so that commit (and every write waiting behind it on
@@ -147,7 +159,7 @@ const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// saw at least [`SqliteOptions::wal_restart_frames`] frames, the writer thread, between two
 /// batches, checkpoints the frames committed since, which is short work because the checkpointer
 /// already copied the rest; the next commit then writes the WAL from its start again. Writes wait
-/// for that short checkpoint and its database fsync, so it is done only once the WAL is tens of
+/// for that short checkpoint and its database fsync, so it is done only once the WAL is a hundred
 /// megabytes long, every few seconds under heavy load, not after every checkpointer run.
 struct Checkpointer {
     stop: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,

@@ -40,7 +40,7 @@ fn wal_generation(db: &Path) -> Option<u32> {
 async fn the_wal_starts_over_while_writes_keep_coming() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("plaza.db");
-    // A WAL of 1,024 frames is restarted (the default waits for 16,384, which a debug build may
+    // A WAL of 1,024 frames is restarted (the default waits for 65,536, which a debug build may
     // take a while to write).
     let options = SqliteOptions { wal_restart_frames: 1024, ..SqliteOptions::default() };
     let store = Arc::new(SqliteStore::open(&db, options).unwrap());
