@@ -123,6 +123,8 @@ conformance!(
     update_log,
     concurrent_appends,
     concurrent_appends_in_a_larger_group,
+    concurrent_appends_at_the_last_one_by_one_bump,
+    concurrent_appends_at_the_first_bump_by_set,
     keyboards_round_trip,
     keyboard_edits,
     bots_get_no_entries_for_their_own_messages,
@@ -1546,6 +1548,16 @@ async fn concurrent_appends(store: Arc<dyn Store>) {
 /// their seqs are taken by its other road.
 async fn concurrent_appends_in_a_larger_group(store: Arc<dyn Store>) {
     concurrent_appends_among(store, 12).await;
+}
+
+/// The boundary between PostgreSQL's two roads (migration 0012): eight recipients, the most it
+/// bumps one by one, and nine, the fewest it bumps with one statement.
+async fn concurrent_appends_at_the_last_one_by_one_bump(store: Arc<dyn Store>) {
+    concurrent_appends_among(store, 8).await;
+}
+
+async fn concurrent_appends_at_the_first_bump_by_set(store: Arc<dyn Store>) {
+    concurrent_appends_among(store, 9).await;
 }
 
 async fn concurrent_appends_among(store: Arc<dyn Store>, size: usize) {
