@@ -5,13 +5,17 @@
 //! store's writer finishes each checkpoint between two batches. Each rewind bumps the checkpoint
 //! sequence number in the WAL file's header (bytes 12..16, big-endian, in SQLite's file format),
 //! which this test watches while messages keep being sent.
+//!
+//! The writer commits without an fsync and a syncer thread fsyncs the WAL through a descriptor of
+//! its own before any caller is answered; the file it holds must stay the WAL, and a read that
+//! saw a commit must wait for that fsync too.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use plaza_core::{ChatId, DisplayName, NewMessage, Username};
+use plaza_core::{ChatId, DisplayName, HistoryPage, NewMessage, Username};
 use plaza_store::sqlite::{SqliteOptions, SqliteStore};
 use plaza_store::{NewAccount, Store};
 
@@ -86,4 +90,52 @@ async fn the_wal_starts_over_while_writes_keep_coming() {
         "the WAL started over {rewinds} times in {:?} while {sent} messages were sent",
         started.elapsed()
     );
+    assert!(
+        store.synced_wal_is_current(&db).unwrap(),
+        "after {rewinds} rewinds the syncer fsyncs a file that is no longer the WAL"
+    );
+}
+
+/// With the disk made slow (every fsync held 400 ms), a message is committed and visible to the
+/// readers' connections long before it is on disk. A history read in that window must not
+/// answer with it until the fsync is done, as the sender is not answered before then either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_does_not_answer_with_a_write_before_it_is_on_disk() {
+    const HELD: Duration = Duration::from_millis(400);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("plaza.db");
+    let options = SqliteOptions { sync_delay: HELD, ..SqliteOptions::default() };
+    let store = Arc::new(SqliteStore::open(&db, options).unwrap());
+    let a = store.create_account(account("writer")).await.unwrap();
+    let b = store.create_account(account("reader")).await.unwrap();
+    store.open_private_chat(a.id, b.id, 1_700_000_000).await.unwrap();
+    let page = || HistoryPage::Before { before: None, limit: 10 };
+    assert!(store.history(b.id, ChatId(a.id.0), page()).await.unwrap().is_empty());
+
+    let sent_at = Instant::now();
+    let send = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let m = NewMessage::new("held by a slow disk", vec![], None).unwrap();
+            store.append_message(a.id, ChatId(b.id.0), m, 1_700_000_001).await.unwrap();
+            sent_at.elapsed()
+        }
+    });
+    // Read until the message shows up; each read that has it must come after the fsync.
+    loop {
+        let history = store.history(b.id, ChatId(a.id.0), page()).await.unwrap();
+        let read_after = sent_at.elapsed();
+        if let Some(m) = history.first() {
+            assert_eq!(m.text.as_str(), "held by a slow disk");
+            assert!(
+                read_after >= HELD,
+                "the read answered with the message {read_after:?} after it was sent, before its fsync ({HELD:?})"
+            );
+            break;
+        }
+        assert!(read_after < Duration::from_secs(30), "the message never showed up");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let answered_after = send.await.unwrap();
+    assert!(answered_after >= HELD, "the sender was answered {answered_after:?} after sending, before the fsync");
 }
