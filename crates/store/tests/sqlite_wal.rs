@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use plaza_core::{ChatId, DisplayName, HistoryPage, NewMessage, Username};
+use plaza_core::{ChatId, DisplayName, HistoryPage, NewMessage, User, Username};
 use plaza_store::sqlite::{SqliteOptions, SqliteStore};
 use plaza_store::{NewAccount, Store};
 
@@ -96,19 +96,24 @@ async fn the_wal_starts_over_while_writes_keep_coming() {
     );
 }
 
+/// A store whose every fsync of the WAL is held `held` first, and two users in a private chat.
+async fn on_a_slow_disk(held: Duration) -> (tempfile::TempDir, Arc<SqliteStore>, User, User) {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions { sync_delay: held, ..SqliteOptions::default() };
+    let store = Arc::new(SqliteStore::open(&dir.path().join("plaza.db"), options).unwrap());
+    let a = store.create_account(account("writer")).await.unwrap();
+    let b = store.create_account(account("reader")).await.unwrap();
+    store.open_private_chat(a.id, b.id, 1_700_000_000).await.unwrap();
+    (dir, store, a, b)
+}
+
 /// With the disk made slow (every fsync held 400 ms), a message is committed and visible to the
 /// readers' connections long before it is on disk. A history read in that window must not
 /// answer with it until the fsync is done, as the sender is not answered before then either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_does_not_answer_with_a_write_before_it_is_on_disk() {
     const HELD: Duration = Duration::from_millis(400);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("plaza.db");
-    let options = SqliteOptions { sync_delay: HELD, ..SqliteOptions::default() };
-    let store = Arc::new(SqliteStore::open(&db, options).unwrap());
-    let a = store.create_account(account("writer")).await.unwrap();
-    let b = store.create_account(account("reader")).await.unwrap();
-    store.open_private_chat(a.id, b.id, 1_700_000_000).await.unwrap();
+    let (_dir, store, a, b) = on_a_slow_disk(HELD).await;
     let page = || HistoryPage::Before { before: None, limit: 10 };
     assert!(store.history(b.id, ChatId(a.id.0), page()).await.unwrap().is_empty());
 
@@ -138,4 +143,37 @@ async fn a_read_does_not_answer_with_a_write_before_it_is_on_disk() {
     }
     let answered_after = send.await.unwrap();
     assert!(answered_after >= HELD, "the sender was answered {answered_after:?} after sending, before the fsync");
+}
+
+/// While the syncer flushes one batch, the writes that arrive are gathered into the writer's next
+/// transaction and committed together once the syncer is free: one commit per fsync, not one per
+/// write that happened to find the writer idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_arriving_during_an_fsync_share_the_next_commit() {
+    const HELD: Duration = Duration::from_millis(300);
+    let (_dir, store, a, b) = on_a_slow_disk(HELD).await;
+    let commits_before = store.stats().commits;
+
+    let send = |text: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let m = NewMessage::new(text, vec![], None).unwrap();
+            store.append_message(a.id, ChatId(b.id.0), m, 1_700_000_001).await.unwrap();
+        })
+    };
+    let first = send("the first, alone in its commit");
+    tokio::time::sleep(HELD / 3).await;
+    // The first is committed and its fsync held; these arrive one by one meanwhile.
+    let mut rest = Vec::new();
+    for text in ["second", "third", "fourth", "fifth"] {
+        rest.push(send(text));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.await.unwrap();
+    for r in rest {
+        r.await.unwrap();
+    }
+    assert_eq!(store.stats().commits - commits_before, 2, "five writes, two of them in flight at once");
+    let history = store.history(b.id, ChatId(a.id.0), HistoryPage::Before { before: None, limit: 10 }).await.unwrap();
+    assert_eq!(history.len(), 5);
 }
