@@ -145,9 +145,10 @@ async fn a_read_does_not_answer_with_a_write_before_it_is_on_disk() {
     assert!(answered_after >= HELD, "the sender was answered {answered_after:?} after sending, before the fsync");
 }
 
-/// While the syncer flushes one batch, the writes that arrive are gathered into the writer's next
-/// transaction and committed together once the syncer is free: one commit per fsync, not one per
-/// write that happened to find the writer idle.
+/// A batch committed while the syncer flushes another waits for the next fsync; the writes that
+/// arrive while it waits are gathered into the writer's open transaction and committed together
+/// when the syncer takes the waiting batch: a commit per fsync, not one per write that happened to
+/// find the writer idle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_arriving_during_an_fsync_share_the_next_commit() {
     const HELD: Duration = Duration::from_millis(300);
@@ -163,7 +164,8 @@ async fn writes_arriving_during_an_fsync_share_the_next_commit() {
     };
     let first = send("the first, alone in its commit");
     tokio::time::sleep(HELD / 3).await;
-    // The first is committed and its fsync held; these arrive one by one meanwhile.
+    // The first is committed and its fsync held; the second is committed to wait for the next, and
+    // the other three arrive while it waits.
     let mut rest = Vec::new();
     for text in ["second", "third", "fourth", "fifth"] {
         rest.push(send(text));
@@ -173,7 +175,7 @@ async fn writes_arriving_during_an_fsync_share_the_next_commit() {
     for r in rest {
         r.await.unwrap();
     }
-    assert_eq!(store.stats().commits - commits_before, 2, "five writes, two of them in flight at once");
+    assert_eq!(store.stats().commits - commits_before, 3, "five writes: the first, the second, then three together");
     let history = store.history(b.id, ChatId(a.id.0), HistoryPage::Before { before: None, limit: 10 }).await.unwrap();
     assert_eq!(history.len(), 5);
 }
