@@ -154,13 +154,13 @@ const WAL_SIZE_LIMIT: i64 = 256 * 1024 * 1024;
 ///
 /// The writer commits with `synchronous=NORMAL`, which writes the batch's WAL frames without an
 /// fsync, and hands the batch to the syncer thread, which fsyncs the WAL file and only then
-/// answers the batch's callers; meanwhile the writer runs and commits the next batch. With `synchronous=FULL`
-/// the writer itself waited in every commit's fsync, and on the benchmarks' one server core
-/// nothing else was left to run in that time (the core was 14 % idle under full load). Every
-/// answered write is still on disk: fsync flushes the file, whichever descriptor wrote it, so one
-/// call covers every frame the writer had written before it, in WAL order; a crash or power loss
-/// before it loses only unanswered batches, and SQLite's recovery stops at the last frame that
-/// made it.
+/// answers the batch's callers; meanwhile the writer runs and commits the next batch. With
+/// `synchronous=FULL` the writer itself waited in every commit's fsync, and on the benchmarks' one
+/// server core nothing else was left to run in that time (the core was 14 % idle under full
+/// load). Every answered write is still on disk: fsync flushes the file, whichever descriptor
+/// wrote it, so one call covers every frame the writer had written before it, in WAL order; a
+/// crash or power loss before it loses only unanswered batches, and SQLite's recovery stops at the
+/// last frame that made it.
 ///
 /// The difference a reader could see: another connection sees a batch as soon as it commits,
 /// before its fsync. So every read notes the last batch committed when it ends (the writer counts
