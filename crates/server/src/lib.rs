@@ -25,15 +25,23 @@ pub use config::{Config, StoreConfig};
 
 /// Opens the configured store, applying migrations.
 pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_with(config, SqliteOptions::default()).await
+}
+
+/// Opens the configured store for an administrative command, which may run beside a server on
+/// the same embedded database: its commits and reads fsync as they go (see
+/// [`SqliteOptions::sync_in_commit`]).
+pub async fn open_admin_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_with(config, SqliteOptions { sync_in_commit: true, ..SqliteOptions::default() }).await
+}
+
+async fn open_store_with(config: &StoreConfig, options: SqliteOptions) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match config {
         StoreConfig::Sqlite { path } => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
             }
-            Arc::new(
-                SqliteStore::open(path, SqliteOptions::default())
-                    .with_context(|| format!("opening {}", path.display()))?,
-            )
+            Arc::new(SqliteStore::open(path, options).with_context(|| format!("opening {}", path.display()))?)
         }
         StoreConfig::Postgres { url } => Arc::new(PgStore::connect(url).await.context("connecting to PostgreSQL")?),
     })

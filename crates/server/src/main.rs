@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use plaza_server::config::{Config, DEFAULT_LISTEN, FileConfig, StoreConfig, store_config};
-use plaza_server::{Server, open_store};
+use plaza_server::{Server, open_admin_store};
 use plaza_service::SystemClock;
 use plaza_store::postgres::PgStore;
 use plaza_store::sqlite::SqliteStore;
@@ -372,7 +372,7 @@ fn read_password(username: &str) -> anyhow::Result<String> {
 /// The service for an administrative command. Mini apps' URLs are reported as the server on the
 /// default port shows them unless `--apps-url` says otherwise.
 async fn admin_service(store: &StoreConfig, apps_url: &Option<String>) -> anyhow::Result<Arc<plaza_service::Service>> {
-    let store = open_store(store).await?;
+    let store = open_admin_store(store).await?;
     let config = Config::for_tests(StoreConfig::Sqlite { path: PathBuf::new() });
     let default_port = DEFAULT_LISTEN.parse::<SocketAddr>().expect("default address").port();
     let apps_url = plaza_server::config::apps_url(apps_url.as_deref(), default_port)?;

@@ -171,8 +171,11 @@ struct Durability {
     committed: AtomicU64,
     /// The last batch whose frames are on disk (or that had nothing to write).
     durable: AtomicU64,
-    /// The same, for reads to wait on.
-    durable_tx: tokio::sync::watch::Sender<u64>,
+    /// The same, for reads to wait on. The syncer thread holds the sender, so if it or the writer
+    /// stops, a read waiting here is told instead of waiting for ever.
+    durable_rx: tokio::sync::watch::Receiver<u64>,
+    /// Set for a store that commits with `synchronous=FULL` (see [`SqliteOptions::sync_in_commit`]).
+    sync_in_commit: bool,
     /// Batches handed to the syncer that it has not yet taken into an fsync; the syncer tells the
     /// writer (its `picked` channel) each time it takes some.
     queued: AtomicU64,
@@ -183,18 +186,20 @@ struct Durability {
 
 impl Durability {
     /// Waits until `batch` is on disk.
-    async fn wait_for(&self, batch: u64) {
+    async fn wait_for(&self, batch: u64) -> StoreResult<()> {
         if self.durable.load(Ordering::Acquire) >= batch {
-            return;
+            return Ok(());
         }
-        let mut rx = self.durable_tx.subscribe();
-        // The sender lives as long as `self`, so this ends only once the batch is durable.
-        let _ = rx.wait_for(|d| *d >= batch).await;
+        let mut rx = self.durable_rx.clone();
+        match rx.wait_for(|d| *d >= batch).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(StoreError::Backend("the writer stopped before what this read saw was on disk".into())),
+        }
     }
 
-    fn advance(&self, batch: u64) {
+    fn advance(&self, durable_tx: &tokio::sync::watch::Sender<u64>, batch: u64) {
         self.durable.store(batch, Ordering::Release);
-        self.durable_tx.send_replace(batch);
+        durable_tx.send_replace(batch);
     }
 }
 
@@ -211,6 +216,7 @@ fn syncer_loop(
     rx: flume::Receiver<Committed>,
     picked: flume::Sender<()>,
     durability: &Durability,
+    durable_tx: tokio::sync::watch::Sender<u64>,
     delay: std::time::Duration,
 ) {
     let mut group: Vec<Committed> = Vec::new();
@@ -220,7 +226,8 @@ fn syncer_loop(
         durability.queued.fetch_sub(group.len() as u64, Ordering::AcqRel);
         // A full channel already holds a wake-up the writer has not seen.
         let _ = picked.try_send(());
-        if group.iter().any(|c| c.outcome.is_ok()) {
+        // With `sync_in_commit` the commit itself was fsynced.
+        if !durability.sync_in_commit && group.iter().any(|c| c.outcome.is_ok()) {
             if !delay.is_zero() {
                 std::thread::sleep(delay);
             }
@@ -234,7 +241,7 @@ fn syncer_loop(
             }
         }
         if let Some(last) = group.last() {
-            durability.advance(last.batch);
+            durability.advance(&durable_tx, last.batch);
         }
         for c in group.drain(..) {
             for done in c.completions {
@@ -242,6 +249,17 @@ fn syncer_loop(
             }
         }
     }
+}
+
+/// The WAL file of the database `conn` has open: SQLite names it after the database file as it
+/// resolved it (following symbolic links), so the name comes from SQLite, not from `path`.
+fn wal_path(conn: &Connection, path: &Path) -> std::path::PathBuf {
+    let mut wal = match conn.path() {
+        Some(db) if !db.is_empty() => std::ffi::OsString::from(db),
+        _ => path.as_os_str().to_owned(),
+    };
+    wal.push("-wal");
+    wal.into()
 }
 
 /// Checkpoints the WAL on its own thread and connection. SQLite's automatic checkpoint runs inside
@@ -337,6 +355,12 @@ pub struct SqliteOptions {
     /// Holds each fsync of the WAL this long before it starts: a slow disk, for tests of what
     /// waits for durability. Zero in use.
     pub sync_delay: std::time::Duration,
+    /// Commit with `synchronous=FULL` (the fsync inside the commit, no overlap) and fsync the WAL
+    /// before each read answers: for a short-lived process, such as an administrative command,
+    /// that opens the database while a server may be running. The read gate of [`Durability`]
+    /// counts only its own process's batches, so without this the server's readers could see this
+    /// process's commits before their fsync, and this process's readers the server's.
+    pub sync_in_commit: bool,
 }
 
 impl Default for SqliteOptions {
@@ -350,6 +374,7 @@ impl Default for SqliteOptions {
             slice_rows: SLICE_ROWS,
             message_slice_rows: MESSAGE_SLICE_ROWS,
             sync_delay: std::time::Duration::ZERO,
+            sync_in_commit: false,
         }
     }
 }
@@ -449,20 +474,24 @@ impl SqliteStore {
     pub fn open(path: &Path, options: SqliteOptions) -> StoreResult<Self> {
         let conn = open_connection(path, false).map_err(StoreError::backend)?;
         migrate(&conn).map_err(StoreError::backend)?;
-        // The syncer fsyncs what this connection commits (see `Durability`).
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::backend)?;
+        if !options.sync_in_commit {
+            // The syncer fsyncs what this connection commits (see `Durability`).
+            conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::backend)?;
+        }
         // The WAL exists once the connection has read the database in WAL mode, which `migrate` did.
-        let mut wal_path = path.as_os_str().to_owned();
-        wal_path.push("-wal");
-        let wal =
-            std::fs::OpenOptions::new().read(true).write(true).open(&wal_path).map_err(|e| {
-                StoreError::Backend(format!("opening {} to fsync it: {e}", Path::new(&wal_path).display()))
-            })?;
+        let wal_path = wal_path(&conn, path);
+        let wal = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&wal_path)
+            .map_err(|e| StoreError::Backend(format!("opening {} to fsync it: {e}", wal_path.display())))?;
+        let (durable_tx, durable_rx) = tokio::sync::watch::channel(0);
         let durability = Arc::new(Durability {
             committed: AtomicU64::new(0),
             durable: AtomicU64::new(0),
             queued: AtomicU64::new(0),
-            durable_tx: tokio::sync::watch::Sender::new(0),
+            durable_rx,
+            sync_in_commit: options.sync_in_commit,
             wal,
         });
 
@@ -475,7 +504,7 @@ impl SqliteStore {
             .spawn({
                 let durability = durability.clone();
                 let delay = options.sync_delay;
-                move || syncer_loop(sync_rx, picked_tx, &durability, delay)
+                move || syncer_loop(sync_rx, picked_tx, &durability, durable_tx, delay)
             })
             .map_err(StoreError::backend)?;
         std::thread::Builder::new()
@@ -562,14 +591,20 @@ impl SqliteStore {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let durability = self.durability.clone();
         let job: ReadJob = Box::new(move |conn| {
-            let value = f(conn);
+            let mut value = f(conn);
             // Every batch this read could have seen was counted before its COMMIT (see `Durability`).
             let seen = durability.committed.load(Ordering::SeqCst);
+            // Another process's commits are not counted here: flush whatever the read saw.
+            if durability.sync_in_commit
+                && let Err(e) = durability.wal.sync_all()
+            {
+                value = Err(StoreError::Backend(format!("fsync of the WAL before answering a read: {e}")));
+            }
             let _ = tx.send((value, seen));
         });
         self.readers.send_async(job).await.map_err(|_| StoreError::Backend("reader threads have stopped".into()))?;
         let (value, seen) = rx.await.map_err(|_| StoreError::Backend("read was abandoned".into()))?;
-        self.durability.wait_for(seen).await;
+        self.durability.wait_for(seen).await?;
         value
     }
 }

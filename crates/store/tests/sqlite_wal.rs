@@ -179,3 +179,39 @@ async fn writes_arriving_during_an_fsync_share_the_next_commit() {
     let history = store.history(b.id, ChatId(a.id.0), HistoryPage::Before { before: None, limit: 10 }).await.unwrap();
     assert_eq!(history.len(), 5);
 }
+
+/// SQLite names the WAL after the database file it resolved, so a database opened through a
+/// symbolic link has its WAL beside the link's target; the syncer must fsync that file.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_opened_through_a_symbolic_link_syncs_its_real_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    let real = dir.path().join("real").join("plaza.db");
+    let link = dir.path().join("plaza.db");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let store = SqliteStore::open(&link, SqliteOptions::default()).unwrap();
+    let a = store.create_account(account("linked")).await.unwrap();
+    assert_eq!(store.user(a.id).await.unwrap().id, a.id);
+    assert!(store.synced_wal_is_current(&real).unwrap(), "the syncer does not hold the WAL beside the real file");
+}
+
+/// An administrative command's store (`sync_in_commit`) opened beside a server's on the same
+/// database: each reads what the other wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_store_beside_a_server_store_sees_its_writes_and_is_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("plaza.db");
+    let server = SqliteStore::open(&db, SqliteOptions::default()).unwrap();
+    let admin = SqliteStore::open(&db, SqliteOptions { sync_in_commit: true, ..SqliteOptions::default() }).unwrap();
+    let a = server.create_account(account("from_server")).await.unwrap();
+    let b = admin.create_account(account("from_admin")).await.unwrap();
+    assert_eq!(admin.user(a.id).await.unwrap().id, a.id);
+    assert_eq!(server.user(b.id).await.unwrap().id, b.id);
+    server.open_private_chat(a.id, b.id, 1_700_000_000).await.unwrap();
+    let m = NewMessage::new("written by the admin store", vec![], None).unwrap();
+    admin.append_message(b.id, ChatId(a.id.0), m, 1_700_000_001).await.unwrap();
+    let page = HistoryPage::Before { before: None, limit: 10 };
+    let history = server.history(a.id, ChatId(b.id.0), page).await.unwrap();
+    assert_eq!(history.first().map(|m| m.text.as_str()), Some("written by the admin store"));
+}
