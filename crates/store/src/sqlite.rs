@@ -254,10 +254,15 @@ fn syncer_loop(
 /// The WAL file of the database `conn` has open: SQLite names it after the database file as it
 /// resolved it (following symbolic links), so the name comes from SQLite, not from `path`.
 fn wal_path(conn: &Connection, path: &Path) -> std::path::PathBuf {
-    let mut wal = match conn.path() {
-        Some(db) if !db.is_empty() => std::ffi::OsString::from(db),
-        _ => path.as_os_str().to_owned(),
-    };
+    match conn.path() {
+        Some(db) if !db.is_empty() => wal_beside(Path::new(db)),
+        _ => wal_beside(path),
+    }
+}
+
+/// The WAL's name for the database file `db`: its name with `-wal` appended.
+fn wal_beside(db: &Path) -> std::path::PathBuf {
+    let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
     wal.into()
 }
@@ -548,9 +553,7 @@ impl SqliteStore {
     #[cfg(unix)]
     pub fn synced_wal_is_current(&self, path: &Path) -> std::io::Result<bool> {
         use std::os::unix::fs::MetadataExt;
-        let mut wal_path = path.as_os_str().to_owned();
-        wal_path.push("-wal");
-        let (held, current) = (self.durability.wal.metadata()?, std::fs::metadata(wal_path)?);
+        let (held, current) = (self.durability.wal.metadata()?, std::fs::metadata(wal_beside(path))?);
         Ok((held.dev(), held.ino()) == (current.dev(), current.ino()))
     }
 
