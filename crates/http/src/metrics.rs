@@ -55,7 +55,11 @@ impl Default for Metrics {
         registry.register("messages_sent", "Messages sent through the client API", messages_sent.clone());
         let (store_commits, store_batched_writes, store_failed_batches) =
             (Counter::default(), Counter::default(), Counter::default());
-        registry.register("store_commits", "Group commits of the embedded store", store_commits.clone());
+        registry.register(
+            "store_commits",
+            "Batches of writes committed: every SQLite write, PostgreSQL's messages",
+            store_commits.clone(),
+        );
         registry.register("store_batched_writes", "Writes answered by those commits", store_batched_writes.clone());
         registry.register("store_failed_batches", "Write batches rolled back", store_failed_batches.clone());
         Metrics {

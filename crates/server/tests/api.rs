@@ -587,13 +587,21 @@ async fn openapi_health_metrics(b: Backend) {
     let text = r.text().await.unwrap();
     assert!(text.contains("plaza_http_requests_total{method=\"GET\",route=\"/api/v1/me\",status=\"200\"} 1"), "{text}");
     assert!(text.contains("# TYPE plaza_websocket_connections gauge"));
-    // The embedded store reports its group commits; PostgreSQL batches nothing itself.
-    let commits = text
-        .lines()
-        .find_map(|l| l.strip_prefix("plaza_store_commits_total "))
-        .and_then(|v| v.parse::<u64>().ok())
-        .expect("plaza_store_commits_total");
-    assert_eq!(commits > 0, b == Backend::Sqlite, "{text}");
+    // The store reports its group commits: every write on SQLite, the batches of messages on
+    // PostgreSQL, where a message is the first.
+    let commits = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("plaza_store_commits_total "))
+            .and_then(|v| v.parse::<u64>().ok())
+            .expect("plaza_store_commits_total")
+    };
+    assert_eq!(commits(&text) > 0, b == Backend::Sqlite, "{text}");
+    let (_, bob) = s.signup("bob").await;
+    let (st, _) = s.post("/api/v1/chats/private", &token, json!({"username": "bob"})).await;
+    assert_eq!(st, StatusCode::OK);
+    s.send(&token, bob, "counted").await;
+    let text = s.http.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(commits(&text) > 0, "{text}");
 }
 
 async fn auth_is_rate_limited(b: Backend) {

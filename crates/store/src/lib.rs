@@ -34,7 +34,7 @@ pub mod sqlite;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A domain rule refused the operation; nothing was changed.
     #[error(transparent)]
@@ -331,8 +331,8 @@ pub trait Store: Send + Sync + 'static {
     /// Short name of the backend for logs and metrics: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
-    /// Group-commit counters since start, for metrics. Backends that do not batch writes
-    /// themselves (PostgreSQL) report zeros; PostgreSQL's own statistics cover them.
+    /// Group-commit counters since start, for metrics: every write of the SQLite backend, the
+    /// message batches of the PostgreSQL backend.
     fn stats(&self) -> StoreStats {
         StoreStats::default()
     }

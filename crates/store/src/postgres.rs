@@ -31,8 +31,8 @@ use crate::chat_row::ChatRow;
 use crate::rules::{ban_in_force, count_reactions, count_votes, edited, may_delete, may_pin, may_remove, private_pair};
 use crate::{
     AppVersion, BotRecord, BundleFile, Event, EventBody, EventPage, GroupChange, HostedFile, Launch, LedgerCheck,
-    MAX_CLOUD_KEYS, MessageEdit, NewAccount, PreparedMessage, ProfileChange, Store, StoreError, StoreResult, Written,
-    codec, entities, entry_row, launch_row, stored_account, transfer_row, webapp_row,
+    MAX_CLOUD_KEYS, MessageEdit, NewAccount, PreparedMessage, ProfileChange, Store, StoreError, StoreResult,
+    StoreStats, Written, codec, entities, entry_row, launch_row, stored_account, transfer_row, webapp_row,
 };
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
@@ -43,7 +43,10 @@ use plaza_core::payment::{
 use plaza_core::poll::{NewPoll, Poll, PollAnswer, PollKind, ReactionChange, ReactionCount};
 use plaza_core::webapp::{ShortName, WebApp};
 
+mod append;
 mod payments;
+
+use append::{Append, Appender};
 
 /// Connections per node. Each write holds one for a few round trips and its commit's WAL flush, so
 /// throughput grows with it; 40 leaves room in PostgreSQL's default `max_connections` (100) for a
@@ -64,6 +67,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0010_ledger.sql"),
     include_str!("../migrations/postgres/0011_payments.sql"),
     include_str!("../migrations/postgres/0012_user_seqs.sql"),
+    include_str!("../migrations/postgres/0013_append_messages.sql"),
 ];
 
 /// Advisory lock key that serialises migrations between nodes starting at the same time ("plazamig").
@@ -71,6 +75,8 @@ const MIGRATION_LOCK: i64 = 0x706c_617a_616d_6967;
 
 pub struct PgStore {
     pool: Pool,
+    /// Batches messages into `plaza_append_messages` calls (see the `append` module).
+    appender: Appender,
 }
 
 impl PgStore {
@@ -79,7 +85,8 @@ impl PgStore {
         let pool = build_pool(url)?;
         let mut client = pool.get().await.map_err(StoreError::backend)?;
         migrate(&mut client).await?;
-        Ok(PgStore { pool })
+        let appender = Appender::start(pool.clone());
+        Ok(PgStore { pool, appender })
     }
 
     /// Applies migrations and returns; used by `plaza migrate`.
@@ -161,7 +168,19 @@ async fn read_tx(client: &mut Object) -> StoreResult<Transaction<'_>> {
 // once per connection and cached.
 
 fn db(e: tokio_postgres::Error) -> StoreError {
-    StoreError::backend(e)
+    StoreError::Backend(describe(&e))
+}
+
+/// The error with its causes: a database error's own display is only "db error", and its
+/// message, the one an operator needs, is its source.
+fn describe(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
 }
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -373,7 +392,7 @@ async fn people_ids<C: GenericClient>(c: &C, key: ChatKey) -> StoreResult<Vec<Us
 }
 
 /// Whom a message's `message_edited` entry goes to: every member, except a bot sender (bots do
-/// not receive their own messages). `plaza_append_message` picks `message_new`'s the same way.
+/// not receive their own messages). `plaza_append_messages` picks `message_new`'s the same way.
 async fn message_recipients<C: GenericClient>(c: &C, key: ChatKey, sender: UserId) -> StoreResult<Vec<UserId>> {
     let sql = "SELECT m.user_id FROM members m JOIN users u ON u.id = m.user_id \
                WHERE m.chat_id = $1 AND (m.user_id <> $2 OR NOT u.is_bot) ORDER BY m.user_id";
@@ -598,7 +617,7 @@ async fn remove_member(
 }
 
 /// Inserts a message into a chat the sender was checked to be in (its row locked), with the chat's
-/// next id: what `plaza_append_message` does, for writes that have more to do in the transaction.
+/// next id: what `plaza_append_messages` does, for writes that have more to do in the transaction.
 async fn insert_message(
     tx: &Transaction<'_>,
     log: &mut UpdateLog,
@@ -932,6 +951,11 @@ async fn apply_transfer(tx: &Transaction<'_>, t: &NewTransfer, now: i64) -> Stor
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    /// The message batches (the `append` module); other writes are a transaction each.
+    fn stats(&self) -> StoreStats {
+        self.appender.counters.stats()
     }
 
     async fn create_account(&self, a: NewAccount) -> StoreResult<User> {
@@ -1542,46 +1566,32 @@ impl Store for PgStore {
             Some(ChatRef::Group { key }) => (None, Some(key.0)),
             None => return Err(Denied::ChatNotFound.into()),
         };
-        let mut client = self.client().await?;
-        let entities_json = entities::encode(&m.entities);
-        let reply_to = m.reply_to.map(|r| r.0);
-        let text = m.text.as_str();
-        let extra = codec::encode_extra(&codec::Extras::of_new(&m));
-        let sql = "SELECT chat_key, message_id, notify_users, notify_seqs \
-                   FROM plaza_append_message($1, $2, $3, $4, $5, $6, $7, $8)";
-        let params: [&(dyn ToSql + Sync); 8] =
-            [&sender.0, &peer, &group, &text, &entities_json, &reply_to, &now, &extra];
-        let denial = |e: tokio_postgres::Error| match e.as_db_error() {
-            Some(d) if d.code().code() == "PZ404" && d.message() == "message_not_found" => {
-                StoreError::Denied(Denied::MessageNotFound)
-            }
-            Some(d) if d.code().code() == "PZ404" => StoreError::Denied(Denied::ChatNotFound),
-            Some(d) if d.code().code() == "PZ403" => StoreError::Denied(Denied::Blocked),
-            _ => db(e),
+        let append = Append {
+            sender: sender.0,
+            peer,
+            group,
+            text: m.text.as_str().to_owned(),
+            entities: entities::encode(&m.entities),
+            reply_to: m.reply_to.map(|r| r.0),
+            now,
+            extra: codec::encode_extra(&codec::Extras::of_new(&m)),
         };
-        let row = match &m.poll {
-            // One statement, so one round trip and its own transaction (see migrations 0002 and 0003).
-            None => {
-                let stmt = client.prepare_cached(sql).await.map_err(db)?;
-                client.query_one(&stmt, &params).await.map_err(denial)?
-            }
-            // A poll is inserted after the message, in the same transaction.
+        let appended = match &m.poll {
+            // Batched with other messages, each batch one statement and one transaction.
+            None => self.appender.append(append).await?,
+            // A poll is inserted after its message, in the same transaction.
             Some(poll) => {
+                let mut client = self.client().await?;
                 let tx = write_tx(&mut client).await?;
-                let stmt = tx.prepare_cached(sql).await.map_err(db)?;
-                let row = tx.query_one(&stmt, &params).await.map_err(denial)?;
-                insert_poll(&tx, ChatKey(get(&row, 0)?), get(&row, 1)?, sender, poll).await?;
+                let outcome = append::append_all(&tx, std::slice::from_ref(&append)).await.map_err(db)?;
+                let appended = outcome.into_iter().next().ok_or_else(|| StoreError::backend("no outcome"))??;
+                insert_poll(&tx, appended.chat, appended.id.0, sender, poll).await?;
                 tx.commit().await.map_err(db)?;
-                row
+                appended
             }
         };
-        let key = ChatKey(get(&row, 0)?);
-        let id: i64 = get(&row, 1)?;
-        let users: Vec<i64> = get(&row, 2)?;
-        let seqs: Vec<i64> = get(&row, 3)?;
-        let notify = users.into_iter().zip(seqs).map(|(u, s)| (UserId(u), s as u64)).collect();
-        let message = m.into_message(key, MessageId(id), sender, now);
-        Ok(Written { value: message, notify })
+        let message = m.into_message(appended.chat, appended.id, sender, now);
+        Ok(Written { value: message, notify: appended.notify })
     }
 
     async fn edit_message(

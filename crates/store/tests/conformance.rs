@@ -123,8 +123,7 @@ conformance!(
     update_log,
     concurrent_appends,
     concurrent_appends_in_a_larger_group,
-    concurrent_appends_at_the_last_one_by_one_bump,
-    concurrent_appends_at_the_first_bump_by_set,
+    refusals_in_a_burst_of_appends_leave_the_rest,
     keyboards_round_trip,
     keyboard_edits,
     bots_get_no_entries_for_their_own_messages,
@@ -1544,20 +1543,110 @@ async fn concurrent_appends(store: Arc<dyn Store>) {
     concurrent_appends_among(store, 4).await;
 }
 
-/// More members than PostgreSQL's `plaza_append_message` bumps one by one (migration 0012), so
-/// their seqs are taken by its other road.
+/// A group with more members than the other scenarios' chats have.
 async fn concurrent_appends_in_a_larger_group(store: Arc<dyn Store>) {
     concurrent_appends_among(store, 12).await;
 }
 
-/// The boundary between PostgreSQL's two roads (migration 0012): eight recipients, the most it
-/// bumps one by one, and nine, the fewest it bumps with one statement.
-async fn concurrent_appends_at_the_last_one_by_one_bump(store: Arc<dyn Store>) {
-    concurrent_appends_among(store, 8).await;
-}
+/// A burst of appends, all in flight at once, so the backends commit them in batches: messages a
+/// rule refuses, or that the database itself rejects, are refused alone, and the rest are numbered
+/// and logged as if sent one by one.
+async fn refusals_in_a_burst_of_appends_leave_the_rest(store: Arc<dyn Store>) {
+    let s = &*store;
+    let [alice, bob, carol, dave] =
+        [person(s, "alice").await, person(s, "bob").await, person(s, "carol").await, person(s, "dave").await];
+    for peer in [&bob, &carol, &dave] {
+        s.open_private_chat(alice.id, peer.id, T0).await.unwrap();
+    }
+    s.set_blocked(dave.id, alice.id, true, T0).await.unwrap();
+    let ours = group(s, &alice, "Ours", &[&bob, &carol], T0).await.id;
+    let theirs = group(s, &bob, "Theirs", &[&carol], T0).await.id;
+    let (bob_logged, carol_logged) =
+        (s.current_cursor(bob.id).await.unwrap(), s.current_cursor(carol.id).await.unwrap());
+    let before = s.stats();
 
-async fn concurrent_appends_at_the_first_bump_by_set(store: Arc<dyn Store>) {
-    concurrent_appends_among(store, 9).await;
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Expect {
+        Sent(ChatId),
+        Refused(Denied),
+        /// A NUL character: SQLite stores it, PostgreSQL's text type cannot.
+        Either,
+    }
+    const ROUNDS: usize = 12;
+    let mut tasks = Vec::new();
+    for round in 0..ROUNDS {
+        let cases = [
+            (dm(&bob), text(&format!("to bob {round}")), Expect::Sent(dm(&bob))),
+            (dm(&carol), text(&format!("to carol {round}")), Expect::Sent(dm(&carol))),
+            (ours, text(&format!("to ours {round}")), Expect::Sent(ours)),
+            (dm(&dave), text("blocked"), Expect::Refused(Denied::Blocked)),
+            (theirs, text("not a member"), Expect::Refused(Denied::ChatNotFound)),
+            (ChatId::private(NOBODY), text("nobody"), Expect::Refused(Denied::ChatNotFound)),
+            (
+                dm(&bob),
+                NewMessage::new("a reply to nothing", vec![], Some(1_000_000)).unwrap(),
+                Expect::Refused(Denied::MessageNotFound),
+            ),
+            (dm(&carol), text("nul \0 inside"), Expect::Either),
+        ];
+        for (chat, message, expect) in cases {
+            let store = store.clone();
+            let sender = alice.id;
+            tasks.push(tokio::spawn(async move {
+                (expect, store.append_message(sender, chat, message, T0 + 1 + round as i64).await)
+            }));
+        }
+    }
+    let burst = tasks.len();
+    let mut sent: BTreeMap<ChatId, Vec<Written<Message>>> = BTreeMap::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (Expect::Sent(chat), Ok(w)) => sent.entry(chat).or_default().push(w),
+            (Expect::Refused(d), result) => assert_eq!(denied(result), d),
+            (Expect::Either, Ok(w)) => sent.entry(dm(&carol)).or_default().push(w),
+            (Expect::Either, Err(StoreError::Backend(_))) => {}
+            (expect, result) => panic!("expected {expect:?}, got {result:?}"),
+        }
+    }
+    let after = s.stats();
+    assert!(
+        after.batched_writes - before.batched_writes > after.commits - before.commits,
+        "{burst} writes in flight at once were committed one by one: {before:?} then {after:?}"
+    );
+
+    for (chat, written) in &sent {
+        let mut numbered: Vec<i64> = written.iter().map(|w| w.value.id.0).collect();
+        numbered.sort();
+        assert_eq!(numbered, (1..=written.len() as i64).collect::<Vec<_>>(), "{chat:?}");
+        let history = all_history(s, &alice, *chat).await;
+        assert_eq!(ids(&history), numbered, "{chat:?}");
+        for w in written {
+            let stored = &history[w.value.id.0 as usize - 1];
+            assert_eq!((stored.text.as_str(), stored.reply_to), (w.value.text.as_str(), None));
+        }
+    }
+    assert_eq!(sent[&dm(&bob)].len(), ROUNDS);
+    assert_eq!(sent[&ours].len(), ROUNDS);
+    assert!((ROUNDS..=2 * ROUNDS).contains(&sent[&dm(&carol)].len()));
+    // Nothing of the refused messages was written: Dave's chat is empty, Theirs has no message.
+    assert!(all_history(s, &dave, dm(&alice)).await.is_empty());
+    assert!(all_history(s, &bob, theirs).await.is_empty());
+
+    // Each recipient's log took every sent message once, with no gap, at the seq reported.
+    for (user, from, chats) in
+        [(&bob, bob_logged, vec![dm(&bob), ours]), (&carol, carol_logged, vec![dm(&carol), ours])]
+    {
+        let mut reported: Vec<u64> = chats
+            .iter()
+            .flat_map(|c| &sent[c])
+            .flat_map(|w| w.notify.iter().filter(|(u, _)| *u == user.id).map(|(_, seq)| *seq))
+            .collect();
+        reported.sort();
+        let expected: Vec<u64> = (from + 1..=from + reported.len() as u64).collect();
+        assert_eq!(reported, expected, "{:?}", user.id);
+        let logged: Vec<u64> = read_log(s, user.id, from, MAX_EVENTS_PAGE).await.iter().map(|e| e.seq).collect();
+        assert_eq!(logged, expected, "{:?}", user.id);
+    }
 }
 
 async fn concurrent_appends_among(store: Arc<dyn Store>, size: usize) {
