@@ -19,6 +19,7 @@ impl MessageText {
         if s.trim().is_empty() {
             return Err(Invalid::new("text", "message text is empty"));
         }
+        no_nul("text", "message text", s)?;
         let len = utf16_len(s);
         if len > MAX_TEXT_LEN {
             return Err(Invalid::new("text", format!("message is too long: {len} characters, at most {MAX_TEXT_LEN}")));
@@ -28,6 +29,7 @@ impl MessageText {
 
     /// A photo's or document's caption: 0–1024 UTF-16 code units.
     pub fn caption(s: &str) -> Result<Self, Invalid> {
+        no_nul("caption", "message caption", s)?;
         let len = utf16_len(s);
         if len > MAX_CAPTION_LEN {
             return Err(Invalid::new(
@@ -49,6 +51,16 @@ impl MessageText {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// Refuses a NUL character, which PostgreSQL's text type cannot hold: one store must not keep
+/// what the other refuses. (Telegram removes it, with the other control characters TDLib's
+/// `clean_input_string` drops, and moves the entities to match.)
+fn no_nul(field: &'static str, what: &str, s: &str) -> Result<(), Invalid> {
+    match s.contains('\0') {
+        true => Err(Invalid::new(field, format!("{what} must not contain a NUL character"))),
+        false => Ok(()),
     }
 }
 
@@ -458,6 +470,14 @@ mod tests {
         // 2048 emoji are 4096 UTF-16 units; one more is too long.
         assert!(MessageText::parse(&"👍".repeat(2048)).is_ok());
         assert!(MessageText::parse(&"👍".repeat(2049)).is_err());
+    }
+
+    #[test]
+    fn text_and_captions_refuse_nul() {
+        let e = MessageText::parse("a\0b").unwrap_err();
+        assert_eq!((e.field, e.reason.as_str()), ("text", "message text must not contain a NUL character"));
+        assert_eq!(MessageText::caption("\0").unwrap_err().field, "caption");
+        assert!(MessageText::parse("tab\tand\nnewline").is_ok());
     }
 
     #[test]

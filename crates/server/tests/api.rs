@@ -144,6 +144,10 @@ async fn bad_input_gets_clear_errors(b: Backend) {
     assert_eq!(s.post(&msgs, &alice, json!({"text": "x".repeat(4096)})).await.0, StatusCode::OK);
     let (st, _) = s.post(&msgs, &alice, json!({"text": "   "})).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
+    // PostgreSQL's text can't hold a NUL, so neither store takes one (it once answered 500 there).
+    let (st, body) = s.post(&msgs, &alice, json!({"text": "a\u{0}b"})).await;
+    assert_eq!((st, code(&body)), (StatusCode::BAD_REQUEST, "invalid_request"));
+    assert!(body["error"]["message"].as_str().unwrap().contains("NUL"), "{body}");
     let (st, _) = s.post(&msgs, &alice, json!({"text":"hi","entities":[{"type":"bold","offset":1,"length":5}]})).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
     let (st, _) = s.post(&msgs, &alice, json!({"text":"hi","entities":[{"type":"blink","offset":0,"length":1}]})).await;

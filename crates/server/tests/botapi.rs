@@ -159,6 +159,10 @@ async fn transport_and_envelope(b: Backend) {
             .await
             .starts_with("Bad Request: message is too long")
     );
+    assert_eq!(
+        err(&s, t, "sendMessage", json!({"chat_id": p.user_id, "text": "a\u{0}b"}), 400).await,
+        "Bad Request: message text must not contain a NUL character"
+    );
     let d65 = "d".repeat(65);
     assert_eq!(
         err(&s, t, "sendMessage", json!({"chat_id": p.user_id, "text": "x", "reply_markup": {"inline_keyboard": [[{"text": "x", "callback_data": d65}]]}}), 400).await,
