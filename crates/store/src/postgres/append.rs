@@ -7,8 +7,7 @@
 //! The task starts a batch only when one of [`IN_FLIGHT`] slots is free and takes every message
 //! waiting by then (up to [`MAX_BATCH`]). A message arriving while PostgreSQL is idle therefore
 //! goes alone at once, and batches grow only while earlier ones are running: the same group
-//! commit as the SQLite writer, with a few batches at a time so PostgreSQL's cores and its WAL
-//! flushes overlap.
+//! commit as the SQLite writer.
 //!
 //! A refusal (unknown chat, a block, a missing reply target) is per message and leaves the others
 //! alone. If the whole statement fails with a database error, it was rolled back, and its two
@@ -30,12 +29,14 @@ use crate::{StoreError, StoreResult, StoreStats};
 pub(super) const MAX_BATCH: usize = 64;
 
 /// Batches running at once. Each batch's commit waits for a WAL flush, and the flushes of
-/// concurrent commits queue behind one another, so more batches at a time mostly make each smaller.
-/// Measured with 64 senders (`load --pairs-file`, two cores): 2 at a time did 5,445–7,558
-/// messages/s in batches of 15, 4 at a time 4,479–4,917 in batches of 8 (five alternating pairs);
-/// 1 at a time, in batches of 32, did as well as 2. `bench/run`'s delivery at 5,000 messages/s
-/// had a p99 of 13.9 ms with 2, 15.1 ms with 1 and 24.6 ms with 4.
-pub(super) const IN_FLIGHT: usize = 2;
+/// concurrent commits queue behind one another; two batches that notify the same user (a bot's
+/// log, say) also wait for each other's row lock until the first commits. Measured on two cores:
+/// with 64 senders in separate chats (`load --pairs-file`), 1 at a time (batches of 32) did as well
+/// as 2 (batches of 15), and 2 beat 4 in five of five alternating pairs (5,445–7,558 messages/s
+/// against 4,479–4,917); with 50 people writing to 20 bots (`bench/botapi`), 1 at a time got 3,742
+/// and 4,043 of the 5,000 messages/s offered through, p99 302 and 199 ms, where 2 got 2,418 and
+/// 2,553, p99 415 and 332 ms (two alternating pairs).
+pub(super) const IN_FLIGHT: usize = 1;
 
 const SQL: &str = "SELECT chat_key, message_id, failure, notify_users, notify_seqs \
                    FROM plaza_append_messages($1, $2, $3, $4, $5, $6, $7, $8)";
