@@ -4,10 +4,10 @@
 //! store, which sends the messages waiting to `plaza_append_messages` (migration 0013) in one
 //! statement, one transaction and one WAL flush, then answers each caller with its own outcome.
 //!
-//! The task starts a batch only when one of [`IN_FLIGHT`] slots is free and takes every message
-//! waiting by then (up to [`MAX_BATCH`]). A message arriving while PostgreSQL is idle therefore
-//! goes alone at once, and batches grow only while earlier ones are running: the same group
-//! commit as the SQLite writer.
+//! The task runs one batch at a time: when the previous one has been answered, it takes every
+//! message waiting by then (up to [`MAX_BATCH`]). A message arriving while PostgreSQL is idle
+//! therefore goes alone at once, and batches grow only while earlier ones are running: the same
+//! group commit as the SQLite writer.
 //!
 //! A refusal (unknown chat, a block, a missing reply target) is per message and leaves the others
 //! alone. If the whole statement fails with a database error, it was rolled back, and its two
@@ -20,23 +20,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::{GenericClient, Pool};
 use plaza_core::{ChatKey, Denied, MessageId, UserId};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
+use super::get;
 use crate::{StoreError, StoreResult, StoreStats};
 
 /// The most messages in one statement. Every message of a batch waits for all of it, and its
 /// chats stay locked until it commits.
 pub(super) const MAX_BATCH: usize = 64;
-
-/// Batches running at once. Each batch's commit waits for a WAL flush, and the flushes of
-/// concurrent commits queue behind one another; two batches that notify the same user (a bot's
-/// log, say) also wait for each other's row lock until the first commits. Measured on two cores:
-/// with 64 senders in separate chats (`load --pairs-file`), 1 at a time (batches of 32) did as well
-/// as 2 (batches of 15), and 2 beat 4 in five of five alternating pairs (5,445–7,558 messages/s
-/// against 4,479–4,917); with 50 people writing to 20 bots (`bench/botapi`), 1 at a time got 3,742
-/// and 4,043 of the 5,000 messages/s offered through, p99 302 and 199 ms, where 2 got 2,418 and
-/// 2,553, p99 415 and 332 ms (two alternating pairs).
-pub(super) const IN_FLIGHT: usize = 1;
 
 const SQL: &str = "SELECT chat_key, message_id, failure, notify_users, notify_seqs \
                    FROM plaza_append_messages($1, $2, $3, $4, $5, $6, $7, $8)";
@@ -86,20 +77,17 @@ pub(super) async fn append_all<C: GenericClient>(
 }
 
 fn outcome(row: &tokio_postgres::Row) -> StoreResult<Appended> {
-    let failure: Option<&str> = row.try_get(2).map_err(StoreError::backend)?;
-    match failure {
+    match get::<Option<&str>>(row, 2)? {
         None => {}
         Some("chat_not_found") => return Err(Denied::ChatNotFound.into()),
         Some("blocked") => return Err(Denied::Blocked.into()),
         Some("message_not_found") => return Err(Denied::MessageNotFound.into()),
         Some(other) => return Err(StoreError::backend(format!("plaza_append_messages: unknown failure {other:?}"))),
     }
-    let chat: i64 = row.try_get(0).map_err(StoreError::backend)?;
-    let id: i64 = row.try_get(1).map_err(StoreError::backend)?;
-    let users: Vec<i64> = row.try_get(3).map_err(StoreError::backend)?;
-    let seqs: Vec<i64> = row.try_get(4).map_err(StoreError::backend)?;
+    let users: Vec<i64> = get(row, 3)?;
+    let seqs: Vec<i64> = get(row, 4)?;
     let notify = users.into_iter().zip(seqs).map(|(u, s)| (UserId(u), s as u64)).collect();
-    Ok(Appended { chat: ChatKey(chat), id: MessageId(id), notify })
+    Ok(Appended { chat: ChatKey(get(row, 0)?), id: MessageId(get(row, 1)?), notify })
 }
 
 struct Job {
@@ -154,12 +142,16 @@ impl Appender {
     }
 }
 
+/// One batch at a time. Batches run side by side queue behind each other's WAL flush, and two that
+/// notify the same user (a bot's log, say) also wait for each other's lock on that user's seq row
+/// until the first commits. Measured on two cores: with 64 senders in separate chats
+/// (`load --pairs-file`), one at a time (batches of 32) did as well as two (batches of 15), and two
+/// beat four in five of five alternating pairs (5,445–7,558 messages/s against 4,479–4,917); with
+/// 50 people writing to 20 bots (`bench/botapi`), one at a time got 3,742 and 4,043 of the 5,000
+/// messages/s offered through, p99 302 and 199 ms, where two got 2,418 and 2,553, p99 415 and
+/// 332 ms (two alternating pairs).
 async fn gather(pool: Pool, mut jobs: mpsc::UnboundedReceiver<Job>, counters: Arc<Counters>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    loop {
-        // A slot first, so that messages arriving while every slot is busy wait together.
-        let Ok(slot) = slots.clone().acquire_owned().await else { return };
-        let Some(first) = jobs.recv().await else { return };
+    while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
@@ -167,39 +159,32 @@ async fn gather(pool: Pool, mut jobs: mpsc::UnboundedReceiver<Job>, counters: Ar
                 Err(_) => break,
             }
         }
-        let (pool, counters) = (pool.clone(), counters.clone());
-        tokio::spawn(async move {
-            run(&pool, batch, &counters).await;
-            drop(slot);
-        });
+        run(&pool, batch, &counters).await;
     }
 }
 
 async fn run(pool: &Pool, batch: Vec<Job>, counters: &Counters) {
     let (appends, replies): (Vec<Append>, Vec<_>) = batch.into_iter().map(|j| (j.append, j.reply)).unzip();
-    let mut replies: Vec<Option<oneshot::Sender<StoreResult<Appended>>>> = replies.into_iter().map(Some).collect();
-    let mut answer = |i: usize, outcome: StoreResult<Appended>| {
-        if let Some(reply) = replies[i].take() {
-            let _ = reply.send(outcome);
-        }
-    };
+    let answer = |reply: oneshot::Sender<StoreResult<Appended>>, outcome| drop(reply.send(outcome));
     let client = match pool.get().await {
         Ok(client) => client,
         Err(e) => {
             let e = StoreError::backend(e);
-            return (0..appends.len()).for_each(|i| answer(i, Err(e.clone())));
+            return replies.into_iter().for_each(|reply| answer(reply, Err(e.clone())));
         }
     };
-    // Ranges of the batch still to send, the next one last. A range whose statement fails with a
-    // database error was rolled back; it is split in two and each half sent again, so a message
-    // the database rejects ends up alone, at the cost of a few statements for the others.
+    // Ranges of the batch still to send, the next one last, so they are sent (and answered) from
+    // the first message on. A range whose statement fails with a database error was rolled back;
+    // it is split in two and each half sent again, so a message the database rejects ends up
+    // alone, at the cost of a few statements for the others.
+    let mut replies = replies.into_iter();
     let mut pending = Vec::with_capacity(8);
     pending.push(0..appends.len());
     while let Some(range) = pending.pop() {
         match append_all(&client, &appends[range.clone()]).await {
             Ok(outcomes) => {
                 counters.committed(range.len());
-                range.zip(outcomes).for_each(|(i, outcome)| answer(i, outcome));
+                replies.by_ref().take(range.len()).zip(outcomes).for_each(|(reply, outcome)| answer(reply, outcome));
             }
             Err(e) if e.as_db_error().is_some() && range.len() > 1 => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -211,7 +196,7 @@ async fn run(pool: &Pool, batch: Vec<Job>, counters: &Counters) {
             Err(e) => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
                 let e = super::db(e);
-                range.for_each(|i| answer(i, Err(e.clone())));
+                replies.by_ref().take(range.len()).for_each(|reply| answer(reply, Err(e.clone())));
             }
         }
     }
