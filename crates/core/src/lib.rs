@@ -366,4 +366,8 @@ pub enum Denied {
     /// Free Stars exist only in a sandbox.
     #[error("free top-ups are only for a sandbox")]
     NotSandbox,
+    /// Text with a NUL character, which PostgreSQL's `text` cannot hold. The request edges refuse
+    /// it before it reaches a store; this is PostgreSQL's own refusal of one they missed.
+    #[error("text must not contain a NUL character")]
+    NulCharacter,
 }

@@ -473,6 +473,9 @@ pub async fn send_file(
             "file" => {
                 let file_name = field.file_name().map(str::to_string);
                 let content_type = field.content_type().map(str::to_string);
+                if [&file_name, &content_type].into_iter().flatten().any(|s| s.contains('\0')) {
+                    return Err(ApiError::bad_request("file: its name and type must not contain a NUL character"));
+                }
                 let bytes = field.bytes().await.map_err(bad)?.to_vec();
                 upload = Some(Upload { bytes, file_name, content_type });
             }

@@ -88,6 +88,7 @@ fn denied(d: Denied) -> (StatusCode, &'static str) {
         Denied::SubscriptionNotFound => (S::NOT_FOUND, "subscription_not_found"),
         Denied::PaymentKeyReused => (S::CONFLICT, "payment_key_reused"),
         Denied::NotSandbox => (S::FORBIDDEN, "not_sandbox"),
+        Denied::NulCharacter => (S::BAD_REQUEST, "invalid_request"),
     }
 }
 

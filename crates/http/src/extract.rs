@@ -8,10 +8,43 @@ use plaza_core::User;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// `axum::Json` with rejections as API errors.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json` with rejections as API errors, refusing a NUL character in any string: PostgreSQL's
+/// text cannot hold one, and one store must not keep what the other refuses.
 pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::Bytes::from_request(axum::extract::Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(axum::extract::rejection::JsonRejection::from)?;
+        if escapes_nul(&bytes) {
+            return Err(ApiError::bad_request("strings must not contain a NUL character"));
+        }
+        let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        Ok(ApiJson(axum::Json::<T>::from_request(req, state).await?.0))
+    }
+}
+
+/// Whether JSON text has a NUL in a string, which JSON can only write as the escape `\u0000` (a
+/// raw control character is a syntax error). Outside strings valid JSON has no backslash, and
+/// inside one each backslash starts an escape, so reading escapes in turn finds every one.
+fn escapes_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] == b'\\' {
+            if json[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
 
 /// `axum::extract::Path` with rejections as API errors.
 #[derive(FromRequestParts)]
@@ -61,5 +94,21 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
                 ApiError::internal().into_response()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escapes_nul;
+
+    #[test]
+    fn finds_escaped_nuls_only() {
+        assert!(escapes_nul(br#"{"title":"a\u0000b"}"#));
+        assert!(escapes_nul(br#"{"a":["x","\\\u0000"]}"#));
+        // An escaped backslash followed by the text u0000 is no NUL.
+        assert!(!escapes_nul(br#"{"title":"a\\u0000b"}"#));
+        assert!(!escapes_nul(br#"{"title":"\u0001 \n \"u0000\""}"#));
+        assert!(!escapes_nul(br#"{"u0000":"\\"}"#));
+        assert!(!escapes_nul(b"\\"));
     }
 }

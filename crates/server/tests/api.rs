@@ -148,6 +148,8 @@ async fn bad_input_gets_clear_errors(b: Backend) {
     let (st, body) = s.post(&msgs, &alice, json!({"text": "a\u{0}b"})).await;
     assert_eq!((st, code(&body)), (StatusCode::BAD_REQUEST, "invalid_request"));
     assert!(body["error"]["message"].as_str().unwrap().contains("NUL"), "{body}");
+    let (st, body) = s.post("/api/v1/chats/group", &alice, json!({"title": "a\u{0}b", "members": []})).await;
+    assert_eq!((st, code(&body)), (StatusCode::BAD_REQUEST, "invalid_request"), "{body}");
     let (st, _) = s.post(&msgs, &alice, json!({"text":"hi","entities":[{"type":"bold","offset":1,"length":5}]})).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
     let (st, _) = s.post(&msgs, &alice, json!({"text":"hi","entities":[{"type":"blink","offset":0,"length":1}]})).await;

@@ -161,7 +161,17 @@ async fn transport_and_envelope(b: Backend) {
     );
     assert_eq!(
         err(&s, t, "sendMessage", json!({"chat_id": p.user_id, "text": "a\u{0}b"}), 400).await,
-        "Bad Request: message text must not contain a NUL character"
+        "Bad Request: parameter \"text\" must not contain a NUL character"
+    );
+    // Nor anywhere else: PostgreSQL once answered these with 500.
+    let nul_button = json!({"inline_keyboard": [[{"text": "a\u{0}", "callback_data": "x"}]]});
+    assert_eq!(
+        err(&s, t, "sendMessage", json!({"chat_id": p.user_id, "text": "x", "reply_markup": nul_button}), 400).await,
+        "Bad Request: parameter \"reply_markup\" must not contain a NUL character"
+    );
+    assert_eq!(
+        err(&s, t, "setMyDescription", json!({"description": "a\u{0}b"}), 400).await,
+        "Bad Request: parameter \"description\" must not contain a NUL character"
     );
     let d65 = "d".repeat(65);
     assert_eq!(

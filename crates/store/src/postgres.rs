@@ -168,6 +168,12 @@ async fn read_tx(client: &mut Object) -> StoreResult<Transaction<'_>> {
 // once per connection and cached.
 
 fn db(e: tokio_postgres::Error) -> StoreError {
+    // `text` can't hold a NUL, nor `jsonb` a `\u0000`: input the request edges should have
+    // refused, so the caller's fault, not the database's.
+    if matches!(e.code(), Some(c) if *c == SqlState::CHARACTER_NOT_IN_REPERTOIRE || *c == SqlState::UNTRANSLATABLE_CHARACTER)
+    {
+        return StoreError::Denied(Denied::NulCharacter);
+    }
     StoreError::Backend(describe(&e))
 }
 

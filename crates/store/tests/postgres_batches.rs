@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use plaza_core::{ChatId, DisplayName, NewMessage, UserId, Username};
+use plaza_core::bot::BotText;
+use plaza_core::{ChatId, Denied, DisplayName, NewMessage, UserId, Username};
 use plaza_store::postgres::PgStore;
 use plaza_store::{EventBody, NewAccount, Store, StoreError};
 
@@ -99,6 +100,24 @@ async fn a_message_the_database_rejects_fails_alone() {
         assert_eq!(logged, sent);
     }
 
+    drop(store);
+    drop_database(&admin, &name).await;
+}
+
+/// PostgreSQL's `text` can't hold a NUL. The request edges refuse one; should one get past them,
+/// the store answers with a refusal the edges turn into 400, not a database failure (500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_character_is_refused_not_a_failure() {
+    let base = pg_base_url();
+    let name = fresh_database_name();
+    let admin = pg_client(&base).await;
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let store = PgStore::connect(&with_database(&base, &name)).await.unwrap();
+    let ann = person(&store, "ann").await;
+    let refused = store.set_bot_text(ann, BotText::Description, &None, Some("a\0b".into())).await;
+    assert!(matches!(refused, Err(StoreError::Denied(Denied::NulCharacter))), "{refused:?}");
+    // The same text without the NUL is stored.
+    store.set_bot_text(ann, BotText::Description, &None, Some("ab".into())).await.unwrap();
     drop(store);
     drop_database(&admin, &name).await;
 }

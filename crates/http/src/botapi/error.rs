@@ -110,6 +110,7 @@ pub fn denied(d: Denied) -> BotError {
         Denied::NoPoll => BotError::bad("message with poll to stop not found"),
         Denied::PollClosed => BotError::bad("poll has already been closed"),
         Denied::VoteIsFinal => BotError::bad("POLL_ANSWER_INVALID"),
+        Denied::NulCharacter => BotError::bad("text must not contain a NUL character"),
     }
 }
 

@@ -236,7 +236,10 @@ async fn note_error(state: &AppState, bot: UserId, message: String) {
 /// its result goes nowhere, as on Telegram.
 async fn run_reply(state: &AppState, bot: UserId, body: &[u8]) {
     let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body) else { return };
-    let params = Params::from_json_object(map);
+    let params = match Params::from_json_object(map).refusing_nul() {
+        Ok(params) => params,
+        Err(e) => return tracing::debug!(bot = bot.0, error = e.description, "webhook reply refused"),
+    };
     let Some(method) = params.str("method").map(|m| m.to_ascii_lowercase()) else { return };
     if REPLY_FORBIDDEN.contains(&method.as_str()) || method.starts_with("get") {
         return;

@@ -135,7 +135,7 @@ impl Appender {
     }
 
     pub(super) async fn append(&self, append: Append) -> StoreResult<Appended> {
-        let stopped = || StoreError::backend("the PostgreSQL message batcher stopped");
+        let stopped = || StoreError::backend("the PostgreSQL message batcher stopped before answering");
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job { append, reply }).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -159,7 +159,11 @@ async fn gather(pool: Pool, mut jobs: mpsc::UnboundedReceiver<Job>, counters: Ar
                 Err(_) => break,
             }
         }
-        run(&pool, batch, &counters).await;
+        // In a task of its own, so that a panic costs that batch's answers and not the batcher.
+        let (pool, counters) = (pool.clone(), counters.clone());
+        if let Err(e) = tokio::spawn(async move { run(&pool, batch, &counters).await }).await {
+            tracing::error!(error = %e, "a batch of messages panicked; its callers get an error");
+        }
     }
 }
 
