@@ -660,22 +660,24 @@ pub(crate) struct Writer<'c> {
     conn: &'c Connection,
     hot: HotStatements<'c>,
     /// Each user's last update-log seq, learnt on first use. Only the writer appends to the log,
-    /// so it can count on its own; forgotten whenever a batch is rolled back.
-    seqs: RefCell<HashMap<i64, i64>>,
+    /// so it can count on its own; forgotten whenever a batch is rolled back. (The writer's maps
+    /// hash with foldhash: their keys are the store's own ids, and SipHash cost more than the
+    /// lookups' other work.)
+    seqs: RefCell<foldhash::HashMap<i64, i64>>,
     /// Whether each user seen is a bot (it never changes; forgotten with `seqs`, since a rolled-back
     /// account's id can be given again).
-    bots: RefCell<HashMap<i64, bool>>,
+    bots: RefCell<foldhash::HashMap<i64, bool>>,
     /// Private chats by their two users, with whether each (lower id first) has blocked the other:
     /// sending a message in one needs both, and only the writer changes them (`set_blocked`
     /// forgets the chat's entry). Forgotten with `seqs`.
-    private_chats: RefCell<HashMap<(i64, i64), PrivateChat>>,
+    private_chats: RefCell<foldhash::HashMap<(i64, i64), PrivateChat>>,
     /// Each chat's last message id, learnt on first use: only the writer gives ids, so it need not
     /// read the chat row back (an `UPDATE … RETURNING` builds a temporary table per message).
     /// Forgotten with `seqs`.
-    chat_heads: RefCell<HashMap<i64, i64>>,
+    chat_heads: RefCell<foldhash::HashMap<i64, i64>>,
     /// Ledger balances by account key, learnt on first use and kept once a transfer has written
     /// them, so a transfer need not read them back. Forgotten with `seqs`.
-    balances: RefCell<HashMap<String, i64>>,
+    balances: RefCell<foldhash::HashMap<String, i64>>,
     /// `PRAGMA data_version` when this thread last began a write: it changes only when another
     /// connection commits (the CLI's `plaza stars grant` while the server runs is another
     /// process), and then nothing remembered above can be trusted.
@@ -694,9 +696,9 @@ pub(crate) struct Writer<'c> {
     last_transfer: Cell<Option<i64>>,
     ledger_compact_rows: usize,
     /// Messages per chat since the last move of the recent tables.
-    chat_messages: RefCell<HashMap<i64, u32>>,
+    chat_messages: RefCell<foldhash::HashMap<i64, u32>>,
     /// Chats with `busy_chat_messages` or more between the last two moves.
-    busy_chats: RefCell<std::collections::HashSet<i64>>,
+    busy_chats: RefCell<foldhash::HashSet<i64>>,
     /// Rows in `messages_recent` by chat, and the move under way.
     recent_messages: RefCell<Backlog>,
     /// Each sender's newest message in `messages_recent`, by chat and sender: the read marks its
@@ -752,11 +754,11 @@ impl<'c> Writer<'c> {
         let w = Writer {
             conn,
             hot: HotStatements::prepare(conn)?,
-            seqs: RefCell::new(HashMap::new()),
-            bots: RefCell::new(HashMap::new()),
-            private_chats: RefCell::new(HashMap::new()),
-            chat_heads: RefCell::new(HashMap::new()),
-            balances: RefCell::new(HashMap::new()),
+            seqs: RefCell::default(),
+            bots: RefCell::default(),
+            private_chats: RefCell::default(),
+            chat_heads: RefCell::default(),
+            balances: RefCell::default(),
             data_version: Cell::new(0),
             log: RefCell::new(Backlog::default()),
             log_slice: Cell::new(None),
@@ -766,8 +768,8 @@ impl<'c> Writer<'c> {
             ledger_recent: Cell::new(0),
             last_transfer: Cell::new(None),
             ledger_compact_rows: options.ledger_compact_rows.max(1),
-            chat_messages: RefCell::new(HashMap::new()),
-            busy_chats: RefCell::new(std::collections::HashSet::new()),
+            chat_messages: RefCell::default(),
+            busy_chats: RefCell::default(),
             recent_messages: RefCell::new(Backlog::default()),
             recent_reads: RefCell::new(None),
             busy_chat_messages: options.busy_chat_messages,

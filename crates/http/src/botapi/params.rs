@@ -2,7 +2,7 @@
 //! JSON or multipart body. Nested objects arrive as raw JSON (JSON bodies) or as JSON text (every
 //! other encoding); both read the same here, as on Telegram's server.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
