@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use plaza_core::bot::{
     AllowedUpdates, BotCommand, BotState, BotText, CallbackAnswer, CallbackQuery, CommandScope, MenuButton,
     SettingLanguage, Webhook,
@@ -308,6 +309,7 @@ impl Service {
         let mut out = Vec::new();
         loop {
             let page = self.store.events_after(bot, cursor, MAX_UPDATES).await?;
+            self.prefetch_for(bot, &page.events).await;
             for event in page.events {
                 let seq = event.seq;
                 if let Some(update) = self.bot_update(bot, event).await?
@@ -324,6 +326,38 @@ impl Service {
                 return Ok((out, cursor));
             }
         }
+    }
+
+    /// Looks up, side by side, the chats and senders a page of the log names that the caches lack,
+    /// so that turning the page into updates does not wait for each in turn. On PostgreSQL, a poll
+    /// whose 10–30 updates came from chats whose cache entries had just expired took 30–106 ms
+    /// that way, and person → bot delivery's p99 was 144 ms at 5,000 messages/s (`bench/botapi`).
+    /// Failures are left to the conversion, which asks again and reports them.
+    async fn prefetch_for(&self, viewer: UserId, events: &[Event]) {
+        let (mut chats, mut senders) = (Vec::new(), Vec::new());
+        for event in events {
+            let (chat, sender) = match &event.body {
+                EventBody::MessageNew { chat_id, message } | EventBody::MessageEdited { chat_id, message } => {
+                    (*chat_id, Some(message.sender))
+                }
+                EventBody::CallbackQuery { chat_id, .. }
+                | EventBody::MemberChanged { chat_id, .. }
+                | EventBody::MessageReaction { chat_id, .. } => (*chat_id, None),
+                _ => continue,
+            };
+            if !chats.contains(&chat) && !self.chats_seen.contains(&(viewer, chat), 0) {
+                chats.push(chat);
+            }
+            if let Some(s) = sender.filter(|s| !senders.contains(s) && !self.users.contains(s, 0)) {
+                senders.push(s);
+            }
+        }
+        if chats.is_empty() && senders.is_empty() {
+            return;
+        }
+        let chats = join_all(chats.into_iter().map(|chat| async move { drop(self.chat_seen_by(viewer, chat).await) }));
+        let senders = join_all(senders.into_iter().map(|sender| async move { drop(self.user(sender).await) }));
+        futures_util::future::join(chats, senders).await;
     }
 
     /// The update a log entry is for a bot, if it is one a bot receives.

@@ -23,6 +23,12 @@ struct Entry<V> {
     fetched: Instant,
 }
 
+impl<V> Entry<V> {
+    fn fresh(&self, now: i64) -> bool {
+        self.fetched.elapsed() < FRESH_FOR && now < self.valid_until
+    }
+}
+
 pub(crate) struct TtlCache<K, V> {
     shards: [Mutex<HashMap<K, Entry<V>>>; SHARDS],
     /// Picks a key's shard; one per cache so every thread finds a key in the same shard. foldhash,
@@ -48,8 +54,17 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let shard = self.shard(key).lock().expect("cache shard");
-        let e = shard.get(key)?;
-        (e.fetched.elapsed() < FRESH_FOR && now < e.valid_until).then(|| e.value.clone())
+        shard.get(key).filter(|e| e.fresh(now)).map(|e| e.value.clone())
+    }
+
+    /// Whether a fresh entry valid at unix time `now` is cached for `key`.
+    pub(crate) fn contains<Q>(&self, key: &Q, now: i64) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let shard = self.shard(key).lock().expect("cache shard");
+        shard.get(key).is_some_and(|e| e.fresh(now))
     }
 
     /// Any entry (fresh or not) whose key and value satisfy `pred`: a last-known value, for when
@@ -94,7 +109,9 @@ mod tests {
         let c: TtlCache<Vec<u8>, u32> = TtlCache::new();
         c.put(vec![1; 32], 1, 100);
         assert_eq!(c.get(&[1u8; 32][..], 99), Some(1));
+        assert!(c.contains(&[1u8; 32][..], 99));
         assert!(c.get(&[1u8; 32][..], 100).is_none());
+        assert!(!c.contains(&[1u8; 32][..], 100));
         assert!(c.get(&[2u8; 32][..], 0).is_none());
         c.forget(&[1u8; 32][..]);
         assert!(c.get(&[1u8; 32][..], 0).is_none());
