@@ -20,12 +20,16 @@ struct Entry<V> {
     value: V,
     /// Unix time at which the entry stops being valid whatever its freshness.
     valid_until: i64,
-    fetched: Instant,
+    /// When the entry stops being trusted: [`FRESH_FOR`] after it was fetched, less up to a
+    /// quarter of that picked by its key, so entries fetched together are not fetched again
+    /// together. (A bot's 1,000 chats, first seen within a second, expired at once and their
+    /// lookups queued behind each other on PostgreSQL.)
+    stale_at: Instant,
 }
 
 impl<V> Entry<V> {
     fn fresh(&self, now: i64) -> bool {
-        self.fetched.elapsed() < FRESH_FOR && now < self.valid_until
+        Instant::now() < self.stale_at && now < self.valid_until
     }
 }
 
@@ -81,7 +85,10 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         if shard.len() >= SHARD_CAPACITY {
             shard.clear();
         }
-        shard.insert(key, Entry { value, valid_until, fetched: Instant::now() });
+        use std::hash::BuildHasher;
+        let spread = (self.spread.hash_one(&key) >> 32) % (FRESH_FOR.as_millis() as u64 / 4);
+        let stale_at = Instant::now() + FRESH_FOR - Duration::from_millis(spread);
+        shard.insert(key, Entry { value, valid_until, stale_at });
     }
 
     pub(crate) fn forget<Q>(&self, key: &Q)
@@ -128,6 +135,22 @@ mod tests {
         c.put(7, 7, 100);
         let c2 = c.clone();
         assert_eq!(std::thread::spawn(move || c2.get(&7, 0)).join().unwrap(), Some(7));
+    }
+
+    #[test]
+    fn entries_put_together_go_stale_apart_within_fresh_for() {
+        let c: TtlCache<u32, u32> = TtlCache::new();
+        let before = Instant::now();
+        for i in 0..200 {
+            c.put(i, i, i64::MAX);
+        }
+        let after = Instant::now();
+        let stale: Vec<Instant> =
+            c.shards.iter().flat_map(|s| s.lock().unwrap().values().map(|e| e.stale_at).collect::<Vec<_>>()).collect();
+        assert_eq!(stale.len(), 200);
+        assert!(stale.iter().all(|&t| t >= before + FRESH_FOR * 3 / 4 && t <= after + FRESH_FOR));
+        let spread = *stale.iter().max().unwrap() - *stale.iter().min().unwrap();
+        assert!(spread > FRESH_FOR / 8, "entries go stale within {spread:?} of each other");
     }
 
     #[test]
