@@ -16,15 +16,21 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        let (parts, body) = req.into_parts();
-        let bytes = axum::body::Bytes::from_request(axum::extract::Request::from_parts(parts.clone(), body), state)
-            .await
-            .map_err(axum::extract::rejection::JsonRejection::from)?;
+        // axum's own extractor reads the body (with the route's size limit) and, given a request
+        // holding just that body and the content type, parses it; only the content type is
+        // copied, not the whole request head.
+        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+        let bytes =
+            axum::body::Bytes::from_request(req, state).await.map_err(axum::extract::rejection::JsonRejection::from)?;
+        let mut json = axum::extract::Request::new(axum::body::Body::from(bytes.clone()));
+        if let Some(content_type) = content_type {
+            json.headers_mut().insert(header::CONTENT_TYPE, content_type);
+        }
+        let axum::Json(value) = axum::Json::<T>::from_request(json, state).await?;
         if escapes_nul(&bytes) {
             return Err(ApiError::bad_request("strings must not contain a NUL character"));
         }
-        let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
-        Ok(ApiJson(axum::Json::<T>::from_request(req, state).await?.0))
+        Ok(ApiJson(value))
     }
 }
 
