@@ -15,23 +15,27 @@ pub struct ApiJson<T>(pub T);
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
+    /// `axum::Json`'s steps (content type, body within the route's limit, parse), with the NUL
+    /// check between reading and parsing.
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        // axum's own extractor reads the body (with the route's size limit) and, given a request
-        // holding just that body and the content type, parses it; only the content type is
-        // copied, not the whole request head.
-        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
-        let bytes =
-            axum::body::Bytes::from_request(req, state).await.map_err(axum::extract::rejection::JsonRejection::from)?;
-        let mut json = axum::extract::Request::new(axum::body::Body::from(bytes.clone()));
-        if let Some(content_type) = content_type {
-            json.headers_mut().insert(header::CONTENT_TYPE, content_type);
+        use axum::extract::rejection::{JsonRejection, MissingJsonContentType};
+        if !json_content_type(req.headers()) {
+            return Err(JsonRejection::from(MissingJsonContentType::default()).into());
         }
-        let axum::Json(value) = axum::Json::<T>::from_request(json, state).await?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(JsonRejection::from)?;
         if escapes_nul(&bytes) {
             return Err(ApiError::bad_request("strings must not contain a NUL character"));
         }
-        Ok(ApiJson(value))
+        Ok(ApiJson(axum::Json::<T>::from_bytes(&bytes)?.0))
     }
+}
+
+/// `application/json` or any `application/…+json`, as `axum::Json` accepts.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(mime) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()?.parse::<mime::Mime>().ok()) else {
+        return false;
+    };
+    mime.type_() == "application" && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
 }
 
 /// Whether JSON text has a NUL in a string, which JSON can only write as the escape `\u0000` (a
@@ -105,7 +109,22 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::escapes_nul;
+    use super::{escapes_nul, json_content_type};
+
+    #[test]
+    fn json_content_types_as_axum_takes_them() {
+        let with = |ct: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(axum::http::header::CONTENT_TYPE, ct.parse().unwrap());
+            json_content_type(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("application/json; charset=utf-8"));
+        assert!(with("application/vnd.api+json"));
+        assert!(!with("text/plain"));
+        assert!(!with("application/x-www-form-urlencoded"));
+        assert!(!json_content_type(&axum::http::HeaderMap::new()));
+    }
 
     #[test]
     fn finds_escaped_nuls_only() {
