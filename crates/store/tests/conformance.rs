@@ -32,7 +32,7 @@ use plaza_core::{
     Role, ServiceAction, User, UserId, Username,
 };
 mod common;
-use common::{drop_database, fresh_database_name, pg_base_url, pg_client, with_database};
+use common::{TestDatabase, pg_base_url, pg_client};
 
 use plaza_store::sqlite::{SqliteOptions, SqliteStore};
 use plaza_store::{
@@ -352,20 +352,16 @@ where
     F: FnOnce(Arc<dyn Store>, Reopen) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let base = pg_base_url();
-    let name = fresh_database_name();
-    let admin = pg_client(&base).await;
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-    let url = with_database(&base, &name);
-    let store = match plaza_store::postgres::PgStore::connect(&url).await {
+    let db = TestDatabase::create().await;
+    let store = match plaza_store::postgres::PgStore::connect(&db.url).await {
         Ok(store) => store,
         Err(e) => {
-            drop_database(&admin, &name).await;
+            db.remove().await;
             panic!("PgStore::connect failed: {e}");
         }
     };
     let reopen: Reopen = Box::new({
-        let (base, name) = (base.clone(), name.clone());
+        let (base, name, url) = (pg_base_url(), db.name.clone(), db.url.clone());
         move || {
             let (base, name, url) = (base.clone(), name.clone(), url.clone());
             Box::pin(async move {
@@ -377,7 +373,7 @@ where
     });
     // The scenario runs as its own task so that a failing assertion still lets us drop the database.
     let outcome = tokio::spawn(scenario(Arc::new(store), reopen)).await;
-    drop_database(&admin, &name).await;
+    db.remove().await;
     if let Err(e) = outcome {
         match e.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
@@ -413,20 +409,17 @@ where
     F: FnOnce(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let base = pg_base_url();
-    let name = fresh_database_name();
-    let admin = pg_client(&base).await;
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-    let store = match plaza_store::postgres::PgStore::connect(&with_database(&base, &name)).await {
+    let db = TestDatabase::create().await;
+    let store = match plaza_store::postgres::PgStore::connect(&db.url).await {
         Ok(store) => store,
         Err(e) => {
-            drop_database(&admin, &name).await;
+            db.remove().await;
             panic!("PgStore::connect failed: {e}");
         }
     };
     // The scenario runs as its own task so that a failing assertion still lets us drop the database.
     let outcome = tokio::spawn(scenario(Arc::new(store))).await;
-    drop_database(&admin, &name).await;
+    db.remove().await;
     if let Err(e) = outcome {
         match e.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),

@@ -13,7 +13,7 @@ use plaza_store::postgres::PgStore;
 use plaza_store::{EventBody, NewAccount, Store, StoreError};
 
 mod common;
-use common::{drop_database, fresh_database_name, pg_base_url, pg_client, with_database};
+use common::{TestDatabase, pg_client};
 
 async fn person(store: &PgStore, name: &str) -> UserId {
     let account = NewAccount {
@@ -30,19 +30,15 @@ async fn person(store: &PgStore, name: &str) -> UserId {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_the_database_rejects_fails_alone() {
-    let base = pg_base_url();
-    let name = fresh_database_name();
-    let url = with_database(&base, &name);
-    let admin = pg_client(&base).await;
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    let store = Arc::new(PgStore::connect(&url).await.unwrap());
+    let db = TestDatabase::create().await;
+    let store = Arc::new(PgStore::connect(&db.url).await.unwrap());
 
     let ann = person(&store, "ann").await;
     let peers = [person(&store, "ben").await, person(&store, "cleo").await, person(&store, "dora").await];
     for peer in peers {
         store.open_private_chat(ann, peer, 1).await.unwrap();
     }
-    pg_client(&url)
+    pg_client(&db.url)
         .await
         .batch_execute(
             "CREATE FUNCTION poisoned() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -101,23 +97,20 @@ async fn a_message_the_database_rejects_fails_alone() {
     }
 
     drop(store);
-    drop_database(&admin, &name).await;
+    db.remove().await;
 }
 
 /// PostgreSQL's `text` can't hold a NUL. The request edges refuse one; should one get past them,
 /// the store answers with a refusal the edges turn into 400, not a database failure (500).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nul_character_is_refused_not_a_failure() {
-    let base = pg_base_url();
-    let name = fresh_database_name();
-    let admin = pg_client(&base).await;
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    let store = PgStore::connect(&with_database(&base, &name)).await.unwrap();
+    let db = TestDatabase::create().await;
+    let store = PgStore::connect(&db.url).await.unwrap();
     let ann = person(&store, "ann").await;
     let refused = store.set_bot_text(ann, BotText::Description, &None, Some("a\0b".into())).await;
     assert!(matches!(refused, Err(StoreError::Denied(Denied::NulCharacter))), "{refused:?}");
     // The same text without the NUL is stored.
     store.set_bot_text(ann, BotText::Description, &None, Some("ab".into())).await.unwrap();
     drop(store);
-    drop_database(&admin, &name).await;
+    db.remove().await;
 }

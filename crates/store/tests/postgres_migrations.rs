@@ -9,17 +9,13 @@ use plaza_store::postgres::{MIGRATIONS, PgStore};
 use plaza_store::{EventBody, NewAccount, Store};
 
 mod common;
-use common::{drop_database, fresh_database_name, pg_base_url, pg_client, with_database};
+use common::{TestDatabase, pg_client};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_logs_survive_the_seq_migration() {
-    let base = pg_base_url();
-    let name = fresh_database_name();
-    let url = with_database(&base, &name);
-    let admin = pg_client(&base).await;
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let db = TestDatabase::create().await;
     {
-        let old = pg_client(&url).await;
+        let old = pg_client(&db.url).await;
         old.batch_execute("CREATE TABLE schema_migrations (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)")
             .await
             .unwrap();
@@ -47,7 +43,7 @@ async fn update_logs_survive_the_seq_migration() {
         .unwrap();
     }
 
-    let store = PgStore::connect(&url).await.expect("the store migrates the database");
+    let store = PgStore::connect(&db.url).await.expect("the store migrates the database");
     let (ann, ben) = (UserId(1000001), UserId(1000002));
     assert_eq!(store.current_cursor(ann).await.unwrap(), 3);
     assert_eq!(store.current_cursor(ben).await.unwrap(), 2);
@@ -87,5 +83,5 @@ async fn update_logs_survive_the_seq_migration() {
     assert!(seqs[0] >= 1);
 
     drop(store);
-    drop_database(&admin, &name).await;
+    db.remove().await;
 }

@@ -49,3 +49,26 @@ pub async fn drop_database(admin: &tokio_postgres::Client, name: &str) {
         eprintln!("could not drop test database {name}: {e}");
     }
 }
+
+/// A fresh, empty database on the test server, with the connection that made it (and drops it).
+pub struct TestDatabase {
+    pub admin: tokio_postgres::Client,
+    pub name: String,
+    /// The new database's URL.
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        let base = pg_base_url();
+        let name = fresh_database_name();
+        let admin = pg_client(&base).await;
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+        let url = with_database(&base, &name);
+        TestDatabase { admin, name, url }
+    }
+
+    pub async fn remove(self) {
+        drop_database(&self.admin, &self.name).await;
+    }
+}
