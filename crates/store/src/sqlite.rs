@@ -626,8 +626,37 @@ struct HotStatements<'c> {
     insert_message: RefCell<rusqlite::Statement<'c>>,
     insert_recent_message: RefCell<rusqlite::Statement<'c>>,
     raise_read: RefCell<rusqlite::Statement<'c>>,
-    push_one: RefCell<rusqlite::Statement<'c>>,
-    push_pair: RefCell<rusqlite::Statement<'c>>,
+    /// `INSERT INTO updates_recent` of 2^k rows, for k in `0..LOG_CHUNKS.len()`.
+    append_log: [RefCell<rusqlite::Statement<'c>>; LOG_CHUNKS.len()],
+}
+
+/// The sizes of the statements that write a batch's update-log entries: a batch's entries go in
+/// chunks of these (largest first), so most are written 32 to a statement.
+const LOG_CHUNKS: [usize; 6] = [1, 2, 4, 8, 16, 32];
+
+/// `INSERT INTO updates_recent` of `rows` rows, bound five parameters a row.
+fn append_log_sql(rows: usize) -> String {
+    // OR FAIL: nothing here can fail (no column takes a NULL), and a statement that may stop
+    // midway without undoing its own rows needs no statement journal.
+    let mut sql = String::from("INSERT OR FAIL INTO updates_recent (user_id, seq, kind, chat_id, message_id) VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let p = i * 5;
+        sql.push_str(&format!("(?{}, ?{}, ?{}, ?{}, ?{})", p + 1, p + 2, p + 3, p + 4, p + 5));
+    }
+    sql
+}
+
+/// An update-log entry appended in the open batch, written to `updates_recent` before the batch
+/// commits (see `Writer::log_pending`).
+struct LogEntry {
+    user: i64,
+    seq: i64,
+    kind: &'static str,
+    chat: i64,
+    message_id: Option<i64>,
 }
 
 impl<'c> HotStatements<'c> {
@@ -645,13 +674,13 @@ impl<'c> HotStatements<'c> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?,
             raise_read: prepare(RAISE_READ)?,
-            push_one: prepare(
-                "INSERT INTO updates_recent (user_id, seq, kind, chat_id, message_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?,
-            push_pair: prepare(
-                "INSERT INTO updates_recent (user_id, seq, kind, chat_id, message_id) \
-                 VALUES (?1, ?2, ?5, ?6, ?7), (?3, ?4, ?5, ?6, ?7)",
-            )?,
+            append_log: {
+                let mut statements = Vec::with_capacity(LOG_CHUNKS.len());
+                for rows in LOG_CHUNKS {
+                    statements.push(prepare(&append_log_sql(rows))?);
+                }
+                statements.try_into().unwrap_or_else(|_| unreachable!("one statement per chunk size"))
+            },
         })
     }
 }
@@ -684,6 +713,11 @@ pub(crate) struct Writer<'c> {
     data_version: Cell<i64>,
     /// Rows in `updates_recent` by user, and the move under way.
     log: RefCell<Backlog>,
+    /// Update-log entries of the open batch not yet written to `updates_recent`. A statement per
+    /// entry (or per private chat's pair) cost about as much as the message's own row; written 32
+    /// to a statement before the batch commits, they cost a fraction. Nothing in the writer reads
+    /// `updates_recent` within a batch but a move of it, which writes them first.
+    log_pending: RefCell<Vec<LogEntry>>,
     /// The slice of the log moved in the open transaction.
     log_slice: Cell<Option<Slice>>,
     compact_rows: usize,
@@ -761,6 +795,7 @@ impl<'c> Writer<'c> {
             balances: RefCell::default(),
             data_version: Cell::new(0),
             log: RefCell::new(Backlog::default()),
+            log_pending: RefCell::new(Vec::with_capacity(2 * MAX_BATCH)),
             log_slice: Cell::new(None),
             compact_rows: options.compact_rows.max(1),
             slice_rows: options.slice_rows.max(1),
@@ -883,6 +918,8 @@ impl<'c> Writer<'c> {
                 if seqs.len() >= 1_000_000 {
                     seqs.clear();
                 }
+                // Read below: the entries noted in this batch must be there to count.
+                self.write_log().map_err(db)?;
                 self.conn
                     .prepare_cached(
                         "SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM updates WHERE user_id = ?1), \
@@ -921,6 +958,44 @@ impl<'c> Writer<'c> {
             heads.clear();
         }
         heads.insert(key.0, id);
+    }
+
+    /// Notes `user`'s next update-log entry, written to `updates_recent` before the batch commits
+    /// ([`Writer::write_log`]); returns its seq.
+    fn log_entry(&self, user: UserId, kind: &'static str, chat: ChatKey, message_id: Option<i64>) -> StoreResult<i64> {
+        let seq = self.next_seq(user)?;
+        self.log_pending.borrow_mut().push(LogEntry { user: user.0, seq, kind, chat: chat.0, message_id });
+        self.note_recent(user, 1);
+        Ok(seq)
+    }
+
+    /// Entries noted in the open batch, for telling whether a failed write noted any.
+    fn log_noted(&self) -> usize {
+        self.log_pending.borrow().len()
+    }
+
+    /// Writes the entries noted in the open batch to `updates_recent`, in as few statements as
+    /// the chunk sizes allow.
+    fn write_log(&self) -> rusqlite::Result<()> {
+        let mut pending = self.log_pending.borrow_mut();
+        let mut rest: &[LogEntry] = &pending;
+        while !rest.is_empty() {
+            let k = LOG_CHUNKS.iter().rposition(|&n| n <= rest.len()).expect("chunks start at one row");
+            let (chunk, tail) = rest.split_at(LOG_CHUNKS[k]);
+            let mut stmt = self.hot.append_log[k].borrow_mut();
+            for (i, e) in chunk.iter().enumerate() {
+                let p = i * 5;
+                stmt.raw_bind_parameter(p + 1, e.user)?;
+                stmt.raw_bind_parameter(p + 2, e.seq)?;
+                stmt.raw_bind_parameter(p + 3, e.kind)?;
+                stmt.raw_bind_parameter(p + 4, e.chat)?;
+                stmt.raw_bind_parameter(p + 5, e.message_id)?;
+            }
+            stmt.raw_execute()?;
+            rest = tail;
+        }
+        pending.clear();
+        Ok(())
     }
 
     fn compaction_due(&self) -> bool {
@@ -1096,6 +1171,7 @@ impl<'c> Writer<'c> {
 
     /// After a rollback nothing this thread counted can be trusted.
     fn forget(&self) {
+        self.log_pending.borrow_mut().clear();
         self.seqs.borrow_mut().clear();
         self.bots.borrow_mut().clear();
         self.private_chats.borrow_mut().clear();
@@ -1164,11 +1240,11 @@ fn writer_loop(
         // answered yet.
         let mut spoiled = false;
         let run = |job: WriteJob, completions: &mut Vec<Completion>| {
-            let before = conn.total_changes();
+            let before = (conn.total_changes(), conn.log_noted());
             match catch_unwind(AssertUnwindSafe(|| job(&conn))) {
                 Ok((ok, completion)) => {
                     completions.push(completion);
-                    !ok && conn.total_changes() != before
+                    !ok && (conn.total_changes(), conn.log_noted()) != before
                 }
                 Err(_) => {
                     tracing::error!("sqlite: a write panicked; its batch is rolled back");
@@ -1215,6 +1291,7 @@ fn writer_loop(
             Err("a write in the same batch failed midway; nothing in the batch was stored".to_string())
         } else {
             let commit = || -> rusqlite::Result<()> {
+                conn.write_log()?;
                 if compacting {
                     conn.compact()?;
                 }
@@ -1540,41 +1617,22 @@ fn member_ids(conn: &Connection, key: ChatKey) -> StoreResult<Vec<UserId>> {
 fn push_update(
     conn: &Writer,
     user: UserId,
-    kind: &str,
+    kind: &'static str,
     chat: ChatKey,
     message_id: Option<i64>,
 ) -> StoreResult<(UserId, u64)> {
-    let seq = conn.next_seq(user)?;
-    conn.hot.push_one.borrow_mut().execute(params![user.0, seq, kind, chat.0, message_id]).map_err(db)?;
-    conn.note_recent(user, 1);
+    let seq = conn.log_entry(user, kind, chat, message_id)?;
     Ok((user, seq as u64))
 }
 
 fn push_all(
     conn: &Writer,
     users: &[UserId],
-    kind: &str,
+    kind: &'static str,
     chat: ChatKey,
     message_id: Option<i64>,
 ) -> StoreResult<Vec<(UserId, u64)>> {
-    // Two entries per statement: a private chat's message is one statement, not two.
-    let mut out = Vec::with_capacity(users.len());
-    let mut pairs = users.chunks_exact(2);
-    for pair in pairs.by_ref() {
-        let (a, b) = (conn.next_seq(pair[0])?, conn.next_seq(pair[1])?);
-        conn.hot
-            .push_pair
-            .borrow_mut()
-            .execute(params![pair[0].0, a, pair[1].0, b, kind, chat.0, message_id])
-            .map_err(db)?;
-        conn.note_recent(pair[0], 1);
-        conn.note_recent(pair[1], 1);
-        out.extend([(pair[0], a as u64), (pair[1], b as u64)]);
-    }
-    for u in pairs.remainder() {
-        out.push(push_update(conn, *u, kind, chat, message_id)?);
-    }
-    Ok(out)
+    users.iter().map(|u| push_update(conn, *u, kind, chat, message_id)).collect()
 }
 
 fn load_callback_query(conn: &Connection, id: i64) -> StoreResult<Option<CallbackQuery>> {
@@ -4629,6 +4687,36 @@ mod tests {
             .await;
         assert!(matches!(r, Err(StoreError::Backend(_))));
         assert_eq!(user_count(&store).await, 0);
+    }
+
+    #[tokio::test]
+    async fn log_entries_of_a_failed_write_are_not_written() {
+        let (_dir, store) = store();
+        // Entries are written when the batch commits, not as they are noted: a write that noted
+        // some and then failed must leave none, as a write that changed rows does.
+        let push = |fail: bool| {
+            store.write(move |c| {
+                push_update(c, UserId(7_000), "chat_updated", ChatKey(1), None)?;
+                push_update(c, UserId(7_001), "chat_updated", ChatKey(1), None)?;
+                if fail {
+                    return Err(StoreError::Backend("disk on fire".into()));
+                }
+                Ok(())
+            })
+        };
+        push(false).await.unwrap();
+        assert!(push(true).await.is_err());
+        push(false).await.unwrap();
+        let rows: Vec<(i64, i64)> = store
+            .read(|c| {
+                c.prepare("SELECT user_id, seq FROM updates_recent ORDER BY user_id, seq")
+                    .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                    .map_err(db)
+            })
+            .await
+            .unwrap();
+        // Seqs go on from what was written, without gaps or repeats.
+        assert_eq!(rows, [(7_000, 1), (7_000, 2), (7_001, 1), (7_001, 2)]);
     }
 
     #[tokio::test]
