@@ -37,7 +37,7 @@ use crate::{
     MAX_CLOUD_KEYS, MessageEdit, NewAccount, PreparedMessage, ProfileChange, Store, StoreError, StoreResult,
     StoreStats, Written, codec, entities, entry_row, launch_row, stored_account, transfer_row, webapp_row,
 };
-use backlog::{Backlog, Slice};
+use backlog::Backlog;
 use plaza_core::bot::{CALLBACK_ANSWER_WINDOW, CallbackAnswer, CallbackQuery};
 use plaza_core::file::FileInfo;
 use plaza_core::ledger::{Account, Entry, NewTransfer, Transfer};
@@ -73,18 +73,15 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0012_ledger_recent.sql"),
     include_str!("../migrations/sqlite/0013_ledger_keys.sql"),
     include_str!("../migrations/sqlite/0014_messages_recent.sql"),
+    include_str!("../migrations/sqlite/0015_update_blocks.sql"),
 ];
 
-/// Move `updates_recent` into `updates` once its oldest row is this old (or once it holds
-/// `SqliteOptions::compact_rows` rows).
+/// Close a block of the update log once its oldest row is this old (or once it holds
+/// `SqliteOptions::compact_rows` rows); see `0015_update_blocks.sql`.
 const COMPACT_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// `messages_recent` is moved into `messages` after every this many moves of the update log.
+/// `messages_recent` is moved into `messages` after every this many blocks of the update log.
 const MESSAGES_MOVE_EVERY: u32 = 4;
-
-/// The fewest rows a slice of a move of the log takes (see [`backlog`]): about a millisecond of
-/// work.
-const SLICE_ROWS: usize = 256;
 
 /// The fewest rows a slice of a move of `messages_recent` takes: about a millisecond of work too
 /// (2,048 rows took 1.7 ms with foreign keys off). Each slice is a transaction of its own with
@@ -344,7 +341,7 @@ struct WriterStats {
 pub struct SqliteOptions {
     /// Read-only connections, each on its own thread.
     pub readers: usize,
-    /// Recent update-log rows that make the writer move them into `updates`.
+    /// Update-log rows that make the writer close a block of the log (index its rows by user).
     pub compact_rows: usize,
     /// Recent ledger entries that make the writer move them into `ledger_entries`.
     pub ledger_compact_rows: usize,
@@ -353,8 +350,6 @@ pub struct SqliteOptions {
     pub busy_chat_messages: u32,
     /// WAL frames that make the writer finish a checkpoint so the WAL starts over.
     pub wal_restart_frames: i64,
-    /// The fewest rows a slice of a move of the update log takes (see `backlog`).
-    pub slice_rows: usize,
     /// The fewest rows a slice of a move of `messages_recent` takes.
     pub message_slice_rows: usize,
     /// Holds each fsync of the WAL this long before it starts: a slow disk, for tests of what
@@ -376,7 +371,6 @@ impl Default for SqliteOptions {
             ledger_compact_rows: LEDGER_COMPACT_ROWS,
             busy_chat_messages: BUSY_CHAT_MESSAGES,
             wal_restart_frames: RESTART_WAL_FRAMES,
-            slice_rows: SLICE_ROWS,
             message_slice_rows: MESSAGE_SLICE_ROWS,
             sync_delay: std::time::Duration::ZERO,
             sync_in_commit: false,
@@ -649,6 +643,41 @@ fn append_log_sql(rows: usize) -> String {
     sql
 }
 
+/// The update log's open block: the entries appended after the last block.
+#[derive(Debug, Default)]
+struct LogTail {
+    /// The last rowid the blocks cover (`update_log_mark`).
+    mark: i64,
+    /// Whether the rows before this thread's were counted (only then can the block be closed).
+    counted: bool,
+    /// Each user's newest seq in the open block.
+    last: foldhash::HashMap<i64, i64>,
+    rows: usize,
+    /// When its oldest entry was noted.
+    since: Option<std::time::Instant>,
+}
+
+impl LogTail {
+    /// The open block as counted from the table: `(user, newest seq, rows)` after `mark`.
+    fn of(mark: i64, users: Vec<(i64, i64, usize)>) -> Self {
+        let mut tail = LogTail { mark, counted: true, ..LogTail::default() };
+        for (user, seq, rows) in users {
+            tail.last.insert(user, seq);
+            tail.rows += rows;
+        }
+        if tail.rows > 0 {
+            tail.since = Some(std::time::Instant::now());
+        }
+        tail
+    }
+
+    fn note(&mut self, user: i64, seq: i64) {
+        self.last.insert(user, seq);
+        self.rows += 1;
+        self.since.get_or_insert_with(std::time::Instant::now);
+    }
+}
+
 /// An update-log entry appended in the open batch, written to `updates_recent` before the batch
 /// commits (see `Writer::log_pending`).
 struct LogEntry {
@@ -711,17 +740,16 @@ pub(crate) struct Writer<'c> {
     /// connection commits (the CLI's `plaza stars grant` while the server runs is another
     /// process), and then nothing remembered above can be trusted.
     data_version: Cell<i64>,
-    /// Rows in `updates_recent` by user, and the move under way.
-    log: RefCell<Backlog>,
+    /// The open block of the update log: the rows after `update_log_mark`.
+    log: RefCell<LogTail>,
+    /// The mark of the block closed in the open transaction.
+    log_closing: Cell<Option<i64>>,
     /// Update-log entries of the open batch not yet written to `updates_recent`. A statement per
     /// entry (or per private chat's pair) cost about as much as the message's own row; written 32
     /// to a statement before the batch commits, they cost a fraction. Nothing in the writer reads
     /// `updates_recent` within a batch but a move of it, which writes them first.
     log_pending: RefCell<Vec<LogEntry>>,
-    /// The slice of the log moved in the open transaction.
-    log_slice: Cell<Option<Slice>>,
     compact_rows: usize,
-    slice_rows: usize,
     message_slice_rows: usize,
     /// Rows in `ledger_entries_recent`.
     ledger_recent: Cell<usize>,
@@ -740,8 +768,8 @@ pub(crate) struct Writer<'c> {
     /// reads them from the rows it moves.
     recent_reads: RefCell<Option<BTreeMap<(i64, i64), i64>>>,
     busy_chat_messages: u32,
-    /// Moves of the log since `messages_recent` was last moved.
-    log_moves: Cell<u32>,
+    /// Blocks of the log closed since `messages_recent` was last moved.
+    log_blocks: Cell<u32>,
     /// A move of `messages_recent` is due or under way: the writer moves a slice of it after
     /// each batch until its pass ends.
     messages_due: Cell<bool>,
@@ -794,11 +822,10 @@ impl<'c> Writer<'c> {
             chat_heads: RefCell::default(),
             balances: RefCell::default(),
             data_version: Cell::new(0),
-            log: RefCell::new(Backlog::default()),
+            log: RefCell::new(LogTail::default()),
+            log_closing: Cell::new(None),
             log_pending: RefCell::new(Vec::with_capacity(2 * MAX_BATCH)),
-            log_slice: Cell::new(None),
             compact_rows: options.compact_rows.max(1),
-            slice_rows: options.slice_rows.max(1),
             message_slice_rows: options.message_slice_rows.max(1),
             ledger_recent: Cell::new(0),
             last_transfer: Cell::new(None),
@@ -808,12 +835,14 @@ impl<'c> Writer<'c> {
             recent_messages: RefCell::new(Backlog::default()),
             recent_reads: RefCell::new(None),
             busy_chat_messages: options.busy_chat_messages,
-            log_moves: Cell::new(0),
+            log_blocks: Cell::new(0),
             messages_due: Cell::new(true),
         };
+        // `data_version` first: a commit by another connection after it, even one made while the
+        // rows are counted, makes the first batch count them again.
+        w.data_version.set(w.read_data_version().unwrap_or(0));
         w.count_ledger_recent();
         w.count_recent();
-        w.data_version.set(w.read_data_version().unwrap_or(0));
         Ok(w)
     }
 
@@ -874,11 +903,6 @@ impl<'c> Writer<'c> {
         known.insert(b, y);
     }
 
-    /// `rows` more entries of `user`'s log were appended to `updates_recent`.
-    fn note_recent(&self, user: UserId, rows: usize) {
-        self.log.borrow_mut().add(user.0, rows);
-    }
-
     /// Learns what the recent tables hold, as a pass of their moves starts over.
     fn count_recent(&self) {
         let count = |sql: &str| -> Backlog {
@@ -894,7 +918,26 @@ impl<'c> Writer<'c> {
                 }
             }
         };
-        *self.log.borrow_mut() = count("SELECT user_id, COUNT(*) FROM updates_recent GROUP BY user_id");
+        let tail =
+            self.conn.query_row("SELECT last_row FROM update_log_mark", [], |r| r.get::<_, i64>(0)).and_then(|mark| {
+                let users = self
+                    .conn
+                    .prepare(
+                        "SELECT user_id, MAX(seq), COUNT(*) FROM updates_recent WHERE rowid > ?1 GROUP BY user_id",
+                    )?
+                    .query_map([mark], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)? as usize))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(LogTail::of(mark, users))
+            });
+        *self.log.borrow_mut() = tail.unwrap_or_else(|e| {
+            // Its users unknown, the open block is not closed (it only grows) until a count
+            // works: after the next rollback, or another connection's commit.
+            tracing::error!(error = %e, "sqlite: cannot read the update log's open block");
+            LogTail::default()
+        });
+        self.log_closing.set(None);
         *self.recent_messages.borrow_mut() = count("SELECT chat_id, COUNT(*) FROM messages_recent GROUP BY chat_id");
         let reads = self
             .conn
@@ -906,7 +949,6 @@ impl<'c> Writer<'c> {
         *self.recent_reads.borrow_mut() = reads
             .inspect_err(|e| tracing::warn!(error = %e, "sqlite: cannot read the recent messages' senders; their move reads them"))
             .ok();
-        self.log_slice.set(None);
     }
 
     /// The next seq of `user`'s update log.
@@ -920,14 +962,7 @@ impl<'c> Writer<'c> {
                 }
                 // Read below: the entries noted in this batch must be there to count.
                 self.write_log().map_err(db)?;
-                self.conn
-                    .prepare_cached(
-                        "SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM updates WHERE user_id = ?1), \
-                                    (SELECT COALESCE(MAX(seq), 0) FROM updates_recent WHERE user_id = ?1))",
-                    )
-                    .map_err(db)?
-                    .query_row([user.0], |r| r.get(0))
-                    .map_err(db)?
+                self.conn.prepare_cached(LAST_SEQ).map_err(db)?.query_row([user.0], |r| r.get(0)).map_err(db)?
             }
         };
         seqs.insert(user.0, last + 1);
@@ -965,7 +1000,7 @@ impl<'c> Writer<'c> {
     fn log_entry(&self, user: UserId, kind: &'static str, chat: ChatKey, message_id: Option<i64>) -> StoreResult<i64> {
         let seq = self.next_seq(user)?;
         self.log_pending.borrow_mut().push(LogEntry { user: user.0, seq, kind, chat: chat.0, message_id });
-        self.note_recent(user, 1);
+        self.log.borrow_mut().note(user.0, seq);
         Ok(seq)
     }
 
@@ -1000,28 +1035,34 @@ impl<'c> Writer<'c> {
 
     fn compaction_due(&self) -> bool {
         let log = self.log.borrow();
-        let n = log.total();
-        log.passing() || n >= self.compact_rows || (n > 0 && log.since().is_some_and(|t| t.elapsed() >= COMPACT_AFTER))
+        log.counted
+            && (log.rows >= self.compact_rows
+                || (log.rows > 0 && log.since.is_some_and(|t| t.elapsed() >= COMPACT_AFTER)))
     }
 
-    /// Moves the next slice of the recent log rows, by user, into `updates`, inside the open
-    /// transaction; [`Writer::compacted`] learns it once committed.
+    /// Closes the update log's open block inside the open transaction (its entries must be
+    /// written): a row of `update_blocks` per user with entries in it, and the mark moved past
+    /// it. The users are the ones this thread counted: it appends all entries, and counts them
+    /// again from the table whenever another connection has written (`check_data_version`).
+    /// Grouping the block's rows in SQL instead cost 3,400 instructions per message.
+    /// [`Writer::compacted`] learns it once committed.
     fn compact(&self) -> rusqlite::Result<()> {
-        let slice = {
-            let mut log = self.log.borrow_mut();
-            let rows = slice_rows(self.slice_rows, self.compact_rows.max(log.total()));
-            log.next_slice(rows)
-        };
-        self.run_all(
-            &[
-                "INSERT OR FAIL INTO updates (user_id, seq, kind, chat_id, message_id) \
-                 SELECT user_id, seq, kind, chat_id, message_id FROM updates_recent \
-                 WHERE user_id > ?1 AND user_id <= ?2 ORDER BY user_id, seq",
-                "DELETE FROM updates_recent WHERE user_id > ?1 AND user_id <= ?2",
-            ],
-            [slice.after, slice.through],
+        let end: i64 = self
+            .conn
+            .prepare_cached("SELECT IFNULL(MAX(rowid), 0) FROM updates_recent")?
+            .query_row([], |r| r.get(0))?;
+        let start = self.log.borrow().mark + 1;
+        let mut users: Vec<(i64, i64)> = self.log.borrow().last.iter().map(|(&u, &s)| (u, s)).collect();
+        // In key order, so the inserts walk `update_blocks` from one end to the other.
+        users.sort_unstable();
+        let mut put = self.conn.prepare_cached(
+            "INSERT OR FAIL INTO update_blocks (user_id, last_seq, first_row, last_row) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        self.log_slice.set(Some(slice));
+        for (user, seq) in users {
+            put.execute([user, seq, start, end])?;
+        }
+        self.conn.prepare_cached("UPDATE update_log_mark SET last_row = ?1")?.execute([end])?;
+        self.log_closing.set(Some(end));
         Ok(())
     }
 
@@ -1154,17 +1195,14 @@ impl<'c> Writer<'c> {
         Ok(last + 1)
     }
 
-    /// After a commit that moved a slice of the log: its rows are gone, and after a pass's last
-    /// slice a move of the recent messages may be due.
+    /// After a commit that closed a block of the log: a new one opens, and a move of the recent
+    /// messages may be due.
     fn compacted(&self) {
-        let Some(slice) = self.log_slice.take() else { return };
-        self.log.borrow_mut().moved(slice);
-        if !slice.is_last() {
-            return;
-        }
-        self.log_moves.set(self.log_moves.get() + 1);
-        if self.log_moves.get() >= MESSAGES_MOVE_EVERY {
-            self.log_moves.set(0);
+        let Some(mark) = self.log_closing.take() else { return };
+        *self.log.borrow_mut() = LogTail { mark, counted: true, ..LogTail::default() };
+        self.log_blocks.set(self.log_blocks.get() + 1);
+        if self.log_blocks.get() >= MESSAGES_MOVE_EVERY {
+            self.log_blocks.set(0);
             self.messages_due.set(true);
         }
     }
@@ -1804,6 +1842,33 @@ fn insert_message(
     let notify = push_all(conn, &message_recipients(conn, row, sender)?, "message_new", row.key, Some(id))?;
     Ok(Written { value: m.into_message(row.key, MessageId(id), sender, now), notify })
 }
+
+/// `?1`'s newest update-log seq (0 for none), in one statement so that one snapshot answers:
+/// the most of what versions before 0015 moved to `updates`, its blocks, and its rows of the open
+/// block (see `0015_update_blocks.sql`).
+const LAST_SEQ: &str = "SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM updates WHERE user_id = ?1), \
+                (SELECT COALESCE(MAX(last_seq), 0) FROM update_blocks WHERE user_id = ?1), \
+                (SELECT COALESCE(MAX(seq), 0) FROM updates_recent \
+                 WHERE rowid > (SELECT last_row FROM update_log_mark) AND user_id = ?1))";
+
+/// `?1`'s update-log entries after seq `?2`, oldest first, at most `?3`, in one statement (one
+/// snapshot): from `updates`, then each block holding a newer entry, read by its rowid range,
+/// then the open block. Each part stops at `?3` rows; a block has at least one of the user's
+/// entries after `?2`, so `?3` blocks are enough.
+const LOG_AFTER: &str = "SELECT seq, kind, chat_id, message_id FROM ( \
+       SELECT * FROM (SELECT seq, kind, chat_id, message_id FROM updates \
+                      WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3) \
+       UNION ALL \
+       SELECT * FROM (SELECT l.seq, l.kind, l.chat_id, l.message_id \
+                      FROM (SELECT first_row, last_row FROM update_blocks \
+                            WHERE user_id = ?1 AND last_seq > ?2 ORDER BY last_seq LIMIT ?3) AS b \
+                      JOIN updates_recent AS l ON l.rowid BETWEEN b.first_row AND b.last_row \
+                      WHERE l.user_id = ?1 AND l.seq > ?2) \
+       UNION ALL \
+       SELECT * FROM (SELECT seq, kind, chat_id, message_id FROM updates_recent \
+                      WHERE rowid > (SELECT last_row FROM update_log_mark) AND user_id = ?1 AND seq > ?2 \
+                      ORDER BY rowid LIMIT ?3)) \
+     ORDER BY seq LIMIT ?3";
 
 /// The newest pin of the chat whose message still exists.
 fn newest_pin(conn: &Connection, key: ChatKey) -> StoreResult<Option<Message>> {
@@ -2648,14 +2713,7 @@ impl Store for SqliteStore {
     async fn events_after(&self, user: UserId, cursor: u64, limit: u32) -> StoreResult<EventPage> {
         let limit = limit.min(crate::MAX_EVENTS_PAGE);
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT seq, kind, chat_id, message_id FROM updates WHERE user_id = ?1 AND seq > ?2 \
-                     UNION ALL \
-                     SELECT seq, kind, chat_id, message_id FROM updates_recent WHERE user_id = ?1 AND seq > ?2 \
-                     ORDER BY seq LIMIT ?3",
-                )
-                .map_err(db)?;
+            let mut stmt = conn.prepare_cached(LOG_AFTER).map_err(db)?;
             let rows = stmt
                 .query_map(params![user.0, cursor as i64, limit], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, ChatKey(r.get(2)?), r.get::<_, Option<i64>>(3)?))
@@ -2776,17 +2834,13 @@ impl Store for SqliteStore {
 
     async fn current_cursor(&self, user: UserId) -> StoreResult<u64> {
         self.read(move |conn| {
-            conn.prepare_cached(
-                "SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM updates WHERE user_id = ?1), \
-                            (SELECT COALESCE(MAX(seq), 0) FROM updates_recent WHERE user_id = ?1)) \
-                 FROM users WHERE id = ?1",
-            )
-            .map_err(db)?
-            .query_row([user.0], |r| r.get::<_, i64>(0))
-            .optional()
-            .map_err(db)?
-            .map(|s| s as u64)
-            .ok_or(Denied::UserNotFound.into())
+            conn.prepare_cached(&format!("{LAST_SEQ} FROM users WHERE id = ?1"))
+                .map_err(db)?
+                .query_row([user.0], |r| r.get::<_, i64>(0))
+                .optional()
+                .map_err(db)?
+                .map(|s| s as u64)
+                .ok_or(Denied::UserNotFound.into())
         })
         .await
     }
@@ -4717,6 +4771,45 @@ mod tests {
             .unwrap();
         // Seqs go on from what was written, without gaps or repeats.
         assert_eq!(rows, [(7_000, 1), (7_000, 2), (7_001, 1), (7_001, 2)]);
+    }
+
+    #[tokio::test]
+    async fn blocks_of_the_log_cover_what_another_process_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        // Blocks of three entries, so every few writes close one.
+        let options = SqliteOptions { compact_rows: 3, ..SqliteOptions::default() };
+        let server = SqliteStore::open(&path, options.clone()).unwrap();
+        async fn push(store: &SqliteStore, user: i64) -> StoreResult<()> {
+            store.write(move |c| push_update(c, UserId(user), "chat_updated", ChatKey(1), None).map(drop)).await
+        }
+        push(&server, 7_000).await.unwrap();
+        // Another process (the CLI) opens the database, appends, and goes; the server then
+        // closes blocks holding the other process's entries too.
+        let cli = SqliteStore::open(&path, SqliteOptions { sync_in_commit: true, ..options }).unwrap();
+        for user in [7_001, 7_002, 7_001] {
+            push(&cli, user).await.unwrap();
+        }
+        drop(cli);
+        for user in [7_000, 7_003, 7_000, 7_002, 7_003] {
+            push(&server, user).await.unwrap();
+        }
+        let blocks: i64 = server
+            .read(|c| c.query_row("SELECT COUNT(*) FROM update_blocks", [], |r| r.get(0)).map_err(db))
+            .await
+            .unwrap();
+        assert!(blocks > 0, "blocks were closed");
+        for (user, entries) in [(7_000, 3), (7_001, 2), (7_002, 2), (7_003, 2)] {
+            let seqs: Vec<i64> = server
+                .read(move |c| {
+                    c.prepare(LOG_AFTER)
+                        .and_then(|mut s| s.query_map(params![user, 0, 100], |r| r.get(0))?.collect())
+                        .map_err(db)
+                })
+                .await
+                .unwrap();
+            assert_eq!(seqs, (1..=entries).collect::<Vec<_>>(), "user {user}");
+        }
     }
 
     #[tokio::test]

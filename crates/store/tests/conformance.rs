@@ -265,18 +265,18 @@ where
     with_sqlite_options(scenario, SqliteOptions::default()).await;
 }
 
-/// SQLite appending every message to `messages_recent` and moving it and its recent update log
-/// after every third log entry (about every second message), and its recent ledger entries after
-/// every second transfer: so a chat's history, a user's log and an account's history are split
-/// between both tables, in every way. Each move is a pass of one user's or chat's rows per
-/// batch, so passes span several batches and meet new rows of keys they have passed and not yet
-/// passed. The default options keep quiet chats' messages in `messages`.
+/// SQLite appending every message to `messages_recent` and moving it after every fourth block of
+/// the update log, closing a block every third log entry (about every second message), and its
+/// recent ledger entries after every second transfer: so a chat's history, a user's log and an
+/// account's history are split between tables and blocks, in every way. Each move of the messages
+/// is a pass of one chat's rows per batch, so passes span several batches and meet new rows of
+/// chats they have passed and not yet passed. The default options keep quiet chats' messages in
+/// `messages`.
 fn compacting() -> SqliteOptions {
     SqliteOptions {
         compact_rows: 3,
         ledger_compact_rows: 3,
         busy_chat_messages: 0,
-        slice_rows: 1,
         message_slice_rows: 1,
         ..SqliteOptions::default()
     }

@@ -1,11 +1,11 @@
-//! Which rows of an append-only "recent" table the writer moves next, and when.
+//! Which rows of the append-only `messages_recent` table the writer moves next.
 //!
-//! The writer appends update-log entries and busy chats' messages to small heap tables and moves
-//! them in bulk into their clustered tables (`updates` by user, `messages` by chat), so that a
-//! page there is written once per move for all its rows instead of once per commit. Moved in one
-//! piece, a move stalled every write queued behind it: measured at 5,000 msg/s, the log's move
-//! (about 1,000 rows every 100 ms) held a batch for 5 to 8 ms and the messages' (about 2,000
-//! rows every 400 ms) for 6 to 10 ms, and the messages caught behind those were delivery's p99.
+//! The writer appends busy chats' messages to a small heap table and moves them in bulk into
+//! `messages`, clustered by chat, so that a page there is written once per move for all its rows
+//! instead of once per commit. Moved in one piece, a move stalled every write queued behind it:
+//! measured at 5,000 msg/s, the messages' move (about 2,000 rows every 400 ms) held a batch for 6
+//! to 10 ms, and the messages caught behind it were delivery's p99. (The update log was moved the
+//! same way until it became append-only with an index of blocks: `0015_update_blocks.sql`.)
 //!
 //! So a move is a *pass* over the keys (users, chats) in order, one *slice* of keys at a time,
 //! each slice a share of the rows. Every key's rows move together, so a page is still written once
@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::time::Instant;
 
 /// A slice of a pass: the keys in `(after, through]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,10 +34,8 @@ impl Slice {
 pub struct Backlog {
     rows: BTreeMap<i64, usize>,
     total: usize,
-    /// When the oldest row not yet passed over was written.
-    since: Option<Instant>,
     /// The last key the pass under way has moved.
-    pass: Option<(i64, Instant)>,
+    pass: Option<i64>,
 }
 
 impl Backlog {
@@ -58,19 +55,14 @@ impl Backlog {
         }
         *self.rows.entry(key).or_insert(0) += n;
         self.total += n;
-        self.since.get_or_insert_with(Instant::now);
     }
 
     pub fn total(&self) -> usize {
         self.total
     }
 
-    /// When the oldest row not yet passed over was written.
-    pub fn since(&self) -> Option<Instant> {
-        self.since
-    }
-
     /// Is a pass under way?
+    #[cfg(test)]
     pub fn passing(&self) -> bool {
         self.pass.is_some()
     }
@@ -78,7 +70,7 @@ impl Backlog {
     /// The next slice of the pass under way (starting one if needed): the following keys, in
     /// order, until they hold `rows` rows or more. Nothing changes until [`Backlog::moved`].
     pub fn next_slice(&mut self, rows: usize) -> Slice {
-        let after = self.pass.get_or_insert_with(|| (i64::MIN, Instant::now())).0;
+        let after = *self.pass.get_or_insert(i64::MIN);
         let mut held = 0;
         let mut keys = self.rows.range((Bound::Excluded(after), Bound::Unbounded)).peekable();
         while let Some((&key, &n)) = keys.next() {
@@ -98,14 +90,7 @@ impl Backlog {
         for key in gone {
             self.total -= self.rows.remove(&key).unwrap_or(0);
         }
-        let started = self.pass.map_or_else(Instant::now, |(_, t)| t);
-        if slice.is_last() {
-            self.pass = None;
-            // Rows written during the pass to keys it had already moved are no older than it.
-            self.since = (self.total > 0).then_some(started);
-        } else {
-            self.pass = Some((slice.through, started));
-        }
+        self.pass = (!slice.is_last()).then_some(slice.through);
     }
 }
 
@@ -132,11 +117,11 @@ mod tests {
         b.moved(s);
         assert!(!b.passing());
         assert_eq!(b.total(), 1);
-        assert!(b.since().is_some(), "the row written during the pass is still to move");
+        assert_eq!(b.total(), 1, "the row written during the pass is still to move");
         let s = b.next_slice(100);
         assert_eq!(s, Slice { after: i64::MIN, through: i64::MAX });
         b.moved(s);
-        assert_eq!((b.total(), b.since()), (0, None));
+        assert_eq!(b.total(), 0);
     }
 
     #[test]
@@ -156,6 +141,6 @@ mod tests {
         assert!(s.is_last());
         b.moved(s);
         assert!(!b.passing());
-        assert_eq!(b.since(), None);
+        assert_eq!(b.total(), 0);
     }
 }
