@@ -748,7 +748,8 @@ pub(crate) struct Writer<'c> {
     /// Update-log entries of the open batch not yet written to `updates_recent`. A statement per
     /// entry (or per private chat's pair) cost about as much as the message's own row; written 32
     /// to a statement before the batch commits, they cost a fraction. Nothing in the writer reads
-    /// `updates_recent` within a batch but a move of it, which writes them first.
+    /// `updates_recent` within a batch but the close of a block and `next_seq`'s first count of a
+    /// user, which write them first.
     log_pending: RefCell<Vec<LogEntry>>,
     compact_rows: usize,
     message_slice_rows: usize,
