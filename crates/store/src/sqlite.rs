@@ -1847,11 +1847,18 @@ fn insert_message(
 
 /// `?1`'s newest update-log seq (0 for none), in one statement so that one snapshot answers:
 /// the most of what versions before 0015 moved to `updates`, its blocks, and its rows of the open
-/// block (see `0015_update_blocks.sql`).
-const LAST_SEQ: &str = "SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM updates WHERE user_id = ?1), \
+/// block (see `0015_update_blocks.sql`). A macro so that [`CURRENT_CURSOR`] extends the same text.
+macro_rules! last_seq {
+    () => {
+        "SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM updates WHERE user_id = ?1), \
                 (SELECT COALESCE(MAX(last_seq), 0) FROM update_blocks WHERE user_id = ?1), \
                 (SELECT COALESCE(MAX(seq), 0) FROM updates_recent \
-                 WHERE rowid > (SELECT last_row FROM update_log_mark) AND user_id = ?1))";
+                 WHERE rowid > (SELECT last_row FROM update_log_mark) AND user_id = ?1))"
+    };
+}
+const LAST_SEQ: &str = last_seq!();
+/// [`LAST_SEQ`], with no row for an unknown user.
+const CURRENT_CURSOR: &str = concat!(last_seq!(), " FROM users WHERE id = ?1");
 
 /// `?1`'s update-log entries after seq `?2`, oldest first, at most `?3`, in one statement (one
 /// snapshot): from `updates`, then each block holding a newer entry, read by its rowid range,
@@ -2836,7 +2843,7 @@ impl Store for SqliteStore {
 
     async fn current_cursor(&self, user: UserId) -> StoreResult<u64> {
         self.read(move |conn| {
-            conn.prepare_cached(&format!("{LAST_SEQ} FROM users WHERE id = ?1"))
+            conn.prepare_cached(CURRENT_CURSOR)
                 .map_err(db)?
                 .query_row([user.0], |r| r.get::<_, i64>(0))
                 .optional()
