@@ -78,7 +78,7 @@ pub const MIGRATIONS: &[&str] = &[
 ];
 
 /// Close a block of the update log once its oldest row is this old (or once it holds
-/// `SqliteOptions::compact_rows` rows); see `0015_update_blocks.sql`.
+/// `SqliteOptions::log_block_rows` rows); see `0015_update_blocks.sql`.
 const COMPACT_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// `messages_recent` is moved into `messages` after every this many blocks of the update log.
@@ -343,7 +343,7 @@ pub struct SqliteOptions {
     /// Read-only connections, each on its own thread.
     pub readers: usize,
     /// Update-log rows that make the writer close a block of the log (index its rows by user).
-    pub compact_rows: usize,
+    pub log_block_rows: usize,
     /// Recent ledger entries that make the writer move them into `ledger_entries`.
     pub ledger_compact_rows: usize,
     /// Messages a chat must have had between two moves of `messages_recent` for its next ones to
@@ -368,7 +368,7 @@ impl Default for SqliteOptions {
     fn default() -> Self {
         SqliteOptions {
             readers: 4,
-            compact_rows: 1024,
+            log_block_rows: 1024,
             ledger_compact_rows: LEDGER_COMPACT_ROWS,
             busy_chat_messages: BUSY_CHAT_MESSAGES,
             wal_restart_frames: RESTART_WAL_FRAMES,
@@ -751,7 +751,7 @@ pub(crate) struct Writer<'c> {
     /// `updates_recent` within a batch but the close of a block and `next_seq`'s first count of a
     /// user, which write them first.
     log_pending: RefCell<Vec<LogEntry>>,
-    compact_rows: usize,
+    log_block_rows: usize,
     message_slice_rows: usize,
     /// Rows in `ledger_entries_recent`.
     ledger_recent: Cell<usize>,
@@ -827,7 +827,7 @@ impl<'c> Writer<'c> {
             log: RefCell::new(LogTail::default()),
             log_closing: Cell::new(None),
             log_pending: RefCell::new(Vec::with_capacity(2 * MAX_BATCH)),
-            compact_rows: options.compact_rows.max(1),
+            log_block_rows: options.log_block_rows.max(1),
             message_slice_rows: options.message_slice_rows.max(1),
             ledger_recent: Cell::new(0),
             last_transfer: Cell::new(None),
@@ -1035,10 +1035,10 @@ impl<'c> Writer<'c> {
         Ok(())
     }
 
-    fn compaction_due(&self) -> bool {
+    fn log_block_due(&self) -> bool {
         let log = self.log.borrow();
         log.counted
-            && (log.rows >= self.compact_rows
+            && (log.rows >= self.log_block_rows
                 || (log.rows > 0 && log.since.is_some_and(|t| t.elapsed() >= COMPACT_AFTER)))
     }
 
@@ -1047,8 +1047,8 @@ impl<'c> Writer<'c> {
     /// it. The users are the ones this thread counted: it appends all entries, and counts them
     /// again from the table whenever another connection has written (`check_data_version`).
     /// Grouping the block's rows in SQL instead cost 3,400 instructions per message.
-    /// [`Writer::compacted`] learns it once committed.
-    fn compact(&self) -> rusqlite::Result<()> {
+    /// [`Writer::log_block_closed`] learns it once committed.
+    fn close_log_block(&self) -> rusqlite::Result<()> {
         let end: i64 = self
             .conn
             .prepare_cached("SELECT IFNULL(MAX(rowid), 0) FROM updates_recent")?
@@ -1199,7 +1199,7 @@ impl<'c> Writer<'c> {
 
     /// After a commit that closed a block of the log: a new one opens, and a move of the recent
     /// messages may be due.
-    fn compacted(&self) {
+    fn log_block_closed(&self) {
         let Some(mark) = self.log_closing.take() else { return };
         *self.log.borrow_mut() = LogTail { mark, counted: true, ..LogTail::default() };
         self.log_blocks.set(self.log_blocks.get() + 1);
@@ -1321,7 +1321,7 @@ fn writer_loop(
                 None => break,
             }
         }
-        let compacting = !spoiled && conn.compaction_due();
+        let closing_block = !spoiled && conn.log_block_due();
         let compacting_ledger = !spoiled && conn.ledger_compaction_due();
         // Counted before the COMMIT makes it visible, so a reader that saw it waits for its fsync.
         batch_no += 1;
@@ -1332,8 +1332,8 @@ fn writer_loop(
         } else {
             let commit = || -> rusqlite::Result<()> {
                 conn.write_log()?;
-                if compacting {
-                    conn.compact()?;
+                if closing_block {
+                    conn.close_log_block()?;
                 }
                 if compacting_ledger {
                     conn.compact_ledger()?;
@@ -1344,8 +1344,8 @@ fn writer_loop(
         };
         match &outcome {
             Ok(()) => {
-                if compacting {
-                    conn.compacted();
+                if closing_block {
+                    conn.log_block_closed();
                 }
                 if compacting_ledger {
                     conn.ledger_recent.set(0);
@@ -4787,7 +4787,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         // Blocks of three entries, so every few writes close one.
-        let options = SqliteOptions { compact_rows: 3, ..SqliteOptions::default() };
+        let options = SqliteOptions { log_block_rows: 3, ..SqliteOptions::default() };
         let server = SqliteStore::open(&path, options.clone()).unwrap();
         async fn push(store: &SqliteStore, user: i64) -> StoreResult<()> {
             store.write(move |c| push_update(c, UserId(user), "chat_updated", ChatKey(1), None).map(drop)).await

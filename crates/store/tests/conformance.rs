@@ -274,7 +274,7 @@ where
 /// `messages`.
 fn compacting() -> SqliteOptions {
     SqliteOptions {
-        compact_rows: 3,
+        log_block_rows: 3,
         ledger_compact_rows: 3,
         busy_chat_messages: 0,
         message_slice_rows: 1,

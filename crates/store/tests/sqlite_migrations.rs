@@ -110,7 +110,7 @@ async fn a_version_14_update_log_survives_the_block_migration() {
         .unwrap();
     }
 
-    let options = SqliteOptions { compact_rows: 3, busy_chat_messages: 0, ..SqliteOptions::default() };
+    let options = SqliteOptions { log_block_rows: 3, busy_chat_messages: 0, ..SqliteOptions::default() };
     let s = SqliteStore::open(&path, options).expect("the store migrates the database");
     let texts = |events: &[plaza_store::Event]| -> Vec<(u64, String)> {
         events

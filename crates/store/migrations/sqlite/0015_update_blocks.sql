@@ -4,7 +4,7 @@
 -- instructions of sending a message and a third of the WAL frames a commit wrote.
 --
 -- Now `updates_recent` is the log itself, append-only, its rowids in commit order. Every
--- `SqliteOptions::compact_rows` rows (or 100 ms) the writer closes a block: one row here per user
+-- `SqliteOptions::log_block_rows` rows (or 100 ms) the writer closes a block: one row here per user
 -- with entries among the rows appended since the last block, giving the block's rowid range. A
 -- user's entries after a cursor are then `updates` (what earlier versions moved there, never
 -- written again), the blocks with a newer `last_seq`, each read by its rowid range, and the rows
