@@ -68,7 +68,10 @@ where
         }
         let started = Instant::now();
         let method = method_label(req.method());
-        let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+        let route = match req.extensions().get::<MatchedPath>() {
+            Some(p) => p.as_str().to_owned(),
+            None => crate::botapi::metrics_route(req.uri().path()).unwrap_or("unmatched").to_owned(),
+        };
         // The route's pattern, not the path: a Bot API path holds the bot's token.
         let span = tracing::debug_span!("request", %method, route = %route);
         let answer = self.inner.call(req);

@@ -203,7 +203,7 @@ pub fn router(state: AppState) -> Router {
         .route("/js/telegram-web-app.js", get(apps::telegram_web_app_js))
         .route("/{name}", get(web::link))
         .merge(botapi::router())
-        .fallback(|| async { ApiError::not_found() })
+        .fallback(botapi::fallback)
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
         })

@@ -101,6 +101,14 @@ async fn transport_and_envelope(b: Backend) {
     assert_eq!(envelope(s.http.get(url("GETME")).send().await.unwrap()).await.1["ok"], json!(true));
     let test_env = s.http.get(format!("{}/bot{t}/test/getMe", s.base)).send().await.unwrap();
     assert_eq!(envelope(test_env).await.1["result"]["id"], json!(p.bot_id));
+    // A percent-encoded token and method name read as their decoded text.
+    let encoded = format!("{}/bot{}/get%4De", s.base, t.replace(':', "%3A"));
+    assert_eq!(envelope(s.http.get(encoded).send().await.unwrap()).await.1["result"]["id"], json!(p.bot_id));
+    // Paths of other shapes are not calls.
+    for path in [format!("/bot{t}/"), format!("/bot{t}/getMe/more"), format!("/bot{t}/prod/getMe")] {
+        let r = s.http.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
 
     // Unknown and malformed tokens, unknown methods.
     let (status, body) = envelope(s.http.get(format!("{}/bot1:nope/getMe", s.base)).send().await.unwrap()).await;
@@ -213,6 +221,39 @@ async fn transport_and_envelope(b: Backend) {
         .await
         .unwrap();
     assert_eq!(envelope(r).await.1["result"]["text"], "zipped");
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, format!("chat_id={}&text=deflated", p.user_id).as_bytes()).unwrap();
+    let r = s
+        .http
+        .post(url("sendMessage"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-encoding", "deflate")
+        .body(z.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(r).await.1["result"]["text"], "deflated");
+    for (encoding, body, description) in [
+        ("br", &b"\x0b\x02\x80{}\x03"[..], "Bad Request: unsupported Content-Encoding \"br\""),
+        ("gzip", &b"not gzip at all"[..], "Bad Request: can't decompress the gzip request body"),
+    ] {
+        let r = s
+            .http
+            .post(url("sendMessage"))
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = envelope(r).await;
+        assert_eq!((status.as_u16(), body["description"].as_str()), (400, Some(description)), "{encoding}");
+    }
+    // Calls are counted under their route's pattern, never under a path that holds the token.
+    let metrics = s.http.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"route="/{token}/{method}",status="200""#), "{metrics}");
+    assert!(metrics.contains(r#"route="/{token}/test/{method}",status="200""#), "{metrics}");
+    assert!(!metrics.contains(t.as_str()), "{metrics}");
     assert_eq!(ok(&s, t, "logOut", json!({})).await, json!(true));
 }
 

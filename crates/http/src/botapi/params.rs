@@ -5,9 +5,12 @@
 use foldhash::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::header::CONTENT_TYPE;
-use serde::de::DeserializeOwned;
+use std::io::Read;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request};
+use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
 
 use super::error::BotError;
 
@@ -50,7 +53,10 @@ impl Params {
 
     /// Reads the query string and the body, whatever its encoding. Body values win over query
     /// values of the same name.
-    pub async fn from_request(req: Request, max_body: usize) -> Result<Params, BotError> {
+    pub async fn from_request(mut req: Request, max_body: usize) -> Result<Params, BotError> {
+        if req.headers().contains_key(CONTENT_ENCODING) {
+            req = decompressed(req, max_body).await?;
+        }
         let mut params = Params::default();
         if let Some(q) = req.uri().query() {
             for (k, v) in form_urlencoded_pairs(q.as_bytes()) {
@@ -64,6 +70,7 @@ impl Params {
             .map(|v| v.to_ascii_lowercase())
             .unwrap_or_default();
         if content_type.starts_with("multipart/form-data") {
+            DefaultBodyLimit::max(max_body).apply(&mut req);
             let mut multipart = Multipart::from_request(req, &())
                 .await
                 .map_err(|e| BotError::bad(format!("can't parse multipart: {e}")))?;
@@ -85,19 +92,22 @@ impl Params {
             }
             return params.refusing_nul();
         }
-        let body = axum::body::to_bytes(req.into_body(), max_body)
-            .await
-            .map_err(|_| BotError::new(413, "Request Entity Too Large"))?;
+        let body = axum::body::to_bytes(req.into_body(), max_body).await.map_err(|_| too_large())?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return params.refusing_nul();
         }
         if content_type.starts_with("application/json") {
-            let value: serde_json::Value =
-                serde_json::from_slice(&body).map_err(|_| BotError::bad("can't parse JSON request body"))?;
-            let serde_json::Value::Object(map) = value else {
-                return Err(BotError::bad("JSON request body must be an object"));
-            };
-            params.0.extend(Params::from_json_object(map).0);
+            let JsonBody(fields) = serde_json::from_slice(&body).map_err(|_| {
+                match serde_json::from_slice::<serde_json::Value>(&body) {
+                    Ok(_) => BotError::bad("JSON request body must be an object"),
+                    Err(_) => BotError::bad("can't parse JSON request body"),
+                }
+            })?;
+            if params.0.is_empty() {
+                params.0 = fields;
+            } else {
+                params.0.extend(fields);
+            }
         } else {
             // urlencoded, or a body without a content type (some clients omit it).
             for (k, v) in form_urlencoded_pairs(&body) {
@@ -131,6 +141,7 @@ impl Params {
     }
 
     /// Parameters of a JSON object: strings are taken as they are, other values kept as JSON.
+    /// (A JSON body is read the same way, straight into the parameters: [`JsonBody`].)
     pub fn from_json_object(map: serde_json::Map<String, serde_json::Value>) -> Params {
         let mut params = Params::default();
         for (k, v) in map {
@@ -229,6 +240,88 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> BotError {
     } else {
         BotError::bad(format!("can't parse multipart: {}", e.body_text()))
     }
+}
+
+fn too_large() -> BotError {
+    BotError::new(413, "Request Entity Too Large")
+}
+
+/// A JSON body's object, read straight into parameters as [`Params::from_json_object`] reads one:
+/// strings as text, other values as JSON, `null` as absent (a later `null` removes an earlier
+/// value of the same name, as the last of duplicate names wins). Read through `serde_json::Value`
+/// first, a body was built as a `BTreeMap` and then moved over.
+struct JsonBody(HashMap<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for JsonBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = JsonBody;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonBody, A::Error> {
+                let mut fields = HashMap::with_capacity_and_hasher(map.size_hint().unwrap_or(8), Default::default());
+                while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                    match v {
+                        serde_json::Value::String(s) => {
+                            fields.insert(k, Value::Text(s));
+                        }
+                        // Telegram's server treats a JSON null as an absent parameter.
+                        serde_json::Value::Null => {
+                            fields.remove(&k);
+                        }
+                        other => {
+                            fields.insert(k, Value::Json(other));
+                        }
+                    }
+                }
+                Ok(JsonBody(fields))
+            }
+        }
+        d.deserialize_map(Fields)
+    }
+}
+
+/// A request whose body said `Content-Encoding: gzip` (or `deflate`, or `identity`), with the body
+/// decompressed, as Telegram's server accepts compressed bodies. Neither the compressed nor the
+/// decompressed body may pass `max_body`.
+async fn decompressed(req: Request, max_body: usize) -> Result<Request, BotError> {
+    let (mut parts, body) = req.into_parts();
+    let encoding = parts
+        .headers
+        .remove(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok().map(|v| v.trim().to_ascii_lowercase()))
+        .unwrap_or_default();
+    parts.headers.remove(CONTENT_LENGTH);
+    let raw = axum::body::to_bytes(body, max_body).await.map_err(|_| too_large())?;
+    let gzip = match encoding.as_str() {
+        "" | "identity" => return Ok(Request::from_parts(parts, Body::from(raw))),
+        "gzip" | "x-gzip" => true,
+        "deflate" => false,
+        other => return Err(BotError::bad(format!("unsupported Content-Encoding \"{other}\""))),
+    };
+    let inflate = move || -> std::io::Result<Vec<u8>> {
+        let limit = max_body as u64 + 1;
+        let mut out = Vec::new();
+        if gzip {
+            flate2::read::MultiGzDecoder::new(&raw[..]).take(limit).read_to_end(&mut out)?;
+        } else {
+            flate2::read::ZlibDecoder::new(&raw[..]).take(limit).read_to_end(&mut out)?;
+        }
+        Ok(out)
+    };
+    // Inflating up to 50 MB would hold up every other request on this worker thread.
+    let out = tokio::task::spawn_blocking(inflate)
+        .await
+        .map_err(|_| BotError::new(500, "Internal Server Error"))?
+        .map_err(|_| BotError::bad(format!("can't decompress the {encoding} request body")))?;
+    if out.len() > max_body {
+        return Err(too_large());
+    }
+    Ok(Request::from_parts(parts, Body::from(out)))
 }
 
 /// `application/x-www-form-urlencoded` pairs; `+` is a space, bad escapes are kept as they are.
