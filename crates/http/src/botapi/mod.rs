@@ -48,7 +48,10 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
 /// A call's two segments, percent-decoded, from `/<token>/<method>` or `/<token>/test/<method>`.
 fn call_path(path: &str) -> Option<(String, String)> {
     let (first, method, _) = call_segments(path)?;
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned());
+    let decode = |s: &str| match s.contains('%') {
+        false => Some(s.to_owned()),
+        true => percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned()),
+    };
     Some((decode(first)?, decode(method)?))
 }
 
