@@ -218,19 +218,19 @@ pub struct NewMessage {
     pub reply_to: Option<MessageId>,
     pub reply_markup: Option<ReplyMarkup>,
     /// A photo or document; `text` is then its caption, which may be empty.
-    pub media: Option<Media>,
+    pub media: Option<Box<Media>>,
     /// Where a forwarded message came from.
     pub forward_origin: Option<ForwardOrigin>,
     /// Recipients may not forward or copy it (`protect_content`).
     pub protected: bool,
     /// Set for service messages (a pin …), which have no text of their own.
-    pub service: Option<ServiceAction>,
+    pub service: Option<Box<ServiceAction>>,
     /// A poll to create with the message; the message has no text of its own.
-    pub poll: Option<NewPoll>,
+    pub poll: Option<Box<NewPoll>>,
     /// The bot through which a person sent it (a mini app's `answerWebAppQuery`).
     pub via_bot: Option<UserId>,
     /// An invoice the bot sent with `sendInvoice`; the message has no text of its own.
-    pub invoice: Option<InvoiceSummary>,
+    pub invoice: Option<Box<InvoiceSummary>>,
 }
 
 /// What a service message reports.
@@ -329,7 +329,7 @@ impl NewMessage {
             entities,
             reply_to,
             reply_markup: None,
-            media: Some(media),
+            media: Some(Box::new(media)),
             forward_origin: None,
             protected: false,
             service: None,
@@ -341,17 +341,21 @@ impl NewMessage {
 
     /// A service message reporting `action`.
     pub fn service(action: ServiceAction) -> Self {
-        NewMessage { service: Some(action), ..NewMessage::without_text(None) }
+        NewMessage { service: Some(Box::new(action)), ..NewMessage::without_text(None) }
     }
 
     /// An invoice message; `markup` must start with the Pay button.
     pub fn invoice(invoice: InvoiceSummary, markup: ReplyMarkup, reply_to: Option<MessageId>) -> Self {
-        NewMessage { invoice: Some(invoice), reply_markup: Some(markup), ..NewMessage::without_text(reply_to) }
+        NewMessage {
+            invoice: Some(Box::new(invoice)),
+            reply_markup: Some(markup),
+            ..NewMessage::without_text(reply_to)
+        }
     }
 
     /// A message carrying a new poll.
     pub fn poll(poll: NewPoll, reply_to: Option<MessageId>) -> Self {
-        NewMessage { poll: Some(poll), ..NewMessage::without_text(reply_to) }
+        NewMessage { poll: Some(Box::new(poll)), ..NewMessage::without_text(reply_to) }
     }
 
     /// A message with no text of its own and nothing else yet: what service, invoice and poll
@@ -417,16 +421,16 @@ pub struct Message {
     /// The keyboard the sender attached (bots only).
     pub reply_markup: Option<ReplyMarkup>,
     /// A photo or document; `text` is then its caption.
-    pub media: Option<Media>,
+    pub media: Option<Box<Media>>,
     pub forward_origin: Option<ForwardOrigin>,
     pub protected: bool,
-    pub service: Option<ServiceAction>,
+    pub service: Option<Box<ServiceAction>>,
     /// The id of the poll the message carries.
     pub poll: Option<String>,
     /// The bot through which a person sent it (a mini app's `answerWebAppQuery`).
     pub via_bot: Option<UserId>,
     /// An invoice the bot sent with `sendInvoice`.
-    pub invoice: Option<InvoiceSummary>,
+    pub invoice: Option<Box<InvoiceSummary>>,
 }
 
 impl Message {

@@ -1,6 +1,6 @@
 //! Explicit conversions between domain values and the client API's wire types.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use plaza_core::bot::CallbackQuery;
 use plaza_core::poll::{Poll, ReactionCount};
@@ -83,12 +83,14 @@ pub struct Senders(HashMap<UserId, UserOut>, Option<UserId>);
 impl Senders {
     /// Starts with a user already known, typically the caller, to save a lookup.
     pub fn knowing(user: &User) -> Self {
-        Senders(HashMap::from([(user.id, user_out(user))]), Some(user.id))
+        let mut known = HashMap::default();
+        known.insert(user.id, user_out(user));
+        Senders(known, Some(user.id))
     }
 
     /// For messages read by `viewer` (polls show their own vote).
     pub fn for_viewer(viewer: UserId) -> Self {
-        Senders(HashMap::new(), Some(viewer))
+        Senders(HashMap::default(), Some(viewer))
     }
 
     async fn user_out(&mut self, service: &Service, id: UserId) -> ServiceResult<UserOut> {
@@ -131,7 +133,7 @@ impl Senders {
             forward_from,
             forward_date: m.forward_origin.map(|f| f.date),
             protected: m.protected,
-            service: m.service.as_ref().map(|s| match s {
+            service: m.service.as_deref().map(|s| match s {
                 plaza_core::ServiceAction::PinnedMessage(id) => ServiceOut::PinnedMessage { message_id: id.0 },
                 plaza_core::ServiceAction::WebAppData { button_text, .. } => {
                     ServiceOut::WebAppData { button_text: button_text.clone() }

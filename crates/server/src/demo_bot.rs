@@ -187,10 +187,10 @@ impl DemoBot {
         let chat = bm.chat.id;
         let in_group = matches!(bm.chat.kind, ChatKind::Group { .. });
         let m = bm.message;
-        if let Some(plaza_core::ServiceAction::WebAppData { data, .. }) = &m.service {
+        if let Some(plaza_core::ServiceAction::WebAppData { data, .. }) = m.service.as_deref() {
             return self.on_order(chat, data).await;
         }
-        if let Some(plaza_core::ServiceAction::SuccessfulPayment(r)) = &m.service {
+        if let Some(plaza_core::ServiceAction::SuccessfulPayment(r)) = m.service.as_deref() {
             self.coffees.insert(m.sender, r.charge_id.clone());
             let (text, entities) = html(&format!(
                 "☕ Thanks! Your coffee is on its way: {} ⭐️ received.\nChanged your mind? /refund gives the Stars back.",

@@ -440,8 +440,8 @@ impl Service {
             Some(id) => self.message_by_id(viewer, chat_id, id).await?.map(Box::new),
             None => None,
         };
-        let pinned = match message.service {
-            Some(plaza_core::ServiceAction::PinnedMessage(id)) => {
+        let pinned = match message.service.as_deref() {
+            Some(&plaza_core::ServiceAction::PinnedMessage(id)) => {
                 self.message_by_id(viewer, chat_id, id).await?.map(Box::new)
             }
             _ => None,

@@ -565,13 +565,13 @@ fn markup_in(m: Markup) -> Result<ReplyMarkup, StoreError> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extras {
     pub reply_markup: Option<ReplyMarkup>,
-    pub media: Option<Media>,
+    pub media: Option<Box<Media>>,
     pub forward_origin: Option<ForwardOrigin>,
     pub protected: bool,
-    pub service: Option<ServiceAction>,
+    pub service: Option<Box<ServiceAction>>,
     pub poll: Option<String>,
     pub via_bot: Option<UserId>,
-    pub invoice: Option<InvoiceSummary>,
+    pub invoice: Option<Box<InvoiceSummary>>,
 }
 
 impl Extras {
@@ -643,19 +643,19 @@ pub fn encode_extra(x: &Extras) -> Option<String> {
     }
     let extra = Extra {
         markup: x.reply_markup.as_ref().map(markup_out),
-        media: x.media.as_ref().map(media_out),
+        media: x.media.as_deref().map(media_out),
         forward: x.forward_origin.map(|f| (f.sender.0, f.date)),
         protected: x.protected,
-        pinned: match &x.service {
+        pinned: match x.service.as_deref() {
             Some(ServiceAction::PinnedMessage(id)) => Some(id.0),
             _ => None,
         },
-        web_app_data: match &x.service {
+        web_app_data: match x.service.as_deref() {
             Some(ServiceAction::WebAppData { data, button_text }) => Some((data.clone(), button_text.clone())),
             _ => None,
         },
         poll: x.poll.clone(),
-        action: match &x.service {
+        action: match x.service.as_deref() {
             Some(ServiceAction::WriteAccessAllowed { web_app_name, from_request }) => {
                 Some(StoredAction::WriteAccess { app: web_app_name.clone(), request: *from_request })
             }
@@ -687,7 +687,7 @@ pub fn decode_extra(column: Option<&str>) -> Result<Extras, StoreError> {
     let extra: Extra = serde_json::from_str(text).map_err(bad)?;
     Ok(Extras {
         reply_markup: extra.markup.map(markup_in).transpose()?,
-        media: extra.media.map(media_in).transpose()?,
+        media: extra.media.map(media_in).transpose()?.map(Box::new),
         forward_origin: extra.forward.map(|(s, d)| ForwardOrigin { sender: UserId(s), date: d }),
         protected: extra.protected,
         service: match (extra.pinned, extra.web_app_data, extra.action) {
@@ -711,17 +711,21 @@ pub fn decode_extra(column: Option<&str>) -> Result<Extras, StoreError> {
                 Some(ServiceAction::RefundedPayment(receipt_in(receipt)))
             }
             (None, None, None) => None,
-        },
+        }
+        .map(Box::new),
         poll: extra.poll,
         via_bot: extra.via_bot.map(UserId),
-        invoice: extra.invoice.map(|i| InvoiceSummary {
-            slug: i.slug,
-            title: i.title,
-            description: i.description,
-            start_parameter: i.start,
-            currency: i.currency,
-            total_amount: i.total,
-        }),
+        invoice: extra
+            .invoice
+            .map(|i| InvoiceSummary {
+                slug: i.slug,
+                title: i.title,
+                description: i.description,
+                start_parameter: i.start,
+                currency: i.currency,
+                total_amount: i.total,
+            })
+            .map(Box::new),
     })
 }
 
@@ -889,7 +893,7 @@ mod tests {
             height: Some(1),
         });
         let x = Extras {
-            media: Some(photo),
+            media: Some(Box::new(photo)),
             forward_origin: Some(ForwardOrigin { sender: UserId(7), date: 9 }),
             protected: true,
             ..Default::default()

@@ -2225,7 +2225,7 @@ async fn files(store: Arc<dyn Store>) {
     // A message with a photo and an empty caption, and one with a captioned document.
     let m = NewMessage::with_file(Media::Photo(photo.clone()), "", vec![], None).unwrap();
     let sent = s.append_message(alice.id, dm(&bob), m, T0 + 1).await.unwrap().value;
-    assert_eq!(sent.media, Some(Media::Photo(photo)));
+    assert_eq!(sent.media.as_deref(), Some(&Media::Photo(photo)));
     assert!(sent.text.is_empty());
     let m = NewMessage::with_file(Media::Document(doc.clone()), "read me", vec![], Some(1)).unwrap();
     let sent2 = s.append_message(bob.id, dm(&alice), m, T0 + 2).await.unwrap().value;
@@ -2238,7 +2238,7 @@ async fn files(store: Arc<dyn Store>) {
         reply_markup: None,
     };
     let edited = s.edit_message(bob.id, dm(&alice), sent2.id, edit, T0 + 3).await.unwrap().value;
-    assert_eq!(edited.media, Some(Media::Document(doc)));
+    assert_eq!(edited.media.as_deref(), Some(&Media::Document(doc)));
     assert_eq!(edited.text.as_str(), "read me now");
 }
 
@@ -2575,7 +2575,7 @@ async fn pins(store: Arc<dyn Store>) {
     let service = w.value;
     assert_eq!((service.chat, service.id, service.sender, service.date), (m1.chat, MessageId(3), alice.id, T0 + 10));
     assert_eq!(service.text.as_str(), "");
-    assert_eq!(service.service, Some(ServiceAction::PinnedMessage(m1.id)));
+    assert_eq!(service.service.as_deref(), Some(&ServiceAction::PinnedMessage(m1.id)));
     assert_eq!(all_history(s, &bob, g).await, vec![m1.clone(), m2.clone(), service.clone()]);
     assert_eq!(
         bodies_after(s, &bob, bob_cursor).await,
@@ -2592,7 +2592,7 @@ async fn pins(store: Arc<dyn Store>) {
 
     // The newest pin is the one shown; pinning again makes a pin the newest.
     let s2 = s.pin_message(carol.id, g, m2.id, T0 + 20).await.unwrap().value;
-    assert_eq!(s2.service, Some(ServiceAction::PinnedMessage(m2.id)));
+    assert_eq!(s2.service.as_deref(), Some(&ServiceAction::PinnedMessage(m2.id)));
     assert_eq!(s.pinned_message(bob.id, g).await.unwrap(), Some(m2.clone()));
     s.pin_message(carol.id, g, m1.id, T0 + 30).await.unwrap();
     assert_eq!(s.pinned_message(bob.id, g).await.unwrap(), Some(m1.clone()));
@@ -2635,7 +2635,7 @@ async fn pins(store: Arc<dyn Store>) {
     let w = s.pin_message(bob.id, dm(&alice), hi.id, T0 + 61).await.unwrap();
     assert_eq!(notified(&w), users(&[&alice, &bob]));
     let pinned = w.value;
-    assert_eq!((pinned.id, pinned.service.clone()), (MessageId(2), Some(ServiceAction::PinnedMessage(hi.id))));
+    assert_eq!((pinned.id, pinned.service.as_deref()), (MessageId(2), Some(&ServiceAction::PinnedMessage(hi.id))));
     assert_eq!(
         bodies_after(s, &bob, bob_cursor).await,
         vec![EventBody::MessageNew { chat_id: dm(&alice), message: pinned.clone() }]
@@ -3719,7 +3719,7 @@ async fn whole_history(s: &dyn Store, viewer: &User, chat: ChatId) -> Vec<Messag
 fn receipts(messages: &[Message]) -> Vec<(UserId, bool, PaymentReceipt)> {
     messages
         .iter()
-        .filter_map(|m| match &m.service {
+        .filter_map(|m| match m.service.as_deref() {
             Some(ServiceAction::SuccessfulPayment(r)) => Some((m.sender, false, (**r).clone())),
             Some(ServiceAction::RefundedPayment(r)) => Some((m.sender, true, (**r).clone())),
             _ => None,
@@ -3755,7 +3755,7 @@ async fn invoices_and_checkouts(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(notified(&w), vec![ann.id], "the bot gets no entry for its own message");
     let msg = w.value;
-    assert_eq!(msg.invoice, Some(coffee.summary("inv-coffee")));
+    assert_eq!(msg.invoice.as_deref(), Some(&coffee.summary("inv-coffee")));
     assert_eq!((msg.sender, msg.text.as_str()), (seller.id, ""));
     let inv = s.invoice("inv-coffee").await.unwrap().unwrap();
     assert_eq!(

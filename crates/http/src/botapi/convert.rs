@@ -297,13 +297,13 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
         caption: None,
         caption_entities: None,
         pinned_message: None,
-        web_app_data: match &m.service {
+        web_app_data: match m.service.as_deref() {
             Some(plaza_core::ServiceAction::WebAppData { data, button_text }) => {
                 Some(Box::new(wire::WebAppData { data: data.clone(), button_text: button_text.clone() }))
             }
             _ => None,
         },
-        write_access_allowed: match &m.service {
+        write_access_allowed: match m.service.as_deref() {
             Some(plaza_core::ServiceAction::WriteAccessAllowed { web_app_name, from_request }) => {
                 Some(Box::new(wire::WriteAccessAllowed {
                     from_request: from_request.then_some(true),
@@ -312,7 +312,7 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
             }
             _ => None,
         },
-        contact: match &m.service {
+        contact: match m.service.as_deref() {
             Some(plaza_core::ServiceAction::Contact(c)) => Some(Box::new(wire::Contact {
                 phone_number: c.phone_number.clone(),
                 first_name: c.first_name.clone(),
@@ -330,7 +330,7 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
                 total_amount: i.total_amount,
             })
         }),
-        successful_payment: match &m.service {
+        successful_payment: match m.service.as_deref() {
             Some(plaza_core::ServiceAction::SuccessfulPayment(r)) => Some(Box::new(wire::SuccessfulPayment {
                 currency: r.currency.clone(),
                 total_amount: r.total_amount,
@@ -345,7 +345,7 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
             })),
             _ => None,
         },
-        refunded_payment: match &m.service {
+        refunded_payment: match m.service.as_deref() {
             Some(plaza_core::ServiceAction::RefundedPayment(r)) => Some(Box::new(wire::RefundedPayment {
                 currency: r.currency.clone(),
                 total_amount: r.total_amount,
@@ -362,7 +362,7 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
         poll: None,
         reply_markup: inline_keyboard(m.reply_markup.as_ref()),
     };
-    match &m.media {
+    match m.media.as_deref() {
         None => (out.text, out.entities) = (text, entities),
         Some(media) => {
             (out.caption, out.caption_entities) = (text, entities);
