@@ -1,6 +1,7 @@
-//! What runs in front of every route, as one tower service: an app's origin reaches nothing but the
-//! app; every other request is counted in the metrics, logged (at `error` for a 5xx answer, else at
-//! `debug`) and, should its handler panic, answered `500` with the API's error body.
+//! What runs in front of every route, as one tower service: requests get the default body limit;
+//! an app's origin reaches nothing but the app; every other request is counted in the metrics,
+//! logged (at `error` for a 5xx answer, else at `debug`) and, should its handler panic, answered
+//! `500` with the API's error body.
 //!
 //! It replaces a stack of `TraceLayer`, `CatchPanicLayer` and an `axum::middleware::from_fn`
 //! function. Each of those wrapped the request's future in another one (boxed and moved, and the
@@ -12,7 +13,7 @@ use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
@@ -61,7 +62,10 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        // What `.layer(DefaultBodyLimit::max(MAX_BODY))` on the router did, without the boxed
+        // service, cloned service and future that a router layer adds to every request.
+        DefaultBodyLimit::max(crate::MAX_BODY).apply(&mut req);
         if crate::apps::to_app_origin(&self.state, &req) {
             let state = self.state.clone();
             return Box::pin(async move { Ok(crate::apps::app_origin(&state, req).await) });

@@ -207,8 +207,9 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
         })
+        // Front also sets the default body limit (`MAX_BODY`), which routes with larger bodies
+        // raise with their own `DefaultBodyLimit` layer.
         .layer(front::FrontLayer::new(state.clone()))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
