@@ -209,43 +209,23 @@ async fn transport_and_envelope(b: Backend) {
     assert_eq!(envelope(garbage).await.0, StatusCode::BAD_REQUEST);
     // A body of gzip is accepted when it says so is left to the libraries; logOut and close answer true.
     // Compressed bodies are accepted, as Telegram's server accepts them.
+    let compressed = |content_type: &'static str, encoding: &'static str, body: Vec<u8>| {
+        let request = s.http.post(url("sendMessage")).header("content-type", content_type);
+        request.header("content-encoding", encoding).body(body).send()
+    };
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, json!({"chat_id": p.user_id, "text": "zipped"}).to_string().as_bytes()).unwrap();
-    let r = s
-        .http
-        .post(url("sendMessage"))
-        .header("content-type", "application/json")
-        .header("content-encoding", "gzip")
-        .body(gz.finish().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let r = compressed("application/json", "gzip", gz.finish().unwrap()).await.unwrap();
     assert_eq!(envelope(r).await.1["result"]["text"], "zipped");
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut z, format!("chat_id={}&text=deflated", p.user_id).as_bytes()).unwrap();
-    let r = s
-        .http
-        .post(url("sendMessage"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("content-encoding", "deflate")
-        .body(z.finish().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let r = compressed("application/x-www-form-urlencoded", "deflate", z.finish().unwrap()).await.unwrap();
     assert_eq!(envelope(r).await.1["result"]["text"], "deflated");
     for (encoding, body, description) in [
         ("br", &b"\x0b\x02\x80{}\x03"[..], "Bad Request: unsupported Content-Encoding \"br\""),
         ("gzip", &b"not gzip at all"[..], "Bad Request: can't decompress the gzip request body"),
     ] {
-        let r = s
-            .http
-            .post(url("sendMessage"))
-            .header("content-type", "application/json")
-            .header("content-encoding", encoding)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let r = compressed("application/json", encoding, body.to_vec()).await.unwrap();
         let (status, body) = envelope(r).await;
         assert_eq!((status.as_u16(), body["description"].as_str()), (400, Some(description)), "{encoding}");
     }

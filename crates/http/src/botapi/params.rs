@@ -143,17 +143,7 @@ impl Params {
     /// Parameters of a JSON object: strings are taken as they are, other values kept as JSON.
     /// (A JSON body is read the same way, straight into the parameters: [`JsonBody`].)
     pub fn from_json_object(map: serde_json::Map<String, serde_json::Value>) -> Params {
-        let mut params = Params::default();
-        for (k, v) in map {
-            let v = match v {
-                serde_json::Value::String(s) => Value::Text(s),
-                // Telegram's server treats a JSON null as an absent parameter.
-                serde_json::Value::Null => continue,
-                other => Value::Json(other),
-            };
-            params.0.insert(k, v);
-        }
-        params
+        Params(map.into_iter().filter_map(|(k, v)| Some((k, json_value(v)?))).collect())
     }
 
     pub fn insert_text(&mut self, name: &str, value: String) {
@@ -242,6 +232,16 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> BotError {
     }
 }
 
+/// A JSON parameter's value: a string as text, anything else kept as JSON, and `null` as no value
+/// (Telegram's server treats a JSON null as an absent parameter).
+fn json_value(v: serde_json::Value) -> Option<Value> {
+    match v {
+        serde_json::Value::String(s) => Some(Value::Text(s)),
+        serde_json::Value::Null => None,
+        other => Some(Value::Json(other)),
+    }
+}
+
 fn too_large() -> BotError {
     BotError::new(413, "Request Entity Too Large")
 }
@@ -265,18 +265,10 @@ impl<'de> serde::Deserialize<'de> for JsonBody {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonBody, A::Error> {
                 let mut fields = HashMap::with_capacity_and_hasher(map.size_hint().unwrap_or(8), Default::default());
                 while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
-                    match v {
-                        serde_json::Value::String(s) => {
-                            fields.insert(k, Value::Text(s));
-                        }
-                        // Telegram's server treats a JSON null as an absent parameter.
-                        serde_json::Value::Null => {
-                            fields.remove(&k);
-                        }
-                        other => {
-                            fields.insert(k, Value::Json(other));
-                        }
-                    }
+                    match json_value(v) {
+                        Some(v) => fields.insert(k, v),
+                        None => fields.remove(&k),
+                    };
                 }
                 Ok(JsonBody(fields))
             }
@@ -304,13 +296,12 @@ async fn decompressed(req: Request, max_body: usize) -> Result<Request, BotError
         other => return Err(BotError::bad(format!("unsupported Content-Encoding \"{other}\""))),
     };
     let inflate = move || -> std::io::Result<Vec<u8>> {
-        let limit = max_body as u64 + 1;
+        let decoder: Box<dyn Read> = match gzip {
+            true => Box::new(flate2::read::MultiGzDecoder::new(&raw[..])),
+            false => Box::new(flate2::read::ZlibDecoder::new(&raw[..])),
+        };
         let mut out = Vec::new();
-        if gzip {
-            flate2::read::MultiGzDecoder::new(&raw[..]).take(limit).read_to_end(&mut out)?;
-        } else {
-            flate2::read::ZlibDecoder::new(&raw[..]).take(limit).read_to_end(&mut out)?;
-        }
+        decoder.take(max_body as u64 + 1).read_to_end(&mut out)?;
         Ok(out)
     };
     // Inflating up to 50 MB would hold up every other request on this worker thread.
