@@ -9,6 +9,7 @@
 //! /api/v1/me` took 32,700 instructions a request behind them and 27,500 behind this.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -62,51 +63,64 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request) -> Self::Future {
-        // What `.layer(DefaultBodyLimit::max(MAX_BODY))` on the router did, without the boxed
-        // service, cloned service and future that a router layer adds to every request.
-        DefaultBodyLimit::max(crate::MAX_BODY).apply(&mut req);
-        if crate::apps::to_app_origin(&self.state, &req) {
-            let state = self.state.clone();
-            return Box::pin(async move { Ok(crate::apps::app_origin(&state, req).await) });
-        }
-        let started = Instant::now();
-        let method = method_label(req.method());
-        let route = match req.extensions().get::<MatchedPath>() {
-            Some(p) => p.as_str().to_owned(),
-            None => crate::botapi::metrics_route(req.uri().path()).unwrap_or("unmatched").to_owned(),
-        };
-        // The route's pattern, not the path: a Bot API path holds the bot's token.
-        let span = tracing::debug_span!("request", %method, route = %route);
-        let answer = self.inner.call(req);
-        let state = self.state.clone();
-        Box::pin(
-            async move {
-                let response = match AssertUnwindSafe(answer).catch_unwind().await {
-                    Ok(Ok(response)) => response,
-                    Ok(Err(never)) => match never {},
-                    // The panic hook has logged the panic and where it happened; the 500 is logged
-                    // with its route below.
-                    Err(_) => ApiError::internal().into_response(),
-                };
-                let status = response.status().as_u16();
-                let elapsed = started.elapsed();
-                if status >= 500 {
-                    tracing::error!(
-                        status,
-                        route,
-                        latency_us = elapsed.as_micros() as u64,
-                        "answered with a server error"
-                    );
-                } else {
-                    tracing::debug!(status, latency_us = elapsed.as_micros() as u64, "answered");
-                }
-                crate::metrics::record(&state.metrics, method, route, status, elapsed);
-                Ok(response)
-            }
-            .instrument(span),
-        )
+    fn call(&mut self, req: Request) -> Self::Future {
+        let inner = &mut self.inner;
+        serve(&self.state, req, |req| {
+            inner.call(req).map(|answer| match answer {
+                Ok(response) => response,
+                Err(never) => match never {},
+            })
+        })
     }
+}
+
+/// Front's work around `answer`, which answers the request: [`Front`] calls it with its inner
+/// service, [`crate::App`] with the Bot API's handler for the calls it takes past the router.
+pub(crate) fn serve<F>(
+    state: &AppState,
+    mut req: Request,
+    answer: impl FnOnce(Request) -> F,
+) -> BoxFuture<'static, Result<Response, Infallible>>
+where
+    F: Future<Output = Response> + Send + 'static,
+{
+    // What `.layer(DefaultBodyLimit::max(MAX_BODY))` on the router did, without the boxed
+    // service, cloned service and future that a router layer adds to every request.
+    DefaultBodyLimit::max(crate::MAX_BODY).apply(&mut req);
+    if crate::apps::to_app_origin(state, &req) {
+        let state = state.clone();
+        return Box::pin(async move { Ok(crate::apps::app_origin(&state, req).await) });
+    }
+    let started = Instant::now();
+    let method = method_label(req.method());
+    let route = match req.extensions().get::<MatchedPath>() {
+        Some(p) => p.as_str().to_owned(),
+        None => crate::botapi::metrics_route(req.uri().path()).unwrap_or("unmatched").to_owned(),
+    };
+    // The route's pattern, not the path: a Bot API path holds the bot's token.
+    let span = tracing::debug_span!("request", %method, route = %route);
+    let answer = answer(req);
+    let state = state.clone();
+    Box::pin(
+        async move {
+            let response = match AssertUnwindSafe(answer).catch_unwind().await {
+                Ok(response) => response,
+                // The panic hook has logged the panic and where it happened; the 500 is logged
+                // with its route below.
+                Err(_) => ApiError::internal().into_response(),
+            };
+            let status = response.status().as_u16();
+            let elapsed = started.elapsed();
+            if status >= 500 {
+                tracing::error!(status, route, latency_us = elapsed.as_micros() as u64, "answered with a server error");
+            } else {
+                tracing::debug!(status, latency_us = elapsed.as_micros() as u64, "answered");
+            }
+            crate::metrics::record(&state.metrics, method, route, status, elapsed);
+            Ok(response)
+        }
+        .instrument(span),
+    )
 }
 
 /// The method as a label: one of the standard ones, or `other`, so a client cannot make the

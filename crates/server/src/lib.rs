@@ -131,15 +131,20 @@ impl Server {
                 }
             });
         }
-        let app = plaza_http::router(state.clone());
+        let app = plaza_http::app(state.clone());
         let shutdown = state.shutdown.clone();
         let signal = async move {
             stop.await;
             tracing::info!("shutting down: finishing in-flight requests and closing WebSockets");
             shutdown.cancel();
         };
-        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(signal);
+        let serve = axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(
+                app,
+            ),
+        )
+        .with_graceful_shutdown(signal);
         let tracker = state.tracker.clone();
         let result = serve.await;
         tracker.close();

@@ -39,6 +39,17 @@ pub fn router() -> Router<AppState> {
 /// What the router did not match: a Bot API call, a mini app's or an invoice's link
 /// (`/<bot_username>/<short_name>`, `/invoice/<slug>`), or the API's 404.
 pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
+    call(state, req).await
+}
+
+/// Whether the path is a Bot API call's (`/bot<token>/<method>`, `/bot<token>/test/<method>`),
+/// which no route of the router matches: [`crate::App`] takes these straight to [`call`].
+pub fn is_call(path: &str) -> bool {
+    call_segments(path).is_some_and(|(first, _, _)| first.starts_with("bot"))
+}
+
+/// What [`fallback`] does: a Bot API call, an app's or invoice's link, or the API's 404.
+pub async fn call(state: AppState, req: Request) -> Response {
     let Some((token, method)) = call_path(req.uri().path()) else {
         return crate::error::ApiError::not_found().into_response();
     };
