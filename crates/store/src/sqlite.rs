@@ -229,7 +229,13 @@ fn syncer_loop(
             if !delay.is_zero() {
                 std::thread::sleep(delay);
             }
-            if let Err(e) = durability.wal.sync_all() {
+            // `fdatasync`, as PostgreSQL flushes its WAL on Linux: it writes the data and whatever
+            // metadata reading it back needs (the file's size and blocks when the WAL grows), not
+            // the modification time, so a flush of frames written over the WAL's old blocks does
+            // not also commit the file system's journal. Measured (64 connections' `sendMessage`,
+            // one server core, four alternating pairs of builds): 28,370–34,461 messages/s with
+            // `fsync`, 30,682–40,746 with this; the flush took 287–432 µs against 418–480 µs.
+            if let Err(e) = durability.wal.sync_data() {
                 // Whether the frames reached the disk is unknown, and a second fsync may report
                 // success for pages the first one lost (as PostgreSQL found), so no caller
                 // waiting here may be told their write is stored: stop, and let the restart
@@ -594,7 +600,7 @@ impl SqliteStore {
             let seen = durability.committed.load(Ordering::SeqCst);
             // Another process's commits are not counted here: flush whatever the read saw.
             if durability.sync_in_commit
-                && let Err(e) = durability.wal.sync_all()
+                && let Err(e) = durability.wal.sync_data()
             {
                 value = Err(StoreError::Backend(format!("fsync of the WAL before answering a read: {e}")));
             }
