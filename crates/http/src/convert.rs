@@ -97,7 +97,7 @@ impl Senders {
         if let Some(u) = self.0.get(&id) {
             return Ok(u.clone());
         }
-        let u = user_out(&service.user(id).await?);
+        let u = user_out(&*service.user(id).await?);
         self.0.insert(id, u.clone());
         Ok(u)
     }

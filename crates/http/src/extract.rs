@@ -77,7 +77,7 @@ pub struct ApiQuery<T>(pub T);
 
 /// The signed-in user, from `Authorization: Bearer <token>`.
 pub struct Session {
-    pub user: User,
+    pub user: std::sync::Arc<User>,
     pub token: String,
 }
 

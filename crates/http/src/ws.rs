@@ -121,7 +121,7 @@ pub async fn ws(
         .on_upgrade(move |socket| run(state, user, cursor, socket)))
 }
 
-async fn run(state: AppState, user: User, mut cursor: u64, socket: WebSocket) {
+async fn run(state: AppState, user: std::sync::Arc<User>, mut cursor: u64, socket: WebSocket) {
     let _tracked = state.tracker.token();
     state.metrics.ws_connections.inc();
     let _gauge = scopeguard(&state);

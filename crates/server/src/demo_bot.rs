@@ -86,7 +86,7 @@ pub async fn run(service: Arc<Service>, bot: UserId, shutdown: CancellationToken
 
 struct DemoBot {
     service: Arc<Service>,
-    me: User,
+    me: std::sync::Arc<User>,
     /// The picture of `/photo` once stored, sent again by its file id.
     picture: Option<FileInfo>,
     /// Each person's latest coffee, by its charge id, for `/refund`.

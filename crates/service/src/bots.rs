@@ -7,7 +7,7 @@
 //! confirmed update again.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -173,12 +173,12 @@ pub const CONFLICT_SET_WEBHOOK: &str = "terminated by setWebhook request";
 impl Service {
     /// The bot a token belongs to. The secret's hash is compared in constant time; a hit is cached
     /// for a few seconds so the Bot API does not read the store on every call.
-    pub async fn bot_by_token(&self, token: &str) -> ServiceResult<User> {
+    pub async fn bot_by_token(&self, token: &str) -> ServiceResult<Arc<User>> {
         let key = sha256(token.as_bytes());
         if let Some(bot) = self.bot_tokens.get(&key, 0) {
             return Ok(bot);
         }
-        let bot = self.authenticate_bot(token).await?;
+        let bot = Arc::new(self.authenticate_bot(token).await?);
         self.bot_tokens.put(key, bot.clone(), i64::MAX);
         Ok(bot)
     }

@@ -133,11 +133,11 @@ pub struct Service {
     /// a burst of logins queues here instead of exhausting memory and starving other requests.
     hashing: tokio::sync::Semaphore,
     /// Users behind session tokens (by token hash), valid until the session expires.
-    sessions: cache::TtlCache<Vec<u8>, User>,
+    sessions: cache::TtlCache<Vec<u8>, Arc<User>>,
     /// Users by id, for message senders.
-    users: cache::TtlCache<UserId, User>,
+    users: cache::TtlCache<UserId, Arc<User>>,
     /// Bots by the SHA-256 of their whole token.
-    bot_tokens: cache::TtlCache<Vec<u8>, User>,
+    bot_tokens: cache::TtlCache<Vec<u8>, Arc<User>>,
     /// Bots' update-stream state; this node's own changes replace entries at once.
     bot_states: cache::TtlCache<UserId, plaza_core::bot::BotState>,
     /// Chats as a viewer sees them, for naming the chat of each update.
@@ -291,7 +291,7 @@ impl Service {
     }
 
     /// The user behind a bearer token, if the session exists and has not expired.
-    pub async fn authenticate(&self, token: &str) -> ServiceResult<User> {
+    pub async fn authenticate(&self, token: &str) -> ServiceResult<Arc<User>> {
         if token.is_empty() || token.len() > 256 {
             return Err(ServiceError::Unauthorized("invalid session token"));
         }
@@ -305,6 +305,7 @@ impl Service {
             .session_user(&hash, now)
             .await?
             .ok_or(ServiceError::Unauthorized("the session is invalid or has expired; log in again"))?;
+        let user = Arc::new(user);
         self.sessions.put(hash, user.clone(), expires_at);
         Ok(user)
     }
@@ -334,11 +335,11 @@ impl Service {
         Ok(updated)
     }
 
-    pub async fn user(&self, id: UserId) -> ServiceResult<User> {
+    pub async fn user(&self, id: UserId) -> ServiceResult<Arc<User>> {
         if let Some(u) = self.users.get(&id, 0) {
             return Ok(u);
         }
-        let user = self.store.user(id).await?;
+        let user = Arc::new(self.store.user(id).await?);
         self.users.put(id, user.clone(), i64::MAX);
         Ok(user)
     }

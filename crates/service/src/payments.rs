@@ -287,7 +287,7 @@ impl Service {
             None
         };
         let balance = self.store.balance(Account::User(user.id)).await?;
-        Ok(InvoiceView { invoice, bot, paid, subscription, balance })
+        Ok(InvoiceView { invoice, bot: User::clone(&bot), paid, subscription, balance })
     }
 
     async fn load_invoice(&self, slug: &str) -> ServiceResult<Invoice> {

@@ -120,7 +120,7 @@ pub async fn entities(service: &Service, entities: &[Entity]) -> ServiceResult<V
     for e in entities {
         let x = e.kind.extras();
         let mentioned = match x.user_id {
-            Some(id) => Some(user(&service.user(UserId(id)).await?)),
+            Some(id) => Some(user(&*service.user(UserId(id)).await?)),
             None => None,
         };
         out.push(wire::MessageEntity {
@@ -272,7 +272,7 @@ pub async fn message(service: &Service, m: &BotMessage) -> ServiceResult<wire::M
 }
 
 async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> ServiceResult<wire::Message> {
-    let from = user(&service.user(m.sender).await?);
+    let from = user(&*service.user(m.sender).await?);
     let entities = if m.entities.is_empty() { None } else { Some(entities(service, &m.entities).await?) };
     let text = (!m.text.is_empty()).then(|| m.text.as_str().to_string());
     let mut out = wire::Message {
@@ -283,7 +283,7 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
         forward_origin: match m.forward_origin {
             Some(f) => Some(Box::new(wire::MessageOrigin::User {
                 date: f.date,
-                sender_user: user(&service.user(f.sender).await?),
+                sender_user: user(&*service.user(f.sender).await?),
             })),
             None => None,
         },
@@ -356,7 +356,7 @@ async fn plain_message(service: &Service, c: &Chat, m: &plaza_core::Message) -> 
             _ => None,
         },
         via_bot: match m.via_bot {
-            Some(b) => Some(Box::new(user(&service.user(b).await?))),
+            Some(b) => Some(Box::new(user(&*service.user(b).await?))),
             None => None,
         },
         poll: None,
@@ -437,17 +437,17 @@ pub async fn update(service: &Service, u: &BotUpdate) -> ServiceResult<wire::Upd
             };
             out.callback_query = Some(Box::new(wire::CallbackQuery {
                 id: query.id.to_string(),
-                from: user(&service.user(query.from).await?),
+                from: user(&*service.user(query.from).await?),
                 message,
                 chat_instance: chat.key.0.to_string(),
                 data: Some(query.data.clone()),
             }));
         }
         BotUpdateBody::MyChatMember { chat: c, change } => {
-            let me = user(&service.user(change.user).await?);
+            let me = user(&*service.user(change.user).await?);
             out.my_chat_member = Some(Box::new(wire::ChatMemberUpdated {
                 chat: chat(c),
-                from: user(&service.user(change.actor).await?),
+                from: user(&*service.user(change.actor).await?),
                 date: change.date,
                 old_chat_member: chat_member(&me, change.old, None, false),
                 new_chat_member: chat_member(&me, change.new, None, false),
@@ -457,14 +457,14 @@ pub async fn update(service: &Service, u: &BotUpdate) -> ServiceResult<wire::Upd
         BotUpdateBody::PollAnswer(a) => {
             out.poll_answer = Some(Box::new(wire::PollAnswer {
                 poll_id: a.poll_id.clone(),
-                user: user(&service.user(a.user).await?),
+                user: user(&*service.user(a.user).await?),
                 option_ids: a.option_ids.clone(),
             }));
         }
         BotUpdateBody::PreCheckoutQuery(p) => {
             out.pre_checkout_query = Some(Box::new(wire::PreCheckoutQuery {
                 id: p.id.to_string(),
-                from: user(&service.user(p.user).await?),
+                from: user(&*service.user(p.user).await?),
                 currency: p.currency.clone(),
                 total_amount: p.total_amount,
                 invoice_payload: p.payload.clone(),
@@ -475,7 +475,7 @@ pub async fn update(service: &Service, u: &BotUpdate) -> ServiceResult<wire::Upd
         BotUpdateBody::ShippingQuery(q) => {
             out.shipping_query = Some(Box::new(wire::ShippingQuery {
                 id: q.id.to_string(),
-                from: user(&service.user(q.user).await?),
+                from: user(&*service.user(q.user).await?),
                 invoice_payload: q.payload.clone(),
                 shipping_address: shipping_address(&q.address),
             }));
@@ -487,7 +487,7 @@ pub async fn update(service: &Service, u: &BotUpdate) -> ServiceResult<wire::Upd
             out.message_reaction = Some(Box::new(wire::MessageReactionUpdated {
                 chat: chat(c),
                 message_id: change.message_id.0,
-                user: user(&service.user(change.user).await?),
+                user: user(&*service.user(change.user).await?),
                 date: change.date,
                 old_reaction: emoji(&change.old),
                 new_reaction: emoji(&change.new),

@@ -538,7 +538,7 @@ async fn get_star_transactions(state: &AppState, bot: &User, p: Params) -> BotRe
         let partner = match e.counterparty {
             Account::User(u) => wire::TransactionPartner::User {
                 transaction_type: "invoice_payment".into(),
-                user: convert::user(&state.service.user(u).await?),
+                user: convert::user(&*state.service.user(u).await?),
             },
             Account::Issuance | Account::Escrow => wire::TransactionPartner::Other {},
         };
