@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use crate::extract::Json;
 use axum::extract::{ConnectInfo, State};
+use axum::response::{IntoResponse, Response};
 use plaza_core::file::{FileKind, Media};
 use plaza_core::{ChatId, HistoryPage, MessageId, NewMessage, UserId, formatting};
 use plaza_protocol::{
@@ -300,6 +301,41 @@ pub async fn send_message(
     session: Session,
     ApiPath(chat_id): ApiPath<i64>,
     ApiJson(req): ApiJson<SendMessageRequest>,
+) -> ApiResult<Json<MessageOut>> {
+    send(&state, &session, chat_id, req).await
+}
+
+/// The route [`send_message`] is counted under, which [`crate::App`] takes past the router.
+pub(crate) const SEND_MESSAGE_ROUTE: &str = "/api/v1/chats/{chat_id}/messages";
+
+/// The chat of a path that [`send_message`]'s route matches with a chat id that needs no decoding
+/// (`/api/v1/chats/<i64>/messages`); other paths are left to the router.
+pub(crate) fn send_message_chat(path: &str) -> Option<i64> {
+    let chat = path.strip_prefix("/api/v1/chats/")?.strip_suffix("/messages")?;
+    chat.parse().ok()
+}
+
+/// [`send_message`] for a request [`crate::App`] takes past the router: the same extractors in the
+/// same order (the session, then the body), the chat id read by [`send_message_chat`].
+pub(crate) async fn send_message_unrouted(state: AppState, req: axum::extract::Request, chat_id: i64) -> Response {
+    use axum::extract::{FromRequest, FromRequestParts};
+    let (mut parts, body) = req.into_parts();
+    let session = match Session::from_request_parts(&mut parts, &state).await {
+        Ok(session) => session,
+        Err(e) => return e.into_response(),
+    };
+    let req = axum::extract::Request::from_parts(parts, body);
+    match ApiJson::<SendMessageRequest>::from_request(req, &state).await {
+        Ok(ApiJson(req)) => send(&state, &session, chat_id, req).await.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn send(
+    state: &AppState,
+    session: &Session,
+    chat_id: i64,
+    req: SendMessageRequest,
 ) -> ApiResult<Json<MessageOut>> {
     let entities = entities_in(req.entities).map_err(|e| ApiError::bad_request(e.to_string()))?;
     // Commands, mentions and links are marked as Telegram's server marks them, so bots see them.

@@ -65,7 +65,7 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         let inner = &mut self.inner;
-        serve(&self.state, req, |req| {
+        serve(&self.state, req, None, |req| {
             inner.call(req).map(|answer| match answer {
                 Ok(response) => response,
                 Err(never) => match never {},
@@ -79,6 +79,7 @@ where
 pub(crate) fn serve<F>(
     state: &AppState,
     mut req: Request,
+    route: Option<&'static str>,
     answer: impl FnOnce(Request) -> F,
 ) -> BoxFuture<'static, Result<Response, Infallible>>
 where
@@ -93,9 +94,10 @@ where
     }
     let started = Instant::now();
     let method = method_label(req.method());
-    let route = match req.extensions().get::<MatchedPath>() {
-        Some(p) => p.as_str().to_owned(),
-        None => crate::botapi::metrics_route(req.uri().path()).unwrap_or("unmatched").to_owned(),
+    let route = match (route, req.extensions().get::<MatchedPath>()) {
+        (Some(route), _) => route.to_owned(),
+        (None, Some(p)) => p.as_str().to_owned(),
+        (None, None) => crate::botapi::metrics_route(req.uri().path()).unwrap_or("unmatched").to_owned(),
     };
     // The route's pattern, not the path: a Bot API path holds the bot's token.
     let span = tracing::debug_span!("request", %method, route = %route);

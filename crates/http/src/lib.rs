@@ -221,12 +221,21 @@ impl tower_service::Service<Request> for App {
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        if botapi::is_call(req.uri().path()) {
+        let path = req.uri().path();
+        if botapi::is_call(path) {
             let state = self.state.clone();
-            Either::Right(front::serve(&self.state, req, |req| botapi::call(state, req)))
-        } else {
-            Either::Left(self.router.call(req))
+            return Either::Right(front::serve(&self.state, req, None, |req| botapi::call(state, req)));
         }
+        if req.method() == axum::http::Method::POST
+            && let Some(chat) = api::send_message_chat(path)
+        {
+            let state = self.state.clone();
+            let route = Some(api::SEND_MESSAGE_ROUTE);
+            return Either::Right(front::serve(&self.state, req, route, move |req| {
+                api::send_message_unrouted(state, req, chat)
+            }));
+        }
+        Either::Left(self.router.call(req))
     }
 }
 

@@ -192,6 +192,14 @@ async fn bad_input_gets_clear_errors(b: Backend) {
     assert_eq!((st, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
     let (st, body) = s.call(Method::PUT, "/api/v1/chats", Some(&alice), None).await;
     assert_eq!((st, code(&body)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    // The server takes a send with a numeric chat id past the router (`plaza_http::App`); it is
+    // refused as the routed handler refuses it, and a chat id that is no number still is.
+    let (st, body) = s.call(Method::POST, &msgs, None, Some(json!({"text":"hi"}))).await;
+    assert_eq!((st, code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let (st, body) = s.post(&msgs, &alice, json!({"txt":"hi"})).await;
+    assert_eq!((st, code(&body)), (StatusCode::BAD_REQUEST, "invalid_request"));
+    let (st, body) = s.post("/api/v1/chats/abc/messages", &alice, json!({"text":"hi"})).await;
+    assert_eq!((st, code(&body)), (StatusCode::BAD_REQUEST, "invalid_request"));
     // An oversized body is refused before it is parsed.
     let (st, body) = s.post(&msgs, &alice, json!({"text": "x".repeat(plaza_http::MAX_BODY + 1000)})).await;
     assert_eq!((st, code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
@@ -616,6 +624,9 @@ async fn openapi_health_metrics(b: Backend) {
     s.send(&token, bob, "counted").await;
     let text = s.http.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
     assert!(commits(&text) > 0, "{text}");
+    // Sent past the router, the message is still counted under its route's pattern.
+    let sends = r#"plaza_http_requests_total{method="POST",route="/api/v1/chats/{chat_id}/messages",status="200"} 1"#;
+    assert!(text.contains(sends), "{text}");
 }
 
 async fn auth_is_rate_limited(b: Backend) {
