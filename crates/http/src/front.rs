@@ -75,7 +75,9 @@ where
 }
 
 /// Front's work around `answer`, which answers the request: [`Front`] calls it with its inner
-/// service, [`crate::App`] with the Bot API's handler for the calls it takes past the router.
+/// service, [`crate::App`] with the handler of a request it takes past the router, and with the
+/// `route` that request is counted under (else the router's `MatchedPath` names it, or, for a Bot
+/// API call that reached the router's fallback, [`crate::botapi::metrics_route`]).
 pub(crate) fn serve<F>(
     state: &AppState,
     mut req: Request,

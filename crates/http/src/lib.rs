@@ -222,9 +222,9 @@ impl tower_service::Service<Request> for App {
 
     fn call(&mut self, req: Request) -> Self::Future {
         let path = req.uri().path();
-        if botapi::is_call(path) {
+        if let Some(route) = botapi::call_route(path) {
             let state = self.state.clone();
-            return Either::Right(front::serve(&self.state, req, None, |req| botapi::call(state, req)));
+            return Either::Right(front::serve(&self.state, req, Some(route), |req| botapi::call(state, req)));
         }
         if req.method() == axum::http::Method::POST
             && let Some(chat) = api::send_message_chat(path)

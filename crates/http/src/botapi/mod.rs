@@ -42,10 +42,11 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     call(state, req).await
 }
 
-/// Whether the path is a Bot API call's (`/bot<token>/<method>`, `/bot<token>/test/<method>`),
-/// which no route of the router matches: [`crate::App`] takes these straight to [`call`].
-pub fn is_call(path: &str) -> bool {
-    call_segments(path).is_some_and(|(first, _, _)| first.starts_with("bot"))
+/// For a Bot API call's path (`/bot<token>/<method>`, `/bot<token>/test/<method>`), which no
+/// route of the router matches, the route it is counted under ([`metrics_route`]):
+/// [`crate::App`] takes these straight to [`call`].
+pub fn call_route(path: &str) -> Option<&'static str> {
+    call_segments(path).filter(|(first, _, _)| first.starts_with("bot")).map(|(_, _, test)| route_label(test))
 }
 
 /// What [`fallback`] does: a Bot API call, an app's or invoice's link, or the API's 404.
@@ -69,7 +70,11 @@ fn call_path(path: &str) -> Option<(String, String)> {
 /// The route a Bot API call is counted under in the metrics (see [`fallback`]).
 pub fn metrics_route(path: &str) -> Option<&'static str> {
     let (_, _, test) = call_segments(path)?;
-    Some(if test { "/{token}/test/{method}" } else { "/{token}/{method}" })
+    Some(route_label(test))
+}
+
+fn route_label(test: bool) -> &'static str {
+    if test { "/{token}/test/{method}" } else { "/{token}/{method}" }
 }
 
 /// `/<first>/<method>` or `/<first>/test/<method>`, neither segment empty: the first segment, the
