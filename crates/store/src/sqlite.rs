@@ -208,14 +208,24 @@ struct Committed {
     completions: Vec<Completion>,
 }
 
+/// Answers the callers of fsynced (or failed) batches, in batch order.
+fn answer(group: Vec<Committed>) {
+    for c in group {
+        for done in c.completions {
+            done(c.outcome.clone());
+        }
+    }
+}
+
 /// Fsyncs the WAL for every committed batch it receives, taking all that are waiting at once,
-/// then answers their callers in batch order.
+/// then answers their callers in batch order: on `runtime` when the store has one.
 fn syncer_loop(
     rx: flume::Receiver<Committed>,
     picked: flume::Sender<()>,
     durability: &Durability,
     durable_tx: tokio::sync::watch::Sender<u64>,
     delay: std::time::Duration,
+    runtime: Option<tokio::runtime::Handle>,
 ) {
     let mut group: Vec<Committed> = Vec::new();
     while let Ok(first) = rx.recv() {
@@ -247,10 +257,16 @@ fn syncer_loop(
         if let Some(last) = group.last() {
             durability.advance(&durable_tx, last.batch);
         }
-        for c in group.drain(..) {
-            for done in c.completions {
-                done(c.outcome.clone());
-            }
+        // The callers wait on the runtime's threads. Answered from here, each answer woke a task
+        // across threads, and on a shared core the woken runtime thread preempted this one after
+        // the first of them, ran until it had nothing left, and let this thread answer the next:
+        // two or three preemptions of this thread, and as many sleeps of the runtime's, per fsync. One
+        // task on the runtime answers the whole group instead, waking each caller from inside it.
+        // See `SqliteStore::open` for the measurement.
+        let answered = std::mem::take(&mut group);
+        match &runtime {
+            Some(rt) => drop(rt.spawn(async move { answer(answered) })),
+            None => answer(answered),
         }
     }
 }
@@ -510,7 +526,14 @@ impl SqliteStore {
             .spawn({
                 let durability = durability.clone();
                 let delay = options.sync_delay;
-                move || syncer_loop(sync_rx, picked_tx, &durability, durable_tx, delay)
+                // Opened in an async context (the server, the CLI, the tests), the store answers
+                // its writers on that runtime (see `syncer_loop`). The Bot API benchmark's
+                // sendMessage (1,000 chats, 60 connections, one server core), two alternating
+                // pairs of runs of one build: context switches 0.72 → 0.14 per message, server
+                // CPU 28.4 and 27.8 → 23.1 and 24.9 µs per message, 32,074 and 32,943 → 38,525 and
+                // 36,064 messages/s.
+                let runtime = tokio::runtime::Handle::try_current().ok();
+                move || syncer_loop(sync_rx, picked_tx, &durability, durable_tx, delay, runtime)
             })
             .map_err(StoreError::backend)?;
         std::thread::Builder::new()
