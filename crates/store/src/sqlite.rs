@@ -4768,6 +4768,18 @@ mod tests {
     const INSERT: &str = "INSERT INTO users (id, username, username_key, display_name, created_at) \
                           VALUES (5000000, 'ghost', 'ghost', 'Ghost', 0)";
 
+    /// The syncer answers writers on the runtime the store was opened on; a store opened outside
+    /// any runtime answers them from the syncer thread instead.
+    #[test]
+    fn a_store_opened_outside_a_runtime_answers_its_writes() {
+        let (_dir, store) = store();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            store.write(|c| c.execute(INSERT, []).map(drop).map_err(db)).await.unwrap();
+            assert_eq!(user_count(&store).await, 1);
+        });
+    }
+
     #[tokio::test]
     async fn a_write_failing_midway_leaves_nothing_behind() {
         let (_dir, store) = store();
