@@ -103,7 +103,9 @@ where
     };
     // The route's pattern, not the path: a Bot API path holds the bot's token.
     let span = tracing::debug_span!("request", %method, route = %route);
-    let answer = answer(req);
+    // Boxed where it is made: the async block below, its span and its box would each move it
+    // otherwise (a Bot API call's future is hundreds of bytes).
+    let answer = Box::pin(answer(req));
     let state = state.clone();
     Box::pin(
         async move {
