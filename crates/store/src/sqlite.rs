@@ -421,7 +421,19 @@ fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
     } else {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
-    let conn = Connection::open_with_flags(path, flags)?;
+    open_with(Connection::open_with_flags(path, flags)?, read_only)
+}
+
+/// The writer's connection: its WAL writes are gathered into one per commit (see `plaza_walbuf`).
+fn open_writer_connection(path: &Path) -> StoreResult<Connection> {
+    plaza_walbuf::register().map_err(StoreError::Backend)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags_and_vfs(path, flags, plaza_walbuf::NAME)
+        .and_then(|conn| open_with(conn, false))
+        .map_err(StoreError::backend)
+}
+
+fn open_with(conn: Connection, read_only: bool) -> rusqlite::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(64);
     if !read_only {
@@ -494,7 +506,7 @@ fn without_foreign_keys<T>(conn: &Connection, work: impl FnOnce() -> rusqlite::R
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub fn open(path: &Path, options: SqliteOptions) -> StoreResult<Self> {
-        let conn = open_connection(path, false).map_err(StoreError::backend)?;
+        let conn = open_writer_connection(path)?;
         migrate(&conn).map_err(StoreError::backend)?;
         if !options.sync_in_commit {
             // The syncer fsyncs what this connection commits (see `Durability`).
