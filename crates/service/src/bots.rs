@@ -44,12 +44,12 @@ pub enum BotUpdateBody {
     EditedMessage(BotMessage),
     CallbackQuery {
         query: CallbackQuery,
-        chat: Chat,
+        chat: Arc<Chat>,
         message: Option<Box<BotMessage>>,
     },
     /// The bot's own standing in a chat changed.
     MyChatMember {
-        chat: Chat,
+        chat: Arc<Chat>,
         change: MemberChange,
     },
     /// A poll the bot sent changed (a vote, or it was closed).
@@ -58,7 +58,7 @@ pub enum BotUpdateBody {
     PollAnswer(PollAnswer),
     /// Someone's reactions on a message in the bot's chat changed.
     MessageReaction {
-        chat: Chat,
+        chat: Arc<Chat>,
         change: ReactionChange,
     },
     /// A person confirmed a checkout of the bot's invoice.
@@ -88,7 +88,7 @@ impl BotUpdateBody {
 /// message a pin notice is about.
 #[derive(Debug, Clone)]
 pub struct BotMessage {
-    pub chat: Chat,
+    pub chat: Arc<Chat>,
     pub message: Message,
     pub reply_to: Option<Box<Message>>,
     pub pinned: Option<Box<Message>>,
@@ -393,7 +393,9 @@ impl Service {
                 let chat = match self.chat_seen_by(bot, chat_id).await {
                     Ok(c) => c,
                     // Removed from a group: the chat is no longer the bot's to read.
-                    Err(ServiceError::Denied(Denied::ChatNotFound)) => self.departed_chat(chat_id, change.chat),
+                    Err(ServiceError::Denied(Denied::ChatNotFound)) => {
+                        Arc::new(self.departed_chat(chat_id, change.chat))
+                    }
                     Err(e) => return Err(e),
                 };
                 BotUpdateBody::MyChatMember { chat, change }
@@ -413,7 +415,7 @@ impl Service {
     /// A group the bot was removed from, as far as it can still know it (the title it last saw).
     fn departed_chat(&self, chat_id: ChatId, key: plaza_core::ChatKey) -> Chat {
         let seen = self.chats_seen.peek_where(|(_, c), _| *c == chat_id);
-        seen.unwrap_or(Chat {
+        seen.map(Arc::unwrap_or_clone).unwrap_or(Chat {
             id: chat_id,
             key,
             kind: ChatKind::Group {
@@ -460,12 +462,13 @@ impl Service {
         Ok(found.into_iter().next().filter(|m| m.id == id))
     }
 
-    /// A chat as `viewer` sees it, cached briefly: updates name the chat on every message.
-    pub async fn chat_seen_by(&self, viewer: UserId, chat: ChatId) -> ServiceResult<Chat> {
+    /// A chat as `viewer` sees it, cached briefly: updates name the chat on every message. Shared,
+    /// not copied: every message a bot sends or gets carries its chat.
+    pub async fn chat_seen_by(&self, viewer: UserId, chat: ChatId) -> ServiceResult<Arc<Chat>> {
         if let Some(c) = self.chats_seen.get(&(viewer, chat), 0) {
             return Ok(c);
         }
-        let c = self.store.chat(viewer, chat).await?;
+        let c = Arc::new(self.store.chat(viewer, chat).await?);
         self.chats_seen.put((viewer, chat), c.clone(), i64::MAX);
         Ok(c)
     }

@@ -141,7 +141,7 @@ pub struct Service {
     /// Bots' update-stream state; this node's own changes replace entries at once.
     bot_states: cache::TtlCache<UserId, plaza_core::bot::BotState>,
     /// Chats as a viewer sees them, for naming the chat of each update.
-    chats_seen: cache::TtlCache<(UserId, ChatId), Chat>,
+    chats_seen: cache::TtlCache<(UserId, ChatId), Arc<Chat>>,
     pollers: bots::Pollers,
     /// The instance's Ed25519 key for mini-app init data, read from the store on first use.
     webapp_signing: tokio::sync::OnceCell<ed25519_dalek::SigningKey>,
