@@ -109,18 +109,33 @@ impl AppsUrl {
     /// The app a request's `Host` header names: `(short_name, bot_username)` in lower case with
     /// `_` restored, or `None` when the host is not an app's.
     pub fn app_of_host(&self, host: &str) -> Option<(String, String)> {
-        let host = host.to_ascii_lowercase();
+        let (short, bot) = self.app_labels(host)?;
+        let name = |l: &str| l.to_ascii_lowercase().replace('-', "_");
+        Some((name(short), name(bot)))
+    }
+
+    /// Whether a request's `Host` header names an app (asked of every request, so without
+    /// allocating).
+    pub fn is_app_host(&self, host: &str) -> bool {
+        self.app_labels(host).is_some()
+    }
+
+    /// The two labels of an app's host name before the apps host, as written (any case).
+    fn app_labels<'h>(&self, host: &'h str) -> Option<(&'h str, &'h str)> {
         // The port is not checked: behind a proxy the public port differs from the one we hear on.
         let name = match host.rsplit_once(':') {
             Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => n,
-            _ => host.as_str(),
+            _ => host,
         };
-        let labels = name.strip_suffix(&self.host)?.strip_suffix('.')?;
+        let (labels, suffix) = name.split_at_checked(name.len().checked_sub(self.host.len() + 1)?)?;
+        if !suffix.starts_with('.') || !suffix[1..].eq_ignore_ascii_case(&self.host) {
+            return None;
+        }
         let (short, bot) = labels.split_once('.')?;
         if short.is_empty() || bot.is_empty() || bot.contains('.') {
             return None;
         }
-        Some((short.replace('-', "_"), bot.replace('-', "_")))
+        Some((short, bot))
     }
 }
 
@@ -218,6 +233,21 @@ mod tests {
         assert_eq!(apps.app_of_host("a.b.c.localhost"), None);
         assert_eq!(apps.app_of_host("shop.bot.example.com"), None);
         assert_eq!(apps.app_of_host("shop.botlocalhost"), None);
+        assert_eq!(
+            apps.app_of_host("My-Shop.Plaza-Demo-Bot.LocalHost"),
+            Some(("my_shop".into(), "plaza_demo_bot".into()))
+        );
+        for host in [
+            "my-shop.plaza-demo-bot.localhost:8080",
+            "A.B.LOCALHOST",
+            "localhost",
+            "a.b.c.localhost",
+            "ü.b.localhost",
+            ".b.localhost",
+            "x.localhost:80",
+        ] {
+            assert_eq!(apps.is_app_host(host), apps.app_of_host(host).is_some(), "{host}");
+        }
         let prod = AppsUrl::parse("https://Apps.Example.com/").unwrap();
         assert_eq!(prod.origin("b", &ShortName::parse("app").unwrap()), "https://app.b.apps.example.com");
         assert_eq!(prod.app_of_host("app.b.apps.example.com"), Some(("app".into(), "b".into())));

@@ -224,7 +224,7 @@ pub async fn telegram_web_app_js(headers: HeaderMap) -> Response {
 /// the client API with the client's origin.
 pub fn to_app_origin(state: &AppState, req: &Request) -> bool {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    state.service.apps_url().app_of_host(host).is_some()
+    state.service.apps_url().is_app_host(host)
 }
 
 /// Answers a request to an app's origin with the app's files.
