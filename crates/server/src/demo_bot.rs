@@ -502,7 +502,12 @@ impl DemoBot {
 
     // ---- buttons and polls ----
 
-    async fn on_callback(&mut self, query: CallbackQuery, chat: std::sync::Arc<Chat>, message: Option<Message>) -> ServiceResult<()> {
+    async fn on_callback(
+        &mut self,
+        query: CallbackQuery,
+        chat: std::sync::Arc<Chat>,
+        message: Option<Message>,
+    ) -> ServiceResult<()> {
         let data = query.data.as_str();
         let (text, show_alert) = match data {
             "alert" => {
