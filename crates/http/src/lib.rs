@@ -222,9 +222,12 @@ impl tower_service::Service<Request> for App {
 
     fn call(&mut self, req: Request) -> Self::Future {
         let path = req.uri().path();
-        if let Some(route) = botapi::call_route(path) {
+        if let Some(call) = botapi::parse_call(path) {
             let state = self.state.clone();
-            return Either::Right(front::serve(&self.state, req, Some(route), |req| botapi::call(state, req)));
+            let route = Some(call.route);
+            return Either::Right(front::serve(&self.state, req, route, move |req| {
+                botapi::call_parsed(state, call, req)
+            }));
         }
         if req.method() == axum::http::Method::POST
             && let Some(chat) = api::send_message_chat(path)

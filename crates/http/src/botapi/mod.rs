@@ -42,24 +42,41 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     call(state, req).await
 }
 
-/// For a Bot API call's path (`/bot<token>/<method>`, `/bot<token>/test/<method>`), which no
-/// route of the router matches, the route it is counted under ([`metrics_route`]):
-/// [`crate::App`] takes these straight to [`call`].
-pub fn call_route(path: &str) -> Option<&'static str> {
-    call_segments(path).filter(|(first, _, _)| first.starts_with("bot")).map(|(_, _, test)| route_label(test))
+/// A Bot API call's path (`/bot<token>/<method>`, `/bot<token>/test/<method>`), which no route of
+/// the router matches, read once: [`crate::App`] takes it straight to [`call_parsed`].
+pub struct Call {
+    /// The route it is counted under ([`metrics_route`]).
+    pub route: &'static str,
+    /// Its two segments, percent-decoded; `None` when they are not UTF-8 (a 404).
+    segments: Option<(String, String)>,
 }
 
-/// What [`fallback`] does: a Bot API call, an app's or invoice's link, or the API's 404.
-pub async fn call(state: AppState, req: Request) -> Response {
-    let Some((token, method)) = call_path(req.uri().path()) else {
+/// The Bot API call a path names, if it names one.
+pub fn parse_call(path: &str) -> Option<Call> {
+    let (first, method, test) = call_segments(path).filter(|(first, _, _)| first.starts_with("bot"))?;
+    Some(Call { route: route_label(test), segments: decode_segments(first, method) })
+}
+
+/// Answers a call [`parse_call`] read.
+pub async fn call_parsed(state: AppState, call: Call, req: Request) -> Response {
+    let Some((token, method)) = call.segments else {
         return crate::error::ApiError::not_found().into_response();
     };
     dispatch(state, token, method, req).await
 }
 
-/// A call's two segments, percent-decoded, from `/<token>/<method>` or `/<token>/test/<method>`.
-fn call_path(path: &str) -> Option<(String, String)> {
-    let (first, method, _) = call_segments(path)?;
+/// What [`fallback`] does: a Bot API call, an app's or invoice's link, or the API's 404.
+pub async fn call(state: AppState, req: Request) -> Response {
+    let Some((token, method)) =
+        call_segments(req.uri().path()).and_then(|(first, method, _)| decode_segments(first, method))
+    else {
+        return crate::error::ApiError::not_found().into_response();
+    };
+    dispatch(state, token, method, req).await
+}
+
+/// A call's two segments, percent-decoded.
+fn decode_segments(first: &str, method: &str) -> Option<(String, String)> {
     let decode = |s: &str| match s.contains('%') {
         false => Some(s.to_owned()),
         true => percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned()),
