@@ -138,13 +138,7 @@ impl Server {
             tracing::info!("shutting down: finishing in-flight requests and closing WebSockets");
             shutdown.cancel();
         };
-        let serve = axum::serve(
-            listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(
-                app,
-            ),
-        )
-        .with_graceful_shutdown(signal);
+        let serve = axum::serve(listener, app).with_graceful_shutdown(signal);
         let tracker = state.tracker.clone();
         let result = serve.await;
         tracker.close();
