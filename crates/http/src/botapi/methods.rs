@@ -105,6 +105,9 @@ fn method_future<'a>(s: &'a AppState, bot: &'a User, method: &'a str, p: Params)
 
 /// `chat_id`: an integer, or `@username` (only channels have those on Telegram; Plaza has none).
 fn chat_id(p: &Params, name: &str) -> Result<ChatId, BotError> {
+    if let Some(id) = p.json_int(name) {
+        return Ok(ChatId(id));
+    }
     match p.str(name) {
         None => Err(BotError::bad(format!("{name} is empty"))),
         Some(s) if s.trim().is_empty() => Err(BotError::bad(format!("{name} is empty"))),

@@ -183,6 +183,14 @@ impl Params {
         self.str(name).ok_or_else(|| BotError::missing(name))
     }
 
+    /// The parameter when it is a JSON integer, read as it is (most libraries send ids so).
+    pub fn json_int(&self, name: &str) -> Option<i64> {
+        match self.0.get(name)? {
+            Value::Json(serde_json::Value::Number(n)) => n.as_i64(),
+            _ => None,
+        }
+    }
+
     /// An integer parameter; text is trimmed, and `true`/`false` are not integers.
     pub fn int(&self, name: &str) -> Result<Option<i64>, BotError> {
         match self.0.get(name) {
