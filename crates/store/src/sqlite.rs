@@ -416,19 +416,21 @@ const WRITER_CACHE_KIB: i64 = 2 * 1024;
 const READER_CACHE_KIB: i64 = 8 * 1024;
 
 fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
-    let flags = if read_only {
+    open_with(Connection::open_with_flags(path, open_flags(read_only))?, read_only)
+}
+
+fn open_flags(read_only: bool) -> OpenFlags {
+    if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    };
-    open_with(Connection::open_with_flags(path, flags)?, read_only)
+    }
 }
 
 /// The writer's connection: its WAL writes are gathered into one per commit (see `plaza_walbuf`).
 fn open_writer_connection(path: &Path) -> StoreResult<Connection> {
     plaza_walbuf::register().map_err(StoreError::Backend)?;
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    Connection::open_with_flags_and_vfs(path, flags, plaza_walbuf::NAME)
+    Connection::open_with_flags_and_vfs(path, open_flags(false), plaza_walbuf::NAME)
         .and_then(|conn| open_with(conn, false))
         .map_err(StoreError::backend)
 }
