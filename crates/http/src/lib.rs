@@ -239,7 +239,7 @@ impl tower_service::Service<Request> for App {
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, mut req: Request) -> Self::Future {
         let path = req.uri().path();
         if let Some(call) = botapi::parse_call(path) {
             let state = self.state.clone();
@@ -257,7 +257,6 @@ impl tower_service::Service<Request> for App {
                 api::send_message_unrouted(state, req, chat)
             }));
         }
-        let mut req = req;
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
         }
